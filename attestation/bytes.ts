@@ -58,12 +58,16 @@ export class ByteReader {
 
   need(n: number, what: string): void {
     if (n < 0 || this.offset + n > this.buf.length) {
-      fail(this.truncCode, `input ends inside ${what}: need ${n} bytes at offset ${this.offset}, have ${this.remaining}`, {
-        what,
-        offset: this.offset,
-        need: n,
-        have: this.remaining,
-      });
+      fail(
+        this.truncCode,
+        `input ends inside ${what}: need ${n} bytes at offset ${this.offset}, have ${this.remaining}`,
+        {
+          what,
+          offset: this.offset,
+          need: n,
+          have: this.remaining,
+        },
+      );
     }
   }
 

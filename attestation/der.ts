@@ -33,7 +33,8 @@ export const DER = {
 } as const;
 
 export function readTlv(buf: Uint8Array, offset: number, code: AttestationErrorCode, what: string): Tlv {
-  const bad = (why: string): never => fail(code, `${what}: malformed DER (${why}) at offset ${offset}`, { offset });
+  const bad = (why: string): never =>
+    fail(code, `${what}: malformed DER (${why}) at offset ${offset}`, { offset });
   if (offset + 2 > buf.length) bad('truncated header');
   const tag = buf[offset]!;
   if ((tag & 0x1f) === 0x1f) bad('high tag numbers are not used here');
@@ -76,7 +77,8 @@ export function readChildren(content: Uint8Array, code: AttestationErrorCode, wh
 /** Reads exactly one TLV of the expected tag that spans the whole buffer. */
 export function readWhole(buf: Uint8Array, tag: number, code: AttestationErrorCode, what: string): Tlv {
   const t = readTlv(buf, 0, code, what);
-  if (t.tag !== tag) fail(code, `${what}: expected DER tag 0x${tag.toString(16)}, found 0x${t.tag.toString(16)}`);
+  if (t.tag !== tag)
+    fail(code, `${what}: expected DER tag 0x${tag.toString(16)}, found 0x${t.tag.toString(16)}`);
   if (t.end !== buf.length) fail(code, `${what}: ${buf.length - t.end} trailing bytes after the DER value`);
   return t;
 }

@@ -1,8 +1,13 @@
 import 'reflect-metadata';
-import { X509Certificate, createHash, verify as cryptoVerify, constants as cryptoConstants } from 'node:crypto';
+import {
+  createHash,
+  constants as cryptoConstants,
+  verify as cryptoVerify,
+  X509Certificate,
+} from 'node:crypto';
 import { X509Crl } from '@peculiar/x509';
 import { bytesEqual, toHex } from './bytes.js';
-import { DER, readChildren, readWhole, oidToString } from './der.js';
+import { DER, oidToString, readChildren, readWhole } from './der.js';
 import { fail } from './errors.js';
 
 /*
@@ -49,11 +54,15 @@ export function checkWindow(what: string, from: Date, to: Date, now: Date): void
     fail('COLLATERAL_MALFORMED', `${what}: unreadable validity dates`, { what });
   }
   if (now < from) {
-    fail('COLLATERAL_NOT_YET_VALID', `${what} is not valid before ${from.toISOString()} (now ${now.toISOString()})`, {
-      item: what,
-      notBefore: from.toISOString(),
-      now: now.toISOString(),
-    });
+    fail(
+      'COLLATERAL_NOT_YET_VALID',
+      `${what} is not valid before ${from.toISOString()} (now ${now.toISOString()})`,
+      {
+        item: what,
+        notBefore: from.toISOString(),
+        now: now.toISOString(),
+      },
+    );
   }
   if (now > to) {
     fail('COLLATERAL_EXPIRED', `${what} expired at ${to.toISOString()} (now ${now.toISOString()})`, {
@@ -84,20 +93,31 @@ export function verifyChain(chain: readonly X509Certificate[], what: string, opt
   for (let i = 0; i + 1 < chain.length; i++) {
     const child = chain[i]!;
     const parent = chain[i + 1]!;
-    if (!parent.ca) fail('CERT_CHAIN_INVALID', `${what}: ${commonName(parent)} is not a CA certificate`, { what });
+    if (!parent.ca)
+      fail('CERT_CHAIN_INVALID', `${what}: ${commonName(parent)} is not a CA certificate`, { what });
     if (!child.checkIssued(parent)) {
-      fail('CERT_CHAIN_INVALID', `${what}: ${commonName(child)} was not issued by ${commonName(parent)}`, { what });
+      fail('CERT_CHAIN_INVALID', `${what}: ${commonName(child)} was not issued by ${commonName(parent)}`, {
+        what,
+      });
     }
     if (!safeVerify(child, parent)) {
-      fail('CERT_CHAIN_INVALID', `${what}: signature of ${commonName(child)} does not verify with ${commonName(parent)}'s key`, {
-        what,
-        index: i,
-      });
+      fail(
+        'CERT_CHAIN_INVALID',
+        `${what}: signature of ${commonName(child)} does not verify with ${commonName(parent)}'s key`,
+        {
+          what,
+          index: i,
+        },
+      );
     }
   }
   const root = chain[chain.length - 1]!;
   if (!root.checkIssued(root) || !safeVerify(root, root)) {
-    fail('CERT_CHAIN_INVALID', `${what}: the last certificate (${commonName(root)}) is not a self-signed root`, { what });
+    fail(
+      'CERT_CHAIN_INVALID',
+      `${what}: the last certificate (${commonName(root)}) is not a self-signed root`,
+      { what },
+    );
   }
   const fp = spkiSha256(root);
   if (!opts.pinnedRoots.some((p) => bytesEqual(p, fp))) {
@@ -157,7 +177,14 @@ const OID_RSASSA_PSS = '1.2.840.113549.1.1.10';
 export function parseCrl(der: Uint8Array, what: string): ParsedCrl {
   const outer = readWhole(der, DER.SEQUENCE, 'CRL_MALFORMED', what);
   const [tbs, alg, sig] = readChildren(outer.content, 'CRL_MALFORMED', what);
-  if (!tbs || !alg || !sig || tbs.tag !== DER.SEQUENCE || alg.tag !== DER.SEQUENCE || sig.tag !== DER.BIT_STRING) {
+  if (
+    !tbs ||
+    !alg ||
+    !sig ||
+    tbs.tag !== DER.SEQUENCE ||
+    alg.tag !== DER.SEQUENCE ||
+    sig.tag !== DER.BIT_STRING
+  ) {
     fail('CRL_MALFORMED', `${what}: not a CertificateList`);
   }
   const fields = readChildren(tbs.content, 'CRL_MALFORMED', what);
@@ -219,7 +246,8 @@ export function verifyCrl(crl: ParsedCrl, issuer: X509Certificate, what: string,
     if (e instanceof Error && e.name === 'AttestationError') throw e;
     ok = false;
   }
-  if (!ok) fail('CRL_INVALID', `${what}: signature does not verify with ${commonName(issuer)}'s key`, { what });
+  if (!ok)
+    fail('CRL_INVALID', `${what}: signature does not verify with ${commonName(issuer)}'s key`, { what });
   checkWindow(what, crl.thisUpdate, crl.nextUpdate, now);
 }
 
