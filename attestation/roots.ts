@@ -19,7 +19,8 @@ export interface TrustRoots {
  * https://certificates.trustedservices.intel.com/Intel_SGX_Provisioning_Certification_RootCA.der
  * (the same certificate Intel's QVL and Phala dcap-qvl embed as their trusted root).
  */
-export const INTEL_SGX_ROOT_CA_SPKI_SHA256 = 'a0af031289f5d5d4132f9186068a7fc13628633ba235777472e29b6b6c67a49e';
+export const INTEL_SGX_ROOT_CA_SPKI_SHA256 =
+  'a0af031289f5d5d4132f9186068a7fc13628633ba235777472e29b6b6c67a49e';
 
 /**
  * AMD ARKs (RSA-4096, self-signed, RSASSA-PSS SHA-384), as served by AMD KDS at

@@ -1,4 +1,4 @@
-import { AbiCoder, TypedDataEncoder, ZeroHash, keccak256 } from 'ethers';
+import { AbiCoder, keccak256, TypedDataEncoder, ZeroHash } from 'ethers';
 
 /*
  * EIP-712 typed data shared by the SDK, the executor and the Settlement contract
@@ -24,7 +24,12 @@ export interface TypedDataDomain {
 }
 
 export function eip712Domain(d: TypedDataDomain) {
-  return { name: TYPED_DATA_NAME, version: TYPED_DATA_VERSION, chainId: d.chainId, verifyingContract: d.verifyingContract };
+  return {
+    name: TYPED_DATA_NAME,
+    version: TYPED_DATA_VERSION,
+    chainId: d.chainId,
+    verifyingContract: d.verifyingContract,
+  };
 }
 
 export const VOUCHER_TYPES = {
@@ -83,8 +88,13 @@ export interface Receipt {
 
 const abi = AbiCoder.defaultAbiCoder();
 
-export function nextRequestHead(prev: string, r: Pick<CallRecord, 'nonce' | 'functionHash' | 'inputHash'>): string {
-  return keccak256(abi.encode(['bytes32', 'uint64', 'bytes32', 'bytes32'], [prev, r.nonce, r.functionHash, r.inputHash]));
+export function nextRequestHead(
+  prev: string,
+  r: Pick<CallRecord, 'nonce' | 'functionHash' | 'inputHash'>,
+): string {
+  return keccak256(
+    abi.encode(['bytes32', 'uint64', 'bytes32', 'bytes32'], [prev, r.nonce, r.functionHash, r.inputHash]),
+  );
 }
 
 export function nextRecordHead(prev: string, r: CallRecord): string {
@@ -103,12 +113,15 @@ export function chainHeads(
   lastNonce: bigint,
 ): { requestHead: string; recordHead: string } {
   if (records.length === 0 || BigInt(records.length) !== lastNonce - firstNonce + 1n) {
-    throw new RangeError(`batch [${firstNonce}, ${lastNonce}] needs ${lastNonce - firstNonce + 1n} records, got ${records.length}`);
+    throw new RangeError(
+      `batch [${firstNonce}, ${lastNonce}] needs ${lastNonce - firstNonce + 1n} records, got ${records.length}`,
+    );
   }
   let requestHead: string = ZeroHash;
   let recordHead: string = ZeroHash;
   records.forEach((r, i) => {
-    if (r.nonce !== firstNonce + BigInt(i)) throw new RangeError(`record ${i} has nonce ${r.nonce}, expected ${firstNonce + BigInt(i)}`);
+    if (r.nonce !== firstNonce + BigInt(i))
+      throw new RangeError(`record ${i} has nonce ${r.nonce}, expected ${firstNonce + BigInt(i)}`);
     requestHead = nextRequestHead(requestHead, r);
     recordHead = nextRecordHead(recordHead, r);
   });
