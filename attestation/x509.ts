@@ -50,6 +50,8 @@ export function certValidity(cert: X509Certificate): { notBefore: Date; notAfter
 
 /** Fails with COLLATERAL_NOT_YET_VALID / COLLATERAL_EXPIRED when `now` is outside [from, to]. */
 export function checkWindow(what: string, from: Date, to: Date, now: Date): void {
+  // An invalid Date compares false with everything: it would pass every window.
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) fail('INVALID_ARGUMENT', '`now` is not a valid time');
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
     fail('COLLATERAL_MALFORMED', `${what}: unreadable validity dates`, { what });
   }

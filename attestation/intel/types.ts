@@ -1,5 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { ParsedCrl } from '../x509.js';
+import type { QeIdentity } from './qe-identity.js';
+import type { TcbInfo } from './tcb-info.js';
 
 /*
  * The contract between the two halves of the Intel DCAP verifier:
@@ -64,9 +66,9 @@ export interface EnclaveReportBody {
 /** Collateral after its signatures, chains and CRL signatures were checked (time windows checked at `now`). */
 export interface VerifiedCollateral {
   /** Parsed TCB Info (shape defined in tcb-info.ts). */
-  readonly tcbInfo: unknown;
+  readonly tcbInfo: TcbInfo;
   /** Parsed QE Identity (shape defined in qe-identity.ts). */
-  readonly qeIdentity: unknown;
+  readonly qeIdentity: QeIdentity;
   readonly pckCrl: ParsedCrl;
   /** The CA certificate that signed the PCK CRL (its subject must be the PCK's issuer). */
   readonly pckCrlIssuer: X509Certificate;
