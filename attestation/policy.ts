@@ -74,7 +74,7 @@ export const MEASUREMENT_NAMES: Readonly<Record<TeeType, readonly string[]>> = {
     'teeTcbSvn2',
   ],
   sgx: ['mrEnclave', 'mrSigner', 'attributes'],
-  'sev-snp': ['measurement', 'hostData', 'idKeyDigest', 'authorKeyDigest', 'familyId', 'imageId'],
+  'sev-snp': ['measurement', 'hostData', 'idKeyDigest', 'authorKeyDigest', 'familyId', 'imageId', 'reportId'],
   simulated: SIMULATED_MEASUREMENT_NAMES,
 };
 
