@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { readVector, readVectorText, VECTORS } from '../test/vectors.js';
 import { DEFAULT_TRUST_ROOTS } from './roots.js';
-import { isRevoked, parseCertificate, parseCrl, parsePemChain, verifyChain, verifyCrl } from './x509.js';
+import {
+  isRevoked,
+  normaliseSerial,
+  parseCertificate,
+  parseCrl,
+  parsePemChain,
+  verifyChain,
+  verifyCrl,
+} from './x509.js';
 
 const DIR = 'tdx/collateral/phala-tdx-b0c06f-2025-06';
 const now = new Date('2025-07-01T00:00:00Z');
@@ -94,5 +102,31 @@ describe.skipIf(!VECTORS)('X.509 chains and CRLs on real Intel and AMD data', ()
     expect(() => parseCrl(new Uint8Array([0x30, 0x82, 0xff]), 'x')).toThrow(
       expect.objectContaining({ code: 'CRL_MALFORMED' }),
     );
+  });
+});
+
+describe.skipIf(!VECTORS)('CRL parsing agrees with @peculiar/x509 on every real CRL', () => {
+  it('same dates and revoked serials', async () => {
+    await import('reflect-metadata');
+    const { X509Crl } = await import('@peculiar/x509');
+    const { readdirSync } = await import('node:fs');
+    const { vectorPath } = await import('../test/vectors.js');
+    let n = 0;
+    for (const kind of ['tdx', 'sgx']) {
+      for (const set of readdirSync(vectorPath(`${kind}/collateral`))) {
+        for (const f of ['pck_crl.der', 'root_ca_crl.der']) {
+          const der = readVector(`${kind}/collateral/${set}/${f}`);
+          const ours = parseCrl(der, f);
+          const theirs = new X509Crl(Buffer.from(der));
+          expect(ours.thisUpdate).toEqual(theirs.thisUpdate);
+          expect(ours.nextUpdate).toEqual(theirs.nextUpdate);
+          expect([...ours.revokedSerials].sort()).toEqual(
+            theirs.entries.map((e) => normaliseSerial(e.serialNumber)).sort(),
+          );
+          n++;
+        }
+      }
+    }
+    expect(n).toBeGreaterThanOrEqual(20);
   });
 });

@@ -1,21 +1,21 @@
-import 'reflect-metadata';
 import {
   createHash,
   constants as cryptoConstants,
   verify as cryptoVerify,
   X509Certificate,
 } from 'node:crypto';
-import { X509Crl } from '@peculiar/x509';
 import { bytesEqual, toHex } from './bytes.js';
-import { DER, oidToString, readChildren, readWhole } from './der.js';
+import { DER, oidToString, readChildren, readWhole, type Tlv } from './der.js';
 import { fail } from './errors.js';
 
 /*
  * Certificates and CRLs for both vendors. Why these libraries: `node:crypto`'s X509Certificate
- * verifies ECDSA P-256 (Intel) and RSA-PSS SHA-384 (AMD) signatures correctly and synchronously;
- * node-forge cannot parse EC-key certificates and digests RSA-PSS certificates with SHA-256, so it is
- * not used. CRL entries and dates are read with @peculiar/x509; the to-be-signed bytes and the issuer
- * name are sliced with our DER reader so the CRL signature is checked with node:crypto as well.
+ * parses and verifies ECDSA P-256 (Intel) and RSA-PSS SHA-384 (AMD) certificates correctly and
+ * synchronously; node-forge cannot parse EC-key certificates and digests RSA-PSS certificates with
+ * SHA-256, so it is not used. node:crypto has no CRL support: CRLs (RFC 5280 §5.1) are read with our
+ * DER reader, which needs only the few fields a revocation check uses, and their signatures are
+ * checked with node:crypto. @peculiar/x509 parses the same CRLs in the tests as an independent check;
+ * it is not used here because it costs ~2 ms per Intel PCK CRL, most of a cold quote verification.
  */
 
 export type Certificate = X509Certificate;
@@ -51,7 +51,8 @@ export function certValidity(cert: X509Certificate): { notBefore: Date; notAfter
 /** Fails with COLLATERAL_NOT_YET_VALID / COLLATERAL_EXPIRED when `now` is outside [from, to]. */
 export function checkWindow(what: string, from: Date, to: Date, now: Date): void {
   // An invalid Date compares false with everything: it would pass every window.
-  if (!(now instanceof Date) || Number.isNaN(now.getTime())) fail('INVALID_ARGUMENT', '`now` is not a valid time');
+  if (!(now instanceof Date) || Number.isNaN(now.getTime()))
+    fail('INVALID_ARGUMENT', '`now` is not a valid time');
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
     fail('COLLATERAL_MALFORMED', `${what}: unreadable validity dates`, { what });
   }
@@ -175,45 +176,87 @@ const OID_ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 const OID_ECDSA_SHA384 = '1.2.840.10045.4.3.3';
 const OID_RSASSA_PSS = '1.2.840.113549.1.1.10';
 
-/** Parses a DER CRL (RFC 5280 §5.1). A CRL without nextUpdate is refused: freshness could not be judged. */
+/**
+ * Parses a DER CRL (RFC 5280 §5.1):
+ *   CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue BIT STRING }
+ *   TBSCertList ::= SEQUENCE { version INTEGER OPTIONAL, signature AlgorithmIdentifier, issuer Name,
+ *     thisUpdate Time, nextUpdate Time OPTIONAL,
+ *     revokedCertificates SEQUENCE OF SEQUENCE { userCertificate INTEGER, revocationDate Time, … } OPTIONAL,
+ *     crlExtensions [0] EXPLICIT Extensions OPTIONAL }
+ * A CRL without nextUpdate is refused: its freshness could not be judged.
+ */
 export function parseCrl(der: Uint8Array, what: string): ParsedCrl {
-  const outer = readWhole(der, DER.SEQUENCE, 'CRL_MALFORMED', what);
-  const [tbs, alg, sig] = readChildren(outer.content, 'CRL_MALFORMED', what);
+  const C = 'CRL_MALFORMED';
+  const outer = readWhole(der, DER.SEQUENCE, C, what);
+  const [tbs, alg, sig, extra] = readChildren(outer.content, C, what);
   if (
     !tbs ||
     !alg ||
     !sig ||
+    extra ||
     tbs.tag !== DER.SEQUENCE ||
     alg.tag !== DER.SEQUENCE ||
     sig.tag !== DER.BIT_STRING
   ) {
-    fail('CRL_MALFORMED', `${what}: not a CertificateList`);
+    fail(C, `${what}: not a CertificateList`);
   }
-  const fields = readChildren(tbs.content, 'CRL_MALFORMED', what);
-  const hasVersion = fields[0]?.tag === DER.INTEGER;
-  const issuer = fields[hasVersion ? 2 : 1];
-  if (!issuer || issuer.tag !== DER.SEQUENCE) fail('CRL_MALFORMED', `${what}: no issuer name`);
-  const [algOid] = readChildren(alg.content, 'CRL_MALFORMED', what);
-  if (!algOid || algOid.tag !== DER.OID) fail('CRL_MALFORMED', `${what}: no signature algorithm`);
-  if (sig.content[0] !== 0) fail('CRL_MALFORMED', `${what}: signature BIT STRING has unused bits`);
-  let crl: X509Crl;
-  try {
-    crl = new X509Crl(Buffer.from(der));
-  } catch (e) {
-    return fail('CRL_MALFORMED', `${what}: not a parsable CRL`, { what }, e);
+  const fields = readChildren(tbs.content, C, what);
+  let i = fields[0]?.tag === DER.INTEGER ? 1 : 0;
+  const next = () => fields[i++];
+  const innerAlg = next();
+  const issuer = next();
+  if (innerAlg?.tag !== DER.SEQUENCE || issuer?.tag !== DER.SEQUENCE)
+    fail(C, `${what}: no signature algorithm or issuer name`);
+  const thisUpdate = derTime(next(), C, `${what} thisUpdate`);
+  const maybeNext = fields[i];
+  if (!maybeNext || (maybeNext.tag !== UTC_TIME && maybeNext.tag !== GENERALIZED_TIME))
+    fail(C, `${what}: CRL has no nextUpdate`);
+  const nextUpdate = derTime(next(), C, `${what} nextUpdate`);
+  const revokedSerials = new Set<string>();
+  if (fields[i]?.tag === DER.SEQUENCE) {
+    for (const entry of readChildren(next()!.content, C, `${what} entries`)) {
+      const [serial, date] =
+        entry.tag === DER.SEQUENCE ? readChildren(entry.content, C, `${what} entry`) : [];
+      if (serial?.tag !== DER.INTEGER || serial.content.length === 0)
+        fail(C, `${what}: revoked entry without a serial number`);
+      derTime(date, C, `${what} revocationDate`);
+      revokedSerials.add(normaliseSerial(Buffer.from(serial.content).toString('hex')));
+    }
   }
-  if (!crl.nextUpdate) fail('CRL_MALFORMED', `${what}: CRL has no nextUpdate`);
-  const revokedSerials = new Set(crl.entries.map((e) => normaliseSerial(e.serialNumber)));
+  if (fields[i]?.tag === 0xa0) i++;
+  if (i !== fields.length) fail(C, `${what}: unexpected fields after the revoked certificates`);
+  const [algOid] = readChildren(alg.content, C, what);
+  if (algOid?.tag !== DER.OID) fail(C, `${what}: no signature algorithm`);
+  if (sig.content[0] !== 0) fail(C, `${what}: signature BIT STRING has unused bits`);
   return {
     der,
     tbs: tbs.raw,
     issuerNameDer: issuer.raw,
     signatureAlgorithm: oidToString(algOid.content),
     signature: sig.content.subarray(1),
-    thisUpdate: crl.thisUpdate,
-    nextUpdate: crl.nextUpdate,
+    thisUpdate,
+    nextUpdate,
     revokedSerials,
   };
+}
+
+const UTC_TIME = 0x17;
+const GENERALIZED_TIME = 0x18;
+
+/** RFC 5280 §4.1.2.5: UTCTime YYMMDDHHMMSSZ (YY ≥ 50 → 19YY) or GeneralizedTime YYYYMMDDHHMMSSZ. */
+function derTime(t: Tlv | undefined, code: 'CRL_MALFORMED', what: string): Date {
+  const s = t ? Buffer.from(t.content).toString('latin1') : '';
+  const utc = t?.tag === UTC_TIME ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : null;
+  const gen = t?.tag === GENERALIZED_TIME ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : null;
+  const m = utc ?? gen;
+  if (!m) return fail(code, `${what}: not a DER UTCTime/GeneralizedTime`);
+  const y = Number(m[1]);
+  const year = gen ? y : y >= 50 ? 1900 + y : 2000 + y;
+  const d = new Date(
+    Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])),
+  );
+  if (Number.isNaN(d.getTime()) || d.getUTCDate() !== Number(m[3])) fail(code, `${what}: invalid date ${s}`);
+  return d;
 }
 
 export function normaliseSerial(hex: string): string {
