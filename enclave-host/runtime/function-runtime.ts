@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { fail } from '../errors.js';
+import type { RunResult } from './messages.js';
+import { type PreparedModule, prepareModule, WASM_PAGE_BYTES } from './prepare-module.js';
+import { WorkerPool } from './worker-pool.js';
+
+/*
+ * The function runtime: WASI preview 1 command modules, one fresh instance per invocation, on a
+ * bounded pool of worker threads. ABI (issue 3, "Function runtime"): the input is stdin, the output is
+ * what the function writes to stdout, exit code 0 is success; anything else, or a trap, is a function
+ * error, and stderr goes to the log callback line by line.
+ *
+ * Limits and where each is enforced:
+ * - memory: the module's memory maximum is rewritten to at most `memoryBytes` before compiling
+ *   (`prepare-module.ts`), so the engine refuses growth beyond it; a module whose initial memory is
+ *   larger is refused at `register`. A failed run whose memory reached the cap is reported as
+ *   FUNCTION_MEMORY_LIMIT. The worker's own V8 heap is bounded by `resourceLimits`.
+ * - wall time: the pool terminates the worker on overrun and starts a new one (`worker-pool.ts`).
+ * - input: checked before dispatch; output: the worker stops the guest at the write that crosses it.
+ */
+
+export interface RuntimeLimits {
+  /** Linear memory cap per instance, in bytes; rounded down to whole 64 KiB pages. */
+  readonly memoryBytes: number;
+  readonly wallTimeMs: number;
+  readonly maxInputBytes: number;
+  readonly maxOutputBytes: number;
+}
+
+export interface FunctionRuntimeOptions {
+  /** Worker threads (default: the number of CPUs, at least 1). */
+  readonly workers?: number;
+  readonly limits: RuntimeLimits;
+  /** Receives each line the function writes to stderr (without the newline). */
+  readonly log?: (fnId: string, line: string) => void;
+  /** Registered functions kept at most (default 256). */
+  readonly maxFunctions?: number;
+  /** Largest module accepted by `register` (default 32 MiB). */
+  readonly maxModuleBytes?: number;
+  /** Invocations waiting for a worker at most (default 1024). */
+  readonly maxQueue?: number;
+  /** stderr kept per invocation; the rest is dropped and counted (default 64 KiB). */
+  readonly maxLogBytes?: number;
+}
+
+export interface InvokeResult {
+  readonly output: Uint8Array;
+  /** `wallMicros`: instantiation plus `_start`, measured in the worker (queueing excluded). */
+  readonly usage: { readonly wallMicros: bigint };
+}
+
+/** Default V8 heap of a worker: the JS side only ever holds the I/O buffers. */
+const WORKER_RESOURCE_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
+/** 4 GiB: the whole 32-bit address space, the most a wasm32 memory can have. */
+const MAX_MEMORY_BYTES = 65536 * WASM_PAGE_BYTES;
+
+function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+    fail('INVALID_ARGUMENT', `${name} must be an integer in [0, ${max}]`, { [name]: value });
+  }
+  return value;
+}
+
+/** SHA-256 of the module bytes, hex: the function id (the hash of the plaintext module). */
+export function functionId(wasm: Uint8Array): string {
+  return createHash('sha256').update(wasm).digest('hex');
+}
+
+export class FunctionRuntime {
+  private readonly limits: RuntimeLimits;
+  private readonly limitPages: number;
+  private readonly log: ((fnId: string, line: string) => void) | undefined;
+  private readonly maxFunctions: number;
+  private readonly maxModuleBytes: number;
+  private readonly maxLogBytes: number;
+  private readonly functions = new Map<string, Promise<PreparedModule>>();
+  private readonly pool: WorkerPool;
+  private closed = false;
+
+  constructor(opts: FunctionRuntimeOptions) {
+    const { limits } = opts;
+    positiveInt('memoryBytes', limits.memoryBytes, MAX_MEMORY_BYTES);
+    if (limits.memoryBytes < WASM_PAGE_BYTES)
+      fail('INVALID_ARGUMENT', 'memoryBytes must be at least one page');
+    positiveInt('wallTimeMs', limits.wallTimeMs, 2 ** 31 - 1);
+    if (limits.wallTimeMs === 0) fail('INVALID_ARGUMENT', 'wallTimeMs must be positive');
+    positiveInt('maxInputBytes', limits.maxInputBytes, 2 ** 31);
+    positiveInt('maxOutputBytes', limits.maxOutputBytes, 2 ** 31);
+    this.limits = { ...limits };
+    this.limitPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
+    this.log = opts.log;
+    this.maxFunctions = positiveInt('maxFunctions', opts.maxFunctions ?? 256);
+    this.maxModuleBytes = positiveInt('maxModuleBytes', opts.maxModuleBytes ?? 32 * 1024 * 1024);
+    this.maxLogBytes = positiveInt('maxLogBytes', opts.maxLogBytes ?? 64 * 1024, 2 ** 31);
+    const workers = positiveInt('workers', opts.workers ?? Math.max(1, availableParallelism()), 1024);
+    if (workers === 0) fail('INVALID_ARGUMENT', 'workers must be at least 1');
+    this.pool = new WorkerPool({
+      size: workers,
+      wallTimeMs: limits.wallTimeMs,
+      maxQueue: positiveInt('maxQueue', opts.maxQueue ?? 1024),
+      resourceLimits: WORKER_RESOURCE_LIMITS,
+    });
+  }
+
+  /**
+   * Validates and compiles a WASI preview 1 command module; returns its function id (SHA-256 of
+   * `wasm`, hex). Registering the same bytes again is a no-op returning the same id.
+   */
+  async register(wasm: Uint8Array): Promise<string> {
+    if (this.closed) fail('RUNTIME_CLOSED', 'the function runtime is closed');
+    if (wasm.length > this.maxModuleBytes) {
+      fail('FUNCTION_MODULE_TOO_LARGE', 'the module is larger than the limit', {
+        moduleBytes: wasm.length,
+        maxModuleBytes: this.maxModuleBytes,
+      });
+    }
+    const fnId = functionId(wasm);
+    let entry = this.functions.get(fnId);
+    if (entry === undefined) {
+      if (this.functions.size >= this.maxFunctions) {
+        fail('FUNCTION_TOO_MANY', 'too many functions registered', { maxFunctions: this.maxFunctions });
+      }
+      entry = prepareModule(wasm.slice(), this.limitPages);
+      this.functions.set(fnId, entry);
+      entry.catch(() => this.functions.delete(fnId));
+    }
+    await entry;
+    return fnId;
+  }
+
+  has(fnId: string): boolean {
+    return this.functions.has(fnId);
+  }
+
+  /** Runs the function on `input` in a fresh instance; typed errors per the limits above. */
+  async invoke(fnId: string, input: Uint8Array): Promise<InvokeResult> {
+    if (this.closed) fail('RUNTIME_CLOSED', 'the function runtime is closed');
+    const entry = this.functions.get(fnId);
+    if (entry === undefined) fail('FUNCTION_NOT_FOUND', 'no function with this id is registered', { fnId });
+    if (input.length > this.limits.maxInputBytes) {
+      fail('INPUT_TOO_LARGE', 'the input is larger than the limit', {
+        inputBytes: input.length,
+        maxInputBytes: this.limits.maxInputBytes,
+      });
+    }
+    const prepared = await entry;
+    const result = await this.pool.run({
+      module: prepared.module,
+      input,
+      maxOutputBytes: this.limits.maxOutputBytes,
+      maxLogBytes: this.maxLogBytes,
+    });
+    this.forwardLog(fnId, result);
+    return this.toResult(fnId, prepared, result);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool.close();
+  }
+
+  private toResult(fnId: string, prepared: PreparedModule, r: RunResult): InvokeResult {
+    const usage = { wallMicros: BigInt(r.micros) };
+    switch (r.status) {
+      case 'exit':
+        if (r.exitCode !== 0) {
+          fail('FUNCTION_EXIT_NONZERO', `the function exited with code ${r.exitCode}`, {
+            fnId,
+            exitCode: r.exitCode,
+            wallMicros: r.micros,
+          });
+        }
+        return { output: r.output, usage };
+      case 'output-limit':
+        return fail('OUTPUT_TOO_LARGE', 'the function wrote more output than the limit', {
+          fnId,
+          maxOutputBytes: this.limits.maxOutputBytes,
+          wallMicros: r.micros,
+        });
+      case 'trap': {
+        const info = {
+          fnId,
+          phase: r.phase,
+          trap: `${r.errorName}: ${r.message}`,
+          memoryBytes: r.memoryBytes,
+          wallMicros: r.micros,
+        };
+        // A failed allocation traps the guest (allocators abort on OOM): a trap after the memory grew
+        // to its cap is put down to the limit. A module that starts at its cap never grew, so its traps
+        // stay traps; stack overflow (RangeError) is a trap. An instance whose memory cannot be
+        // allocated fails with a RangeError ("Out of memory: Cannot allocate Wasm memory").
+        const capBytes = prepared.maximumPages * WASM_PAGE_BYTES;
+        const grewToCap =
+          r.errorName === 'RuntimeError' &&
+          r.memoryBytes >= capBytes &&
+          r.memoryBytes > prepared.initialPages * WASM_PAGE_BYTES;
+        const memoryLimit =
+          (r.phase === 'run' && grewToCap) || (r.phase === 'instantiate' && r.errorName === 'RangeError');
+        if (memoryLimit) {
+          return fail('FUNCTION_MEMORY_LIMIT', 'the function ran out of memory at the limit', {
+            ...info,
+            memoryLimitBytes: capBytes,
+          });
+        }
+        return fail('FUNCTION_TRAPPED', `the function trapped: ${r.message}`, info);
+      }
+    }
+  }
+
+  private forwardLog(fnId: string, r: RunResult): void {
+    const log = this.log;
+    if (log === undefined || (r.stderr.length === 0 && r.stderrDropped === 0)) return;
+    const text = new TextDecoder().decode(r.stderr);
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    if (r.stderrDropped > 0) lines.push(`[stderr truncated: ${r.stderrDropped} bytes dropped]`);
+    for (const line of lines) {
+      try {
+        log(fnId, line);
+      } catch {
+        // A failing log sink must not turn a function's result into an error.
+      }
+    }
+  }
+}
