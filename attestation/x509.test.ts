@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { readVector, readVectorText, VECTORS } from '../test/vectors.js';
-import { DEFAULT_TRUST_ROOTS } from './roots.js';
+import { toHex } from './bytes.js';
+import { DEFAULT_TRUST_ROOTS, INTEL_SGX_ROOT_CA_SPKI_SHA256 } from './roots.js';
 import {
   isRevoked,
   normaliseSerial,
+  type PemMemo,
   parseCertificate,
   parseCrl,
   parsePemChain,
+  spkiSha256,
   verifyChain,
   verifyCrl,
 } from './x509.js';
@@ -102,6 +105,32 @@ describe.skipIf(!VECTORS)('X.509 chains and CRLs on real Intel and AMD data', ()
     expect(() => parseCrl(new Uint8Array([0x30, 0x82, 0xff]), 'x')).toThrow(
       expect.objectContaining({ code: 'CRL_MALFORMED' }),
     );
+  });
+
+  it('memos (parsed PEM blocks, root self-signature, SPKI hash) never carry a verdict to other bytes', () => {
+    const memo: PemMemo = new Map();
+    const pem = readVectorText(`${DIR}/pck_crl_issuer_chain.pem`);
+    const [ca, root] = parsePemChain(pem, 'x', memo);
+    const again = parsePemChain(pem, 'x', memo);
+    expect(again[0]).toBe(ca);
+    expect(again[1]).toBe(root);
+    verifyChain([ca!, root!], 'x', pins);
+    // The same root with one bit of its signature flipped: same subject and key, so the PCK CA still
+    // verifies under it, but its self-signature must be checked again and fail.
+    const der = new Uint8Array(root!.raw);
+    der[der.length - 1]! ^= 0x01;
+    const forged = parseCertificate(der, 'forged root');
+    expect(() => verifyChain([ca!, forged], 'x', pins)).toThrow(
+      expect.objectContaining({
+        code: 'CERT_CHAIN_INVALID',
+        message: expect.stringContaining('self-signed'),
+      }),
+    );
+    // A memoised SPKI hash is handed out as a copy.
+    const fp = spkiSha256(root!);
+    fp.fill(0);
+    expect(toHex(spkiSha256(root!))).toBe(INTEL_SGX_ROOT_CA_SPKI_SHA256);
+    verifyChain([ca!, root!], 'x', pins);
   });
 });
 

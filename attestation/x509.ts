@@ -5,6 +5,7 @@ import {
   X509Certificate,
 } from 'node:crypto';
 import { bytesEqual, toHex } from './bytes.js';
+import { VerifyCache } from './cache.js';
 import { DER, oidToString, readChildren, readWhole, type Tlv } from './der.js';
 import { fail } from './errors.js';
 
@@ -31,17 +32,55 @@ export function parseCertificate(input: Uint8Array | string, what: string): X509
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
-/** Parses every certificate of a PEM bundle, in order. An empty bundle is malformed. */
-export function parsePemChain(pem: string, what: string): X509Certificate[] {
+/** Certificates parsed during one verification call, by their PEM block text. */
+export type PemMemo = Map<string, X509Certificate>;
+
+/**
+ * Parses every certificate of a PEM bundle, in order. An empty bundle is malformed. With a `memo`
+ * (scoped to one verification call), a PEM block already parsed in that call is not parsed again: the
+ * Intel SGX Root CA, for one, travels in the PCK chain and in every collateral issuer chain.
+ */
+export function parsePemChain(pem: string, what: string, memo?: PemMemo): X509Certificate[] {
   const blocks = pem.match(PEM_CERT) ?? [];
   if (blocks.length === 0) fail('CERT_MALFORMED', `${what}: no PEM certificate found`, { what });
-  return blocks.map((b, i) => parseCertificate(b, `${what}[${i}]`));
+  return blocks.map((b, i) => {
+    const hit = memo?.get(b);
+    if (hit) return hit;
+    const cert = parseCertificate(b, `${what}[${i}]`);
+    memo?.set(b, cert);
+    return cert;
+  });
+}
+
+/*
+ * Memos of pure functions of a certificate's bytes, shared by all calls in the process and keyed by
+ * the SHA-256 of the exact DER: the SHA-256 of its SubjectPublicKeyInfo (exporting a key through
+ * OpenSSL costs ~0.12 ms) and "this self-signed certificate verifies under its own key" (a signature
+ * check). They hold no verification decision about the evidence or collateral: validity windows,
+ * the pin comparison, chain links and revocation are judged on every call. Only successes are
+ * remembered; the memo is bounded.
+ */
+const certMemo = new VerifyCache(512);
+const derHashes = new WeakMap<X509Certificate, string>();
+
+function derKey(cert: X509Certificate): string {
+  let k = derHashes.get(cert);
+  if (k === undefined) {
+    k = createHash('sha256').update(cert.raw).digest('hex');
+    derHashes.set(cert, k);
+  }
+  return k;
 }
 
 /** SHA-256 of the certificate's SubjectPublicKeyInfo (DER): what root pins compare. */
 export function spkiSha256(cert: X509Certificate): Uint8Array {
+  const key = `spki-sha256:${derKey(cert)}`;
+  const hit = certMemo.get<Uint8Array>(key);
+  if (hit) return hit.slice();
   const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-  return new Uint8Array(createHash('sha256').update(spki).digest());
+  const fp = new Uint8Array(createHash('sha256').update(spki).digest());
+  certMemo.set(key, fp.slice());
+  return fp;
 }
 
 export function certValidity(cert: X509Certificate): { notBefore: Date; notAfter: Date } {
@@ -115,7 +154,7 @@ export function verifyChain(chain: readonly X509Certificate[], what: string, opt
     }
   }
   const root = chain[chain.length - 1]!;
-  if (!root.checkIssued(root) || !safeVerify(root, root)) {
+  if (!root.checkIssued(root) || !selfSignatureValid(root)) {
     fail(
       'CERT_CHAIN_INVALID',
       `${what}: the last certificate (${commonName(root)}) is not a self-signed root`,
@@ -131,12 +170,37 @@ export function verifyChain(chain: readonly X509Certificate[], what: string, opt
   }
 }
 
+/**
+ * Successful signature checks, per pair of certificate objects (X509Certificate is immutable): within
+ * one call, a link shared by two chains (the PCK CA under the root, in the PCK chain and in the PCK CRL
+ * issuer chain) is checked once. Certificates parsed from PEM/DER in a call are new objects, so
+ * nothing carries over to the next call unless the caller hands in the same objects again.
+ */
+const verifiedLinks = new WeakMap<X509Certificate, WeakSet<X509Certificate>>();
+
 function safeVerify(child: X509Certificate, parent: X509Certificate): boolean {
+  if (verifiedLinks.get(child)?.has(parent)) return true;
+  let ok: boolean;
   try {
-    return child.verify(parent.publicKey);
+    ok = child.verify(parent.publicKey);
   } catch {
-    return false;
+    ok = false;
   }
+  if (ok) {
+    const parents = verifiedLinks.get(child) ?? new WeakSet<X509Certificate>();
+    parents.add(parent);
+    verifiedLinks.set(child, parents);
+  }
+  return ok;
+}
+
+/** A self-signed certificate's signature under its own key; memoised by its DER (see certMemo). */
+function selfSignatureValid(cert: X509Certificate): boolean {
+  const key = `self-signed:${derKey(cert)}`;
+  if (certMemo.get<boolean>(key) === true) return true;
+  const ok = safeVerify(cert, cert);
+  if (ok) certMemo.set(key, true);
+  return ok;
 }
 
 export function commonName(cert: X509Certificate): string {

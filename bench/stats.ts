@@ -18,7 +18,10 @@ export function summarise(samplesMs: readonly number[]): Summary {
 }
 
 /** Runs `fn` `warmup` times unmeasured, then `n` times measured (bounded by `maxMs` of wall time). */
-export async function measure(fn: () => unknown, opts: { n: number; warmup?: number; maxMs?: number }): Promise<Summary> {
+export async function measure(
+  fn: () => unknown,
+  opts: { n: number; warmup?: number; maxMs?: number },
+): Promise<Summary> {
   for (let i = 0; i < (opts.warmup ?? 5); i++) await fn();
   const samples: number[] = [];
   const deadline = performance.now() + (opts.maxMs ?? 30_000);

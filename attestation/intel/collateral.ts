@@ -11,6 +11,7 @@ import {
   commonName,
   isRevoked,
   type ParsedCrl,
+  type PemMemo,
   parseCrl,
   parsePemChain,
   subjectNameDer,
@@ -275,6 +276,8 @@ export interface VerifyCollateralOptions {
   readonly roots?: TrustRoots;
   /** Memo for time-independent results (signatures, chains, parsed JSON and CRLs). */
   readonly cache?: VerifyCache;
+  /** Certificates already parsed in this verification call (see `parsePemChain`); `verifyQuote` shares its own. */
+  readonly pemMemo?: PemMemo;
 }
 
 function sha256Hex(...parts: (Uint8Array | string)[]): string {
@@ -317,6 +320,7 @@ function verifyIssuerChain(
   now: Date,
   roots: TrustRoots,
   cache: VerifyCache,
+  pemMemo: PemMemo,
 ): readonly X509Certificate[] {
   const key = `intel-chain:${sha256Hex(pem)}:${rootsKey(roots)}`;
   const hit = cache.get<readonly X509Certificate[]>(key);
@@ -324,7 +328,7 @@ function verifyIssuerChain(
     checkChainWindows(hit, what, now);
     return hit;
   }
-  const chain = parsePemChain(pem, what);
+  const chain = parsePemChain(pem, what, pemMemo);
   if (chain.length !== 2) {
     fail(
       'CERT_CHAIN_INVALID',
@@ -347,9 +351,10 @@ function verifySignedJson<T>(
   now: Date,
   roots: TrustRoots,
   cache: VerifyCache,
+  pemMemo: PemMemo,
 ): { parsed: T; chain: readonly X509Certificate[] } {
   const parsed = parseCached(item.text, what, parse, cache);
-  const chain = verifyIssuerChain(item.issuerChain, `${what} issuer chain`, now, roots, cache);
+  const chain = verifyIssuerChain(item.issuerChain, `${what} issuer chain`, now, roots, cache, pemMemo);
   const key = `intel-signed-json:${sha256Hex(item.text, item.signature, chain[0]!.raw)}`;
   if (cache.get<boolean>(key) !== true) {
     if (!verifyP256(Buffer.from(item.text, 'utf8'), item.signature, chain[0]!)) {
@@ -420,6 +425,7 @@ export function verifyCollateral(c: IntelCollateral, opts: VerifyCollateralOptio
   const roots = opts.roots ?? DEFAULT_TRUST_ROOTS;
   // Without a caller's cache, memoise within this call only: no hidden state between calls.
   const cache = opts.cache ?? new VerifyCache();
+  const pemMemo: PemMemo = opts.pemMemo ?? new Map();
 
   const tcb = verifySignedJson(
     c.tcbInfo,
@@ -429,6 +435,7 @@ export function verifyCollateral(c: IntelCollateral, opts: VerifyCollateralOptio
     now,
     roots,
     cache,
+    pemMemo,
   );
   const qe = verifySignedJson(
     c.qeIdentity,
@@ -438,8 +445,9 @@ export function verifyCollateral(c: IntelCollateral, opts: VerifyCollateralOptio
     now,
     roots,
     cache,
+    pemMemo,
   );
-  const pckChain = verifyIssuerChain(c.pckCrlIssuerChain, 'PCK CRL issuer chain', now, roots, cache);
+  const pckChain = verifyIssuerChain(c.pckCrlIssuerChain, 'PCK CRL issuer chain', now, roots, cache, pemMemo);
 
   // One root for everything: the Root CA CRL below speaks only for certificates under its own issuer.
   const root = tcb.chain[1]!;

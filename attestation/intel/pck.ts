@@ -7,6 +7,7 @@ import {
   certValidity,
   checkWindow,
   commonName,
+  type PemMemo,
   parsePemChain,
   subjectNameDer,
   verifyChain,
@@ -154,6 +155,8 @@ export function verifyPckChain(
     readonly now: Date;
     readonly pinnedRoots: readonly Uint8Array[];
     readonly cache?: VerifyCache | undefined;
+    /** Certificates already parsed in this verification call (see `parsePemChain`). */
+    readonly pemMemo?: PemMemo | undefined;
   },
 ): VerifiedPckChain {
   const key = opts.cache ? cacheKey(pem, opts.pinnedRoots) : undefined;
@@ -162,7 +165,7 @@ export function verifyPckChain(
     for (const w of hit.windows) checkWindow(w.what, w.notBefore, w.notAfter, opts.now);
     return hit;
   }
-  const chain = parsePemChain(Buffer.from(pem).toString('latin1'), 'PCK certificate chain');
+  const chain = parsePemChain(Buffer.from(pem).toString('latin1'), 'PCK certificate chain', opts.pemMemo);
   if (chain.length !== 3) {
     fail(
       'CERT_CHAIN_INVALID',

@@ -4,7 +4,7 @@ import type { VerifyCache } from '../cache.js';
 import { type AttestationError, fail, isAttestationError } from '../errors.js';
 import type { Measurements, VerifiedSgx, VerifiedTdx } from '../evidence.js';
 import { DEFAULT_TRUST_ROOTS, type TrustRoots } from '../roots.js';
-import { commonName, isRevoked } from '../x509.js';
+import { commonName, isRevoked, type PemMemo } from '../x509.js';
 import { verifyCollateral } from './collateral.js';
 import { type VerifiedPckChain, verifyPckChain } from './pck.js';
 import { type IntelQuote, parseQuote, type SgxQuote, type TdxQuote } from './quote.js';
@@ -53,11 +53,14 @@ export function verifyQuote(
   const q = quote instanceof Uint8Array ? parseQuote(quote) : quote;
   const roots = opts.roots ?? DEFAULT_TRUST_ROOTS;
   const { now, cache } = opts;
+  // Certificates parsed in this call, by PEM block: the Intel SGX Root CA, for one, is in the PCK chain
+  // and in every collateral issuer chain, and the PCK CA is usually also the PCK CRL issuer.
+  const pemMemo: PemMemo = new Map();
 
   // 1. PCK chain.
-  const chain = verifyPckChain(q.pckCertChain, { now, pinnedRoots: roots.intel, cache });
+  const chain = verifyPckChain(q.pckCertChain, { now, pinnedRoots: roots.intel, cache, pemMemo });
   // 2. Collateral.
-  const collateralOpts = { now, roots, ...(cache ? { cache } : {}) };
+  const collateralOpts = { now, roots, pemMemo, ...(cache ? { cache } : {}) };
   const vc = verifyCollateral(collateral, collateralOpts);
   // 3. Revocation of the PCK chain.
   checkPckChainRevocation(chain, vc);

@@ -1,0 +1,58 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchAttestation } from './attestation.js';
+import type { Section } from './section.js';
+
+/*
+ * `npm run bench [-- <section>…]`: runs the named benchmark sections (all when none is named), writes
+ * each one's results to bench/results/<section>.json and replaces its part of docs/benchmarks.md,
+ * between `<!-- bench:<section> -->` and `<!-- /bench:<section> -->`; the rest of the file is kept.
+ * To add a section: export `async function benchX(): Promise<Section>` from bench/x.ts and list it below.
+ */
+
+const SECTIONS: Readonly<Record<string, () => Promise<Section>>> = {
+  attestation: benchAttestation,
+};
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const RESULTS_DIR = join(repoRoot, 'bench', 'results');
+const DOC = join(repoRoot, 'docs', 'benchmarks.md');
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `doc` with the section's marked part replaced, or the marked part appended when it is not there yet. */
+export function spliceSection(doc: string, name: string, markdown: string): string {
+  const open = `<!-- bench:${name} -->`;
+  const close = `<!-- /bench:${name} -->`;
+  const block = `${open}\n${markdown.trim()}\n${close}`;
+  const re = new RegExp(`${escapeRe(open)}[\\s\\S]*?${escapeRe(close)}`);
+  if (re.test(doc)) return doc.replace(re, () => block);
+  return `${doc.trimEnd()}\n\n${block}\n`;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2).filter((a) => a !== '--');
+  const unknown = args.filter((a) => !(a in SECTIONS));
+  if (unknown.length > 0) {
+    console.error(
+      `unknown benchmark section(s): ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}`,
+    );
+    process.exit(2);
+  }
+  const names = args.length > 0 ? args : Object.keys(SECTIONS);
+  for (const name of names) {
+    const t0 = performance.now();
+    const section = await SECTIONS[name]!();
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const resultsFile = join(RESULTS_DIR, `${section.name}.json`);
+    writeFileSync(resultsFile, `${JSON.stringify(section.results, null, 2)}\n`);
+    const doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n\nRun with `npm run bench`.\n';
+    writeFileSync(DOC, spliceSection(doc, section.name, section.markdown));
+    console.log(
+      `\n${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s; wrote ${resultsFile} and docs/benchmarks.md`,
+    );
+  }
+}
+
+await main();
