@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail, isAttestationError } from '../errors.js';
+import { type HttpGetter, type HttpResponse, headerValue } from '../http.js';
 import { parseCrl } from '../x509.js';
 import { collateralFromPcsResponses, collateralToJson, parseCollateralJson } from './collateral.js';
 import { parseQeIdentity } from './qe-identity.js';
@@ -24,20 +25,7 @@ import type { IntelCollateral } from './types.js';
  * Info header SGX-TCB-Info-Issuer-Chain; both are accepted.
  */
 
-export interface HttpResponse {
-  readonly status: number;
-  /** Header names are matched case-insensitively. A fetch() `Headers` object fits as well. */
-  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>> | HeaderLookup;
-  readonly body: Uint8Array;
-}
-
-export interface HeaderLookup {
-  get(name: string): string | null;
-}
-
-export interface HttpGetter {
-  get(url: string): Promise<HttpResponse>;
-}
+export type { HttpGetter, HttpResponse } from '../http.js';
 
 export interface PcsClientOptions {
   readonly getter: HttpGetter;
@@ -148,7 +136,7 @@ export class PcsClient {
     }
     if (res.status === 200) return res;
     if (res.status === 429) {
-      const retryAfter = header(res, 'Retry-After');
+      const retryAfter = headerValue(res, 'Retry-After');
       const seconds =
         retryAfter !== undefined && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter.trim()) : undefined;
       fail(
@@ -171,8 +159,8 @@ export class PcsClient {
       });
     }
     // PCS answers errors with an Error-Code / Error-Message header pair (API v4, "Error codes").
-    const code = header(res, 'Error-Code');
-    const msg = header(res, 'Error-Message');
+    const code = headerValue(res, 'Error-Code');
+    const msg = headerValue(res, 'Error-Message');
     return fail(
       'COLLATERAL_UNAVAILABLE',
       `${what}: HTTP ${res.status} from ${url}${code ? ` (${code}: ${msg ?? ''})` : ''}`,
@@ -193,21 +181,9 @@ function fmspcHex(f: Uint8Array | string): string {
   return s.toUpperCase();
 }
 
-function header(res: HttpResponse, name: string): string | undefined {
-  const h = res.headers;
-  if (typeof (h as HeaderLookup).get === 'function') return (h as HeaderLookup).get(name) ?? undefined;
-  const rec = h as Readonly<Record<string, string | readonly string[] | undefined>>;
-  const lower = name.toLowerCase();
-  for (const [k, v] of Object.entries(rec)) {
-    if (k.toLowerCase() !== lower || v === undefined) continue;
-    return typeof v === 'string' ? v : v.join(', ');
-  }
-  return undefined;
-}
-
 function chainHeader(res: HttpResponse, names: readonly string[], what: string): string {
   for (const n of names) {
-    const v = header(res, n);
+    const v = headerValue(res, n);
     if (v === undefined) continue;
     try {
       return decodeURIComponent(v);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { isAllZero, toHex } from '../bytes.js';
 import { fail, isAttestationError } from '../errors.js';
 import type { SnpTcb } from '../evidence.js';
+import { type HttpGetter, type HttpResponse, headerValue } from '../http.js';
 import { parseCertificate, parseCrl } from '../x509.js';
 import { parseAmdChain } from './certs.js';
 import type { SnpReport } from './report.js';
@@ -19,16 +20,7 @@ import type { SnpProduct } from './tcb.js';
  * before they are cached or returned; verification (chains, windows) is the verifier's job.
  */
 
-export interface HttpResponse {
-  readonly status: number;
-  /** Header names in any case. */
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
-}
-
-export interface HttpGetter {
-  get(url: string): Promise<HttpResponse>;
-}
+export type { HttpGetter, HttpResponse } from '../http.js';
 
 export const AMD_KDS_BASE = 'https://kdsintf.amd.com';
 
@@ -61,11 +53,6 @@ export interface KdsClientOptions {
   readonly cacheDir?: string;
   /** Another KDS-compatible endpoint (a caching proxy). */
   readonly baseUrl?: string;
-}
-
-function header(h: Readonly<Record<string, string>>, name: string): string | undefined {
-  const k = Object.keys(h).find((x) => x.toLowerCase() === name);
-  return k === undefined ? undefined : h[k];
 }
 
 export class KdsClient {
@@ -156,7 +143,7 @@ export class KdsClient {
     }
     if (res.status === 200) return new Uint8Array(res.body);
     if (res.status === 429) {
-      const retryAfter = header(res.headers, 'retry-after');
+      const retryAfter = headerValue(res, 'retry-after');
       fail(
         'COLLATERAL_RATE_LIMITED',
         `AMD KDS rate-limited the request (429)${retryAfter ? `; retry after ${retryAfter}` : ''}: ${url}`,
