@@ -1,14 +1,25 @@
 import { readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { EvidenceBundle } from '../../attestation/bundle.js';
 import { toHex } from '../../attestation/bytes.js';
 import { verifyEvidence } from '../../attestation/check.js';
 import { detectEvidenceFormat } from '../../attestation/detect.js';
-import { type AttestationError, isAttestationError } from '../../attestation/errors.js';
+import { type AttestationError, fail, isAttestationError } from '../../attestation/errors.js';
 import type { VerifiedEvidence } from '../../attestation/evidence.js';
 import { loadIntelCollateral } from '../../attestation/intel/collateral.js';
+import { parsePckExtensions } from '../../attestation/intel/pck.js';
+import { INTEL_PCS_BASE_URL, INTEL_ROOT_CA_CRL_URL, PcsClient } from '../../attestation/intel/pcs.js';
+import { parseQuote } from '../../attestation/intel/quote.js';
 import { PLATFORM_POLICY, type Policy, parsePolicy, validateEvidence } from '../../attestation/policy.js';
+import { AMD_KDS_BASE, KdsClient } from '../../attestation/sev-snp/kds.js';
+import type { SnpReport } from '../../attestation/sev-snp/report.js';
+import { parseSnpReport } from '../../attestation/sev-snp/report.js';
+import type { SnpProduct } from '../../attestation/sev-snp/tcb.js';
+import { parseCertificate } from '../../attestation/x509.js';
 import { EXIT, exitCodeFor, UsageError } from '../exit-codes.js';
+import { fetchGetter } from '../http-getter.js';
 
 export function registerAttest(program: Command): void {
   const attest = program
@@ -31,6 +42,14 @@ export function registerAttest(program: Command): void {
       '--collateral <file|dir>',
       'Intel: collateral.json (QuoteCollateralV3) or a directory of Intel PCS responses',
     )
+    .option(
+      '--fetch',
+      'fetch what is missing: Intel collateral from PCS, the VCEK and AMD chain from KDS (network)',
+    )
+    .option('--pcs-url <url>', 'Intel PCS (or a PCCS serving the v4 API) for --fetch', INTEL_PCS_BASE_URL)
+    .option('--root-crl-url <url>', 'where --fetch gets the Intel SGX Root CA CRL', INTEL_ROOT_CA_CRL_URL)
+    .option('--kds-url <url>', 'AMD KDS for --fetch', AMD_KDS_BASE)
+    .option('--cache-dir <dir>', 'where --fetch keeps fetched collateral', defaultCacheDir())
     .option('--at <time>', 'verification time, RFC 3339 (default: now); collateral windows are judged at it')
     .option(
       '--policy <file>',
@@ -39,7 +58,8 @@ export function registerAttest(program: Command): void {
     .option('--json', 'print one JSON object instead of text')
     .addHelpText(
       'after',
-      '\nExit codes: 0 accepted, 1 rejected (malformed, failed verification or policy), 2 usage error, 3 transient.\n' +
+      '\nExit codes: 0 accepted, 1 rejected (malformed, failed verification or policy), 2 usage error, 3 transient\n' +
+        '(collateral could not be fetched now).\n' +
         'Example:\n  defaas attest verify quote.bin --collateral collateral.json --at 2025-07-01T00:00:00Z --json',
     )
     .action(async (evidencePath: string, opts: AttestVerifyOptions) => {
@@ -56,6 +76,11 @@ interface AttestVerifyOptions {
   at?: string;
   policy?: string;
   json?: boolean;
+  fetch?: boolean;
+  pcsUrl: string;
+  rootCrlUrl: string;
+  kdsUrl: string;
+  cacheDir: string;
 }
 
 async function attestVerify(evidencePath: string, o: AttestVerifyOptions): Promise<number> {
@@ -65,9 +90,9 @@ async function attestVerify(evidencePath: string, o: AttestVerifyOptions): Promi
     o.policy ??
     'platform (genuine evidence, fresh collateral, TCB UpToDate, debug off; measurements not pinned)';
   const evidence = decodeMaybeHex(await readBytes(evidencePath, 'evidence'));
-  const bundle = await assembleBundle(evidence, o);
   let verified: VerifiedEvidence | undefined;
   try {
+    const bundle = await assembleBundle(evidence, o, now);
     verified = verifyEvidence(bundle, { now });
     validateEvidence(verified, policy, { now });
     report(o.json, { ok: true, verified, policy: policyName, at: now });
@@ -86,31 +111,84 @@ async function attestVerify(evidencePath: string, o: AttestVerifyOptions): Promi
   }
 }
 
-async function assembleBundle(evidence: Uint8Array, o: AttestVerifyOptions): Promise<EvidenceBundle> {
+async function assembleBundle(
+  evidence: Uint8Array,
+  o: AttestVerifyOptions,
+  now: Date,
+): Promise<EvidenceBundle> {
   const format = detectEvidenceFormat(evidence);
   if (format === 'intel-quote') {
-    if (!o.collateral)
-      throw new UsageError('an Intel quote needs --collateral <collateral.json | PCS directory>');
-    await exists(o.collateral, '--collateral');
-    return { evidence, intel: await loadIntelCollateral(o.collateral) };
+    if (o.collateral) {
+      await exists(o.collateral, '--collateral');
+      return { evidence, intel: await loadIntelCollateral(o.collateral) };
+    }
+    if (!o.fetch)
+      throw new UsageError('an Intel quote needs --collateral <collateral.json | PCS directory>, or --fetch');
+    return { evidence, intel: await fetchIntelCollateral(evidence, o, now) };
   }
   if (format === 'sev-snp-report') {
-    if (!o.vcek && !o.vlek) throw new UsageError('an SEV-SNP report needs --vcek <file> or --vlek <file>');
-    if (!o.chain)
+    if (!o.fetch && !o.vcek && !o.vlek)
+      throw new UsageError('an SEV-SNP report needs --vcek <file> or --vlek <file>, or --fetch');
+    if (!o.fetch && !o.chain) {
       throw new UsageError(
-        'an SEV-SNP report needs --chain <pem> (ASK or ASVK, then ARK: AMD KDS cert_chain)',
+        'an SEV-SNP report needs --chain <pem> (ASK or ASVK, then ARK: AMD KDS cert_chain), or --fetch',
       );
+    }
+    const report = parseSnpReport(evidence);
+    const kds = new KdsClient({
+      getter: fetchGetter(),
+      baseUrl: o.kdsUrl,
+      cacheDir: join(o.cacheDir, 'kds'),
+    });
+    const vlek = o.vlek ? pemOrDer(await readBytes(o.vlek, '--vlek')) : undefined;
+    let vcek = o.vcek ? pemOrDer(await readBytes(o.vcek, '--vcek')) : undefined;
+    if (!vcek && !vlek) vcek = await kds.fetchVcekForReport(report, productOfReport(report));
+    const chain = o.chain
+      ? await readText(o.chain, '--chain')
+      : await kds.fetchCertChain(productOfReport(report), vlek ? 'vlek' : 'vcek');
     return {
       evidence,
       snp: {
-        ...(o.vcek && { vcek: pemOrDer(await readBytes(o.vcek, '--vcek')) }),
-        ...(o.vlek && { vlek: pemOrDer(await readBytes(o.vlek, '--vlek')) }),
-        chain: await readText(o.chain, '--chain'),
+        ...(vcek && { vcek }),
+        ...(vlek && { vlek }),
+        chain,
         ...(o.crl && { crl: await readBytes(o.crl, '--crl') }),
       },
     };
   }
   return { evidence };
+}
+
+/** Intel collateral for a quote from PCS: FMSPC and the issuing CA come from the quote's PCK certificate. */
+async function fetchIntelCollateral(evidence: Uint8Array, o: AttestVerifyOptions, now: Date) {
+  const quote = parseQuote(evidence);
+  const pem = new TextDecoder().decode(quote.pckCertChain);
+  const [pckPem] = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (!pckPem) return fail('CERT_MALFORMED', 'the quote carries no PCK certificate');
+  const pck = parseCertificate(pckPem, 'PCK certificate');
+  const ext = parsePckExtensions(pck);
+  const pckCa = /Processor/.test(pck.issuer) ? 'processor' : 'platform';
+  const pcs = new PcsClient({
+    getter: fetchGetter(),
+    baseUrl: o.pcsUrl,
+    rootCaCrlUrl: o.rootCrlUrl,
+    cacheDir: join(o.cacheDir, 'pcs'),
+  });
+  return pcs.fetchCollateral({
+    tee: quote.header.teeType === 0x81 ? 'tdx' : 'sgx',
+    fmspc: ext.fmspc,
+    pckCa,
+    now,
+  });
+}
+
+function productOfReport(r: SnpReport): SnpProduct {
+  if (r.cpuidProduct) return r.cpuidProduct;
+  throw new UsageError('a v2 SEV-SNP report names no product: pass --vcek and --chain instead of --fetch');
+}
+
+function defaultCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'defaas');
 }
 
 function teeOfFormat(evidence: Uint8Array): string | undefined {
