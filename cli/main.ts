@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerAttest } from './commands/attest.js';
 import { registerDemo } from './commands/demo.js';
+import { registerExecutor } from './commands/executor.js';
+import { registerInvoke } from './commands/invoke.js';
 import { EXIT, UsageError } from './exit-codes.js';
 
 /** Builds the `defaas` program. One file per subcommand under cli/commands/. */
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)');
   registerAttest(program);
+  registerExecutor(program);
+  registerInvoke(program);
   registerDemo(program);
   return program;
 }

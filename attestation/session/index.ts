@@ -1,3 +1,4 @@
+export * from './buffers.js';
 export * from './errors.js';
 export * from './frame-cipher.js';
 export * from './keys.js';

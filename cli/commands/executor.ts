@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ZeroAddress } from 'ethers';
+import pino from 'pino';
+import { toHex } from '../../attestation/bytes.js';
+import type { Policy } from '../../attestation/policy.js';
+import {
+  generateSimulatedRoot,
+  type SimulatedRoot,
+  simulatedRootFromPem,
+} from '../../attestation/simulated.js';
+import { Executor } from '../../enclave-host/executor.js';
+import { ConfigfsTsmQuoteProvider } from '../../enclave-host/quote/configfs-tsm.js';
+import { SimulatedQuoteProvider } from '../../enclave-host/quote/simulated.js';
+import { FunctionRuntime } from '../../enclave-host/runtime/function-runtime.js';
+import type { QuoteSource } from '../../enclave-host/session/evidence-source.js';
+import { EXIT, UsageError } from '../exit-codes.js';
+
+export const DEFAULT_STATE_DIR = '.defaas/executor';
+
+/**
+ * The simulated TEE's MRTD: SHA-384 of a fixed label, standing in for the measurement of this
+ * executor build. Written into the dev policy so a client pins it like a real measurement.
+ */
+export const SIMULATED_MR_TD = new Uint8Array(
+  createHash('sha384').update('defaas/enclave-host/simulated/v1').digest(),
+);
+
+interface StartOptions {
+  tee: string;
+  listen: string;
+  stateDir: string;
+  lease?: string;
+  price: string;
+  workers?: string;
+  memoryMb: string;
+  timeoutMs: string;
+  maxInputBytes: string;
+  maxOutputBytes: string;
+  maxSessions: string;
+  logLevel: string;
+}
+
+export function registerExecutor(program: Command): void {
+  const executor = program
+    .command('executor')
+    .description('run an executor: the enclave host that serves functions');
+  executor
+    .command('start')
+    .description(
+      'start an executor: create the enclave keys, obtain evidence binding them, and serve attested sessions over gRPC',
+    )
+    .option(
+      '--tee <type>',
+      'TEE: simulated (software root, dev only), tdx or snp (Linux configfs-tsm)',
+      'simulated',
+    )
+    .option('--listen <host:port>', 'address to serve gRPC on', '127.0.0.1:7443')
+    .option(
+      '--state-dir <dir>',
+      'persistent state: nonce high-water marks, simulated root, dev policy',
+      DEFAULT_STATE_DIR,
+    )
+    .option(
+      '--lease <id>',
+      'lease id to serve (uint256, decimal); default: a generated dev lease, printed at start',
+    )
+    .option('--price <units>', 'price per call in token base units', '0')
+    .option('--workers <n>', 'WASM worker threads (default: CPU count)')
+    .option('--memory-mb <n>', 'linear memory limit per invocation, MiB', '64')
+    .option('--timeout-ms <n>', 'wall-time limit per invocation', '5000')
+    .option('--max-input-bytes <n>', 'largest input accepted', String(4 * 1024 * 1024))
+    .option('--max-output-bytes <n>', 'largest output produced', String(4 * 1024 * 1024))
+    .option('--max-sessions <n>', 'open sessions at most', '1024')
+    .option('--log-level <level>', 'pino log level', 'info')
+    .addHelpText(
+      'after',
+      '\nStandalone mode (until the chain is wired in): the executor serves the --lease given (or a generated dev\n' +
+        'lease) to any client that signs vouchers correctly. Vouchers and receipts use the EIP-712 domain\n' +
+        '{ name: "defaas Settlement", version: "1", chainId: 31337, verifyingContract: 0x0000…0000 }.\n' +
+        'With --tee simulated the software root is kept in <state-dir>/simulated-root.pem and a policy pinning it\n' +
+        'is written to <state-dir>/policy.json (use it with `defaas invoke --policy`). Stops cleanly on SIGTERM/SIGINT.\n\n' +
+        'Example:\n  defaas executor start --tee simulated --listen 127.0.0.1:7443',
+    )
+    .action(async (o: StartOptions) => {
+      process.exitCode = await start(o);
+    });
+}
+
+function int(name: string, v: string, min = 0): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${name} must be an integer ≥ ${min}`);
+  return n;
+}
+
+function uint(name: string, v: string): bigint {
+  if (!/^[0-9]{1,78}$/.test(v)) throw new UsageError(`${name} must be a decimal integer`);
+  return BigInt(v);
+}
+
+async function simulatedRoot(stateDir: string): Promise<SimulatedRoot> {
+  const path = join(stateDir, 'simulated-root.pem');
+  try {
+    return simulatedRootFromPem(await readFile(path, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const root = generateSimulatedRoot();
+  await writeFile(path, root.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+  return root;
+}
+
+async function start(o: StartOptions): Promise<number> {
+  const log = pino({ level: o.logLevel, base: { svc: 'defaas-executor' } });
+  await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+  let quotes: QuoteSource;
+  if (o.tee === 'simulated') {
+    const root = await simulatedRoot(o.stateDir);
+    quotes = new SimulatedQuoteProvider(root, { measurements: { mrTd: SIMULATED_MR_TD } });
+    const policy: Policy = {
+      allowedTees: ['simulated'],
+      measurements: { simulated: { mrTd: toHex(SIMULATED_MR_TD) } },
+      simulated: { rootKeyHashes: [toHex(root.keyHash)] },
+    };
+    await writeFile(join(o.stateDir, 'policy.json'), `${JSON.stringify(policy, null, 2)}\n`);
+    log.warn({ rootKeyHash: toHex(root.keyHash) }, 'simulated TEE: evidence proves nothing about hardware');
+  } else if (o.tee === 'tdx' || o.tee === 'snp') {
+    quotes = new ConfigfsTsmQuoteProvider({ tee: o.tee === 'tdx' ? 'tdx' : 'sev-snp' });
+  } else {
+    throw new UsageError(`--tee must be simulated, tdx or snp (got ${o.tee})`);
+  }
+  const runtime = new FunctionRuntime({
+    ...(o.workers !== undefined && { workers: int('--workers', o.workers, 1) }),
+    limits: {
+      memoryBytes: int('--memory-mb', o.memoryMb, 1) * 1024 * 1024,
+      wallTimeMs: int('--timeout-ms', o.timeoutMs, 1),
+      maxInputBytes: int('--max-input-bytes', o.maxInputBytes),
+      maxOutputBytes: int('--max-output-bytes', o.maxOutputBytes),
+    },
+    log: (fnId, line) => log.info({ fnId, stderr: line }, 'function stderr'),
+  });
+  const executor = new Executor({
+    quotes,
+    runtime,
+    logger: log,
+    stateDir: o.stateDir,
+    ...(o.lease !== undefined && { leaseId: uint('--lease', o.lease) }),
+    domain: { chainId: 31337n, verifyingContract: ZeroAddress },
+    pricePerCall: uint('--price', o.price),
+    maxSessions: int('--max-sessions', o.maxSessions, 1),
+    // Room for the largest module (32 MiB) plus framing.
+    maxMessageBytes: 40 * 1024 * 1024,
+  });
+  const port = await executor.start(o.listen);
+  const host = o.listen.slice(0, o.listen.lastIndexOf(':'));
+  process.stderr.write(
+    `executor listening on ${host}:${port}\n` +
+      `  lease      ${executor.leaseId}${o.lease === undefined ? ' (generated dev lease)' : ''}\n` +
+      `  identity   ${executor.identity.identityAddress}\n` +
+      `  tee        ${o.tee}\n` +
+      (o.tee === 'simulated' ? `  policy     ${join(o.stateDir, 'policy.json')}\n` : ''),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log.info({ signal: sig }, 'shutting down');
+      executor.stop().then(resolve, (e: unknown) => {
+        log.error({ err: e }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return EXIT.OK;
+}

@@ -1,0 +1,182 @@
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { Wallet } from 'ethers';
+import { toHex } from '../../attestation/bytes.js';
+import { isAttestationError } from '../../attestation/errors.js';
+import { parsePolicy } from '../../attestation/policy.js';
+import { connect, isDefaasError, LocalReceiptStore, type ReceiptMode } from '../../sdk/index.js';
+import { EXIT, UsageError } from '../exit-codes.js';
+import { DEFAULT_STATE_DIR } from './executor.js';
+
+interface InvokeOptions {
+  endpoint: string;
+  wasm: string;
+  input?: string;
+  inputFile?: string;
+  lease?: string;
+  key?: string;
+  policy?: string;
+  json?: boolean;
+  mode: string;
+  receipts: string;
+  store?: string;
+}
+
+export function registerInvoke(program: Command): void {
+  program
+    .command('invoke')
+    .description(
+      'open an attested session to an executor, deploy a WASM function (encrypted to the enclave), invoke it once, and print the output with its verified receipt',
+    )
+    .requiredOption('--endpoint <host:port>', 'executor gRPC address')
+    .requiredOption('--wasm <file>', 'WASI preview 1 command module (input on stdin, output on stdout)')
+    .option('--input <text>', 'input as UTF-8 text')
+    .option('--input-file <path>', 'input bytes from a file')
+    .option('--lease <id>', 'require the executor to serve this lease (default: accept the one it presents)')
+    .option('--key <file>', 'wallet private key (hex) that signs vouchers (default: a new random wallet)')
+    .option(
+      '--policy <file>',
+      `attestation policy JSON (default: ${DEFAULT_STATE_DIR}/policy.json, if present)`,
+    )
+    .option('--mode <mode>', 'session mode: normal, or fresh (a new quote bound to this handshake)', 'normal')
+    .option('--receipts <mode>', 'per-call or batched', 'per-call')
+    .option('--store <file>', 'append the verified receipt, records and voucher to this JSON-lines file')
+    .option('--json', 'print one JSON object: output (base64), outputText, receipt, receiptVerified')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 rejected (the stable error code is in the message), 2 usage error, 3 transient.\n' +
+        'Example:\n  defaas invoke --endpoint 127.0.0.1:7443 --wasm examples/build/sha256.wasm --input hello --json',
+    )
+    .action(async (o: InvokeOptions) => {
+      process.exitCode = await invoke(o);
+    });
+}
+
+async function readOrUsage(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+async function invoke(o: InvokeOptions): Promise<number> {
+  if ((o.input === undefined) === (o.inputFile === undefined))
+    throw new UsageError('give exactly one of --input and --input-file');
+  if (o.mode !== 'normal' && o.mode !== 'fresh') throw new UsageError('--mode must be normal or fresh');
+  if (o.receipts !== 'per-call' && o.receipts !== 'batched')
+    throw new UsageError('--receipts must be per-call or batched');
+  if (o.lease !== undefined && !/^[0-9]{1,78}$/.test(o.lease))
+    throw new UsageError('--lease must be a decimal integer');
+  let policyPath = o.policy;
+  if (policyPath === undefined) {
+    const dev = join(DEFAULT_STATE_DIR, 'policy.json');
+    if (
+      !(await access(dev).then(
+        () => true,
+        () => false,
+      ))
+    )
+      throw new UsageError(
+        'no --policy given and no dev policy found: an executor must be verified against a policy',
+      );
+    policyPath = dev;
+  }
+  let policy: ReturnType<typeof parsePolicy>;
+  try {
+    policy = parsePolicy((await readOrUsage(policyPath, 'policy')).toString('utf8'));
+  } catch (e) {
+    if (isAttestationError(e)) throw new UsageError(`${policyPath}: ${e.message}`);
+    throw e;
+  }
+  const wasm = await readOrUsage(o.wasm, '--wasm');
+  const input =
+    o.input !== undefined ? Buffer.from(o.input, 'utf8') : await readOrUsage(o.inputFile!, '--input-file');
+  const wallet = o.key
+    ? new Wallet((await readOrUsage(o.key, '--key')).toString('utf8').trim())
+    : Wallet.createRandom();
+  const store = new LocalReceiptStore(o.store ? { file: o.store } : {});
+  try {
+    const session = await connect(o.endpoint, {
+      policy,
+      mode: o.mode,
+      receipts: o.receipts as ReceiptMode,
+      store,
+      ...(o.lease !== undefined && { leaseId: BigInt(o.lease) }),
+    });
+    try {
+      const fn = await session.deploy(wasm);
+      const { output, record, receipt } = await session.invoke(fn, input, { wallet });
+      const text = utf8(output);
+      const r = receipt.receipt;
+      const receiptJson = {
+        typedData: {
+          domain: {
+            name: 'defaas Settlement',
+            version: '1',
+            chainId: receipt.domain.chainId.toString(),
+            verifyingContract: receipt.domain.verifyingContract,
+          },
+          primaryType: 'Receipt',
+          message: {
+            leaseId: r.leaseId.toString(),
+            firstNonce: r.firstNonce.toString(),
+            lastNonce: r.lastNonce.toString(),
+            recordHead: r.recordHead,
+            evidenceHash: r.evidenceHash,
+            startedAt: r.startedAt.toString(),
+            finishedAt: r.finishedAt.toString(),
+          },
+        },
+        signature: `0x${toHex(receipt.signature)}`,
+        signer: receipt.signer,
+        records: receipt.records.map((c) => ({
+          nonce: c.nonce.toString(),
+          functionHash: c.functionHash,
+          inputHash: c.inputHash,
+          outputHash: c.outputHash,
+          usage: c.usage.toString(),
+          price: c.price.toString(),
+        })),
+      };
+      if (o.json) {
+        process.stdout.write(
+          `${JSON.stringify({
+            output: Buffer.from(output).toString('base64'),
+            ...(text !== undefined && { outputText: text }),
+            functionId: fn.id,
+            wallet: wallet.address,
+            nonce: record.nonce.toString(),
+            receipt: receiptJson,
+            receiptVerified: true,
+          })}\n`,
+        );
+      } else {
+        process.stdout.write(text !== undefined ? text : `${Buffer.from(output).toString('base64')}\n`);
+        if (text !== undefined && !text.endsWith('\n')) process.stdout.write('\n');
+        process.stderr.write(
+          `receipt verified: lease ${r.leaseId}, nonces ${r.firstNonce}..${r.lastNonce}, signed by enclave ${receipt.signer}\n` +
+            `  function ${fn.id}\n  record head ${r.recordHead}\n  signature 0x${toHex(receipt.signature)}\n`,
+        );
+      }
+      return EXIT.OK;
+    } finally {
+      await session.close();
+    }
+  } catch (e) {
+    if (!isDefaasError(e)) throw e;
+    process.stderr.write(`defaas: ${e.message}\n`);
+    return e.kind === 'transient' ? EXIT.TRANSIENT : e.kind === 'usage' ? EXIT.USAGE : EXIT.REJECTED;
+  } finally {
+    await store.close();
+  }
+}
+
+function utf8(b: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(b);
+  } catch {
+    return undefined;
+  }
+}

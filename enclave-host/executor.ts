@@ -1,0 +1,600 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { ZeroAddress } from 'ethers';
+import type { Logger } from 'pino';
+import { toHex } from '../attestation/bytes.js';
+import { asBuffer } from '../attestation/session/buffers.js';
+import { SessionError, sessionFail } from '../attestation/session/errors.js';
+import { isPrivateKey } from '../attestation/session/secp256k1.js';
+import {
+  parseUint,
+  receiptToWire,
+  recordToWire,
+  type SignedReceipt,
+  sha256Hex,
+  voucherFromWire,
+} from '../attestation/session/settlement.js';
+import type { LeaseTermsFields, SessionMode } from '../attestation/session/transcript.js';
+import type { CallRecord, TypedDataDomain } from '../attestation/typed-data.js';
+import type { ClientHello__Output } from '../proto/gen/defaas/executor/v1/ClientHello.js';
+import type { ExecutorHandlers } from '../proto/gen/defaas/executor/v1/Executor.js';
+import type { InvokeRequest__Output } from '../proto/gen/defaas/executor/v1/InvokeRequest.js';
+import type { SealedFrame, SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
+import type { ServerHello } from '../proto/gen/defaas/executor/v1/ServerHello.js';
+import type { HealthHandlers } from '../proto/gen/grpc/health/v1/Health.js';
+import {
+  loadProtos,
+  type SessionRequest__Output,
+  type SessionResponse,
+  sessionCodec,
+} from '../proto/load.js';
+import { EnclaveHostError, isEnclaveHostError } from './errors.js';
+import { Account } from './ledger/account.js';
+import { FileNonceStore, MemoryNonceStore, type NonceStore } from './ledger/nonce-store.js';
+import { infoJson, toServiceError, toWireError } from './rpc-errors.js';
+import type { FunctionRuntime } from './runtime/function-runtime.js';
+import { EvidenceSource, type QuoteSource } from './session/evidence-source.js';
+import { respondToHello } from './session/handshake.js';
+import { type EnclaveIdentity, generateEnclaveIdentity } from './session/identity.js';
+import type { ServerSession } from './session/server-session.js';
+import { SessionTable } from './session/session-table.js';
+
+/** The slice of FunctionRuntime the executor uses (enclave-host/runtime/function-runtime.ts). */
+export type Runtime = Pick<FunctionRuntime, 'register' | 'invoke' | 'close'>;
+
+export interface ExecutorOptions {
+  readonly quotes: QuoteSource;
+  readonly runtime: Runtime;
+  readonly logger: Logger;
+  /** uint256 lease served. Standalone default: a random 64-bit dev lease. */
+  readonly leaseId?: bigint;
+  /** EIP-712 domain. Standalone default: chainId 31337 (anvil) and the zero address. */
+  readonly domain?: TypedDataDomain;
+  readonly pricePerCall?: bigint;
+  /** Directory for the persisted nonce ceilings; without it a restart forgets them (tests only). */
+  readonly stateDir?: string;
+  readonly sessionTtlMs?: number;
+  readonly maxSessions?: number;
+  /** Replay window of sealed-frame sequence numbers and of call nonces. */
+  readonly window?: number;
+  readonly batchMaxCalls?: number;
+  readonly batchMaxMillis?: number;
+  /** How long a call over the uncovered cap, or a voucher over unfinished calls, may wait. */
+  readonly voucherWaitMs?: number;
+  /** Largest gRPC message accepted (sealed frames included). */
+  readonly maxMessageBytes?: number;
+  readonly identity?: EnclaveIdentity;
+  /** Adds collateral to raw evidence; default: the bare evidence. */
+  readonly collateral?: (evidence: Uint8Array) => Promise<Uint8Array>;
+  readonly now?: () => number;
+}
+
+const NONCE_RESERVE_BLOCK = 1024n;
+
+type Kind = 'deploy' | 'invoke' | 'settle' | 'sync';
+
+/**
+ * The executor's gRPC server: GetEvidence, the handshake, sealed Deploy/Invoke/Settle/Sync (unary
+ * and the InvokeStream bidi variant), and grpc.health.v1. Every handler answers exactly once, with
+ * a sealed response or with a status from the table in rpc-errors.ts.
+ */
+export class Executor {
+  readonly identity: EnclaveIdentity;
+  readonly leaseId: bigint;
+  readonly domain: TypedDataDomain;
+  readonly terms: LeaseTermsFields;
+  private readonly evidence: EvidenceSource;
+  private readonly sessions: SessionTable;
+  private readonly accounts = new Map<string, Account>();
+  private readonly server: grpc.Server;
+  private readonly codec = sessionCodec();
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private store: NonceStore = new MemoryNonceStore();
+  private serving = false;
+  private readonly healthWatchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  private readonly o: Required<
+    Pick<
+      ExecutorOptions,
+      | 'sessionTtlMs'
+      | 'maxSessions'
+      | 'window'
+      | 'batchMaxCalls'
+      | 'batchMaxMillis'
+      | 'voucherWaitMs'
+      | 'maxMessageBytes'
+    >
+  >;
+
+  constructor(private readonly opts: ExecutorOptions) {
+    this.identity = opts.identity ?? generateEnclaveIdentity();
+    if (!isPrivateKey(this.identity.identityPrivateKey)) throw new TypeError('invalid identity key');
+    this.leaseId = opts.leaseId ?? BigInt(`0x${toHex(randomBytes(8))}`);
+    this.domain = opts.domain ?? { chainId: 31337n, verifyingContract: ZeroAddress };
+    this.now = opts.now ?? Date.now;
+    this.log = opts.logger;
+    this.o = {
+      sessionTtlMs: opts.sessionTtlMs ?? 3_600_000,
+      maxSessions: opts.maxSessions ?? 1024,
+      window: opts.window ?? 1024,
+      batchMaxCalls: opts.batchMaxCalls ?? 64,
+      batchMaxMillis: opts.batchMaxMillis ?? 100,
+      voucherWaitMs: opts.voucherWaitMs ?? 2_000,
+      maxMessageBytes: opts.maxMessageBytes ?? 40 * 1024 * 1024,
+    };
+    this.terms = {
+      leaseId: this.leaseId,
+      chainId: this.domain.chainId,
+      verifyingContract: this.domain.verifyingContract.toLowerCase(),
+      pricePerCall: opts.pricePerCall ?? 0n,
+      batchMaxCalls: this.o.batchMaxCalls,
+      batchMaxMillis: this.o.batchMaxMillis,
+    };
+    this.evidence = new EvidenceSource(opts.quotes, this.identity, opts.collateral);
+    this.sessions = new SessionTable(this.o.maxSessions, this.now);
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': this.o.maxMessageBytes,
+      'grpc.max_send_message_length': this.o.maxMessageBytes,
+    });
+    const { executor, health } = loadProtos();
+    this.server.addService(executor.defaas.executor.v1.Executor.service, this.handlers());
+    this.server.addService(health.grpc.health.v1.Health.service, this.healthHandlers());
+  }
+
+  /** Opens the state, obtains the standing evidence, binds `listen` ("host:port"); resolves with the port. */
+  async start(listen: string): Promise<number> {
+    if (this.opts.stateDir) this.store = await FileNonceStore.open(this.opts.stateDir);
+    await this.evidence.standingEvidence();
+    const port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    this.serving = true;
+    this.log.info(
+      {
+        port,
+        tee: this.evidence.tee,
+        identity: this.identity.identityAddress,
+        leaseId: this.leaseId.toString(),
+        chainId: this.domain.chainId.toString(),
+        verifyingContract: this.domain.verifyingContract,
+        stateDir: this.opts.stateDir ?? null,
+      },
+      'executor serving',
+    );
+    return port;
+  }
+
+  /** Stops accepting calls, lets in-flight ones finish (up to `graceMs`), closes the runtime. */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.serving = false;
+    for (const w of this.healthWatchers) {
+      w.write({ status: 'NOT_SERVING' });
+      w.end();
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    this.sessions.clear();
+    await this.opts.runtime.close();
+    this.log.info('executor stopped');
+  }
+
+  get openSessions(): number {
+    return this.sessions.size;
+  }
+
+  // ---- handlers ----
+
+  private handlers(): ExecutorHandlers {
+    return {
+      GetEvidence: (_call, cb) => {
+        this.evidence.standingEvidence().then(
+          (ev) =>
+            cb(null, {
+              tee: teeEnum(this.evidence.tee),
+              evidenceBundle: Buffer.from(ev.bundle),
+              keys: this.keysMessage(),
+            }),
+          (e) => cb(this.fail(e, 'GetEvidence')),
+        );
+      },
+      OpenSession: (call, cb) => {
+        this.openSession(call.request).then(
+          (r) => cb(null, r),
+          (e) => cb(this.fail(e, 'OpenSession')),
+        );
+      },
+      Deploy: this.unary('deploy'),
+      Invoke: this.unary('invoke'),
+      Settle: this.unary('settle'),
+      Sync: this.unary('sync'),
+      InvokeStream: (call) => this.stream(call),
+    };
+  }
+
+  private healthHandlers(): HealthHandlers {
+    const statusFor = (service: string) =>
+      service === '' || service === 'defaas.executor.v1.Executor'
+        ? this.serving
+          ? 'SERVING'
+          : 'NOT_SERVING'
+        : 'SERVICE_UNKNOWN';
+    return {
+      Check: (call, cb) => {
+        const s = statusFor(call.request.service);
+        if (s === 'SERVICE_UNKNOWN') cb({ code: grpc.status.NOT_FOUND, details: 'unknown service' });
+        else cb(null, { status: s });
+      },
+      List: (_call, cb) => {
+        cb(null, {
+          statuses: {
+            '': { status: statusFor('') },
+            'defaas.executor.v1.Executor': { status: statusFor('') },
+          },
+        });
+      },
+      Watch: (call) => {
+        call.write({ status: statusFor(call.request.service) });
+        this.healthWatchers.add(call as grpc.ServerWritableStream<unknown, unknown>);
+        call.on('cancelled', () =>
+          this.healthWatchers.delete(call as grpc.ServerWritableStream<unknown, unknown>),
+        );
+      },
+    };
+  }
+
+  private fail(e: unknown, rpc: string, seal?: (plaintext: Buffer) => Buffer): grpc.ServiceError {
+    const w = toWireError(e);
+    if (w.code === 'EXECUTOR_INTERNAL') this.log.error({ err: e, rpc }, 'internal error');
+    else this.log.debug({ rpc, code: w.code }, 'request refused');
+    return toServiceError(w, seal) as grpc.ServiceError;
+  }
+
+  private async openSession(h: ClientHello__Output): Promise<ServerHello> {
+    if (!this.serving) sessionFail('EXECUTOR_SHUTTING_DOWN', 'the executor is shutting down');
+    const mode: SessionMode | undefined =
+      h.mode === 'SESSION_MODE_FRESH' ? 'fresh' : h.mode === 'SESSION_MODE_NORMAL' ? 'normal' : undefined;
+    if (!mode) sessionFail('HANDSHAKE_MALFORMED', `unsupported session mode ${h.mode}`);
+    this.sessions.reserve();
+    const now = this.now();
+    this.sessions.rememberHello(h.clientNonce, now + this.o.sessionTtlMs);
+    const out = await respondToHello(
+      { version: h.version, clientEphemeral: h.clientEphemeral, clientNonce: h.clientNonce, mode },
+      {
+        identity: this.identity,
+        evidence: this.evidence,
+        terms: this.terms,
+        sessionTtlMs: this.o.sessionTtlMs,
+        windowSize: this.o.window,
+        now,
+      },
+    );
+    this.sessions.add(out.session);
+    this.log.debug({ session: toHex(out.session.id), mode }, 'session opened');
+    const f = out.fields;
+    return {
+      version: f.version,
+      sessionId: Buffer.from(f.sessionId),
+      serverEphemeral: Buffer.from(f.serverEphemeral),
+      tee: teeEnum(f.tee),
+      evidenceBundle: Buffer.from(out.evidenceBundle),
+      keys: this.keysMessage(),
+      terms: {
+        leaseId: f.terms.leaseId.toString(),
+        chainId: f.terms.chainId.toString(),
+        verifyingContract: f.terms.verifyingContract,
+        pricePerCall: f.terms.pricePerCall.toString(),
+        batchMaxCalls: f.terms.batchMaxCalls,
+        batchMaxMillis: f.terms.batchMaxMillis,
+      },
+      expiresInMs: f.expiresInMs.toString(),
+      transcriptSignature: Buffer.from(out.signature),
+    };
+  }
+
+  private keysMessage() {
+    return {
+      identityAddress: this.identity.identityAddress,
+      staticX25519: Buffer.from(this.identity.staticKey.publicKey),
+    };
+  }
+
+  private unary(kind: Kind): grpc.handleUnaryCall<SealedFrame__Output, SealedFrame> {
+    return (call, cb) => {
+      let answered = false;
+      const answer = (err: grpc.ServiceError | null, res?: SealedFrame) => {
+        if (answered) return;
+        answered = true;
+        cb(err, res);
+      };
+      try {
+        const { session, seq, body } = this.openFrame(call.request);
+        this.dispatch(session, body, kind).then(
+          (resp) => answer(null, this.sealResponse(session, seq, resp)),
+          // The request authenticated: its error detail goes back sealed under the same number.
+          (e) => answer(this.fail(e, kind, (plain) => session.tx.seal(session.id, seq, plain))),
+        );
+      } catch (e) {
+        answer(this.fail(e, kind));
+      }
+    };
+  }
+
+  private stream(call: grpc.ServerDuplexStream<SealedFrame__Output, SealedFrame>): void {
+    let last = -1n;
+    let closed = false;
+    let inFlight = 0;
+    let ended = false;
+    const finishIfDone = () => {
+      if (ended && inFlight === 0 && !closed) {
+        closed = true;
+        call.end();
+      }
+    };
+    const abort = (e: unknown) => {
+      if (closed) return;
+      closed = true;
+      call.emit('error', this.fail(e, 'InvokeStream'));
+    };
+    call.on('data', (frame: SealedFrame__Output) => {
+      if (closed) return;
+      try {
+        const seq = parseSeq(frame.seq);
+        // A stream keeps order: anything not above the previous frame was reordered or replayed.
+        if (seq <= last)
+          sessionFail(
+            'FRAME_OUT_OF_WINDOW',
+            `frame ${seq} is not above the previous frame ${last} of this stream`,
+          );
+        const { session, body } = this.openFrame(frame);
+        last = seq;
+        inFlight++;
+        this.dispatch(session, body, undefined)
+          .catch((e): SessionResponse => {
+            const w = toWireError(e);
+            if (w.code === 'EXECUTOR_INTERNAL') this.log.error({ err: e }, 'internal error');
+            return { error: { code: w.code, message: w.message, infoJson: infoJson(w.info) } };
+          })
+          .then((resp) => {
+            inFlight--;
+            if (!closed) call.write(this.sealResponse(session, seq, resp));
+            finishIfDone();
+          });
+      } catch (e) {
+        abort(e);
+      }
+    });
+    call.on('end', () => {
+      ended = true;
+      finishIfDone();
+    });
+    call.on('error', () => {
+      closed = true;
+    });
+    call.on('cancelled', () => {
+      closed = true;
+    });
+  }
+
+  /** Session lookup, replay window, AEAD open, decode. Throws typed errors; never answers. */
+  private openFrame(frame: SealedFrame__Output): {
+    session: ServerSession;
+    seq: bigint;
+    body: SessionRequest__Output;
+  } {
+    if (!this.serving) sessionFail('EXECUTOR_SHUTTING_DOWN', 'the executor is shutting down');
+    if (frame.sessionId.length !== 16) sessionFail('FRAME_MALFORMED', 'session id must be 16 bytes');
+    const session = this.sessions.get(frame.sessionId);
+    const seq = parseSeq(frame.seq);
+    const verdict = session.window.check(seq);
+    if (verdict === 'replayed') sessionFail('FRAME_REPLAYED', `frame ${seq} was already received`);
+    if (verdict === 'out-of-window')
+      sessionFail('FRAME_OUT_OF_WINDOW', `frame ${seq} is older than the replay window`, {
+        highest: session.window.highestSeen.toString(),
+      });
+    const plain = session.rx.open(session.id, seq, frame.ciphertext);
+    if (!plain)
+      sessionFail('FRAME_AUTH_FAILED', 'frame does not authenticate (tampered, or not for this session)');
+    session.window.accept(seq);
+    let body: SessionRequest__Output;
+    try {
+      body = this.codec.decodeRequest(plain);
+    } catch (e) {
+      return sessionFail('REQUEST_MALFORMED', 'sealed request is not a SessionRequest', {}, e);
+    }
+    return { session, seq, body };
+  }
+
+  private sealResponse(session: ServerSession, seq: bigint, resp: SessionResponse): SealedFrame {
+    return {
+      sessionId: Buffer.from(session.id),
+      seq: seq.toString(),
+      ciphertext: session.tx.seal(session.id, seq, this.codec.encodeResponse(resp)),
+    };
+  }
+
+  private async dispatch(
+    session: ServerSession,
+    req: SessionRequest__Output,
+    expected: Kind | undefined,
+  ): Promise<SessionResponse> {
+    const kind = req.body;
+    if (!kind || (expected && kind !== expected))
+      sessionFail('REQUEST_MALFORMED', `expected a ${expected ?? 'session'} request, got ${kind ?? 'none'}`);
+    switch (kind) {
+      case 'deploy': {
+        const wasm = req.deploy?.wasm ?? Buffer.alloc(0);
+        const fnId = await this.opts.runtime.register(wasm);
+        this.log.info({ fnId, bytes: wasm.length }, 'function deployed');
+        return { deploy: { functionId: Buffer.from(fnId, 'hex') } };
+      }
+      case 'invoke':
+        return { invoke: await this.invoke(session, req.invoke!) };
+      case 'settle': {
+        const s = req.settle!;
+        if (!s.voucher) sessionFail('REQUEST_MALFORMED', 'settle without a voucher');
+        const account = this.account(this.parseLease(s.voucher.leaseId), parseClient(s.client));
+        const receipt = await account.settle(
+          voucherFromWire(s.voucher),
+          session.evidenceHash,
+          this.identity.identityPrivateKey,
+        );
+        return { settle: { receipt: receiptToWire(receipt) } };
+      }
+      case 'sync': {
+        const s = req.sync!;
+        const st = this.account(this.parseLease(s.leaseId), parseClient(s.client)).status;
+        return {
+          sync: {
+            nextNonce: st.nextNonce.toString(),
+            vouchedThrough: st.vouchedThrough.toString(),
+            cumulativeAmount: st.cumulativeAmount.toString(),
+          },
+        };
+      }
+    }
+  }
+
+  private async invoke(session: ServerSession, r: InvokeRequest__Output) {
+    const lease = this.parseLease(r.leaseId);
+    const account = this.account(lease, parseClient(r.client));
+    if (r.functionId.length !== 32) sessionFail('REQUEST_MALFORMED', 'function id must be 32 bytes');
+    const req = {
+      nonce: parseUint(r.nonce, 'nonce', 64),
+      functionHash: `0x${r.functionId.toString('hex')}`,
+      inputHash: sha256Hex(r.input),
+    };
+    const voucher = r.voucher ? voucherFromWire(r.voucher) : undefined;
+    if (voucher) account.checkInlineVoucher(voucher, req);
+    await account.admit(req, voucher !== undefined);
+    // From here on the nonce is spent: the call yields a record whether the function succeeds or not.
+    let output: Uint8Array | undefined;
+    let usage = 0n;
+    let failure: unknown;
+    try {
+      const res = await this.opts.runtime.invoke(r.functionId.toString('hex'), r.input);
+      output = res.output;
+      usage = res.usage.wallMicros;
+    } catch (e) {
+      failure = e;
+    }
+    const errorCode = failure === undefined ? undefined : toWireError(failure).code;
+    const record: CallRecord = {
+      ...req,
+      outputHash: output ? sha256Hex(output) : errorOutputHash(errorCode!),
+      usage,
+      price: this.terms.pricePerCall,
+    };
+    account.complete(record);
+    let receipt: SignedReceipt | undefined;
+    if (voucher)
+      receipt = account.receiptFor(
+        req.nonce,
+        voucher,
+        session.evidenceHash,
+        this.identity.identityPrivateKey,
+      );
+    if (failure !== undefined) {
+      // The error still carries the call's record (and its receipt in per-call mode) for the books.
+      const w = toWireError(failure);
+      if (!isEnclaveHostError(failure)) this.log.error({ err: failure }, 'invoke failed');
+      const info = {
+        ...w.info,
+        record: jsonRecord(record),
+        ...(receipt && { receipt: jsonReceipt(receipt) }),
+      };
+      throw isEnclaveHostError(failure)
+        ? new EnclaveHostError(failure.code, failure.message, info, failure)
+        : new SessionError('EXECUTOR_INTERNAL', 'internal error', info);
+    }
+    return {
+      output: asBuffer(output!),
+      record: recordToWire(record),
+      ...(receipt && { receipt: receiptToWire(receipt) }),
+    };
+  }
+
+  private parseLease(s: string): bigint {
+    const lease = parseUint(s, 'lease id');
+    if (lease !== this.leaseId)
+      sessionFail('WRONG_LEASE', `this executor serves lease ${this.leaseId}, not ${lease}`);
+    return lease;
+  }
+
+  private account(lease: bigint, client: string): Account {
+    const key = `${lease}/${client}`;
+    let a = this.accounts.get(key);
+    if (!a) {
+      a = new Account({
+        leaseId: lease,
+        client,
+        domain: this.domain,
+        store: this.store,
+        window: this.o.window,
+        maxUncovered: this.o.batchMaxCalls,
+        maxVoucherRange: this.o.batchMaxCalls,
+        voucherWaitMs: this.o.voucherWaitMs,
+        pricePerCall: this.terms.pricePerCall,
+        reserveBlock: NONCE_RESERVE_BLOCK,
+        now: this.now,
+      });
+      this.accounts.set(key, a);
+    }
+    return a;
+  }
+}
+
+/** Output hash of a call that failed: SHA-256 of "defaas/call-error/v1:" ‖ the error code. */
+export function errorOutputHash(code: string): string {
+  return `0x${createHash('sha256').update(`defaas/call-error/v1:${code}`).digest('hex')}`;
+}
+
+function parseSeq(s: string): bigint {
+  if (!/^[0-9]{1,20}$/.test(s)) sessionFail('FRAME_MALFORMED', 'bad sequence number');
+  return BigInt(s);
+}
+
+function parseClient(s: string): string {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(s))
+    sessionFail('REQUEST_MALFORMED', 'client must be a 0x-prefixed 20-byte address');
+  return s.toLowerCase();
+}
+
+function teeEnum(
+  tee: string,
+): 'TEE_TYPE_SIMULATED' | 'TEE_TYPE_TDX' | 'TEE_TYPE_SEV_SNP' | 'TEE_TYPE_UNSPECIFIED' {
+  return tee === 'simulated'
+    ? 'TEE_TYPE_SIMULATED'
+    : tee === 'tdx'
+      ? 'TEE_TYPE_TDX'
+      : tee === 'sev-snp' || tee === 'snp'
+        ? 'TEE_TYPE_SEV_SNP'
+        : 'TEE_TYPE_UNSPECIFIED';
+}
+
+function jsonRecord(r: CallRecord) {
+  return { ...r, nonce: r.nonce.toString(), usage: r.usage.toString(), price: r.price.toString() };
+}
+
+function jsonReceipt(sr: SignedReceipt) {
+  const r = sr.receipt;
+  return {
+    leaseId: r.leaseId.toString(),
+    firstNonce: r.firstNonce.toString(),
+    lastNonce: r.lastNonce.toString(),
+    recordHead: r.recordHead,
+    evidenceHash: r.evidenceHash,
+    startedAt: r.startedAt.toString(),
+    finishedAt: r.finishedAt.toString(),
+    signature: `0x${toHex(sr.signature)}`,
+  };
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { sessionFail } from '../../attestation/session/errors.js';
+import { deriveSessionKeys } from '../../attestation/session/keys.js';
+import { signDigest } from '../../attestation/session/secp256k1.js';
+import {
+  bindingHash,
+  type HandshakeFields,
+  type LeaseTermsFields,
+  PROTOCOL_VERSION,
+  type SessionMode,
+  transcriptHash,
+} from '../../attestation/session/transcript.js';
+import { generateX25519, x25519 } from '../../attestation/session/x25519.js';
+import type { EvidenceSource } from './evidence-source.js';
+import type { EnclaveIdentity } from './identity.js';
+import { ServerSession } from './server-session.js';
+
+export interface ClientHelloIn {
+  readonly version: number;
+  readonly clientEphemeral: Uint8Array;
+  readonly clientNonce: Uint8Array;
+  readonly mode: SessionMode;
+}
+
+export interface ServerHelloOut {
+  readonly fields: HandshakeFields;
+  readonly evidenceBundle: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly session: ServerSession;
+}
+
+export interface HandshakeContext {
+  readonly identity: EnclaveIdentity;
+  readonly evidence: EvidenceSource;
+  readonly terms: LeaseTermsFields;
+  readonly sessionTtlMs: number;
+  readonly windowSize: number;
+  readonly now: number;
+}
+
+/**
+ * The responder side of the handshake (ARCHITECTURE.md, "Attested session"): a fresh ephemeral key,
+ * the evidence (standing, or fresh with the binding hash in REPORTDATA), the transcript signed by
+ * the identity key, and the two directional keys from DH(ce, se) ‖ DH(ce, s).
+ */
+export async function respondToHello(hello: ClientHelloIn, ctx: HandshakeContext): Promise<ServerHelloOut> {
+  if (hello.version !== PROTOCOL_VERSION)
+    sessionFail('HANDSHAKE_VERSION_UNSUPPORTED', `protocol version ${hello.version} is not supported`, {
+      supported: [PROTOCOL_VERSION],
+    });
+  if (hello.clientEphemeral.length !== 32)
+    sessionFail('HANDSHAKE_MALFORMED', 'client ephemeral key must be 32 bytes');
+  if (hello.clientNonce.length !== 32) sessionFail('HANDSHAKE_MALFORMED', 'client nonce must be 32 bytes');
+  const eph = generateX25519();
+  const fields: HandshakeFields = {
+    version: PROTOCOL_VERSION,
+    clientEphemeral: hello.clientEphemeral,
+    clientNonce: hello.clientNonce,
+    mode: hello.mode,
+    sessionId: new Uint8Array(randomBytes(16)),
+    serverEphemeral: eph.publicKey,
+    tee: ctx.evidence.tee,
+    identityAddress: ctx.identity.identityAddress,
+    staticX25519: ctx.identity.staticKey.publicKey,
+    terms: ctx.terms,
+    expiresInMs: BigInt(ctx.sessionTtlMs),
+  };
+  const binding = bindingHash(fields);
+  const presented =
+    hello.mode === 'fresh'
+      ? await ctx.evidence.freshEvidence(binding)
+      : await ctx.evidence.standingEvidence();
+  const th = transcriptHash(binding, presented.bundle);
+  const dhE = x25519(eph.privateKey, hello.clientEphemeral);
+  const dhS = x25519(ctx.identity.staticKey.privateKey, hello.clientEphemeral);
+  const keys = deriveSessionKeys(th, dhE, dhS);
+  const session = new ServerSession(
+    fields.sessionId,
+    keys,
+    ctx.now + ctx.sessionTtlMs,
+    presented.evidenceHash,
+    ctx.windowSize,
+  );
+  return {
+    fields,
+    evidenceBundle: presented.bundle,
+    signature: signDigest(ctx.identity.identityPrivateKey, th),
+    session,
+  };
+}

@@ -1,0 +1,25 @@
+import { randomBytes } from 'node:crypto';
+import { addressOfPrivateKey, isPrivateKey } from '../../attestation/session/secp256k1.js';
+import { generateX25519, type X25519KeyPair } from '../../attestation/session/x25519.js';
+
+/**
+ * The enclave's long-lived keys, created at start inside the TEE and never written out
+ * (ARCHITECTURE.md, trust chain step 1): the identity key (secp256k1; its address signs transcripts
+ * and receipts and is what contracts `ecrecover`) and the static X25519 key of the handshake.
+ */
+export interface EnclaveIdentity {
+  readonly identityPrivateKey: Uint8Array;
+  /** Lower-case 0x address of the identity key. */
+  readonly identityAddress: string;
+  readonly staticKey: X25519KeyPair;
+}
+
+export function generateEnclaveIdentity(): EnclaveIdentity {
+  let priv = new Uint8Array(randomBytes(32));
+  while (!isPrivateKey(priv)) priv = new Uint8Array(randomBytes(32));
+  return {
+    identityPrivateKey: priv,
+    identityAddress: addressOfPrivateKey(priv),
+    staticKey: generateX25519(),
+  };
+}

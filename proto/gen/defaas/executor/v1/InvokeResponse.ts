@@ -1,0 +1,16 @@
+// Original file: proto/defaas/executor/v1/executor.proto
+
+import type { CallRecordMsg as _defaas_executor_v1_CallRecordMsg, CallRecordMsg__Output as _defaas_executor_v1_CallRecordMsg__Output } from '../../../defaas/executor/v1/CallRecordMsg.js';
+import type { SignedReceipt as _defaas_executor_v1_SignedReceipt, SignedReceipt__Output as _defaas_executor_v1_SignedReceipt__Output } from '../../../defaas/executor/v1/SignedReceipt.js';
+
+export interface InvokeResponse {
+  'output'?: (Buffer | Uint8Array | string);
+  'record'?: (_defaas_executor_v1_CallRecordMsg | null);
+  'receipt'?: (_defaas_executor_v1_SignedReceipt | null);
+}
+
+export interface InvokeResponse__Output {
+  'output': (Buffer);
+  'record': (_defaas_executor_v1_CallRecordMsg__Output | null);
+  'receipt': (_defaas_executor_v1_SignedReceipt__Output | null);
+}

@@ -1,0 +1,22 @@
+// Original file: proto/defaas/executor/v1/executor.proto
+
+import type { DeployRequest as _defaas_executor_v1_DeployRequest, DeployRequest__Output as _defaas_executor_v1_DeployRequest__Output } from '../../../defaas/executor/v1/DeployRequest.js';
+import type { InvokeRequest as _defaas_executor_v1_InvokeRequest, InvokeRequest__Output as _defaas_executor_v1_InvokeRequest__Output } from '../../../defaas/executor/v1/InvokeRequest.js';
+import type { SettleRequest as _defaas_executor_v1_SettleRequest, SettleRequest__Output as _defaas_executor_v1_SettleRequest__Output } from '../../../defaas/executor/v1/SettleRequest.js';
+import type { SyncRequest as _defaas_executor_v1_SyncRequest, SyncRequest__Output as _defaas_executor_v1_SyncRequest__Output } from '../../../defaas/executor/v1/SyncRequest.js';
+
+export interface SessionRequest {
+  'deploy'?: (_defaas_executor_v1_DeployRequest | null);
+  'invoke'?: (_defaas_executor_v1_InvokeRequest | null);
+  'settle'?: (_defaas_executor_v1_SettleRequest | null);
+  'sync'?: (_defaas_executor_v1_SyncRequest | null);
+  'body'?: "deploy"|"invoke"|"settle"|"sync";
+}
+
+export interface SessionRequest__Output {
+  'deploy'?: (_defaas_executor_v1_DeployRequest__Output | null);
+  'invoke'?: (_defaas_executor_v1_InvokeRequest__Output | null);
+  'settle'?: (_defaas_executor_v1_SettleRequest__Output | null);
+  'sync'?: (_defaas_executor_v1_SyncRequest__Output | null);
+  'body'?: "deploy"|"invoke"|"settle"|"sync";
+}

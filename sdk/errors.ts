@@ -1,0 +1,167 @@
+import type { Metadata, ServiceError } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import {
+  ATTESTATION_ERROR_KINDS,
+  type AttestationErrorCode,
+  isAttestationError,
+} from '../attestation/errors.js';
+import { isSessionError, SESSION_ERROR_KINDS, type SessionErrorCode } from '../attestation/session/errors.js';
+import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
+
+/*
+ * The one error class of the SDK. `code` is stable: attestation codes (evidence and policy, from
+ * attestation/errors.ts), session and call codes (attestation/session/errors.ts), the function
+ * runtime's codes (as the executor reports them), and the transport codes below. `kind` tells a
+ * caller what to do:
+ * - `attestation`: the executor's evidence was refused; do not use this executor;
+ * - `protocol`: the session or a call broke the protocol (signatures, frames, nonces, vouchers);
+ * - `function`: the function failed (trap, exit code, limits); the executor is fine;
+ * - `rejected`: the executor refused the request before running anything;
+ * - `transient`: transport or availability; retrying later may succeed;
+ * - `usage`: the SDK was called wrongly.
+ */
+export type DefaasErrorKind = 'attestation' | 'protocol' | 'function' | 'rejected' | 'transient' | 'usage';
+
+/** Codes of the executor's function runtime (enclave-host/errors.ts), as they travel on the wire. */
+export const RUNTIME_ERROR_KINDS = {
+  FUNCTION_TRAPPED: 'function',
+  FUNCTION_EXIT_NONZERO: 'function',
+  FUNCTION_TIMEOUT: 'function',
+  FUNCTION_MEMORY_LIMIT: 'function',
+  OUTPUT_TOO_LARGE: 'function',
+  FUNCTION_NOT_FOUND: 'rejected',
+  FUNCTION_INVALID_MODULE: 'rejected',
+  FUNCTION_MODULE_TOO_LARGE: 'rejected',
+  FUNCTION_TOO_MANY: 'rejected',
+  INPUT_TOO_LARGE: 'rejected',
+  RUNTIME_BUSY: 'transient',
+  RUNTIME_CLOSED: 'transient',
+  RUNTIME_WORKER_FAILED: 'transient',
+  QUOTE_PROVIDER_UNAVAILABLE: 'transient',
+  QUOTE_PROVIDER_FAILED: 'transient',
+  QUOTE_PROVIDER_MISMATCH: 'transient',
+  QUOTE_GENERATION_RACE: 'transient',
+} as const satisfies Record<string, DefaasErrorKind>;
+
+export const TRANSPORT_ERROR_KINDS = {
+  TRANSPORT_UNAVAILABLE: 'transient',
+  TRANSPORT_DEADLINE: 'transient',
+  TRANSPORT_MESSAGE_TOO_LARGE: 'rejected',
+  TRANSPORT_ERROR: 'transient',
+  SDK_INVALID_ARGUMENT: 'usage',
+  SDK_SESSION_CLOSED: 'usage',
+} as const satisfies Record<string, DefaasErrorKind>;
+
+export type DefaasErrorCode =
+  | AttestationErrorCode
+  | SessionErrorCode
+  | keyof typeof RUNTIME_ERROR_KINDS
+  | keyof typeof TRANSPORT_ERROR_KINDS;
+
+export type ErrorInfo = Readonly<Record<string, unknown>>;
+
+export class DefaasError extends Error {
+  override readonly name = 'DefaasError';
+  readonly code: DefaasErrorCode;
+  readonly kind: DefaasErrorKind;
+  readonly info: ErrorInfo;
+  /** The gRPC status the executor answered with, when the error came over the wire. */
+  readonly grpcStatus: number | undefined;
+
+  constructor(
+    code: DefaasErrorCode,
+    message: string,
+    info: ErrorInfo = {},
+    cause?: unknown,
+    grpcStatus?: number,
+  ) {
+    super(`${code}: ${message}`, cause === undefined ? undefined : { cause });
+    this.code = code;
+    this.kind = kindOf(code);
+    this.info = info;
+    this.grpcStatus = grpcStatus;
+  }
+}
+
+export function isDefaasError(e: unknown, code?: DefaasErrorCode): e is DefaasError {
+  return e instanceof DefaasError && (code === undefined || e.code === code);
+}
+
+function kindOf(code: DefaasErrorCode): DefaasErrorKind {
+  if (code in ATTESTATION_ERROR_KINDS) {
+    const k = ATTESTATION_ERROR_KINDS[code as AttestationErrorCode];
+    return k === 'transient' ? 'transient' : k === 'usage' ? 'usage' : 'attestation';
+  }
+  if (code in SESSION_ERROR_KINDS) {
+    const k = SESSION_ERROR_KINDS[code as SessionErrorCode];
+    return k === 'unavailable' || k === 'session' ? 'transient' : k === 'rejected' ? 'rejected' : 'protocol';
+  }
+  if (code in RUNTIME_ERROR_KINDS) return RUNTIME_ERROR_KINDS[code as keyof typeof RUNTIME_ERROR_KINDS];
+  return TRANSPORT_ERROR_KINDS[code as keyof typeof TRANSPORT_ERROR_KINDS] ?? 'transient';
+}
+
+function knownCode(code: string): code is DefaasErrorCode {
+  return (
+    code in ATTESTATION_ERROR_KINDS ||
+    code in SESSION_ERROR_KINDS ||
+    code in RUNTIME_ERROR_KINDS ||
+    code in TRANSPORT_ERROR_KINDS
+  );
+}
+
+/** A typed error from the executor's ErrorDetail (trailer or sealed error response). */
+export function fromErrorDetail(
+  d: { code: string; message: string; infoJson: string },
+  grpcStatus?: number,
+): DefaasError {
+  let info: ErrorInfo = {};
+  try {
+    const o = JSON.parse(d.infoJson || '{}') as unknown;
+    if (typeof o === 'object' && o !== null && !Array.isArray(o)) info = o as ErrorInfo;
+  } catch {
+    // Keep an empty info: the code and message still say what happened.
+  }
+  const code = knownCode(d.code) ? d.code : 'TRANSPORT_ERROR';
+  return new DefaasError(
+    code,
+    d.message,
+    code === d.code ? info : { ...info, remoteCode: d.code },
+    undefined,
+    grpcStatus,
+  );
+}
+
+/** Maps a gRPC failure (with or without the defaas-error-bin trailer) to a DefaasError. */
+export function fromGrpcError(e: ServiceError): DefaasError {
+  const md: Metadata | undefined = e.metadata;
+  const raw = md?.get(ERROR_DETAIL_KEY)[0];
+  if (raw instanceof Buffer) {
+    try {
+      return fromErrorDetail(sessionCodec().decodeError(raw), e.code);
+    } catch {
+      // Fall through to the status code.
+    }
+  }
+  switch (e.code) {
+    case status.UNAVAILABLE:
+      return new DefaasError('TRANSPORT_UNAVAILABLE', e.details || 'executor unreachable', {}, e, e.code);
+    case status.DEADLINE_EXCEEDED:
+      return new DefaasError('TRANSPORT_DEADLINE', e.details || 'deadline exceeded', {}, e, e.code);
+    case status.RESOURCE_EXHAUSTED:
+      return new DefaasError('TRANSPORT_MESSAGE_TOO_LARGE', e.details || 'message too large', {}, e, e.code);
+    default:
+      return new DefaasError('TRANSPORT_ERROR', e.details || e.message, { grpcStatus: e.code }, e, e.code);
+  }
+}
+
+/** Wraps attestation and session errors raised locally (handshake checks, receipt checks). */
+export function toDefaasError(e: unknown): DefaasError {
+  if (e instanceof DefaasError) return e;
+  if (isAttestationError(e) || isSessionError(e)) return new DefaasError(e.code, e.message, e.info, e);
+  if (isServiceError(e)) return fromGrpcError(e);
+  return new DefaasError('TRANSPORT_ERROR', e instanceof Error ? e.message : String(e), {}, e);
+}
+
+function isServiceError(e: unknown): e is ServiceError {
+  return e instanceof Error && typeof (e as Partial<ServiceError>).code === 'number' && 'metadata' in e;
+}

@@ -1,0 +1,21 @@
+export { connect } from './connect.js';
+export {
+  DefaasError,
+  type DefaasErrorCode,
+  type DefaasErrorKind,
+  isDefaasError,
+} from './errors.js';
+export { type InvokeManyOptions, invokeMany, type ManyResult } from './invoke-many.js';
+export type { Transport } from './session/channel.js';
+export { type VerifiedReceipt, verifyReceipt } from './session/receipts.js';
+export type {
+  ConnectOptions,
+  DeferredInvokeResult,
+  FunctionHandle,
+  InvokeOptions,
+  InvokeResult,
+  ReceiptMode,
+  Session,
+} from './session/session.js';
+export { LocalReceiptStore, type ReceiptStore, type StoredSettlement, settlementJson } from './store.js';
+export type { WalletLike } from './wallet.js';

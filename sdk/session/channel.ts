@@ -1,0 +1,167 @@
+import * as grpc from '@grpc/grpc-js';
+import { FrameCipher } from '../../attestation/session/frame-cipher.js';
+import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor.js';
+import type { SealedFrame, SealedFrame__Output } from '../../proto/gen/defaas/executor/v1/SealedFrame.js';
+import {
+  SEALED_ERROR_KEY,
+  type SessionRequest,
+  type SessionResponse__Output,
+  sessionCodec,
+} from '../../proto/load.js';
+import { DefaasError, fromErrorDetail, fromGrpcError } from '../errors.js';
+import type { AcceptedSession } from './handshake.js';
+
+export type RequestKind = 'deploy' | 'invoke' | 'settle' | 'sync';
+/** `unary`: one RPC per request. `stream`: all requests on one InvokeStream (bidi) call, in order. */
+export type Transport = 'unary' | 'stream';
+const METHOD = { deploy: 'Deploy', invoke: 'Invoke', settle: 'Settle', sync: 'Sync' } as const;
+
+/**
+ * Sealed unary requests under an accepted session: each request takes the next sequence number;
+ * its response must come back sealed by the server key under the same number, so a relay can
+ * neither swap responses between calls nor replay an old one.
+ */
+export class SecureChannel {
+  private seq = 0n;
+  private readonly tx: FrameCipher;
+  private readonly rx: FrameCipher;
+  private readonly codec = sessionCodec();
+
+  private stream: grpc.ClientDuplexStream<SealedFrame, SealedFrame__Output> | undefined;
+  private readonly pending = new Map<
+    string,
+    { resolve(r: SealedFrame__Output): void; reject(e: unknown): void }
+  >();
+
+  constructor(
+    private readonly client: ExecutorClient,
+    readonly accepted: AcceptedSession,
+    private readonly deadlineMs: number,
+    private readonly transport: Transport = 'unary',
+  ) {
+    this.tx = new FrameCipher(accepted.keys.c2s, 'c2s');
+    this.rx = new FrameCipher(accepted.keys.s2c, 's2c');
+  }
+
+  /** Seals `req` now (so calls reach the wire in the order they were made) and awaits the response. */
+  request(kind: RequestKind, req: SessionRequest): Promise<SessionResponse__Output> {
+    const seq = this.seq++;
+    const id = this.accepted.sessionId;
+    const frame = {
+      sessionId: Buffer.from(id),
+      seq: seq.toString(),
+      ciphertext: this.tx.seal(id, seq, this.codec.encodeRequest(req)),
+    };
+    if (this.transport === 'stream') return this.viaStream(frame).then((res) => this.openResponse(seq, res));
+    const method = this.client[METHOD[kind]].bind(this.client) as (
+      f: typeof frame,
+      m: grpc.Metadata,
+      o: grpc.CallOptions,
+      cb: (e: grpc.ServiceError | null, r?: SealedFrame__Output) => void,
+    ) => unknown;
+    return new Promise((resolve, reject) => {
+      method(frame, waitForReady(), { deadline: Date.now() + this.deadlineMs }, (err, res) => {
+        if (err) return reject(this.openError(seq, err));
+        if (!res) return reject(new DefaasError('TRANSPORT_ERROR', 'empty response'));
+        try {
+          resolve(this.openResponse(seq, res));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  /** Closes the bulk stream, if open; pending requests fail with TRANSPORT_UNAVAILABLE. */
+  close(): void {
+    this.stream?.end();
+  }
+
+  private viaStream(frame: SealedFrame): Promise<SealedFrame__Output> {
+    if (!this.stream) {
+      const s = this.client.InvokeStream(waitForReady());
+      this.stream = s;
+      s.on('data', (r: SealedFrame__Output) => {
+        const p = this.pending.get(r.seq);
+        this.pending.delete(r.seq);
+        p?.resolve(r);
+      });
+      const fail = (e: unknown) => {
+        if (this.stream === s) this.stream = undefined;
+        const err =
+          e instanceof Error && 'code' in e
+            ? fromGrpcError(e as grpc.ServiceError)
+            : new DefaasError('TRANSPORT_UNAVAILABLE', 'the invoke stream ended');
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+      };
+      s.on('error', fail);
+      s.on('end', () => fail(undefined));
+    }
+    const stream = this.stream;
+    const key = String(frame.seq);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        reject(
+          new DefaasError('TRANSPORT_DEADLINE', `no response to frame ${key} within ${this.deadlineMs} ms`),
+        );
+      }, this.deadlineMs);
+      timer.unref();
+      const done = () => clearTimeout(timer);
+      this.pending.set(key, {
+        resolve: (r) => {
+          done();
+          resolve(r);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
+      stream.write(frame);
+    });
+  }
+
+  /** A failed RPC; prefers the sealed detail (SEALED_ERROR_KEY) when it opens under this request's number. */
+  private openError(seq: bigint, err: grpc.ServiceError): DefaasError {
+    const sealed = err.metadata?.get(SEALED_ERROR_KEY)[0];
+    if (sealed instanceof Buffer) {
+      const plain = this.rx.open(this.accepted.sessionId, seq, sealed);
+      if (plain) {
+        try {
+          const body = this.codec.decodeResponse(plain);
+          if (body.error) return fromErrorDetail(body.error, err.code);
+        } catch {
+          // Fall back to the plain detail.
+        }
+      }
+    }
+    return fromGrpcError(err);
+  }
+
+  private openResponse(seq: bigint, res: SealedFrame__Output): SessionResponse__Output {
+    const id = this.accepted.sessionId;
+    if (res.seq !== seq.toString() || !Buffer.from(id).equals(res.sessionId))
+      throw new DefaasError('FRAME_OUT_OF_WINDOW', `response is for frame ${res.seq}, expected ${seq}`);
+    const plain = this.rx.open(id, seq, res.ciphertext);
+    if (!plain) throw new DefaasError('FRAME_AUTH_FAILED', 'response frame does not authenticate');
+    let body: SessionResponse__Output;
+    try {
+      body = this.codec.decodeResponse(plain);
+    } catch (e) {
+      throw new DefaasError('REQUEST_MALFORMED', 'sealed response is not a SessionResponse', {}, e);
+    }
+    if (body.body === 'error' && body.error) throw fromErrorDetail(body.error);
+    return body;
+  }
+}
+
+/**
+ * Calls wait for the transport (re)connecting instead of failing at once, up to their deadline: an
+ * executor that restarts on the same address is reached again, and the session re-opens on
+ * SESSION_UNKNOWN (session.ts).
+ */
+export function waitForReady(): grpc.Metadata {
+  return new grpc.Metadata({ waitForReady: true });
+}

@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import { bindReportData } from '../../attestation/binding.js';
+import { decodeEvidenceBundle } from '../../attestation/bundle.js';
+import { bytesEqual, toHex } from '../../attestation/bytes.js';
+import type { VerifyCache } from '../../attestation/cache.js';
+import { checkEvidence } from '../../attestation/check.js';
+import type { VerifiedEvidence } from '../../attestation/evidence.js';
+import type { Policy } from '../../attestation/policy.js';
+import type { TrustRoots } from '../../attestation/roots.js';
+import { sessionFail } from '../../attestation/session/errors.js';
+import { type DirectionalKeys, deriveSessionKeys } from '../../attestation/session/keys.js';
+import { recoverDigestSigner } from '../../attestation/session/secp256k1.js';
+import { parseUint } from '../../attestation/session/settlement.js';
+import {
+  bindingHash,
+  type HandshakeFields,
+  type LeaseTermsFields,
+  PROTOCOL_VERSION,
+  type SessionMode,
+  transcriptHash,
+} from '../../attestation/session/transcript.js';
+import { generateX25519, type X25519KeyPair, x25519 } from '../../attestation/session/x25519.js';
+import type { ClientHello } from '../../proto/gen/defaas/executor/v1/ClientHello.js';
+import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
+
+export interface HandshakeOptions {
+  readonly policy: Policy;
+  readonly mode: SessionMode;
+  readonly now: Date;
+  readonly roots?: TrustRoots;
+  readonly cache?: VerifyCache;
+  /** When set, the executor must serve exactly this lease. */
+  readonly leaseId?: bigint;
+}
+
+export interface PendingHello {
+  readonly message: ClientHello;
+  readonly ephemeral: X25519KeyPair;
+  readonly nonce: Uint8Array;
+  readonly mode: SessionMode;
+}
+
+/** What the client knows once the handshake is accepted. */
+export interface AcceptedSession {
+  readonly sessionId: Uint8Array;
+  readonly keys: DirectionalKeys;
+  readonly verified: VerifiedEvidence;
+  /** Lower-case 0x address of the enclave identity key (the receipt signer). */
+  readonly identityAddress: string;
+  readonly terms: LeaseTermsFields;
+  readonly transcriptHash: Uint8Array;
+  readonly expiresAt: number;
+}
+
+export function startHandshake(mode: SessionMode): PendingHello {
+  const ephemeral = generateX25519();
+  const nonce = new Uint8Array(randomBytes(32));
+  return {
+    ephemeral,
+    nonce,
+    mode,
+    message: {
+      version: PROTOCOL_VERSION,
+      clientEphemeral: Buffer.from(ephemeral.publicKey),
+      clientNonce: Buffer.from(nonce),
+      mode: mode === 'fresh' ? 'SESSION_MODE_FRESH' : 'SESSION_MODE_NORMAL',
+    },
+  };
+}
+
+const TEE_NAMES: Record<string, string> = {
+  TEE_TYPE_SIMULATED: 'simulated',
+  TEE_TYPE_TDX: 'tdx',
+  TEE_TYPE_SEV_SNP: 'sev-snp',
+};
+
+/**
+ * The initiator's checks, in the order ARCHITECTURE.md fixes: evidence verified and policy satisfied
+ * (attestation/check.ts) → REPORTDATA equals the binding of the presented keys (and, in fresh mode,
+ * of this handshake) → transcript signature by the presented identity key. Only then are keys
+ * derived. Any failure throws a typed error and nothing is sent under the session.
+ */
+export async function finishHandshake(
+  hello: PendingHello,
+  sh: ServerHello__Output,
+  opts: HandshakeOptions,
+): Promise<AcceptedSession> {
+  if (sh.version !== PROTOCOL_VERSION)
+    sessionFail('HANDSHAKE_VERSION_UNSUPPORTED', `executor speaks protocol ${sh.version}`);
+  if (!sh.keys || !sh.terms) sessionFail('HANDSHAKE_MALFORMED', 'ServerHello lacks keys or terms');
+  if (sh.sessionId.length !== 16) sessionFail('HANDSHAKE_MALFORMED', 'session id must be 16 bytes');
+  if (sh.serverEphemeral.length !== 32 || sh.keys.staticX25519.length !== 32)
+    sessionFail('HANDSHAKE_MALFORMED', 'X25519 keys must be 32 bytes');
+  if (!/^0x[0-9a-fA-F]{40}$/.test(sh.keys.identityAddress))
+    sessionFail('HANDSHAKE_MALFORMED', 'identity address is not an Ethereum address');
+  const tee = TEE_NAMES[sh.tee];
+  if (!tee) sessionFail('HANDSHAKE_MALFORMED', `unknown TEE type ${sh.tee}`);
+  if (!/^0x[0-9a-fA-F]{40}$/.test(sh.terms.verifyingContract))
+    sessionFail('HANDSHAKE_MALFORMED', 'verifying contract is not an address');
+  const terms: LeaseTermsFields = {
+    leaseId: parseUint(sh.terms.leaseId, 'lease id'),
+    chainId: parseUint(sh.terms.chainId, 'chain id', 64),
+    verifyingContract: sh.terms.verifyingContract.toLowerCase(),
+    pricePerCall: parseUint(sh.terms.pricePerCall, 'price per call'),
+    batchMaxCalls: sh.terms.batchMaxCalls,
+    batchMaxMillis: sh.terms.batchMaxMillis,
+  };
+  const identityAddress = sh.keys.identityAddress.toLowerCase();
+  const fields: HandshakeFields = {
+    version: PROTOCOL_VERSION,
+    clientEphemeral: hello.ephemeral.publicKey,
+    clientNonce: hello.nonce,
+    mode: hello.mode,
+    sessionId: sh.sessionId,
+    serverEphemeral: sh.serverEphemeral,
+    tee,
+    identityAddress,
+    staticX25519: sh.keys.staticX25519,
+    terms,
+    expiresInMs: parseUint(sh.expiresInMs, 'expires in', 64),
+  };
+  const binding = bindingHash(fields);
+  // 1–2. Evidence genuine and accepted by the policy.
+  const bundle = decodeEvidenceBundle(sh.evidenceBundle);
+  const verified = await checkEvidence(bundle, {
+    now: opts.now,
+    policy: opts.policy,
+    ...(opts.roots && { roots: opts.roots }),
+    ...(opts.cache && { cache: opts.cache }),
+  });
+  if (verified.tee !== tee)
+    sessionFail('REPORT_DATA_MISMATCH', `ServerHello says ${tee}, evidence is ${verified.tee}`);
+  // 3. REPORTDATA binds the presented keys (and this handshake, in fresh mode).
+  const expected = bindReportData({
+    identityAddress,
+    x25519PublicKey: sh.keys.staticX25519,
+    ...(hello.mode === 'fresh' && { transcriptHash: binding }),
+  });
+  if (!bytesEqual(verified.reportData, expected))
+    sessionFail('REPORT_DATA_MISMATCH', 'evidence REPORTDATA does not bind the presented enclave keys', {
+      mode: hello.mode,
+      reportData: toHex(verified.reportData),
+    });
+  // 4. The identity key signed this exact transcript (ephemeral keys, evidence, terms included).
+  const th = transcriptHash(binding, sh.evidenceBundle);
+  const signer = recoverDigestSigner(th, sh.transcriptSignature);
+  if (signer !== identityAddress)
+    sessionFail('TRANSCRIPT_SIGNATURE_INVALID', 'transcript is not signed by the attested identity key', {
+      identityAddress,
+      ...(signer && { signer }),
+    });
+  if (opts.leaseId !== undefined && opts.leaseId !== terms.leaseId)
+    sessionFail('TERMS_MISMATCH', `executor serves lease ${terms.leaseId}, not ${opts.leaseId}`);
+  const dhE = x25519(hello.ephemeral.privateKey, sh.serverEphemeral);
+  const dhS = x25519(hello.ephemeral.privateKey, sh.keys.staticX25519);
+  return {
+    sessionId: new Uint8Array(sh.sessionId),
+    keys: deriveSessionKeys(th, dhE, dhS),
+    verified,
+    identityAddress,
+    terms,
+    transcriptHash: th,
+    expiresAt: opts.now.getTime() + Number(fields.expiresInMs),
+  };
+}

@@ -1,0 +1,514 @@
+import { createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { decodeEvidenceBundle, encodeEvidenceBundle } from '../../attestation/bundle.js';
+import type { VerifyCache } from '../../attestation/cache.js';
+import type { IntelCollateral } from '../../attestation/intel/types.js';
+import type { Policy } from '../../attestation/policy.js';
+import type { TrustRoots } from '../../attestation/roots.js';
+import { asBuffer } from '../../attestation/session/buffers.js';
+import {
+  parseUint,
+  receiptFromWire,
+  recordFromWire,
+  type SignedVoucher,
+  sha256Hex,
+  signVoucher,
+  voucherToWire,
+} from '../../attestation/session/settlement.js';
+import type { SessionMode } from '../../attestation/session/transcript.js';
+import type { CallRecord, TypedDataDomain } from '../../attestation/typed-data.js';
+import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor.js';
+import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
+import { loadProtos } from '../../proto/load.js';
+import { DefaasError, isDefaasError, toDefaasError } from '../errors.js';
+import type { ReceiptStore } from '../store.js';
+import { signingKey, type WalletLike } from '../wallet.js';
+import { Batch, type BatchEntry, type ClientAccount, sharedAccount } from './account.js';
+import { type RequestKind, SecureChannel, type Transport, waitForReady } from './channel.js';
+import { type AcceptedSession, finishHandshake, startHandshake } from './handshake.js';
+import { type VerifiedReceipt, verifyReceipt } from './receipts.js';
+import { type CallRequest, checkRecord, requestHead } from './requests.js';
+
+export type ReceiptMode = 'per-call' | 'batched';
+
+export interface ConnectOptions {
+  /** What evidence to accept (attestation/policy.ts). Required: there is no default trust. */
+  readonly policy: Policy;
+  /** Intel collateral to use instead of what the executor sends (e.g. fetched and cached by the client). */
+  readonly collateral?: IntelCollateral;
+  /** Verification time (a fixed Date or a clock); default: the system clock at each handshake. */
+  readonly now?: Date | (() => Date);
+  /** `fresh`: a new quote per session with the transcript in REPORTDATA. Default `normal`. */
+  readonly mode?: SessionMode;
+  /** `per-call`: a voucher and a receipt per call (default). `batched`: per batch (≤ 64 calls / 100 ms). */
+  readonly receipts?: ReceiptMode;
+  /** The lease the executor must serve; default: whatever it presents (standalone dev lease). */
+  readonly leaseId?: bigint;
+  /** Where verified receipts, records and vouchers are kept. */
+  readonly store?: ReceiptStore;
+  readonly roots?: TrustRoots;
+  readonly cache?: VerifyCache;
+  /** Per-RPC deadline (default 30 s). */
+  readonly deadlineMs?: number;
+  /** Voucher validity (default 1 h). */
+  readonly voucherTtlSeconds?: number;
+  /** `unary` (default): one RPC per request; `stream`: requests share one InvokeStream call. */
+  readonly transport?: Transport;
+  /** Largest gRPC message (default 40 MiB). */
+  readonly maxMessageBytes?: number;
+}
+
+export interface FunctionHandle {
+  /** SHA-256 of the module, hex (no prefix): the function id. */
+  readonly id: string;
+  /** The same as 0x-hex: the functionHash of call records. */
+  readonly hash: string;
+}
+
+export interface InvokeResult {
+  readonly output: Uint8Array;
+  readonly record: CallRecord;
+  /** Verified receipt covering this call (its batch, in batched mode). */
+  readonly receipt: VerifiedReceipt;
+}
+
+export interface DeferredInvokeResult {
+  readonly output: Uint8Array;
+  readonly record: CallRecord;
+  /** Resolves with the verified receipt once the call's batch closes. */
+  readonly receipt: Promise<VerifiedReceipt>;
+}
+
+export interface InvokeOptions {
+  readonly wallet: WalletLike;
+}
+
+/**
+ * An attested session to one executor: deploy, invoke, and the voucher/receipt books. Opening it
+ * verified the evidence; re-opening (after the executor restarted or the session expired) verifies
+ * again and re-deploys the functions this session deployed.
+ */
+export class Session {
+  private channel: SecureChannel;
+  private reconnecting: Promise<void> | undefined;
+  private readonly functions = new Map<string, Uint8Array>();
+  private readonly accounts = new Map<string, ClientAccount>();
+  private closed = false;
+  readonly receiptMode: ReceiptMode;
+
+  private constructor(
+    readonly endpoint: string,
+    private readonly client: ExecutorClient,
+    channel: SecureChannel,
+    private readonly opts: ConnectOptions,
+  ) {
+    this.channel = channel;
+    this.receiptMode = opts.receipts ?? 'per-call';
+  }
+
+  /** See `connect` (sdk/connect.ts). */
+  static async open(endpoint: string, opts: ConnectOptions): Promise<Session> {
+    const { executor } = loadProtos();
+    const max = opts.maxMessageBytes ?? 40 * 1024 * 1024;
+    const client = new executor.defaas.executor.v1.Executor(endpoint, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': max,
+      'grpc.max_send_message_length': max,
+    });
+    try {
+      const channel = await handshake(client, opts);
+      return new Session(endpoint, client, channel, opts);
+    } catch (e) {
+      client.close();
+      throw toDefaasError(e);
+    }
+  }
+
+  /** What the handshake accepted: verified evidence, enclave identity, lease terms. */
+  get accepted(): AcceptedSession {
+    return this.channel.accepted;
+  }
+
+  get domain(): TypedDataDomain {
+    const t = this.accepted.terms;
+    return { chainId: t.chainId, verifyingContract: t.verifyingContract };
+  }
+
+  /** Sends the module encrypted to the enclave; returns its handle (id = SHA-256 of the module). */
+  async deploy(wasm: Uint8Array): Promise<FunctionHandle> {
+    const id = createHash('sha256').update(wasm).digest('hex');
+    const res = await this.request('deploy', { deploy: { wasm: asBuffer(wasm) } });
+    const got = res.deploy?.functionId.toString('hex');
+    if (got !== id) throw new DefaasError('RECEIPT_MISMATCH', 'executor named the module by another hash');
+    this.functions.set(id, new Uint8Array(wasm));
+    return { id, hash: `0x${id}` };
+  }
+
+  /** Runs `fn` on `input`; resolves once the output and a verified receipt covering the call are in. */
+  async invoke(fn: FunctionHandle, input: Uint8Array, opts: InvokeOptions): Promise<InvokeResult> {
+    const r = await this.invokeDeferred(fn, input, opts);
+    return { output: r.output, record: r.record, receipt: await r.receipt };
+  }
+
+  /** Like `invoke`, but resolves with the output first; the receipt follows when the batch closes. */
+  async invokeDeferred(
+    fn: FunctionHandle,
+    input: Uint8Array,
+    opts: InvokeOptions,
+  ): Promise<DeferredInvokeResult> {
+    this.assertOpen();
+    const key = signingKey(opts.wallet);
+    const inputHash = sha256Hex(input);
+    for (let attempt = 0; ; attempt++) {
+      const acct = await this.account(key.address);
+      const req: CallRequest = { nonce: acct.nextNonce++, functionHash: fn.hash, inputHash };
+      try {
+        return await (this.receiptMode === 'per-call'
+          ? this.invokePerCall(acct, key.privateKey, fn, input, req)
+          : this.invokeBatched(acct, key.privateKey, fn, input, req));
+      } catch (e) {
+        // NONCE_STALE is refused before anything runs (e.g. the executor restarted and skipped a
+        // block of nonces): retry once with the executor's next nonce.
+        if (attempt > 0 || !isDefaasError(e, 'NONCE_STALE')) throw e;
+      }
+    }
+  }
+
+  /** Closes the open batches (batched mode), waits for their receipts, and closes the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const a of this.accounts.values()) if (a.batch) this.closeBatch(a, a.batch);
+    await Promise.race([
+      Promise.allSettled([...this.pendingReceipts]),
+      new Promise((r) => setTimeout(r, 5_000).unref()),
+    ]);
+    this.closed = true;
+    this.channel.close();
+    this.client.close();
+  }
+
+  // ---- per-call mode ----
+
+  private async invokePerCall(
+    acct: ClientAccount,
+    priv: Uint8Array,
+    fn: FunctionHandle,
+    input: Uint8Array,
+    req: CallRequest,
+  ): Promise<DeferredInvokeResult> {
+    const terms = this.accepted.terms;
+    acct.authorised += terms.pricePerCall;
+    const voucher = signVoucher(
+      this.domain,
+      {
+        leaseId: terms.leaseId,
+        firstNonce: req.nonce,
+        lastNonce: req.nonce,
+        requestHead: requestHead([req]),
+        cumulativeAmount: acct.authorised,
+        deadline: this.voucherDeadline(),
+      },
+      priv,
+    );
+    let res: Awaited<ReturnType<Session['request']>>;
+    try {
+      res = await this.request('invoke', {
+        invoke: {
+          leaseId: terms.leaseId.toString(),
+          client: acct.address,
+          nonce: req.nonce.toString(),
+          functionId: Buffer.from(fn.id, 'hex'),
+          input: asBuffer(input),
+          voucher: voucherToWire(voucher),
+        },
+      });
+    } catch (e) {
+      const err = toDefaasError(e);
+      this.onCallError(acct, err);
+      // A function error still carries the call's record and receipt: verify and keep them.
+      const rec = err.info.record as Record<string, string> | undefined;
+      const rc = err.info.receipt as Record<string, string> | undefined;
+      if (rec && rc) {
+        const record = checkRecord(recordFromJson(rec), req, undefined, terms.pricePerCall);
+        this.keep(verifyReceipt(receiptFromJson(rc), [record], this.expectation()), voucher);
+      }
+      throw err;
+    }
+    const inv = res.invoke;
+    if (!inv?.record || !inv.receipt)
+      throw new DefaasError('RECEIPT_MISMATCH', 'per-call response without receipt');
+    const output: Uint8Array = inv.output;
+    const record = checkRecord(recordFromWire(inv.record), req, output, terms.pricePerCall);
+    const receipt = this.keep(
+      verifyReceipt(receiptFromWire(inv.receipt), [record], this.expectation()),
+      voucher,
+    );
+    return { output, record, receipt: Promise.resolve(receipt) };
+  }
+
+  // ---- batched mode ----
+
+  private async invokeBatched(
+    acct: ClientAccount,
+    priv: Uint8Array,
+    fn: FunctionHandle,
+    input: Uint8Array,
+    req: CallRequest,
+  ): Promise<DeferredInvokeResult> {
+    const terms = this.accepted.terms;
+    let batch = acct.batch;
+    if (!batch || batch.closed) {
+      batch = new Batch(acct, priv);
+      acct.batch = batch;
+      const b = batch;
+      b.timer = setTimeout(() => this.closeBatch(acct, b), terms.batchMaxMillis);
+    }
+    let entry!: BatchEntry;
+    const receipt = new Promise<VerifiedReceipt>((resolve, reject) => {
+      entry = { req, record: undefined, answered: false, resolve, reject };
+    });
+    receipt.catch(() => {});
+    this.pendingReceipts.add(receipt);
+    void receipt.finally(() => this.pendingReceipts.delete(receipt)).catch(() => {});
+    batch.entries.push(entry);
+    const b = batch;
+    if (b.entries.length >= terms.batchMaxCalls) this.closeBatch(acct, b);
+    try {
+      const res = await this.request('invoke', {
+        invoke: {
+          leaseId: terms.leaseId.toString(),
+          client: acct.address,
+          nonce: req.nonce.toString(),
+          functionId: Buffer.from(fn.id, 'hex'),
+          input: asBuffer(input),
+        },
+      });
+      const inv = res.invoke;
+      if (!inv?.record) throw new DefaasError('RECEIPT_MISMATCH', 'response without record');
+      const output: Uint8Array = inv.output;
+      entry.record = checkRecord(recordFromWire(inv.record), req, output, terms.pricePerCall);
+      return { output, record: entry.record, receipt };
+    } catch (e) {
+      const err = toDefaasError(e);
+      this.onCallError(acct, err);
+      const rec = err.info.record as Record<string, string> | undefined;
+      if (rec) {
+        try {
+          entry.record = checkRecord(recordFromJson(rec), req, undefined, terms.pricePerCall);
+        } catch {
+          entry.record = undefined;
+        }
+      }
+      throw err;
+    } finally {
+      entry.answered = true;
+      this.maybeSettle(b);
+    }
+  }
+
+  private closeBatch(acct: ClientAccount, b: Batch): void {
+    if (b.closed) return;
+    b.closed = true;
+    if (b.timer) clearTimeout(b.timer);
+    if (acct.batch === b) acct.batch = undefined;
+    this.maybeSettle(b);
+  }
+
+  private readonly pendingReceipts = new Set<Promise<VerifiedReceipt>>();
+
+  /** Once a closed batch has all its answers: one voucher and one receipt per contiguous run of records. */
+  private maybeSettle(b: Batch): void {
+    if (!b.closed || b.entries.some((e) => !e.answered)) return;
+    if (b.settling) return;
+    b.settling = true;
+    const runs: BatchEntry[][] = [];
+    let run: BatchEntry[] = [];
+    for (const e of [...b.entries].sort((x, y) => (x.req.nonce < y.req.nonce ? -1 : 1))) {
+      const contiguous = run.length > 0 && run[run.length - 1]!.req.nonce + 1n === e.req.nonce;
+      if (!e.record) {
+        e.reject(
+          new DefaasError('VOUCHER_MISMATCH', `call ${e.req.nonce} was refused; no receipt covers it`),
+        );
+        if (run.length) runs.push(run);
+        run = [];
+        continue;
+      }
+      if (!contiguous && run.length) {
+        runs.push(run);
+        run = [];
+      }
+      run.push(e);
+    }
+    if (run.length) runs.push(run);
+    for (const r of runs) void this.settleRun(b.account, b.key, r);
+  }
+
+  private async settleRun(acct: ClientAccount, priv: Uint8Array, run: BatchEntry[]): Promise<void> {
+    const terms = this.accepted.terms;
+    const first = run[0]!.req.nonce;
+    const last = run[run.length - 1]!.req.nonce;
+    acct.authorised += BigInt(run.length) * terms.pricePerCall;
+    const voucher = signVoucher(
+      this.domain,
+      {
+        leaseId: terms.leaseId,
+        firstNonce: first,
+        lastNonce: last,
+        requestHead: requestHead(run.map((e) => e.req)),
+        cumulativeAmount: acct.authorised,
+        deadline: this.voucherDeadline(),
+      },
+      priv,
+    );
+    try {
+      const res = await this.request('settle', {
+        settle: { client: acct.address, voucher: voucherToWire(voucher) },
+      });
+      if (!res.settle?.receipt) throw new DefaasError('RECEIPT_MISMATCH', 'settle response without receipt');
+      const records = run.map((e) => e.record!);
+      const verified = this.keep(
+        verifyReceipt(receiptFromWire(res.settle.receipt), records, this.expectation()),
+        voucher,
+      );
+      for (const e of run) e.resolve(verified);
+    } catch (e) {
+      const err = toDefaasError(e);
+      for (const x of run) x.reject(err);
+    }
+  }
+
+  // ---- plumbing ----
+
+  private keep(r: VerifiedReceipt, voucher: SignedVoucher): VerifiedReceipt {
+    this.opts.store?.add({ endpoint: this.endpoint, receipt: r, voucher });
+    return r;
+  }
+
+  private expectation() {
+    const a = this.accepted;
+    return {
+      domain: this.domain,
+      leaseId: a.terms.leaseId,
+      identityAddress: a.identityAddress,
+      evidenceHash: a.verified.evidenceHash,
+    };
+  }
+
+  private voucherDeadline(): bigint {
+    return BigInt(Math.floor(Date.now() / 1000) + (this.opts.voucherTtlSeconds ?? 3600));
+  }
+
+  private onCallError(acct: ClientAccount, e: DefaasError): void {
+    if (e.code === 'NONCE_STALE' && typeof e.info.nextNonce === 'string') {
+      const n = BigInt(e.info.nextNonce);
+      if (n > acct.nextNonce) acct.nextNonce = n;
+    }
+  }
+
+  private async account(address: string): Promise<ClientAccount> {
+    let a = this.accounts.get(address);
+    if (!a) {
+      a = sharedAccount(this.accepted.terms.leaseId, address);
+      this.accounts.set(address, a);
+    }
+    if (!a.ready) {
+      const acct = a;
+      acct.ready = (async () => {
+        const res = await this.request('sync', {
+          sync: { leaseId: this.accepted.terms.leaseId.toString(), client: address },
+        });
+        const next = parseUint(res.sync?.nextNonce ?? '1', 'next nonce', 64);
+        if (next > acct.nextNonce) acct.nextNonce = next;
+      })();
+      acct.ready.catch(() => {
+        acct.ready = undefined;
+      });
+    }
+    await a.ready;
+    return a;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new DefaasError('SDK_SESSION_CLOSED', 'the session is closed');
+  }
+
+  /** A sealed request; re-opens the session once if the executor lost it (restart, expiry). */
+  private async request(kind: RequestKind, body: Parameters<SecureChannel['request']>[1]) {
+    const ch = this.channel;
+    try {
+      return await ch.request(kind, body);
+    } catch (e) {
+      if (!(isDefaasError(e, 'SESSION_UNKNOWN') || isDefaasError(e, 'SESSION_EXPIRED'))) throw e;
+      await this.reconnect(ch);
+      return await this.channel.request(kind, body);
+    }
+  }
+
+  private reconnect(stale: SecureChannel): Promise<void> {
+    if (this.channel !== stale) return Promise.resolve();
+    this.reconnecting ??= (async () => {
+      try {
+        stale.close();
+        this.channel = await handshake(this.client, this.opts);
+        // The executor may have restarted: re-deploy, and re-read nonce floors before the next call.
+        for (const a of this.accounts.values()) a.ready = undefined;
+        for (const wasm of this.functions.values())
+          await this.channel.request('deploy', { deploy: { wasm: Buffer.from(wasm) } });
+      } finally {
+        this.reconnecting = undefined;
+      }
+    })();
+    return this.reconnecting;
+  }
+}
+
+async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<SecureChannel> {
+  const hello = startHandshake(opts.mode ?? 'normal');
+  const deadlineMs = opts.deadlineMs ?? 30_000;
+  const sh = await new Promise<ServerHello__Output>((resolve, reject) =>
+    client.OpenSession(hello.message, waitForReady(), { deadline: Date.now() + deadlineMs }, (e, r) =>
+      e || !r ? reject(e ?? new DefaasError('TRANSPORT_ERROR', 'empty ServerHello')) : resolve(r),
+    ),
+  ).catch((e: unknown) => {
+    throw toDefaasError(e);
+  });
+  let hello2 = sh;
+  if (opts.collateral) {
+    // The client's own (cached) collateral replaces what the executor sent.
+    const b = decodeEvidenceBundle(sh.evidenceBundle);
+    hello2 = { ...sh, evidenceBundle: Buffer.from(encodeEvidenceBundle({ ...b, intel: opts.collateral })) };
+  }
+  const accepted = await finishHandshake(hello, hello2, {
+    policy: opts.policy,
+    mode: hello.mode,
+    now: opts.now === undefined ? new Date() : typeof opts.now === 'function' ? opts.now() : opts.now,
+    ...(opts.roots && { roots: opts.roots }),
+    ...(opts.cache && { cache: opts.cache }),
+    ...(opts.leaseId !== undefined && { leaseId: opts.leaseId }),
+  });
+  return new SecureChannel(client, accepted, deadlineMs, opts.transport ?? 'unary');
+}
+
+function recordFromJson(o: Record<string, string>): CallRecord {
+  return {
+    nonce: parseUint(String(o.nonce), 'record.nonce', 64),
+    functionHash: String(o.functionHash),
+    inputHash: String(o.inputHash),
+    outputHash: String(o.outputHash),
+    usage: parseUint(String(o.usage), 'record.usage', 64),
+    price: parseUint(String(o.price), 'record.price'),
+  };
+}
+
+function receiptFromJson(o: Record<string, string>) {
+  const hex = (s: unknown) => new Uint8Array(Buffer.from(String(s).replace(/^0x/, ''), 'hex'));
+  return receiptFromWire({
+    leaseId: String(o.leaseId),
+    firstNonce: String(o.firstNonce),
+    lastNonce: String(o.lastNonce),
+    recordHead: hex(o.recordHead),
+    evidenceHash: hex(o.evidenceHash),
+    startedAt: String(o.startedAt),
+    finishedAt: String(o.finishedAt),
+    signature: hex(o.signature),
+  });
+}

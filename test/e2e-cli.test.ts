@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The two-terminal flow of issue 3, as child processes: `executor start --tee simulated` and
+ * `invoke … --json`, then SIGTERM. The commands are registered on a bare commander program here
+ * (cli/main.ts wires them into `defaas`).
+ */
+
+const repo = new URL('..', import.meta.url).pathname;
+
+let entry = '';
+
+/** `node bin/run-ts.mjs <entry> …args`, the entry registering both commands on a bare program. */
+function cli(args: string[]): ChildProcess {
+  return spawn(process.execPath, [join(repo, 'bin', 'run-ts.mjs'), entry, ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const c = cli(args);
+  let stdout = '';
+  let stderr = '';
+  c.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  c.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => c.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+}
+
+describe('defaas executor start / defaas invoke', () => {
+  let dir: string;
+  let executor: ChildProcess;
+  let endpoint: string;
+  let logs = '';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'defaas-cli-'));
+    entry = join(dir, 'cli-entry.mts');
+    await writeFile(
+      entry,
+      [
+        `import { Command } from '${createRequire(import.meta.url).resolve('commander')}';`,
+        `import { registerExecutor } from '${join(repo, 'cli/commands/executor.ts')}';`,
+        `import { registerInvoke } from '${join(repo, 'cli/commands/invoke.ts')}';`,
+        "const p = new Command('defaas');",
+        'registerExecutor(p);',
+        'registerInvoke(p);',
+        'await p.parseAsync(process.argv);',
+      ].join('\n'),
+    );
+    executor = cli([
+      'executor',
+      'start',
+      '--tee',
+      'simulated',
+      '--listen',
+      '127.0.0.1:0',
+      '--state-dir',
+      join(dir, 'state'),
+      '--workers',
+      '1',
+    ]);
+    executor.stdout?.on('data', (d) => {
+      logs += d;
+    });
+    endpoint = await new Promise<string>((resolve, reject) => {
+      let err = '';
+      const t = setTimeout(() => reject(new Error(`executor did not start: ${err}`)), 20_000);
+      executor.stderr?.on('data', (d) => {
+        err += d;
+        const m = /listening on (127\.0\.0\.1:\d+)/.exec(err);
+        if (m) {
+          clearTimeout(t);
+          resolve(m[1]!);
+        }
+      });
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    if (executor.exitCode === null) executor.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('invokes a function and prints the verified receipt as JSON', async () => {
+    const wat = join(dir, 'echo.wasm');
+    const { buildExample } = await import('../examples/build-example.js');
+    await writeFile(wat, await buildExample('echo'));
+    const r = await run([
+      'invoke',
+      '--endpoint',
+      endpoint,
+      '--wasm',
+      wat,
+      '--input',
+      'hello, enclave',
+      '--policy',
+      join(dir, 'state', 'policy.json'),
+      '--json',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const o = JSON.parse(r.stdout) as Record<string, unknown> & {
+      receipt: { signer: string; typedData: { message: { firstNonce: string } } };
+    };
+    expect(o.outputText).toBe('hello, enclave');
+    expect(Buffer.from(String(o.output), 'base64').toString()).toBe('hello, enclave');
+    expect(o.receiptVerified).toBe(true);
+    expect(o.receipt.signer).toMatch(/^0x[0-9a-f]{40}$/);
+    expect(o.receipt.typedData.message.firstNonce).toBe(o.nonce);
+  }, 30_000);
+
+  it('exits non-zero with the stable code when the policy refuses the executor', async () => {
+    const bad = join(dir, 'bad-policy.json');
+    await writeFile(bad, JSON.stringify({ allowedTees: ['tdx'], dangerouslyAllowAnyMeasurement: true }));
+    const r = await run([
+      'invoke',
+      '--endpoint',
+      endpoint,
+      '--wasm',
+      join(dir, 'echo.wasm'),
+      '--input',
+      'x',
+      '--policy',
+      bad,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/POLICY_TEE_NOT_ALLOWED/);
+  }, 30_000);
+
+  it('shuts down cleanly on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => executor.on('exit', (code) => resolve(code)));
+    executor.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(logs).toMatch(/"msg":"executor stopped"/);
+  }, 30_000);
+});

@@ -1,0 +1,116 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { toHex } from '../attestation/bytes.js';
+import type { Policy } from '../attestation/policy.js';
+import { generateSimulatedRoot, type SimulatedRoot } from '../attestation/simulated.js';
+import { Executor, type ExecutorOptions } from '../enclave-host/executor.js';
+import { SimulatedQuoteProvider } from '../enclave-host/quote/simulated.js';
+import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
+import type { QuoteSource } from '../enclave-host/session/evidence-source.js';
+
+/** Shared set-up of the end-to-end tests: a simulated executor on 127.0.0.1 and a policy for it. */
+
+export const MR_TD = new Uint8Array(48).fill(0x11);
+export const LIMITS = {
+  memoryBytes: 4 * 1024 * 1024,
+  wallTimeMs: 1_000,
+  maxInputBytes: 64 * 1024,
+  maxOutputBytes: 64 * 1024,
+};
+
+export function policyFor(root: SimulatedRoot, mrTd: Uint8Array = MR_TD): Policy {
+  return {
+    allowedTees: ['simulated'],
+    measurements: { simulated: { mrTd: toHex(mrTd) } },
+    simulated: { rootKeyHashes: [toHex(root.keyHash)] },
+  };
+}
+
+export interface Harness {
+  readonly executor: Executor;
+  readonly endpoint: string;
+  readonly root: SimulatedRoot;
+  readonly policy: Policy;
+  readonly stateDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startExecutor(
+  o: Partial<ExecutorOptions> & {
+    listen?: string;
+    root?: SimulatedRoot;
+    stateDir?: string;
+    debug?: boolean;
+    quotes?: QuoteSource;
+  } = {},
+): Promise<Harness> {
+  const root = o.root ?? generateSimulatedRoot();
+  const stateDir = o.stateDir ?? (await mkdtemp(join(tmpdir(), 'defaas-e2e-')));
+  const ownsDir = o.stateDir === undefined;
+  const executor = new Executor({
+    logger: pino({ level: process.env.DEFAAS_TEST_LOG ?? 'silent' }),
+    ...o,
+    runtime: o.runtime ?? new FunctionRuntime({ workers: 2, limits: LIMITS }),
+    quotes:
+      o.quotes ??
+      new SimulatedQuoteProvider(root, { measurements: { mrTd: MR_TD }, ...(o.debug && { debug: true }) }),
+    stateDir,
+  });
+  const port = await executor.start(o.listen ?? '127.0.0.1:0');
+  return {
+    executor,
+    endpoint: `127.0.0.1:${port}`,
+    root,
+    policy: policyFor(root),
+    stateDir,
+    async stop() {
+      await executor.stop(1_000);
+      if (ownsDir) await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---- raw protocol access for negative tests ----
+
+import * as grpc from '@grpc/grpc-js';
+import type { ExecutorClient } from '../proto/gen/defaas/executor/v1/Executor.js';
+import type { ServerHello__Output } from '../proto/gen/defaas/executor/v1/ServerHello.js';
+import { loadProtos } from '../proto/load.js';
+import { SecureChannel } from '../sdk/session/channel.js';
+import {
+  type AcceptedSession,
+  finishHandshake,
+  type PendingHello,
+  startHandshake,
+} from '../sdk/session/handshake.js';
+
+export function rawClient(endpoint: string): ExecutorClient {
+  const { executor } = loadProtos();
+  return new executor.defaas.executor.v1.Executor(endpoint, grpc.credentials.createInsecure());
+}
+
+export function openSessionRaw(client: ExecutorClient, hello: PendingHello): Promise<ServerHello__Output> {
+  return new Promise((resolve, reject) =>
+    client.OpenSession(hello.message, (e, r) => (e || !r ? reject(e) : resolve(r))),
+  );
+}
+
+export interface RawSession {
+  readonly client: ExecutorClient;
+  readonly accepted: AcceptedSession;
+  readonly channel: SecureChannel;
+}
+
+export async function rawSession(
+  endpoint: string,
+  policy: Policy,
+  mode: 'normal' | 'fresh' = 'normal',
+): Promise<RawSession> {
+  const client = rawClient(endpoint);
+  const hello = startHandshake(mode);
+  const sh = await openSessionRaw(client, hello);
+  const accepted = await finishHandshake(hello, sh, { policy, mode, now: new Date() });
+  return { client, accepted, channel: new SecureChannel(client, accepted, 10_000) };
+}

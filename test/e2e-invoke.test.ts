@@ -1,0 +1,364 @@
+import type * as grpc from '@grpc/grpc-js';
+import { Wallet, ZeroHash } from 'ethers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FrameCipher } from '../attestation/session/frame-cipher.js';
+import { sha256Hex, signVoucher, voucherToWire } from '../attestation/session/settlement.js';
+import { nextRequestHead, type Voucher } from '../attestation/typed-data.js';
+import { buildExample } from '../examples/build-example.js';
+import { ERROR_DETAIL_KEY, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
+import { connect, DefaasError, type FunctionHandle, isDefaasError, type Session } from '../sdk/index.js';
+import { signingKey } from '../sdk/wallet.js';
+import { type Harness, LIMITS, type RawSession, rawSession, startExecutor } from './e2e-harness.js';
+
+/** Invocation: every refusal is a typed error, and the executor answers the next valid call. */
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (isDefaasError(e)) return e.code;
+    throw e;
+  }
+  return 'ACCEPTED';
+}
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe('invocation', () => {
+  let h: Harness;
+  let s: Session;
+  let echo: FunctionHandle;
+  const wallet = Wallet.createRandom();
+
+  beforeAll(async () => {
+    h = await startExecutor({ voucherWaitMs: 300, batchMaxCalls: 8 });
+    s = await connect(h.endpoint, { policy: h.policy });
+    echo = await s.deploy(await buildExample('echo'));
+  });
+  afterAll(async () => {
+    await s.close();
+    await h.stop();
+  });
+
+  async function stillServes(): Promise<void> {
+    const r = await s.invoke(echo, enc('ok'), { wallet });
+    expect(new TextDecoder().decode(r.output)).toBe('ok');
+  }
+
+  it('turns function failures into typed errors with a receipt, and keeps serving', async () => {
+    const cases = [
+      ['trap', 'FUNCTION_TRAPPED'],
+      ['exit-nonzero', 'FUNCTION_EXIT_NONZERO'],
+      ['infinite-loop', 'FUNCTION_TIMEOUT'],
+      ['memory-bomb', 'FUNCTION_MEMORY_LIMIT'],
+      ['spew', 'OUTPUT_TOO_LARGE'],
+    ] as const;
+    for (const [name, code] of cases) {
+      const fn = await s.deploy(await buildExample(name));
+      const err = await s.invoke(fn, enc('x'), { wallet }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, name).toBeInstanceOf(DefaasError);
+      expect((err as DefaasError).code, name).toBe(code);
+      expect((err as DefaasError).info.receipt, name).toBeDefined();
+      await stillServes();
+    }
+  });
+
+  it('batched mode: close() settles the open batch, so deferred receipts arrive', async () => {
+    const b = await connect(h.endpoint, { policy: h.policy, receipts: 'batched' });
+    const fn = await b.deploy(await buildExample('echo'));
+    const w = Wallet.createRandom();
+    const calls = await Promise.all([1, 2, 3].map((i) => b.invokeDeferred(fn, enc(`d${i}`), { wallet: w })));
+    await b.close();
+    const receipts = await Promise.all(calls.map((c) => c.receipt));
+    for (const [i, r] of receipts.entries()) expect(r.records).toContainEqual(calls[i]!.record);
+  });
+
+  it('refuses input over the limit', async () => {
+    expect(await codeOf(s.invoke(echo, new Uint8Array(LIMITS.maxInputBytes + 1), { wallet }))).toBe(
+      'INPUT_TOO_LARGE',
+    );
+    await stillServes();
+  });
+
+  it('refuses an invalid module and an unknown function', async () => {
+    expect(await codeOf(s.deploy(new Uint8Array([0, 97, 115, 109, 9, 9])))).toBe('FUNCTION_INVALID_MODULE');
+    const ghost = { id: 'ab'.repeat(32), hash: `0x${'ab'.repeat(32)}` };
+    expect(await codeOf(s.invoke(ghost, enc('x'), { wallet }))).toBe('FUNCTION_NOT_FOUND');
+    await stillServes();
+  });
+
+  it('over InvokeStream, function errors come back as sealed typed errors and the stream keeps serving', async () => {
+    for (const receipts of ['per-call', 'batched'] as const) {
+      const st = await connect(h.endpoint, { policy: h.policy, transport: 'stream', receipts });
+      const fn = await st.deploy(await buildExample('trap'));
+      const e2 = await st.deploy(await buildExample('echo'));
+      const err = await st.invoke(fn, enc('x'), { wallet }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((err as DefaasError).code).toBe('FUNCTION_TRAPPED');
+      expect((err as DefaasError).info.record).toBeDefined();
+      const ok = await st.invoke(e2, enc('after'), { wallet });
+      expect(new TextDecoder().decode(ok.output)).toBe('after');
+      await st.close();
+    }
+  });
+
+  describe('vouchers and nonces (raw protocol)', () => {
+    let raw: RawSession;
+    const key = signingKey(wallet);
+    beforeAll(async () => {
+      raw = await rawSession(h.endpoint, h.policy);
+    });
+    afterAll(() => raw.client.close());
+
+    function call(
+      nonce: bigint,
+      o: { lease?: bigint; signer?: Uint8Array; head?: string; input?: string } = {},
+    ) {
+      const input = enc(o.input ?? 'raw');
+      const req = { nonce, functionHash: echo.hash, inputHash: sha256Hex(input) };
+      const lease = o.lease ?? h.executor.leaseId;
+      const v: Voucher = {
+        leaseId: lease,
+        firstNonce: nonce,
+        lastNonce: nonce,
+        requestHead: o.head ?? nextRequestHead(ZeroHash, req),
+        cumulativeAmount: 0n,
+        deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+      };
+      const sv = signVoucher(s.domain, v, o.signer ?? key.privateKey);
+      return raw.channel.request('invoke', {
+        invoke: {
+          leaseId: lease.toString(),
+          client: key.address,
+          nonce: nonce.toString(),
+          functionId: Buffer.from(echo.id, 'hex'),
+          input: Buffer.from(input),
+          voucher: voucherToWire(sv),
+        },
+      });
+    }
+
+    it('serves a correctly signed call', async () => {
+      const r = await call(1_000_000n);
+      expect(r.invoke?.receipt?.lastNonce).toBe('1000000');
+    });
+
+    it('keeps call records out of the clear: the detail of a failed call travels sealed', async () => {
+      const trap = await s.deploy(await buildExample('trap'));
+      const input = enc('secret input');
+      const nonce = 1n;
+      const key = signingKey(Wallet.createRandom());
+      const req = { nonce, functionHash: trap.hash, inputHash: sha256Hex(input) };
+      const v = signVoucher(
+        s.domain,
+        {
+          leaseId: h.executor.leaseId,
+          firstNonce: nonce,
+          lastNonce: nonce,
+          requestHead: nextRequestHead(ZeroHash, req),
+          cumulativeAmount: 0n,
+          deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+        },
+        key.privateKey,
+      );
+      const own = await rawSession(h.endpoint, h.policy);
+      const id = own.accepted.sessionId;
+      const seq = 3n;
+      const plain = sessionCodec().encodeRequest({
+        invoke: {
+          leaseId: h.executor.leaseId.toString(),
+          client: key.address,
+          nonce: nonce.toString(),
+          functionId: Buffer.from(trap.id, 'hex'),
+          input: Buffer.from(input),
+          voucher: voucherToWire(v),
+        },
+      });
+      const frame = {
+        sessionId: Buffer.from(id),
+        seq: seq.toString(),
+        ciphertext: new FrameCipher(own.accepted.keys.c2s, 'c2s').seal(id, seq, plain),
+      };
+      const err = await new Promise<grpc.ServiceError>((resolve) =>
+        own.client.Invoke(frame, (e) => resolve(e!)),
+      );
+      const clear = sessionCodec().decodeError(err.metadata.get(ERROR_DETAIL_KEY)[0] as Buffer);
+      expect(clear.code).toBe('FUNCTION_TRAPPED');
+      expect(clear.infoJson).toBe('{}');
+      const sealed = err.metadata.get(SEALED_ERROR_KEY)[0] as Buffer;
+      const opened = new FrameCipher(own.accepted.keys.s2c, 's2c').open(id, seq, sealed);
+      const detail = sessionCodec().decodeResponse(opened!).error!;
+      expect(JSON.parse(detail.infoJson).record.inputHash).toBe(req.inputHash);
+      expect(sealed.includes(Buffer.from(req.inputHash.slice(2)))).toBe(false);
+    });
+
+    it('refuses a voucher signed by another wallet', async () => {
+      const other = signingKey(Wallet.createRandom());
+      expect(await codeOf(call(1_000_001n, { signer: other.privateKey }))).toBe('VOUCHER_INVALID');
+      expect((await call(1_000_001n)).invoke?.record?.nonce).toBe('1000001');
+    });
+
+    it('refuses a stale or replayed nonce', async () => {
+      expect(await codeOf(call(1_000_001n))).toBe('NONCE_STALE');
+      expect(await codeOf(call(5n))).toBe('NONCE_STALE');
+      expect((await call(1_000_002n)).invoke?.record?.nonce).toBe('1000002');
+    });
+
+    it('refuses the wrong lease', async () => {
+      expect(await codeOf(call(1_000_003n, { lease: h.executor.leaseId + 1n }))).toBe('WRONG_LEASE');
+      expect((await call(1_000_003n)).invoke?.record?.nonce).toBe('1000003');
+    });
+
+    it('refuses a voucher whose request chain does not match the call', async () => {
+      expect(await codeOf(call(1_000_004n, { head: `0x${'00'.repeat(31)}01` }))).toBe('VOUCHER_MISMATCH');
+      expect((await call(1_000_004n)).invoke?.record?.nonce).toBe('1000004');
+    });
+
+    it('serves one batch without vouchers, then requires a voucher', async () => {
+      const c = signingKey(Wallet.createRandom());
+      const send = (n: bigint) =>
+        raw.channel.request('invoke', {
+          invoke: {
+            leaseId: h.executor.leaseId.toString(),
+            client: c.address,
+            nonce: n.toString(),
+            functionId: Buffer.from(echo.id, 'hex'),
+            input: Buffer.from(enc('b')),
+          },
+        });
+      for (let n = 1n; n <= 8n; n++) await send(n);
+      expect(await codeOf(send(9n))).toBe('VOUCHER_REQUIRED');
+      // A voucher whose chain does not match the calls is refused; the right one settles the batch.
+      const reqs = Array.from({ length: 8 }, (_, i) => ({
+        nonce: BigInt(i + 1),
+        functionHash: echo.hash,
+        inputHash: sha256Hex(enc('b')),
+      }));
+      let head = ZeroHash as string;
+      for (const r of reqs) head = nextRequestHead(head, r);
+      const settle = (requestHead: string) =>
+        raw.channel.request('settle', {
+          settle: {
+            client: c.address,
+            voucher: voucherToWire(
+              signVoucher(
+                s.domain,
+                {
+                  leaseId: h.executor.leaseId,
+                  firstNonce: 1n,
+                  lastNonce: 8n,
+                  requestHead,
+                  cumulativeAmount: 0n,
+                  deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+                },
+                c.privateKey,
+              ),
+            ),
+          },
+        });
+      expect(await codeOf(settle(nextRequestHead(head, reqs[0]!)))).toBe('VOUCHER_MISMATCH');
+      const r = await settle(head);
+      expect(r.settle?.receipt?.firstNonce).toBe('1');
+      expect(r.settle?.receipt?.lastNonce).toBe('8');
+      expect((await send(9n)).invoke?.record?.nonce).toBe('9');
+    });
+  });
+});
+
+describe('restart', () => {
+  it('refuses a replayed call after the executor restarts', async () => {
+    const first = await startExecutor();
+    const wallet = Wallet.createRandom();
+    const key = signingKey(wallet);
+    const echo = await buildExample('echo');
+    const raw = await rawSession(first.endpoint, first.policy);
+    const d = await raw.channel.request('deploy', { deploy: { wasm: Buffer.from(echo) } });
+    const fnId = d.deploy!.functionId;
+    const input = enc('pay me twice');
+    const req = { nonce: 7n, functionHash: `0x${fnId.toString('hex')}`, inputHash: sha256Hex(input) };
+    const invoke = (r: RawSession, domain: { chainId: bigint; verifyingContract: string }, lease: bigint) =>
+      r.channel.request('invoke', {
+        invoke: {
+          leaseId: lease.toString(),
+          client: key.address,
+          nonce: '7',
+          functionId: fnId,
+          input: Buffer.from(input),
+          voucher: voucherToWire(
+            signVoucher(
+              domain,
+              {
+                leaseId: lease,
+                firstNonce: 7n,
+                lastNonce: 7n,
+                requestHead: nextRequestHead(ZeroHash, req),
+                cumulativeAmount: 0n,
+                deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+              },
+              key.privateKey,
+            ),
+          ),
+        },
+      });
+    const domain = { chainId: 31337n, verifyingContract: `0x${'00'.repeat(20)}` };
+    expect((await invoke(raw, domain, first.executor.leaseId)).invoke?.record?.nonce).toBe('7');
+    raw.client.close();
+    await first.executor.stop(500);
+    // Same state dir, same lease, new process state (new keys, new quote).
+    const second = await startExecutor({
+      root: first.root,
+      stateDir: first.stateDir,
+      leaseId: first.executor.leaseId,
+    });
+    try {
+      const raw2 = await rawSession(second.endpoint, second.policy);
+      await raw2.channel.request('deploy', { deploy: { wasm: Buffer.from(echo) } });
+      expect(await codeOf(invoke(raw2, domain, second.executor.leaseId))).toBe('NONCE_STALE');
+      // The SDK resynchronises its nonce and carries on.
+      const s = await connect(second.endpoint, { policy: second.policy });
+      const fn = await s.deploy(echo);
+      const r = await s.invoke(fn, enc('fresh'), { wallet });
+      expect(r.record.nonce).toBeGreaterThan(7n);
+      await s.close();
+      raw2.client.close();
+    } finally {
+      await second.stop();
+      const { rm } = await import('node:fs/promises');
+      await rm(first.stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps an SDK session working across an executor restart on the same address', async () => {
+    const first = await startExecutor();
+    const wallet = Wallet.createRandom();
+    const s = await connect(first.endpoint, { policy: first.policy });
+    const fn = await s.deploy(await buildExample('echo'));
+    const before = await s.invoke(fn, enc('before'), { wallet });
+    const identity = s.accepted.identityAddress;
+    await first.executor.stop(500);
+    const second = await startExecutor({
+      root: first.root,
+      stateDir: first.stateDir,
+      leaseId: first.executor.leaseId,
+      listen: first.endpoint,
+    });
+    try {
+      // Same Session object: it re-attests the new instance, re-deploys, resynchronises its nonce.
+      const after = await s.invoke(fn, enc('after'), { wallet });
+      expect(new TextDecoder().decode(after.output)).toBe('after');
+      expect(after.record.nonce).toBeGreaterThan(before.record.nonce);
+      expect(s.accepted.identityAddress).not.toBe(identity);
+      expect(after.receipt.signer).toBe(second.executor.identity.identityAddress);
+      await s.close();
+    } finally {
+      await second.stop();
+      const { rm } = await import('node:fs/promises');
+      await rm(first.stateDir, { recursive: true, force: true });
+    }
+  });
+});
