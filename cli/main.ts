@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerAttest } from './commands/attest.js';
+import { registerChain } from './commands/chain.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExecutor } from './commands/executor.js';
 import { registerInvoke } from './commands/invoke.js';
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)');
   registerAttest(program);
+  registerChain(program);
   registerExecutor(program);
   registerInvoke(program);
   registerDemo(program);

@@ -1,0 +1,156 @@
+/*
+ * Compiles contracts/src with the npm `solc` package (no compiler download), writes ABIs and bytecode
+ * to contracts/artifacts/<Name>.json and typed ethers v6 bindings to contracts/bindings/<name>.ts.
+ *   npx tsx contracts/build.ts          # rebuild
+ *   npx tsx contracts/build.ts --check  # exit 1 when committed artifacts or bindings are stale
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import solc from 'solc';
+import { type AbiParam, renderBinding, renderIndex } from './codegen.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const srcDir = join(here, 'src');
+const artifactsDir = join(here, 'artifacts');
+const bindingsDir = join(here, 'bindings');
+
+/** The deployable contracts; interfaces and test helpers are compiled but not exported. */
+export const CONTRACTS = [
+  'Token',
+  'Registry',
+  'Market',
+  'Settlement',
+  'WitnessPool',
+  'AttestationLog',
+] as const;
+
+/** Compiler settings shared with foundry.toml (optimizer 200 runs, prague). */
+export const SOLC_SETTINGS = {
+  optimizer: { enabled: true, runs: 200 },
+  evmVersion: 'prague',
+  metadata: { bytecodeHash: 'none' },
+  outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
+} as const;
+
+interface SolcOutput {
+  errors?: { severity: string; formattedMessage: string }[];
+  contracts: Record<
+    string,
+    Record<
+      string,
+      { abi: AbiEntry[]; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }
+    >
+  >;
+}
+
+export interface AbiEntry {
+  type: string;
+  name?: string;
+  inputs?: AbiParam[];
+  outputs?: AbiParam[];
+  stateMutability?: string;
+  anonymous?: boolean;
+}
+
+function listSources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? listSources(join(dir, d.name)) : d.name.endsWith('.sol') ? [join(dir, d.name)] : [],
+  );
+}
+
+function findImport(path: string): { contents: string } | { error: string } {
+  for (const base of [here, join(root, 'node_modules')]) {
+    const p = join(base, path);
+    if (existsSync(p)) return { contents: readFileSync(p, 'utf8') };
+  }
+  return { error: `not found: ${path}` };
+}
+
+export function compile(): Map<string, { abi: AbiEntry[]; bytecode: string; deployedBytecode: string }> {
+  const sources: Record<string, { content: string }> = {};
+  for (const f of listSources(srcDir)) sources[relative(here, f)] = { content: readFileSync(f, 'utf8') };
+  const input = { language: 'Solidity', sources, settings: SOLC_SETTINGS };
+  const out = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport })) as SolcOutput;
+  const errors = (out.errors ?? []).filter((e) => e.severity === 'error');
+  if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'));
+  const result = new Map<string, { abi: AbiEntry[]; bytecode: string; deployedBytecode: string }>();
+  for (const name of CONTRACTS) {
+    const c = out.contracts[`src/${name}.sol`]?.[name];
+    if (!c) throw new Error(`solc produced no ${name}`);
+    result.set(name, {
+      abi: c.abi,
+      bytecode: `0x${c.evm.bytecode.object}`,
+      deployedBytecode: `0x${c.evm.deployedBytecode.object}`,
+    });
+  }
+  return result;
+}
+
+function outputs(): Map<string, string> {
+  const files = new Map<string, string>();
+  const compiled = compile();
+  for (const [name, c] of compiled) {
+    const artifact = {
+      contractName: name,
+      sourceName: `contracts/src/${name}.sol`,
+      compiler: { version: solc.version(), settings: SOLC_SETTINGS },
+      abi: c.abi,
+      bytecode: c.bytecode,
+      deployedBytecode: c.deployedBytecode,
+    };
+    files.set(join(artifactsDir, `${name}.json`), `${JSON.stringify(artifact, null, 2)}\n`);
+    const binding = join(bindingsDir, `${kebab(name)}.ts`);
+    files.set(binding, biomeFormat(binding, renderBinding(name, c.abi, c.bytecode)));
+  }
+  const index = join(bindingsDir, 'index.ts');
+  files.set(index, biomeFormat(index, renderIndex(CONTRACTS.map((n) => ({ name: n, file: kebab(n) })))));
+  return files;
+}
+
+/** Formats generated TypeScript exactly as `biome format` would, so lint and --check agree. */
+function biomeFormat(path: string, source: string): string {
+  const biome = join(root, 'node_modules', '.bin', 'biome');
+  return execFileSync(biome, ['check', '--write', `--stdin-file-path=${relative(root, path)}`], {
+    input: source,
+    encoding: 'utf8',
+  });
+}
+
+export function kebab(name: string): string {
+  return name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+/** Compiles and lists the committed artifacts and bindings that differ from a fresh build. */
+export function staleOutputs(): { stale: string[]; total: number } {
+  const files = outputs();
+  const stale = [...files]
+    .filter(([path, content]) => !existsSync(path) || readFileSync(path, 'utf8') !== content)
+    .map(([path]) => relative(root, path));
+  return { stale, total: files.size };
+}
+
+function main(): number {
+  const check = process.argv.includes('--check');
+  if (check) {
+    const { stale, total } = staleOutputs();
+    if (stale.length > 0) {
+      console.error(`stale contract outputs (run npm run build:contracts):\n  ${stale.join('\n  ')}`);
+      return 1;
+    }
+    console.log(`contracts: ${total} artifacts and bindings up to date`);
+    return 0;
+  }
+  for (const [path, content] of outputs()) {
+    const current = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+    if (current === content) continue;
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content);
+    console.log(`wrote ${relative(root, path)}`);
+  }
+  return 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exitCode = main();

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {AttestationLog} from "../src/AttestationLog.sol";
+import {Market} from "../src/Market.sol";
+import {Registry} from "../src/Registry.sol";
+import {Settlement} from "../src/Settlement.sol";
+import {Token} from "../src/Token.sol";
+import {WitnessPool} from "../src/WitnessPool.sol";
+import {IMarket} from "../src/interfaces/IMarket.sol";
+import {IRegistry} from "../src/interfaces/IRegistry.sol";
+import {ISettlement} from "../src/interfaces/ISettlement.sol";
+import {IWitnessPool} from "../src/interfaces/IWitnessPool.sol";
+import {IToken} from "../src/interfaces/IToken.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {TestBase} from "./Vm.sol";
+
+/// @notice Deploys and wires everything with the short test windows of contracts/deploy.ts TEST_PARAMS.
+abstract contract Fixture is TestBase {
+    Token internal token;
+    Registry internal registry;
+    Settlement internal settlement;
+    WitnessPool internal pool;
+    Market internal market;
+    AttestationLog internal log_;
+
+    uint256 internal constant CUSTOMER_KEY = 0xC0FFEE;
+    uint256 internal constant ENCLAVE_KEY_BASE = 0xE0C1A7E;
+    address internal customer;
+    address[] internal providers;
+    uint256[] internal executorIds;
+    address[] internal witnesses;
+
+    uint256 internal constant BOND = 1e18;
+    uint256 internal constant PROVIDER_STAKE = 2000e18;
+    uint256 internal constant WITNESS_STAKE = 200e18;
+    uint256 internal constant UNIT = 0.1e18;
+    uint64 internal constant DURATION = 1000;
+    uint128 internal constant MAX_PRICE = 1e15;
+    uint256 internal constant LEVEL = 1;
+
+    function setUpChain(uint256 nProviders, uint256 nWitnesses) internal {
+        vm.warp(1_700_000_000);
+        vm.roll(100);
+        token = new Token(address(this), 1e27);
+        registry = new Registry(IERC20(address(token)), 1000, 100e18, 3);
+        settlement = new Settlement(IERC20(address(token)), registry, 100, 100, 1e18, 10e18);
+        pool = new WitnessPool(
+            IToken(address(token)),
+            registry,
+            WitnessPool.Params({
+                seedDelay: 1,
+                commitWindow: 100,
+                revealWindow: 100,
+                drawTimeout: 1000,
+                rewardUnit: uint128(UNIT),
+                reputationLoss: 1,
+                providerSlashBps: 5000,
+                customerShareBps: 5000,
+                witnessShareBps: 2500
+            })
+        );
+        market = new Market(
+            IERC20(address(token)),
+            registry,
+            settlement,
+            pool,
+            Market.Params({
+                bidBond: uint128(BOND),
+                minProviderStake: 1000e18,
+                revealWindow: 100,
+                confirmWindow: 100,
+                deployWindow: 100,
+                minBiddingWindow: 10,
+                maxBiddingWindow: 7 days,
+                maxDuration: 365 days
+            })
+        );
+        log_ = new AttestationLog();
+        token.setMinter(address(pool));
+        registry.setAuthorized(address(market), true);
+        registry.setAuthorized(address(settlement), true);
+        registry.setAuthorized(address(pool), true);
+        settlement.setMarket(address(market));
+        pool.setMarket(market);
+        market.addLevel(IMarket.Level(1, 512, 0, 1, 0, "sim-small"));
+
+        customer = vm.addr(CUSTOMER_KEY);
+        _fund(customer, 1e24);
+        for (uint256 i = 0; i < nProviders; ++i) addProvider();
+        for (uint256 i = 0; i < nWitnesses; ++i) addWitness();
+    }
+
+    function _fund(address who, uint256 amount) internal {
+        token.transfer(who, amount);
+        address[3] memory spenders = [address(registry), address(market), address(settlement)];
+        vm.startPrank(who);
+        for (uint256 i = 0; i < 3; ++i) token.approve(spenders[i], type(uint256).max);
+        vm.stopPrank();
+    }
+
+    function enclaveKey(uint256 i) internal pure returns (uint256) {
+        return ENCLAVE_KEY_BASE + i;
+    }
+
+    function addProvider() internal returns (uint256 id) {
+        uint256 i = providers.length;
+        address p = address(uint160(0xA000 + i));
+        _fund(p, 1e22);
+        vm.prank(p);
+        id = registry.registerExecutor(
+            IRegistry.ExecutorSpec({
+                enclave: vm.addr(enclaveKey(i)),
+                cpuCores: 2,
+                memoryMiB: 1024,
+                gpuMemoryMiB: 0,
+                gflops: 50,
+                teeType: IRegistry.TeeType.Simulated,
+                evidenceHash: keccak256(abi.encode("evidence", i)),
+                endpoint: "127.0.0.1:7000"
+            }),
+            PROVIDER_STAKE
+        );
+        providers.push(p);
+        executorIds.push(id);
+    }
+
+    function addWitness() internal returns (address w) {
+        w = address(uint160(0xB000 + witnesses.length));
+        _fund(w, 1e22);
+        vm.prank(w);
+        registry.registerWitness(WITNESS_STAKE);
+        witnesses.push(w);
+    }
+
+    function postOrder(uint8 size, uint8 majority) internal returns (uint256 orderId) {
+        vm.prank(customer);
+        orderId = market.postOrder(
+            IMarket.OrderParams({
+                levelId: uint32(LEVEL),
+                duration: DURATION,
+                maxUnitPrice: MAX_PRICE,
+                biddingWindow: 50,
+                committeeSize: size,
+                majority: majority
+            })
+        );
+    }
+
+    function commitBid(uint256 orderId, uint256 providerIdx, uint128 price, bytes32 salt) internal returns (uint256) {
+        address p = providers[providerIdx];
+        bytes32 c = market.bidCommitment(orderId, p, price, 50, salt);
+        vm.prank(p);
+        return market.commitBid(orderId, executorIds[providerIdx], c);
+    }
+
+    function revealBid(uint256 orderId, uint256 providerIdx, uint256 bidIndex, uint128 price, bytes32 salt) internal {
+        vm.prank(providers[providerIdx]);
+        market.revealBid(orderId, bidIndex, price, 50, salt);
+    }
+
+    function toRevealPhase(uint256 orderId) internal {
+        vm.warp(market.order(orderId).bidDeadline);
+    }
+
+    function toClose(uint256 orderId) internal {
+        vm.warp(market.order(orderId).revealDeadline);
+        market.closeBidding(orderId);
+    }
+
+    /// @dev One bid by provider 0 at `price`, through to Fulfilling; returns the lease (= order) id.
+    function leaseThrough(uint8 size, uint8 majority, uint128 price) internal returns (uint256 orderId) {
+        orderId = postOrder(size, majority);
+        commitBid(orderId, 0, price, bytes32("s0"));
+        toRevealPhase(orderId);
+        revealBid(orderId, 0, 0, price, bytes32("s0"));
+        toClose(orderId);
+        vm.prank(providers[0]);
+        market.confirmLease(orderId, "deployment-0");
+        vm.prank(customer);
+        market.startLease(orderId);
+    }
+
+    function draw(uint256 roundId) internal returns (address[] memory) {
+        vm.roll(block.number + 2);
+        return pool.drawCommittee(roundId);
+    }
+
+    function commitOf(uint256 roundId, address w, IWitnessPool.Verdict v, uint64 t) internal view returns (bytes32) {
+        return pool.verdictCommitment(roundId, w, v, t, keccak256(abi.encode(w)));
+    }
+
+    function signVoucher(uint256 key, ISettlement.Voucher memory v) internal view returns (bytes memory) {
+        (uint8 rv, bytes32 r, bytes32 s) = vm.sign(key, _voucherDigest(v));
+        return abi.encodePacked(r, s, rv);
+    }
+
+    function signReceipt(uint256 key, ISettlement.Receipt memory rc) internal view returns (bytes memory) {
+        (uint8 rv, bytes32 r, bytes32 s) = vm.sign(key, _receiptDigest(rc));
+        return abi.encodePacked(r, s, rv);
+    }
+
+    function _voucherDigest(ISettlement.Voucher memory v) internal view returns (bytes32) {
+        return settlement.voucherDigest(v);
+    }
+
+    function _receiptDigest(ISettlement.Receipt memory r) internal view returns (bytes32) {
+        return settlement.receiptDigest(r);
+    }
+
+    /// @dev Tokens every contract accounts for: supply must equal balances of everyone else plus these.
+    function heldByContracts() internal view returns (uint256) {
+        return market.totalHeld() + token.balanceOf(address(settlement)) + registry.totalStaked();
+    }
+}

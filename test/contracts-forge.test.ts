@@ -1,0 +1,17 @@
+/*
+ * Runs the Solidity suite (contracts/test/*.t.sol: unit, fuzz, invariant, adversarial, shared typed-data
+ * vectors) with forge under the default (fast) profile, so the default test run covers it.
+ */
+import { describe, expect, it } from 'vitest';
+import { runForge } from '../contracts/forge.js';
+
+const supported = process.platform === 'linux' && process.arch === 'x64';
+
+describe.skipIf(!supported)('contracts: forge test', () => {
+  it('passes every Solidity unit, fuzz and invariant test', { timeout: 180_000 }, () => {
+    const { status, output } = runForge(['test']);
+    if (status !== 0) console.error(output);
+    expect(status).toBe(0);
+    expect(output).toMatch(/\d+ tests passed, 0 failed/);
+  });
+});
