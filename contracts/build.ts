@@ -112,8 +112,8 @@ function outputs(): Map<string, string> {
 
 /** Formats generated TypeScript exactly as `biome format` would, so lint and --check agree. */
 function biomeFormat(path: string, source: string): string {
-  const biome = join(root, 'node_modules', '.bin', 'biome');
-  return execFileSync(biome, ['check', '--write', `--stdin-file-path=${relative(root, path)}`], {
+  const biome = join(root, 'bin', 'biome.mjs');
+  return execFileSync(process.execPath, [biome, 'check', '--write', `--stdin-file-path=${relative(root, path)}`], {
     input: source,
     encoding: 'utf8',
   });

@@ -46,7 +46,7 @@ function walk(d) {
 // The generator writes the path it was given into each file; keep it repository-relative.
 for (const f of walk(outDir).filter((x) => x.endsWith('.ts'))) {
   const text = readFileSync(f, 'utf8').replace(
-    /^\/\/ Original file: .*?proto\/(?=defaas|grpc)/m,
+    /^\/\/ Original file: .*?proto\/(?=defaas|grpc)/gm,
     '// Original file: proto/',
   );
   writeFileSync(f, text);
