@@ -173,12 +173,29 @@ describe('defaas attest verify: usage errors exit 2', () => {
 });
 
 describe('defaas demo', () => {
-  it('produces simulated evidence and gives the three expected verdicts', async () => {
-    const r = await run('demo', '--json');
-    expect(r.code).toBe(0);
+  it('runs the whole local network: lease on anvil, verified calls, provider paid on-chain', async () => {
+    const r = await run('demo', '--json', '--calls', '100');
+    expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out);
-    expect(j.results.map((x: { ok: boolean }) => x.ok)).toEqual([true, false, false]);
-    expect(j.results[1].code).toBe('POLICY_REPORT_DATA_MISMATCH');
-    expect(j.results[2].code).toBe('POLICY_TEE_NOT_ALLOWED');
+    expect(j.ok).toBe(true);
+    expect(j.calls).toBe(100);
+    expect(j.callsOk).toBe(100);
+    expect(j.outputsChecked).toBe(100);
+    expect(j.receiptsVerified).toBe(100);
+    expect(j.receipts).toBeGreaterThanOrEqual(2); // batched: at most 64 calls per receipt
+    expect(BigInt(j.providerPaid)).toBeGreaterThan(0n);
+    expect(BigInt(j.providerPaid)).toBe(100n * BigInt(j.pricePerCall));
+    expect(BigInt(j.balances.after.provider) - BigInt(j.balances.before.provider)).toBe(
+      BigInt(j.providerPaid),
+    );
+    expect(BigInt(j.balances.before.leaseEscrow) - BigInt(j.balances.after.leaseEscrow)).toBe(
+      BigInt(j.providerPaid),
+    );
+    // anvil was stopped: its pid is gone
+    expect(() => process.kill(j.chain.anvilPid, 0)).toThrow();
+  });
+
+  it('refuses a bad --calls as a usage error', async () => {
+    expect((await run('demo', '--calls', '0')).code).toBe(2);
   });
 });

@@ -28,6 +28,15 @@ export const SIMULATED_MR_TD = new Uint8Array(
   createHash('sha384').update('defaas/enclave-host/simulated/v1').digest(),
 );
 
+/** The policy a client uses for a simulated executor: the simulated TEE only, this root, this MRTD. */
+export function simulatedDevPolicy(root: SimulatedRoot): Policy {
+  return {
+    allowedTees: ['simulated'],
+    measurements: { simulated: { mrTd: toHex(SIMULATED_MR_TD) } },
+    simulated: { rootKeyHashes: [toHex(root.keyHash)] },
+  };
+}
+
 interface StartOptions {
   tee: string;
   listen: string;
@@ -119,11 +128,7 @@ async function start(o: StartOptions): Promise<number> {
   if (o.tee === 'simulated') {
     const root = await simulatedRoot(o.stateDir);
     quotes = new SimulatedQuoteProvider(root, { measurements: { mrTd: SIMULATED_MR_TD } });
-    const policy: Policy = {
-      allowedTees: ['simulated'],
-      measurements: { simulated: { mrTd: toHex(SIMULATED_MR_TD) } },
-      simulated: { rootKeyHashes: [toHex(root.keyHash)] },
-    };
+    const policy = simulatedDevPolicy(root);
     await writeFile(join(o.stateDir, 'policy.json'), `${JSON.stringify(policy, null, 2)}\n`);
     log.warn({ rootKeyHash: toHex(root.keyHash) }, 'simulated TEE: evidence proves nothing about hardware');
   } else if (o.tee === 'tdx' || o.tee === 'snp') {
