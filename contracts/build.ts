@@ -113,10 +113,14 @@ function outputs(): Map<string, string> {
 /** Formats generated TypeScript exactly as `biome format` would, so lint and --check agree. */
 function biomeFormat(path: string, source: string): string {
   const biome = join(root, 'bin', 'biome.mjs');
-  return execFileSync(process.execPath, [biome, 'check', '--write', `--stdin-file-path=${relative(root, path)}`], {
-    input: source,
-    encoding: 'utf8',
-  });
+  return execFileSync(
+    process.execPath,
+    [biome, 'check', '--write', `--stdin-file-path=${relative(root, path)}`],
+    {
+      input: source,
+      encoding: 'utf8',
+    },
+  );
 }
 
 export function kebab(name: string): string {
