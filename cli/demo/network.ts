@@ -23,7 +23,7 @@ import { bindReportData } from '../../attestation/binding.js';
 import { bytesEqual, toHex } from '../../attestation/bytes.js';
 import { checkEvidence } from '../../attestation/check.js';
 import { isAttestationError } from '../../attestation/errors.js';
-import { PLATFORM_POLICY, type Policy } from '../../attestation/policy.js';
+import { PLATFORM_POLICY } from '../../attestation/policy.js';
 import { generateSimulatedRoot } from '../../attestation/simulated.js';
 import { type Anvil, startAnvil } from '../../contracts/anvil.js';
 import { bidCommitment, defaasErrors } from '../../contracts/bindings/index.js';
