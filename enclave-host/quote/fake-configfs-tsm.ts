@@ -9,6 +9,7 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { concatBytes } from '../../attestation/bytes.js';
 import type { TsmFileSystem } from './configfs-tsm.js';
 
 /*
@@ -39,16 +40,6 @@ const WRITE_ONLY = new Set(['inblob', 'privlevel']);
 
 function sysError(code: string, path: string): Error {
   return Object.assign(new Error(`${code}: ${path}`), { code, path });
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 export class FakeConfigfsTsm {
@@ -141,7 +132,8 @@ export class FakeConfigfsTsm {
       const privlevel = Number(new TextDecoder().decode(await this.raw(join(entry, 'privlevel'))).trim());
       const make =
         this.opts.makeOutblob ??
-        ((blob: Uint8Array) => concat(new TextEncoder().encode(`FAKEQUOTE${this.opts.provider}:`), blob));
+        ((blob: Uint8Array) =>
+          concatBytes(new TextEncoder().encode(`FAKEQUOTE${this.opts.provider}:`), blob));
       return make(inblob, privlevel);
     }
     return new Uint8Array(await this.raw(path));
