@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAttestation } from './attestation.js';
 import type { Section } from './section.js';
+import { benchSession } from './session.js';
 
 /*
  * `npm run bench [-- <section>…]`: runs the named benchmark sections (all when none is named), writes
@@ -13,6 +14,7 @@ import type { Section } from './section.js';
 
 const SECTIONS: Readonly<Record<string, () => Promise<Section>>> = {
   attestation: benchAttestation,
+  session: benchSession,
 };
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

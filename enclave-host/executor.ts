@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { toHex } from '../attestation/bytes.js';
 import { asBuffer } from '../attestation/session/buffers.js';
 import { SessionError, sessionFail } from '../attestation/session/errors.js';
+import { sealedLength } from '../attestation/session/frame-cipher.js';
 import { isPrivateKey } from '../attestation/session/secp256k1.js';
 import {
   parseUint,
@@ -23,7 +24,9 @@ import type { SealedFrame, SealedFrame__Output } from '../proto/gen/defaas/execu
 import type { ServerHello } from '../proto/gen/defaas/executor/v1/ServerHello.js';
 import type { HealthHandlers } from '../proto/gen/grpc/health/v1/Health.js';
 import {
+  encodedSealedFrame,
   loadProtos,
+  responseParts,
   type SessionRequest__Output,
   type SessionResponse,
   sessionCodec,
@@ -70,6 +73,7 @@ export interface ExecutorOptions {
 }
 
 const NONCE_RESERVE_BLOCK = 1024n;
+const EMPTY = Buffer.alloc(0);
 
 type Kind = 'deploy' | 'invoke' | 'settle' | 'sync';
 
@@ -318,6 +322,9 @@ export class Executor {
       };
       try {
         const { session, seq, body } = this.openFrame(call.request);
+        // The call object keeps its request until it ends; the ciphertext (as large as the payload)
+        // is not needed once opened, so let it go now rather than after the function ran.
+        call.request.ciphertext = EMPTY;
         this.dispatch(session, body, kind).then(
           (resp) => answer(null, this.sealResponse(session, seq, resp)),
           // The request authenticated: its error detail goes back sealed under the same number.
@@ -414,12 +421,12 @@ export class Executor {
     return { session, seq, body };
   }
 
+  /** Seals straight into the frame's wire encoding (no second copy of the payload). */
   private sealResponse(session: ServerSession, seq: bigint, resp: SessionResponse): SealedFrame {
-    return {
-      sessionId: Buffer.from(session.id),
-      seq: seq.toString(),
-      ciphertext: session.tx.seal(session.id, seq, this.codec.encodeResponse(resp)),
-    };
+    const plain = responseParts(this.codec, resp);
+    return encodedSealedFrame(session.id, seq, sealedLength(plain.length), (out, at) =>
+      session.tx.sealPartsInto(session.id, seq, plain.parts, out, at),
+    );
   }
 
   private async dispatch(

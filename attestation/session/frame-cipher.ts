@@ -8,6 +8,13 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
  */
 export type Direction = 'c2s' | 's2c';
 const TAG_LEN = 16;
+/** Bytes encrypted per update() when sealing into a caller's buffer. */
+const UPDATE_CHUNK = 64 * 1024;
+
+/** Length of a sealed frame body (ciphertext ‖ tag) for `plaintextLength` bytes. */
+export function sealedLength(plaintextLength: number): number {
+  return plaintextLength + TAG_LEN;
+}
 const DIR_TAG: Record<Direction, number> = { c2s: 0x63327300, s2c: 0x73326300 };
 
 function nonceAndAad(sessionId: Uint8Array, seq: bigint, dir: Direction): { nonce: Buffer; aad: Buffer } {
@@ -31,10 +38,41 @@ export class FrameCipher {
   }
 
   seal(sessionId: Uint8Array, seq: bigint, plaintext: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(plaintext.length + TAG_LEN);
+    this.sealInto(sessionId, seq, plaintext, out, 0);
+    return out;
+  }
+
+  /**
+   * Seals into `out` at `offset` (ciphertext ‖ tag, `sealedLength(plaintext.length)` bytes), so a
+   * caller can build the enclosing message around it without another copy of the payload.
+   */
+  sealInto(sessionId: Uint8Array, seq: bigint, plaintext: Uint8Array, out: Buffer, offset: number): void {
+    this.sealPartsInto(sessionId, seq, [plaintext], out, offset);
+  }
+
+  /** Like `sealInto` for a plaintext given as consecutive parts (sealed as their concatenation). */
+  sealPartsInto(
+    sessionId: Uint8Array,
+    seq: bigint,
+    parts: readonly Uint8Array[],
+    out: Buffer,
+    offset: number,
+  ): void {
+    const length = parts.reduce((n, p) => n + p.length, 0);
+    if (offset < 0 || offset + length + TAG_LEN > out.length)
+      throw new RangeError('sealInto: output buffer too small');
     const { nonce, aad } = nonceAndAad(sessionId, seq, this.direction);
     const c = createCipheriv('chacha20-poly1305', this.key, nonce, { authTagLength: TAG_LEN });
-    c.setAAD(aad, { plaintextLength: plaintext.length });
-    return Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
+    c.setAAD(aad, { plaintextLength: length });
+    let at = offset;
+    // In chunks: each update() returns a new buffer; small ones come from memory malloc reuses (hot
+    // in cache), where a payload-sized one would be fresh pages mapped for one copy.
+    for (const p of parts)
+      for (let i = 0; i < p.length; i += UPDATE_CHUNK)
+        at += c.update(p.subarray(i, Math.min(p.length, i + UPDATE_CHUNK))).copy(out, at);
+    at += c.final().copy(out, at);
+    c.getAuthTag().copy(out, at);
   }
 
   /** The plaintext, or null when the tag does not verify (tampered, wrong key, position or session). */
@@ -46,7 +84,10 @@ export class FrameCipher {
       const d = createDecipheriv('chacha20-poly1305', this.key, nonce, { authTagLength: TAG_LEN });
       d.setAAD(aad, { plaintextLength: body.length });
       d.setAuthTag(sealed.subarray(sealed.length - TAG_LEN));
-      return Buffer.concat([d.update(body), d.final()]);
+      const out = d.update(body);
+      // final() verifies the tag; a stream cipher has no bytes left, so no copy is needed.
+      const rest = d.final();
+      return rest.length === 0 ? out : Buffer.concat([out, rest]);
     } catch {
       return null;
     }

@@ -37,7 +37,8 @@ interface Slot {
   readonly worker: Worker;
   ready: boolean;
   retired: boolean;
-  job: (Job & { readonly id: number; readonly timer: NodeJS.Timeout }) | undefined;
+  /** The running job (without its request: the worker has its own copy of the input). */
+  job: (Omit<Job, 'request'> & { readonly id: number; readonly timer: NodeJS.Timeout }) | undefined;
 }
 
 export class WorkerPool {
@@ -164,7 +165,7 @@ export class WorkerPool {
       const job = this.queue.shift()!;
       const id = this.nextId++;
       const timer = setTimeout(() => this.onTimeout(slot, id), this.opts.wallTimeMs);
-      slot.job = { ...job, id, timer };
+      slot.job = { resolve: job.resolve, reject: job.reject, id, timer };
       const message: RunRequest = { type: 'run', id, ...job.request };
       slot.worker.postMessage(message);
     }

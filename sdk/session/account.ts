@@ -41,8 +41,31 @@ export class ClientAccount {
   authorised = 0n;
   batch: Batch | undefined;
   readonly vouchers: SignedVoucher[] = [];
+  /**
+   * Batched calls sent whose voucher has not been sent yet. The executor serves at most
+   * `batchMaxCalls` such calls per (lease, client) and makes a further call wait for a voucher; a
+   * call of the next batch that overtook the last calls of a full batch on the way (concurrent
+   * unary RPCs are not ordered) would then wait for a voucher that waits for those calls. So the
+   * client holds a call back while the cap is reached, until the open batch's voucher is sent.
+   */
+  private uncovered = 0;
+  private uncoveredWaiters: (() => void)[] = [];
 
   constructor(readonly address: string) {}
+
+  /** Waits until fewer than `max` batched calls are uncovered, then counts one more. */
+  async reserveUncovered(max: number): Promise<void> {
+    while (this.uncovered >= Math.max(1, max)) await new Promise<void>((r) => this.uncoveredWaiters.push(r));
+    this.uncovered++;
+  }
+
+  /** `n` reserved calls are covered by a voucher that was just sent (or were refused). */
+  releaseUncovered(n: number): void {
+    this.uncovered = Math.max(0, this.uncovered - n);
+    const waiters = this.uncoveredWaiters;
+    this.uncoveredWaiters = [];
+    for (const w of waiters) w();
+  }
 }
 
 const registry = new Map<string, ClientAccount>();

@@ -1,8 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
-import { FrameCipher } from '../../attestation/session/frame-cipher.js';
+import { FrameCipher, sealedLength } from '../../attestation/session/frame-cipher.js';
 import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor.js';
 import type { SealedFrame, SealedFrame__Output } from '../../proto/gen/defaas/executor/v1/SealedFrame.js';
 import {
+  encodedSealedFrame,
+  requestParts,
   SEALED_ERROR_KEY,
   type SessionRequest,
   type SessionResponse__Output,
@@ -46,21 +48,35 @@ export class SecureChannel {
   /** Seals `req` now (so calls reach the wire in the order they were made) and awaits the response. */
   request(kind: RequestKind, req: SessionRequest): Promise<SessionResponse__Output> {
     const seq = this.seq++;
-    const id = this.accepted.sessionId;
-    const frame = {
-      sessionId: Buffer.from(id),
-      seq: seq.toString(),
-      ciphertext: this.tx.seal(id, seq, this.codec.encodeRequest(req)),
-    };
+    const frame = this.seal(seq, req);
     if (this.transport === 'stream') return this.viaStream(frame).then((res) => this.openResponse(seq, res));
+    return this.unary(kind, seq, frame);
+  }
+
+  /** Seals straight into the frame's wire encoding (no second copy of the payload). */
+  private seal(seq: bigint, req: SessionRequest): SealedFrame {
+    const id = this.accepted.sessionId;
+    const plain = requestParts(this.codec, req);
+    return encodedSealedFrame(id, seq, sealedLength(plain.length), (out, at) =>
+      this.tx.sealPartsInto(id, seq, plain.parts, out, at),
+    );
+  }
+
+  /**
+   * One unary RPC. `frame` is handed to gRPC (serialized at once) and not captured by the callback,
+   * so the sealed request (up to the payload size) is garbage as soon as it is on the wire instead
+   * of living until the response.
+   */
+  private unary(kind: RequestKind, seq: bigint, frame: SealedFrame): Promise<SessionResponse__Output> {
     const method = this.client[METHOD[kind]].bind(this.client) as (
-      f: typeof frame,
+      f: SealedFrame,
       m: grpc.Metadata,
       o: grpc.CallOptions,
       cb: (e: grpc.ServiceError | null, r?: SealedFrame__Output) => void,
     ) => unknown;
-    return new Promise((resolve, reject) => {
-      method(frame, waitForReady(), { deadline: Date.now() + this.deadlineMs }, (err, res) => {
+    let done!: (err: grpc.ServiceError | null, res?: SealedFrame__Output) => void;
+    const p = new Promise<SessionResponse__Output>((resolve, reject) => {
+      done = (err, res) => {
         if (err) return reject(this.openError(seq, err));
         if (!res) return reject(new DefaasError('TRANSPORT_ERROR', 'empty response'));
         try {
@@ -68,8 +84,10 @@ export class SecureChannel {
         } catch (e) {
           reject(e);
         }
-      });
+      };
     });
+    method(frame, waitForReady(), { deadline: Date.now() + this.deadlineMs }, done);
+    return p;
   }
 
   /** Closes the bulk stream, if open; pending requests fail with TRANSPORT_UNAVAILABLE. */

@@ -5,6 +5,7 @@ import { bytesEqual, toHex } from '../../attestation/bytes.js';
 import type { VerifyCache } from '../../attestation/cache.js';
 import { checkEvidence } from '../../attestation/check.js';
 import type { VerifiedEvidence } from '../../attestation/evidence.js';
+import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
 import type { TrustRoots } from '../../attestation/roots.js';
 import { sessionFail } from '../../attestation/session/errors.js';
@@ -31,6 +32,11 @@ export interface HandshakeOptions {
   readonly cache?: VerifyCache;
   /** When set, the executor must serve exactly this lease. */
   readonly leaseId?: bigint;
+  /**
+   * Intel collateral to verify the evidence with instead of what the executor sent. The transcript
+   * (and its signature) still covers the evidence bundle exactly as the executor sent it.
+   */
+  readonly collateral?: IntelCollateral;
 }
 
 export interface PendingHello {
@@ -121,7 +127,8 @@ export async function finishHandshake(
   };
   const binding = bindingHash(fields);
   // 1–2. Evidence genuine and accepted by the policy.
-  const bundle = decodeEvidenceBundle(sh.evidenceBundle);
+  const sent = decodeEvidenceBundle(sh.evidenceBundle);
+  const bundle = opts.collateral ? { ...sent, intel: opts.collateral } : sent;
   const verified = await checkEvidence(bundle, {
     now: opts.now,
     policy: opts.policy,

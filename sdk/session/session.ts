@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { decodeEvidenceBundle, encodeEvidenceBundle } from '../../attestation/bundle.js';
 import type { VerifyCache } from '../../attestation/cache.js';
 import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
@@ -160,6 +159,7 @@ export class Session {
     const inputHash = sha256Hex(input);
     for (let attempt = 0; ; attempt++) {
       const acct = await this.account(key.address);
+      if (this.receiptMode === 'batched') await acct.reserveUncovered(this.accepted.terms.batchMaxCalls);
       const req: CallRequest = { nonce: acct.nextNonce++, functionHash: fn.hash, inputHash };
       try {
         return await (this.receiptMode === 'per-call'
@@ -339,7 +339,10 @@ export class Session {
       run.push(e);
     }
     if (run.length) runs.push(run);
+    // settleRun seals its voucher before its first await, so the vouchers are on their way before
+    // calls held back by the cap (ClientAccount.reserveUncovered) are sealed.
     for (const r of runs) void this.settleRun(b.account, b.key, r);
+    b.account.releaseUncovered(b.entries.length);
   }
 
   private async settleRun(acct: ClientAccount, priv: Uint8Array, run: BatchEntry[]): Promise<void> {
@@ -471,14 +474,9 @@ async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<
   ).catch((e: unknown) => {
     throw toDefaasError(e);
   });
-  let hello2 = sh;
-  if (opts.collateral) {
-    // The client's own (cached) collateral replaces what the executor sent.
-    const b = decodeEvidenceBundle(sh.evidenceBundle);
-    hello2 = { ...sh, evidenceBundle: Buffer.from(encodeEvidenceBundle({ ...b, intel: opts.collateral })) };
-  }
-  const accepted = await finishHandshake(hello, hello2, {
+  const accepted = await finishHandshake(hello, sh, {
     policy: opts.policy,
+    ...(opts.collateral && { collateral: opts.collateral }),
     mode: hello.mode,
     now: opts.now === undefined ? new Date() : typeof opts.now === 'function' ? opts.now() : opts.now,
     ...(opts.roots && { roots: opts.roots }),
