@@ -222,6 +222,26 @@ describe('handshake', () => {
     );
   });
 
+  it('rejects an EIP-712 domain other than the one pinned, and accepts the pinned one', async () => {
+    const zero = '0x0000000000000000000000000000000000000000';
+    const other = '0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0';
+    expect(
+      await codeOf(
+        connect(h.endpoint, { policy: h.policy, domain: { chainId: 31337n, verifyingContract: other } }),
+      ),
+    ).toBe('TERMS_MISMATCH');
+    expect(
+      await codeOf(
+        connect(h.endpoint, { policy: h.policy, domain: { chainId: 1n, verifyingContract: zero } }),
+      ),
+    ).toBe('TERMS_MISMATCH');
+    const s = await connect(h.endpoint, {
+      policy: h.policy,
+      domain: { chainId: 31337n, verifyingContract: zero },
+    });
+    await s.close();
+  });
+
   it('caps open sessions and expires them; the SDK re-opens an expired session', async () => {
     const small = await startExecutor({ root: h.root, maxSessions: 2, sessionTtlMs: 400 });
     try {

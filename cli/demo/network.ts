@@ -404,6 +404,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         const session: Session = await connect(onChain.endpoint, {
           policy,
           leaseId,
+          domain: { chainId, verifyingContract: deployment.contracts.settlement },
           receipts: 'batched',
           store,
           voucherTtlSeconds: 86_400,

@@ -21,6 +21,7 @@ import {
   transcriptHash,
 } from '../../attestation/session/transcript.js';
 import { generateX25519, type X25519KeyPair, x25519 } from '../../attestation/session/x25519.js';
+import type { TypedDataDomain } from '../../attestation/typed-data.js';
 import type { ClientHello } from '../../proto/gen/defaas/executor/v1/ClientHello.js';
 import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
 
@@ -32,6 +33,8 @@ export interface HandshakeOptions {
   readonly cache?: VerifyCache;
   /** When set, the executor must serve exactly this lease. */
   readonly leaseId?: bigint;
+  /** When set, the executor's EIP-712 domain (chain id, Settlement address) must be exactly this. */
+  readonly domain?: TypedDataDomain;
   /**
    * Intel collateral to verify the evidence with instead of what the executor sent. The transcript
    * (and its signature) still covers the evidence bundle exactly as the executor sent it.
@@ -158,6 +161,16 @@ export async function finishHandshake(
     });
   if (opts.leaseId !== undefined && opts.leaseId !== terms.leaseId)
     sessionFail('TERMS_MISMATCH', `executor serves lease ${terms.leaseId}, not ${opts.leaseId}`);
+  if (
+    opts.domain &&
+    (opts.domain.chainId !== terms.chainId ||
+      opts.domain.verifyingContract.toLowerCase() !== terms.verifyingContract)
+  ) {
+    sessionFail(
+      'TERMS_MISMATCH',
+      `executor signs for chain ${terms.chainId} / ${terms.verifyingContract}, not ${opts.domain.chainId} / ${opts.domain.verifyingContract}`,
+    );
+  }
   const dhE = x25519(hello.ephemeral.privateKey, sh.serverEphemeral);
   const dhS = x25519(hello.ephemeral.privateKey, sh.keys.staticX25519);
   return {

@@ -43,6 +43,12 @@ export interface ConnectOptions {
   readonly receipts?: ReceiptMode;
   /** The lease the executor must serve; default: whatever it presents (standalone dev lease). */
   readonly leaseId?: bigint;
+  /**
+   * The EIP-712 domain vouchers must be signed under (the deployment's chain id and Settlement).
+   * Set it whenever a chain is involved: without it the customer signs under whatever domain the
+   * executor presents.
+   */
+  readonly domain?: TypedDataDomain;
   /** Where verified receipts, records and vouchers are kept. */
   readonly store?: ReceiptStore;
   readonly roots?: TrustRoots;
@@ -482,6 +488,7 @@ async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<
     ...(opts.roots && { roots: opts.roots }),
     ...(opts.cache && { cache: opts.cache }),
     ...(opts.leaseId !== undefined && { leaseId: opts.leaseId }),
+    ...(opts.domain && { domain: opts.domain }),
   });
   return new SecureChannel(client, accepted, deadlineMs, opts.transport ?? 'unary');
 }
