@@ -36,6 +36,7 @@ import { Account } from './ledger/account.js';
 import { FileNonceStore, MemoryNonceStore, type NonceStore } from './ledger/nonce-store.js';
 import { infoJson, toServiceError, toWireError } from './rpc-errors.js';
 import type { FunctionRuntime } from './runtime/function-runtime.js';
+import { EphemeralPool } from './session/ephemeral-pool.js';
 import { EvidenceSource, type QuoteSource } from './session/evidence-source.js';
 import { respondToHello } from './session/handshake.js';
 import { type EnclaveIdentity, generateEnclaveIdentity } from './session/identity.js';
@@ -88,6 +89,7 @@ export class Executor {
   readonly domain: TypedDataDomain;
   readonly terms: LeaseTermsFields;
   private readonly evidence: EvidenceSource;
+  private readonly ephemerals = new EphemeralPool();
   private readonly sessions: SessionTable;
   private readonly accounts = new Map<string, Account>();
   private readonly server: grpc.Server;
@@ -280,9 +282,13 @@ export class Executor {
         sessionTtlMs: this.o.sessionTtlMs,
         windowSize: this.o.window,
         now,
+        ephemeral: () => this.ephemerals.take(),
       },
     );
     this.sessions.add(out.session);
+    // Key derivation after the ServerHello is sent (the client needs longer than that to check it).
+    const opened = out.session;
+    setImmediate(() => opened.prepare());
     this.log.debug({ session: toHex(out.session.id), mode }, 'session opened');
     const f = out.fields;
     return {
@@ -322,8 +328,9 @@ export class Executor {
       };
       try {
         const { session, seq, body } = this.openFrame(call.request);
-        // The call object keeps its request until it ends; the ciphertext (as large as the payload)
-        // is not needed once opened, so let it go now rather than after the function ran.
+        // The frame was opened in place: its buffer now holds the plaintext, which `body` views. The
+        // call object keeps its request until it ends; drop its reference so the buffer lives only
+        // as long as the request body does.
         call.request.ciphertext = EMPTY;
         this.dispatch(session, body, kind).then(
           (resp) => answer(null, this.sealResponse(session, seq, resp)),
@@ -408,7 +415,8 @@ export class Executor {
       sessionFail('FRAME_OUT_OF_WINDOW', `frame ${seq} is older than the replay window`, {
         highest: session.window.highestSeen.toString(),
       });
-    const plain = session.rx.open(session.id, seq, frame.ciphertext);
+    // The received frame is ours alone: decrypt over it (no payload-sized allocation).
+    const plain = session.rx.openInPlace(session.id, seq, frame.ciphertext);
     if (!plain)
       sessionFail('FRAME_AUTH_FAILED', 'frame does not authenticate (tampered, or not for this session)');
     session.window.accept(seq);

@@ -8,6 +8,7 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
  */
 export type Direction = 'c2s' | 's2c';
 const TAG_LEN = 16;
+const AEAD = 'chacha20-poly1305';
 /** Bytes encrypted per update() when sealing into a caller's buffer. */
 const UPDATE_CHUNK = 64 * 1024;
 
@@ -63,7 +64,7 @@ export class FrameCipher {
     if (offset < 0 || offset + length + TAG_LEN > out.length)
       throw new RangeError('sealInto: output buffer too small');
     const { nonce, aad } = nonceAndAad(sessionId, seq, this.direction);
-    const c = createCipheriv('chacha20-poly1305', this.key, nonce, { authTagLength: TAG_LEN });
+    const c = createCipheriv(AEAD, this.key, nonce, { authTagLength: TAG_LEN });
     c.setAAD(aad, { plaintextLength: length });
     let at = offset;
     // In chunks: each update() returns a new buffer; small ones come from memory malloc reuses (hot
@@ -75,13 +76,40 @@ export class FrameCipher {
     c.getAuthTag().copy(out, at);
   }
 
+  /**
+   * Like `open`, but decrypts over `sealed` itself (in 64 KiB steps, each written back where its
+   * ciphertext was) and returns a view of the plaintext in it: no payload-sized buffer is allocated.
+   * The plaintext is returned only once the tag verified; on failure null is returned and `sealed`
+   * holds garbage. For a received frame that nothing else reads afterwards.
+   */
+  openInPlace(sessionId: Uint8Array, seq: bigint, sealed: Buffer): Buffer | null {
+    if (sealed.length < TAG_LEN) return null;
+    const { nonce, aad } = nonceAndAad(sessionId, seq, this.direction);
+    const bodyLength = sealed.length - TAG_LEN;
+    try {
+      const d = createDecipheriv(AEAD, this.key, nonce, { authTagLength: TAG_LEN });
+      d.setAAD(aad, { plaintextLength: bodyLength });
+      d.setAuthTag(sealed.subarray(bodyLength));
+      let at = 0;
+      // A stream cipher never returns more bytes than it consumed: `at` stays behind the read position.
+      for (let i = 0; i < bodyLength; i += UPDATE_CHUNK)
+        at += d.update(sealed.subarray(i, Math.min(bodyLength, i + UPDATE_CHUNK))).copy(sealed, at);
+      // final() verifies the tag (and, for a stream cipher, returns no bytes).
+      at += d.final().copy(sealed, at);
+      if (at !== bodyLength) return null;
+      return sealed.subarray(0, bodyLength);
+    } catch {
+      return null;
+    }
+  }
+
   /** The plaintext, or null when the tag does not verify (tampered, wrong key, position or session). */
   open(sessionId: Uint8Array, seq: bigint, sealed: Uint8Array): Buffer | null {
     if (sealed.length < TAG_LEN) return null;
     const { nonce, aad } = nonceAndAad(sessionId, seq, this.direction);
     const body = sealed.subarray(0, sealed.length - TAG_LEN);
     try {
-      const d = createDecipheriv('chacha20-poly1305', this.key, nonce, { authTagLength: TAG_LEN });
+      const d = createDecipheriv(AEAD, this.key, nonce, { authTagLength: TAG_LEN });
       d.setAAD(aad, { plaintextLength: body.length });
       d.setAuthTag(sealed.subarray(sealed.length - TAG_LEN));
       const out = d.update(body);

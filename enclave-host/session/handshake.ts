@@ -10,7 +10,7 @@ import {
   type SessionMode,
   transcriptHash,
 } from '../../attestation/session/transcript.js';
-import { generateX25519, x25519 } from '../../attestation/session/x25519.js';
+import { generateX25519, type X25519KeyPair, x25519 } from '../../attestation/session/x25519.js';
 import type { EvidenceSource } from './evidence-source.js';
 import type { EnclaveIdentity } from './identity.js';
 import { ServerSession } from './server-session.js';
@@ -36,6 +36,8 @@ export interface HandshakeContext {
   readonly sessionTtlMs: number;
   readonly windowSize: number;
   readonly now: number;
+  /** Source of the server's ephemeral key (e.g. an EphemeralPool); default: a new key. */
+  readonly ephemeral?: () => X25519KeyPair;
 }
 
 /**
@@ -51,7 +53,7 @@ export async function respondToHello(hello: ClientHelloIn, ctx: HandshakeContext
   if (hello.clientEphemeral.length !== 32)
     sessionFail('HANDSHAKE_MALFORMED', 'client ephemeral key must be 32 bytes');
   if (hello.clientNonce.length !== 32) sessionFail('HANDSHAKE_MALFORMED', 'client nonce must be 32 bytes');
-  const eph = generateX25519();
+  const eph = ctx.ephemeral ? ctx.ephemeral() : generateX25519();
   const fields: HandshakeFields = {
     version: PROTOCOL_VERSION,
     clientEphemeral: hello.clientEphemeral,
@@ -71,12 +73,14 @@ export async function respondToHello(hello: ClientHelloIn, ctx: HandshakeContext
       ? await ctx.evidence.freshEvidence(binding)
       : await ctx.evidence.standingEvidence();
   const th = transcriptHash(binding, presented.bundle);
+  // Malformed or low-order client keys are refused here, before anything is signed.
   const dhE = x25519(eph.privateKey, hello.clientEphemeral);
   const dhS = x25519(ctx.identity.staticKey.privateKey, hello.clientEphemeral);
-  const keys = deriveSessionKeys(th, dhE, dhS);
+  // HKDF and the ciphers are set up on first use (or ServerSession.prepare()), after the
+  // ServerHello is on its way.
   const session = new ServerSession(
     fields.sessionId,
-    keys,
+    () => deriveSessionKeys(th, dhE, dhS),
     ctx.now + ctx.sessionTtlMs,
     presented.evidenceHash,
     ctx.windowSize,

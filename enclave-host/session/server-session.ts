@@ -1,22 +1,51 @@
 import { FrameCipher } from '../../attestation/session/frame-cipher.js';
+import type { DirectionalKeys } from '../../attestation/session/keys.js';
 import { ReplayWindow } from '../../attestation/session/replay-window.js';
 
-/** One open session on the executor: its keys, replay window and lifetime. */
+/**
+ * One open session on the executor: its keys, replay window and lifetime. The keys may be given as
+ * a derivation that runs on first use (or on `prepare()`), so the handshake can answer before
+ * spending the Diffie-Hellman work: the result is the same whenever it runs.
+ */
 export class ServerSession {
-  readonly rx: FrameCipher;
-  readonly tx: FrameCipher;
+  private ciphers: { rx: FrameCipher; tx: FrameCipher } | undefined;
+  private derive: (() => DirectionalKeys) | undefined;
   readonly window: ReplayWindow;
 
   constructor(
     readonly id: Uint8Array,
-    keys: { c2s: Uint8Array; s2c: Uint8Array },
+    keys: DirectionalKeys | (() => DirectionalKeys),
     readonly expiresAt: number,
     /** SHA-256 of the evidence presented in this session (receipts carry it). */
     readonly evidenceHash: Uint8Array,
     windowSize: number,
   ) {
-    this.rx = new FrameCipher(keys.c2s, 'c2s');
-    this.tx = new FrameCipher(keys.s2c, 's2c');
+    if (typeof keys === 'function') this.derive = keys;
+    else this.ciphers = ciphersFor(keys);
     this.window = new ReplayWindow(windowSize);
   }
+
+  /** Derives the keys now if that was deferred. */
+  prepare(): void {
+    if (this.ciphers) return;
+    const derive = this.derive!;
+    this.derive = undefined;
+    this.ciphers = ciphersFor(derive());
+  }
+
+  /** Opens client → server frames. */
+  get rx(): FrameCipher {
+    this.prepare();
+    return this.ciphers!.rx;
+  }
+
+  /** Seals server → client frames. */
+  get tx(): FrameCipher {
+    this.prepare();
+    return this.ciphers!.tx;
+  }
+}
+
+function ciphersFor(keys: DirectionalKeys): { rx: FrameCipher; tx: FrameCipher } {
+  return { rx: new FrameCipher(keys.c2s, 'c2s'), tx: new FrameCipher(keys.s2c, 's2c') };
 }

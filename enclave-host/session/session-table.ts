@@ -9,6 +9,8 @@ import type { ServerSession } from './server-session.js';
 export class SessionTable {
   private readonly sessions = new Map<string, ServerSession>();
   private readonly helloNonces = new Map<string, number>();
+  /** No entry expires before this time: sweeping earlier would find nothing. */
+  private nextExpiry = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly maxSessions: number,
@@ -21,6 +23,7 @@ export class SessionTable {
     const k = toHex(nonce);
     if (this.helloNonces.has(k)) sessionFail('HANDSHAKE_REPLAYED', 'this ClientHello was already used');
     this.helloNonces.set(k, until);
+    if (until < this.nextExpiry) this.nextExpiry = until;
   }
 
   /** Throws SESSION_LIMIT when full (after dropping expired sessions). */
@@ -35,6 +38,7 @@ export class SessionTable {
   add(s: ServerSession): void {
     this.reserve();
     this.sessions.set(toHex(s.id), s);
+    if (s.expiresAt < this.nextExpiry) this.nextExpiry = s.expiresAt;
   }
 
   get(id: Uint8Array): ServerSession {
@@ -57,9 +61,17 @@ export class SessionTable {
     this.sessions.clear();
   }
 
+  /** Drops expired sessions and nonces; a pass over the tables only once something can have expired. */
   private sweep(): void {
     const t = this.now();
-    for (const [k, s] of this.sessions) if (s.expiresAt <= t) this.sessions.delete(k);
-    for (const [k, until] of this.helloNonces) if (until <= t) this.helloNonces.delete(k);
+    if (t < this.nextExpiry) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const [k, s] of this.sessions)
+      if (s.expiresAt <= t) this.sessions.delete(k);
+      else if (s.expiresAt < next) next = s.expiresAt;
+    for (const [k, until] of this.helloNonces)
+      if (until <= t) this.helloNonces.delete(k);
+      else if (until < next) next = until;
+    this.nextExpiry = next;
   }
 }

@@ -162,7 +162,8 @@ export class SecureChannel {
     const id = this.accepted.sessionId;
     if (res.seq !== seq.toString() || !Buffer.from(id).equals(res.sessionId))
       throw new DefaasError('FRAME_OUT_OF_WINDOW', `response is for frame ${res.seq}, expected ${seq}`);
-    const plain = this.rx.open(id, seq, res.ciphertext);
+    // The received frame is ours alone: decrypt over it (no payload-sized allocation).
+    const plain = this.rx.openInPlace(id, seq, res.ciphertext);
     if (!plain) throw new DefaasError('FRAME_AUTH_FAILED', 'response frame does not authenticate');
     let body: SessionResponse__Output;
     try {

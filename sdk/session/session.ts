@@ -471,6 +471,8 @@ export class Session {
 }
 
 async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<SecureChannel> {
+  // Start connecting (TCP + HTTP/2) first, so the key generation below overlaps with it.
+  client.getChannel().getConnectivityState(true);
   const hello = startHandshake(opts.mode ?? 'normal');
   const deadlineMs = opts.deadlineMs ?? 30_000;
   const sh = await new Promise<ServerHello__Output>((resolve, reject) =>
