@@ -135,3 +135,13 @@ export function voucherDigest(domain: TypedDataDomain, v: Voucher): string {
 export function receiptDigest(domain: TypedDataDomain, r: Receipt): string {
   return TypedDataEncoder.hash(eip712Domain(domain), { Receipt: [...RECEIPT_TYPES.Receipt] }, r);
 }
+
+/** A typed-data value as JSON carries it: every uint as a decimal string (JSON numbers lose precision). */
+export type JsonFields<T> = { readonly [K in keyof T]: T[K] extends bigint ? string : T[K] };
+
+/** Voucher, Receipt or CallRecord with its bigint fields as decimal strings, keys in type order. */
+export function typedDataJson<T extends Voucher | Receipt | CallRecord>(value: T): JsonFields<T> {
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]),
+  ) as JsonFields<T>;
+}

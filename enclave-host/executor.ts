@@ -16,7 +16,7 @@ import {
   voucherFromWire,
 } from '../attestation/session/settlement.js';
 import type { LeaseTermsFields, SessionMode } from '../attestation/session/transcript.js';
-import type { CallRecord, TypedDataDomain } from '../attestation/typed-data.js';
+import { type CallRecord, type TypedDataDomain, typedDataJson } from '../attestation/typed-data.js';
 import type { ClientHello__Output } from '../proto/gen/defaas/executor/v1/ClientHello.js';
 import type { ExecutorHandlers } from '../proto/gen/defaas/executor/v1/Executor.js';
 import type { InvokeRequest__Output } from '../proto/gen/defaas/executor/v1/InvokeRequest.js';
@@ -524,8 +524,10 @@ export class Executor {
       if (!isEnclaveHostError(failure)) this.log.error({ err: failure }, 'invoke failed');
       const info = {
         ...w.info,
-        record: jsonRecord(record),
-        ...(receipt && { receipt: jsonReceipt(receipt) }),
+        record: typedDataJson(record),
+        ...(receipt && {
+          receipt: { ...typedDataJson(receipt.receipt), signature: `0x${toHex(receipt.signature)}` },
+        }),
       };
       throw isEnclaveHostError(failure)
         ? new EnclaveHostError(failure.code, failure.message, info, failure)
@@ -594,22 +596,4 @@ function teeEnum(
       : tee === 'sev-snp' || tee === 'snp'
         ? 'TEE_TYPE_SEV_SNP'
         : 'TEE_TYPE_UNSPECIFIED';
-}
-
-function jsonRecord(r: CallRecord) {
-  return { ...r, nonce: r.nonce.toString(), usage: r.usage.toString(), price: r.price.toString() };
-}
-
-function jsonReceipt(sr: SignedReceipt) {
-  const r = sr.receipt;
-  return {
-    leaseId: r.leaseId.toString(),
-    firstNonce: r.firstNonce.toString(),
-    lastNonce: r.lastNonce.toString(),
-    recordHead: r.recordHead,
-    evidenceHash: r.evidenceHash,
-    startedAt: r.startedAt.toString(),
-    finishedAt: r.finishedAt.toString(),
-    signature: `0x${toHex(sr.signature)}`,
-  };
 }

@@ -1,7 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { toHex } from '../attestation/bytes.js';
 import type { SignedVoucher } from '../attestation/session/settlement.js';
-import type { CallRecord, TypedDataDomain } from '../attestation/typed-data.js';
+import { type CallRecord, type TypedDataDomain, typedDataJson } from '../attestation/typed-data.js';
 import type { VerifiedReceipt } from './session/receipts.js';
 
 /*
@@ -56,38 +56,14 @@ function domainJson(d: TypedDataDomain) {
 }
 
 export function settlementJson(x: StoredSettlement) {
-  const r = x.receipt.receipt;
-  const v = x.voucher.voucher;
   return {
     endpoint: x.endpoint,
     domain: domainJson(x.receipt.domain),
-    receipt: {
-      leaseId: s(r.leaseId),
-      firstNonce: s(r.firstNonce),
-      lastNonce: s(r.lastNonce),
-      recordHead: r.recordHead,
-      evidenceHash: r.evidenceHash,
-      startedAt: s(r.startedAt),
-      finishedAt: s(r.finishedAt),
-    },
+    receipt: typedDataJson(x.receipt.receipt),
     receiptSignature: `0x${toHex(x.receipt.signature)}`,
     receiptSigner: x.receipt.signer,
-    records: x.receipt.records.map((c) => ({
-      nonce: s(c.nonce),
-      functionHash: c.functionHash,
-      inputHash: c.inputHash,
-      outputHash: c.outputHash,
-      usage: s(c.usage),
-      price: s(c.price),
-    })),
-    voucher: {
-      leaseId: s(v.leaseId),
-      firstNonce: s(v.firstNonce),
-      lastNonce: s(v.lastNonce),
-      requestHead: v.requestHead,
-      cumulativeAmount: s(v.cumulativeAmount),
-      deadline: s(v.deadline),
-    },
+    records: x.receipt.records.map(typedDataJson),
+    voucher: typedDataJson(x.voucher.voucher),
     voucherSignature: `0x${toHex(x.voucher.signature)}`,
   };
 }

@@ -5,6 +5,7 @@ import { Wallet } from 'ethers';
 import { toHex } from '../../attestation/bytes.js';
 import { isAttestationError } from '../../attestation/errors.js';
 import { parsePolicy } from '../../attestation/policy.js';
+import { typedDataJson } from '../../attestation/typed-data.js';
 import { connect, isDefaasError, LocalReceiptStore, type ReceiptMode } from '../../sdk/index.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { DEFAULT_STATE_DIR } from './executor.js';
@@ -109,7 +110,6 @@ async function invoke(o: InvokeOptions): Promise<number> {
       const fn = await session.deploy(wasm);
       const { output, record, receipt } = await session.invoke(fn, input, { wallet });
       const text = utf8(output);
-      const r = receipt.receipt;
       const receiptJson = {
         typedData: {
           domain: {
@@ -119,26 +119,11 @@ async function invoke(o: InvokeOptions): Promise<number> {
             verifyingContract: receipt.domain.verifyingContract,
           },
           primaryType: 'Receipt',
-          message: {
-            leaseId: r.leaseId.toString(),
-            firstNonce: r.firstNonce.toString(),
-            lastNonce: r.lastNonce.toString(),
-            recordHead: r.recordHead,
-            evidenceHash: r.evidenceHash,
-            startedAt: r.startedAt.toString(),
-            finishedAt: r.finishedAt.toString(),
-          },
+          message: typedDataJson(receipt.receipt),
         },
         signature: `0x${toHex(receipt.signature)}`,
         signer: receipt.signer,
-        records: receipt.records.map((c) => ({
-          nonce: c.nonce.toString(),
-          functionHash: c.functionHash,
-          inputHash: c.inputHash,
-          outputHash: c.outputHash,
-          usage: c.usage.toString(),
-          price: c.price.toString(),
-        })),
+        records: receipt.records.map(typedDataJson),
       };
       if (o.json) {
         process.stdout.write(
@@ -155,6 +140,7 @@ async function invoke(o: InvokeOptions): Promise<number> {
       } else {
         process.stdout.write(text !== undefined ? text : `${Buffer.from(output).toString('base64')}\n`);
         if (text !== undefined && !text.endsWith('\n')) process.stdout.write('\n');
+        const r = receipt.receipt;
         process.stderr.write(
           `receipt verified: lease ${r.leaseId}, nonces ${r.firstNonce}..${r.lastNonce}, signed by enclave ${receipt.signer}\n` +
             `  function ${fn.id}\n  record head ${r.recordHead}\n  signature 0x${toHex(receipt.signature)}\n`,
