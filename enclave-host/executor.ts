@@ -37,7 +37,7 @@ import { FileNonceStore, MemoryNonceStore, type NonceStore } from './ledger/nonc
 import { infoJson, toServiceError, toWireError } from './rpc-errors.js';
 import type { FunctionRuntime } from './runtime/function-runtime.js';
 import { EphemeralPool } from './session/ephemeral-pool.js';
-import { EvidenceSource, type QuoteSource } from './session/evidence-source.js';
+import { type CollateralHook, EvidenceSource, type QuoteSource } from './session/evidence-source.js';
 import { respondToHello } from './session/handshake.js';
 import { type EnclaveIdentity, generateEnclaveIdentity } from './session/identity.js';
 import type { ServerSession } from './session/server-session.js';
@@ -68,8 +68,8 @@ export interface ExecutorOptions {
   /** Largest gRPC message accepted (sealed frames included). */
   readonly maxMessageBytes?: number;
   readonly identity?: EnclaveIdentity;
-  /** Adds collateral to raw evidence; default: the bare evidence. */
-  readonly collateral?: (evidence: Uint8Array) => Promise<Uint8Array>;
+  /** Builds the presented bundle from evidence and auxblob; default: `hostCollateral` (SNP certificate table). */
+  readonly collateral?: CollateralHook;
   readonly now?: () => number;
 }
 

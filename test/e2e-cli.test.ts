@@ -36,6 +36,18 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   return new Promise((resolve) => c.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr })));
 }
 
+function runMain(args: string[]): Promise<{ code: number; stderr: string }> {
+  const c = spawn(process.execPath, [join(repo, 'bin', 'defaas.mjs'), ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  c.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => c.on('exit', (code) => resolve({ code: code ?? -1, stderr })));
+}
+
 describe('defaas executor start / defaas invoke', () => {
   let dir: string;
   let executor: ChildProcess;
@@ -135,6 +147,34 @@ describe('defaas executor start / defaas invoke', () => {
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/POLICY_TEE_NOT_ALLOWED/);
+  }, 30_000);
+
+  it('refuses collateral flags that do not fit the TEE, or files that are missing, with exit 2', async () => {
+    const state = ['--state-dir', join(dir, 'state-flags'), '--listen', '127.0.0.1:0'];
+    // Through the real entry point (bin/defaas.mjs), which maps usage errors to exit 2.
+    const run = (args: string[]) => runMain(args);
+    const wrongTee = await run([
+      'executor',
+      'start',
+      '--tee',
+      'simulated',
+      '--collateral',
+      'c.json',
+      ...state,
+    ]);
+    expect(wrongTee.code).toBe(2);
+    expect(wrongTee.stderr).toMatch(/--collateral is for --tee tdx/);
+    const missing = await run([
+      'executor',
+      'start',
+      '--tee',
+      'snp',
+      '--snp-chain',
+      join(dir, 'nope.pem'),
+      ...state,
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--snp-chain: .*nope\.pem does not exist/);
   }, 30_000);
 
   it('shuts down cleanly on SIGTERM', async () => {

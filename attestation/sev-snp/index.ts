@@ -1,5 +1,14 @@
-/** AMD SEV-SNP: parse (report.ts) → verify (verify.ts); KDS collateral (kds.ts). Policy lives in ../policy.ts. */
+/** AMD SEV-SNP: parse (report.ts) → verify (verify.ts); KDS collateral (kds.ts); host certificate tables (cert-table.ts). Policy lives in ../policy.ts. */
 export { reportDataIsSha512Of } from './binding.js';
+export {
+  buildSnpCertTable,
+  MAX_CERT_TABLE_BYTES,
+  parseSnpCertTable,
+  SNP_CERT_GUIDS,
+  type SnpCertKind,
+  type SnpCertTable,
+  snpCollateralFromCertTable,
+} from './cert-table.js';
 export {
   AMD_OIDS,
   type AmdKeyExtensions,

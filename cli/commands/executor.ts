@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import { ZeroAddress } from 'ethers';
 import pino from 'pino';
 import { toHex } from '../../attestation/bytes.js';
+import { loadIntelCollateral } from '../../attestation/intel/collateral.js';
 import type { Policy } from '../../attestation/policy.js';
+import { parseAmdChain } from '../../attestation/sev-snp/certs.js';
 import {
   generateSimulatedRoot,
   type SimulatedRoot,
@@ -15,7 +17,11 @@ import { Executor } from '../../enclave-host/executor.js';
 import { ConfigfsTsmQuoteProvider } from '../../enclave-host/quote/configfs-tsm.js';
 import { SimulatedQuoteProvider } from '../../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../../enclave-host/runtime/function-runtime.js';
-import type { QuoteSource } from '../../enclave-host/session/evidence-source.js';
+import {
+  type CollateralHook,
+  hostCollateral,
+  type QuoteSource,
+} from '../../enclave-host/session/evidence-source.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 
 export const DEFAULT_STATE_DIR = '.defaas/executor';
@@ -50,6 +56,8 @@ interface StartOptions {
   maxOutputBytes: string;
   maxSessions: string;
   logLevel: string;
+  collateral?: string;
+  snpChain?: string;
 }
 
 export function registerExecutor(program: Command): void {
@@ -83,6 +91,14 @@ export function registerExecutor(program: Command): void {
     .option('--max-input-bytes <n>', 'largest input accepted', String(4 * 1024 * 1024))
     .option('--max-output-bytes <n>', 'largest output produced', String(4 * 1024 * 1024))
     .option('--max-sessions <n>', 'open sessions at most', '1024')
+    .option(
+      '--collateral <file|dir>',
+      'tdx: Intel collateral presented with the quote (collateral.json or a directory of PCS responses)',
+    )
+    .option(
+      '--snp-chain <pem>',
+      'snp: AMD chain (ASK or ASVK, then ARK) presented when the host certificate table lacks it',
+    )
     .option('--log-level <level>', 'pino log level', 'info')
     .addHelpText(
       'after',
@@ -90,7 +106,10 @@ export function registerExecutor(program: Command): void {
         'lease) to any client that signs vouchers correctly. Vouchers and receipts use the EIP-712 domain\n' +
         '{ name: "defaas Settlement", version: "1", chainId: 31337, verifyingContract: 0x0000…0000 }.\n' +
         'With --tee simulated the software root is kept in <state-dir>/simulated-root.pem and a policy pinning it\n' +
-        'is written to <state-dir>/policy.json (use it with `defaas invoke --policy`). Stops cleanly on SIGTERM/SIGINT.\n\n' +
+        'is written to <state-dir>/policy.json (use it with `defaas invoke --policy`). Stops cleanly on SIGTERM/SIGINT.\n' +
+        'With --tee snp the host certificate table (configfs-tsm auxblob: VCEK or VLEK, ASK, ARK) is presented\n' +
+        'with the report, so clients need not ask AMD KDS; with --tee tdx, pass --collateral or clients must bring\n' +
+        'their own (SDK `collateral`). Collateral is read once at start: restart to present newer collateral.\n\n' +
         'Example:\n  defaas executor start --tee simulated --listen 127.0.0.1:7443',
     )
     .action(async (o: StartOptions) => {
@@ -121,6 +140,32 @@ async function simulatedRoot(stateDir: string): Promise<SimulatedRoot> {
   return root;
 }
 
+/** The --collateral / --snp-chain additions to what the TEE hands out (hostCollateral). */
+async function presentedCollateral(o: StartOptions): Promise<CollateralHook | undefined> {
+  const read = async <T>(path: string, flag: string, load: (p: string) => Promise<T>): Promise<T> => {
+    try {
+      return await load(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new UsageError(`${flag}: ${path} does not exist`);
+      throw e;
+    }
+  };
+  if (o.collateral !== undefined) {
+    const intel = await read(o.collateral, '--collateral', loadIntelCollateral);
+    return async (evidence, auxblob) => ({ ...(await hostCollateral(evidence, auxblob)), intel });
+  }
+  if (o.snpChain !== undefined) {
+    const chain = await read(o.snpChain, '--snp-chain', (p) => readFile(p, 'utf8'));
+    parseAmdChain(chain, '--snp-chain');
+    return async (evidence, auxblob) => {
+      const b = await hostCollateral(evidence, auxblob);
+      return { ...b, snp: { ...b.snp, chain: b.snp?.chain ?? chain } };
+    };
+  }
+  return undefined;
+}
+
 async function start(o: StartOptions): Promise<number> {
   const log = pino({ level: o.logLevel, base: { svc: 'defaas-executor' } });
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
@@ -136,6 +181,9 @@ async function start(o: StartOptions): Promise<number> {
   } else {
     throw new UsageError(`--tee must be simulated, tdx or snp (got ${o.tee})`);
   }
+  if (o.collateral !== undefined && o.tee !== 'tdx') throw new UsageError('--collateral is for --tee tdx');
+  if (o.snpChain !== undefined && o.tee !== 'snp') throw new UsageError('--snp-chain is for --tee snp');
+  const collateral = await presentedCollateral(o);
   const runtime = new FunctionRuntime({
     ...(o.workers !== undefined && { workers: int('--workers', o.workers, 1) }),
     limits: {
@@ -157,6 +205,7 @@ async function start(o: StartOptions): Promise<number> {
     maxSessions: int('--max-sessions', o.maxSessions, 1),
     // Room for the largest module (32 MiB) plus framing.
     maxMessageBytes: 40 * 1024 * 1024,
+    ...(collateral && { collateral }),
   });
   const port = await executor.start(o.listen);
   const host = o.listen.slice(0, o.listen.lastIndexOf(':'));

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { bindReportData } from '../../attestation/binding.js';
-import { encodeEvidenceBundle } from '../../attestation/bundle.js';
+import { type EvidenceBundle, encodeEvidenceBundle } from '../../attestation/bundle.js';
+import { detectEvidenceFormat } from '../../attestation/detect.js';
+import { snpCollateralFromCertTable } from '../../attestation/sev-snp/cert-table.js';
 import type { EnclaveIdentity } from './identity.js';
 
 /**
@@ -10,6 +12,21 @@ import type { EnclaveIdentity } from './identity.js';
 export interface QuoteSource {
   readonly tee: string;
   getEvidence(reportData: Uint8Array): Promise<{ evidence: Uint8Array; auxblob?: Uint8Array }>;
+}
+
+/** Evidence (and the provider's auxblob, if any) → the bundle presented in the ServerHello. */
+export type CollateralHook = (evidence: Uint8Array, auxblob?: Uint8Array) => Promise<EvidenceBundle>;
+
+/**
+ * What the TEE itself hands out: for SEV-SNP, the host's certificate table (the configfs-tsm auxblob)
+ * as VCEK/VLEK and AMD chain, so that clients can verify without asking AMD KDS. The certificates are
+ * checked by the client against its pinned ARK like any collateral; a malformed table is an error
+ * here, at start, where the provider sees it. Intel quotes carry no collateral of their own.
+ */
+export async function hostCollateral(evidence: Uint8Array, auxblob?: Uint8Array): Promise<EvidenceBundle> {
+  if (!auxblob || auxblob.length === 0 || detectEvidenceFormat(evidence) !== 'sev-snp-report')
+    return { evidence };
+  return { evidence, snp: snpCollateralFromCertTable(auxblob) };
 }
 
 export interface PresentedEvidence {
@@ -30,9 +47,8 @@ export class EvidenceSource {
   constructor(
     private readonly quotes: QuoteSource,
     private readonly identity: EnclaveIdentity,
-    /** Adds collateral to raw evidence (e.g. cached Intel collateral); default: none. */
-    private readonly collateral: (evidence: Uint8Array) => Promise<Uint8Array> = async (e) =>
-      encodeEvidenceBundle({ evidence: e }),
+    /** Adds collateral to raw evidence (e.g. cached Intel collateral); default: `hostCollateral`. */
+    private readonly collateral: CollateralHook = hostCollateral,
   ) {
     this.tee = quotes.tee;
   }
@@ -55,9 +71,9 @@ export class EvidenceSource {
       x25519PublicKey: this.identity.staticKey.publicKey,
       ...(transcriptHash && { transcriptHash }),
     });
-    const { evidence } = await this.quotes.getEvidence(reportData);
+    const { evidence, auxblob } = await this.quotes.getEvidence(reportData);
     return {
-      bundle: await this.collateral(evidence),
+      bundle: encodeEvidenceBundle(await this.collateral(evidence, auxblob)),
       evidenceHash: new Uint8Array(createHash('sha256').update(evidence).digest()),
     };
   }

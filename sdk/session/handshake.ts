@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { bindReportData } from '../../attestation/binding.js';
-import { decodeEvidenceBundle } from '../../attestation/bundle.js';
+import { decodeEvidenceBundle, type SnpCollateral } from '../../attestation/bundle.js';
 import { bytesEqual, toHex } from '../../attestation/bytes.js';
 import type { VerifyCache } from '../../attestation/cache.js';
 import { checkEvidence } from '../../attestation/check.js';
@@ -40,6 +40,8 @@ export interface HandshakeOptions {
    * (and its signature) still covers the evidence bundle exactly as the executor sent it.
    */
   readonly collateral?: IntelCollateral;
+  /** SEV-SNP collateral; each field given replaces the one the executor sent (same transcript rule). */
+  readonly snpCollateral?: SnpCollateral;
 }
 
 export interface PendingHello {
@@ -131,7 +133,11 @@ export async function finishHandshake(
   const binding = bindingHash(fields);
   // 1–2. Evidence genuine and accepted by the policy.
   const sent = decodeEvidenceBundle(sh.evidenceBundle);
-  const bundle = opts.collateral ? { ...sent, intel: opts.collateral } : sent;
+  const bundle = {
+    ...sent,
+    ...(opts.collateral && { intel: opts.collateral }),
+    ...(opts.snpCollateral && { snp: { ...sent.snp, ...opts.snpCollateral } }),
+  };
   const verified = await checkEvidence(bundle, {
     now: opts.now,
     policy: opts.policy,

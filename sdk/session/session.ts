@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import type { SnpCollateral } from '../../attestation/bundle.js';
 import type { VerifyCache } from '../../attestation/cache.js';
 import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
@@ -35,6 +36,11 @@ export interface ConnectOptions {
   readonly policy: Policy;
   /** Intel collateral to use instead of what the executor sends (e.g. fetched and cached by the client). */
   readonly collateral?: IntelCollateral;
+  /**
+   * SEV-SNP collateral (VCEK or VLEK, AMD chain, CRL); each field given replaces the executor's, which
+   * usually sends the host's certificate table already.
+   */
+  readonly snpCollateral?: SnpCollateral;
   /** Verification time (a fixed Date or a clock); default: the system clock at each handshake. */
   readonly now?: Date | (() => Date);
   /** `fresh`: a new quote per session with the transcript in REPORTDATA. Default `normal`. */
@@ -485,6 +491,7 @@ async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<
   const accepted = await finishHandshake(hello, sh, {
     policy: opts.policy,
     ...(opts.collateral && { collateral: opts.collateral }),
+    ...(opts.snpCollateral && { snpCollateral: opts.snpCollateral }),
     mode: hello.mode,
     now: opts.now === undefined ? new Date() : typeof opts.now === 'function' ? opts.now() : opts.now,
     ...(opts.roots && { roots: opts.roots }),
