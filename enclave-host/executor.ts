@@ -4,7 +4,7 @@ import { ZeroAddress } from 'ethers';
 import type { Logger } from 'pino';
 import { toHex } from '../attestation/bytes.js';
 import { asBuffer } from '../attestation/session/buffers.js';
-import { SessionError, sessionFail } from '../attestation/session/errors.js';
+import { isSessionError, SessionError, sessionFail } from '../attestation/session/errors.js';
 import { sealedLength } from '../attestation/session/frame-cipher.js';
 import { isPrivateKey } from '../attestation/session/secp256k1.js';
 import {
@@ -46,6 +46,9 @@ import { SessionTable } from './session/session-table.js';
 /** The slice of FunctionRuntime the executor uses (enclave-host/runtime/function-runtime.ts). */
 export type Runtime = Pick<FunctionRuntime, 'register' | 'invoke' | 'close'>;
 
+/** See ExecutorOptions.leaseCheck. `client` and `enclave` are lower-case 0x addresses. */
+export type LeaseCheck = (q: { leaseId: bigint; client: string; enclave: string }) => Promise<void>;
+
 export interface ExecutorOptions {
   readonly quotes: QuoteSource;
   readonly runtime: Runtime;
@@ -70,6 +73,15 @@ export interface ExecutorOptions {
   readonly identity?: EnclaveIdentity;
   /** Builds the presented bundle from evidence and auxblob; default: `hostCollateral` (SNP certificate table). */
   readonly collateral?: CollateralHook;
+  /**
+   * Asked before a client's first call on the lease and again once `leaseCheckTtlMs` passed (e.g. the
+   * chain's Settlement: lease open, bound to this enclave, client its customer). Throws a SessionError
+   * to refuse (LEASE_NOT_ACTIVE, NOT_LEASE_CUSTOMER, WRONG_LEASE, LEASE_CHECK_UNAVAILABLE); any other
+   * failure refuses as LEASE_CHECK_UNAVAILABLE. Default: none (standalone: any client that signs).
+   */
+  readonly leaseCheck?: LeaseCheck;
+  /** How long a passed lease check is trusted; default 10 s (a closed lease stops being served within it). */
+  readonly leaseCheckTtlMs?: number;
   readonly now?: () => number;
 }
 
@@ -92,6 +104,7 @@ export class Executor {
   private readonly ephemerals = new EphemeralPool();
   private readonly sessions: SessionTable;
   private readonly accounts = new Map<string, Account>();
+  private readonly leaseChecks = new Map<string, { until: number; passed: Promise<void> }>();
   private readonly server: grpc.Server;
   private readonly codec = sessionCodec();
   private readonly log: Logger;
@@ -481,7 +494,9 @@ export class Executor {
 
   private async invoke(session: ServerSession, r: InvokeRequest__Output) {
     const lease = this.parseLease(r.leaseId);
-    const account = this.account(lease, parseClient(r.client));
+    const client = parseClient(r.client);
+    await this.checkLease(lease, client);
+    const account = this.account(lease, client);
     if (r.functionId.length !== 32) sessionFail('REQUEST_MALFORMED', 'function id must be 32 bytes');
     const req = {
       nonce: parseUint(r.nonce, 'nonce', 64),
@@ -545,6 +560,25 @@ export class Executor {
     if (lease !== this.leaseId)
       sessionFail('WRONG_LEASE', `this executor serves lease ${this.leaseId}, not ${lease}`);
     return lease;
+  }
+
+  /** Runs opts.leaseCheck at most once per TTL per (lease, client); a refusal is not remembered. */
+  private checkLease(leaseId: bigint, client: string): Promise<void> {
+    const check = this.opts.leaseCheck;
+    if (!check) return Promise.resolve();
+    const key = `${leaseId}/${client}`;
+    const now = this.now();
+    const hit = this.leaseChecks.get(key);
+    if (hit && hit.until > now) return hit.passed;
+    const entry = { until: now + (this.opts.leaseCheckTtlMs ?? 10_000), passed: Promise.resolve() };
+    entry.passed = check({ leaseId, client, enclave: this.identity.identityAddress }).catch((e: unknown) => {
+      if (this.leaseChecks.get(key) === entry) this.leaseChecks.delete(key);
+      if (isSessionError(e)) throw e;
+      this.log.warn({ err: e, leaseId: leaseId.toString(), client }, 'lease check failed');
+      return sessionFail('LEASE_CHECK_UNAVAILABLE', 'the lease could not be checked now; try again later');
+    });
+    this.leaseChecks.set(key, entry);
+    return entry.passed;
   }
 
   private account(lease: bigint, client: string): Account {

@@ -36,6 +36,7 @@ import { generateEnclaveIdentity } from '../../enclave-host/session/identity.js'
 import { buildExample } from '../../examples/build-example.js';
 import { connect, invokeMany, LocalReceiptStore, type Session } from '../../sdk/index.js';
 import { SIMULATED_MR_TD, simulatedDevPolicy } from '../commands/executor.js';
+import { settlementLeaseCheck } from '../settlement-lease-check.js';
 
 /** anvil's first dev account (well known, funded at genesis): deploys and holds the initial supply. */
 const ANVIL_DEV_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
@@ -362,6 +363,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         domain: { chainId, verifyingContract: deployment.contracts.settlement },
         pricePerCall: PRICE_PER_CALL,
         stateDir,
+        // Serve only while the lease is open on chain, to its customer, for this enclave.
+        leaseCheck: settlementLeaseCheck(c.settlement),
       });
       let started = false;
       cleanup.push(async () => {
@@ -371,6 +374,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       await executor.start(reg.endpoint);
       started = true;
       sub(`listening on ${reg.endpoint} (the endpoint registered on-chain)`);
+      sub('serves only while Settlement shows the lease open, bound to this enclave, to its customer');
       sub(
         `lease ${leaseId}, EIP-712 domain chainId ${chainId} / Settlement ${deployment.contracts.settlement}, ${eth(PRICE_PER_CALL)} per call`,
       );
