@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,4 +183,49 @@ describe('defaas executor start / defaas invoke', () => {
     expect(await exited).toBe(0);
     expect(logs).toMatch(/"msg":"executor stopped"/);
   }, 30_000);
+});
+
+describe('executor under npx', () => {
+  it('stops cleanly when the npm parent dies without forwarding SIGTERM', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'defaas-npx-'));
+    try {
+      const log = join(dir, 'executor.log');
+      // Plays `npm exec`: starts the executor with npm's environment, prints its pid, then is killed.
+      const parentScript = join(dir, 'parent.mjs');
+      await writeFile(
+        parentScript,
+        [
+          "import { spawn } from 'node:child_process';",
+          "import { openSync } from 'node:fs';",
+          `const out = openSync(${JSON.stringify(log)}, 'w');`,
+          `const c = spawn(process.execPath, [${JSON.stringify(join(repo, 'bin', 'defaas.mjs'))}, 'executor', 'start', '--tee', 'simulated', '--listen', '127.0.0.1:0', '--state-dir', ${JSON.stringify(join(dir, 'state'))}, '--workers', '1'], { stdio: ['ignore', out, out], env: { ...process.env, npm_command: 'exec' } });`,
+          'console.log(c.pid);',
+          'setInterval(() => {}, 1000);',
+        ].join('\n'),
+      );
+      const parent = spawn(process.execPath, [parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const pid = Number(
+        await new Promise<string>((resolve) => parent.stdout?.once('data', (d) => resolve(String(d).trim()))),
+      );
+      const deadline = Date.now() + 20_000;
+      while (!(await readFile(log, 'utf8')).includes('listening on') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      parent.kill('SIGKILL');
+      const alive = () => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const stillAlive = alive();
+      if (stillAlive) process.kill(pid, 'SIGKILL');
+      expect(stillAlive).toBe(false);
+      expect(await readFile(log, 'utf8')).toMatch(/"signal":"parent exited".*\n.*"msg":"executor stopped"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });

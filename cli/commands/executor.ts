@@ -106,7 +106,8 @@ export function registerExecutor(program: Command): void {
         'lease) to any client that signs vouchers correctly. Vouchers and receipts use the EIP-712 domain\n' +
         '{ name: "defaas Settlement", version: "1", chainId: 31337, verifyingContract: 0x0000…0000 }.\n' +
         'With --tee simulated the software root is kept in <state-dir>/simulated-root.pem and a policy pinning it\n' +
-        'is written to <state-dir>/policy.json (use it with `defaas invoke --policy`). Stops cleanly on SIGTERM/SIGINT.\n' +
+        'is written to <state-dir>/policy.json (use it with `defaas invoke --policy`). Stops cleanly on SIGTERM/SIGINT\n' +
+        '(under npx, also when npx exits: it does not forward signals).\n' +
         'With --tee snp the host certificate table (configfs-tsm auxblob: VCEK or VLEK, ASK, ARK) is presented\n' +
         'with the report, so clients need not ask AMD KDS; with --tee tdx, pass --collateral or clients must bring\n' +
         'their own (SDK `collateral`). Collateral is read once at start: restart to present newer collateral.\n\n' +
@@ -226,6 +227,17 @@ async function start(o: StartOptions): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // `npx`/`npm exec` does not pass SIGTERM on: it dies and leaves us behind, re-parented. Under
+    // npm, a parent that is gone is taken as the stop signal it did not forward.
+    if (process.env.npm_command === 'exec') {
+      const parent = process.ppid;
+      const watch = setInterval(() => {
+        if (process.ppid === parent) return;
+        clearInterval(watch);
+        stop('parent exited');
+      }, 500);
+      watch.unref();
+    }
   });
   return EXIT.OK;
 }
