@@ -4,6 +4,7 @@ import { ZeroAddress } from 'ethers';
 import type { Logger } from 'pino';
 import { toHex } from '../attestation/bytes.js';
 import { asBuffer } from '../attestation/session/buffers.js';
+import { clientBindingSigner } from '../attestation/session/client-binding.js';
 import { isSessionError, SessionError, sessionFail } from '../attestation/session/errors.js';
 import { sealedLength } from '../attestation/session/frame-cipher.js';
 import { isPrivateKey } from '../attestation/session/secp256k1.js';
@@ -480,7 +481,18 @@ export class Executor {
       }
       case 'sync': {
         const s = req.sync!;
-        const st = this.account(this.parseLease(s.leaseId), parseClient(s.client)).status;
+        const lease = this.parseLease(s.leaseId);
+        const client = parseClient(s.client);
+        if (s.clientProof.length > 0) {
+          const signer = clientBindingSigner(s.clientProof, session.id, lease);
+          if (signer !== client)
+            sessionFail('CLIENT_PROOF_INVALID', 'the client binding is not signed by the client wallet', {
+              client,
+              ...(signer && { signer }),
+            });
+          session.boundClients.add(`${lease}/${client}`);
+        }
+        const st = this.account(lease, client).status;
         return {
           sync: {
             nextNonce: st.nextNonce.toString(),
@@ -496,14 +508,21 @@ export class Executor {
     const lease = this.parseLease(r.leaseId);
     const client = parseClient(r.client);
     await this.checkLease(lease, client);
-    const account = this.account(lease, client);
     if (r.functionId.length !== 32) sessionFail('REQUEST_MALFORMED', 'function id must be 32 bytes');
+    const voucher = r.voucher ? voucherFromWire(r.voucher) : undefined;
+    // A batched call names its client without a signature: the session must be bound to it.
+    if (!voucher && !session.boundClients.has(`${lease}/${client}`))
+      sessionFail(
+        'CLIENT_NOT_BOUND',
+        `a call without a voucher needs this session bound to ${client} (Sync with client_proof)`,
+        { client },
+      );
+    const account = this.account(lease, client);
     const req = {
       nonce: parseUint(r.nonce, 'nonce', 64),
       functionHash: `0x${r.functionId.toString('hex')}`,
       inputHash: sha256Hex(r.input),
     };
-    const voucher = r.voucher ? voucherFromWire(r.voucher) : undefined;
     if (voucher) account.checkInlineVoucher(voucher, req);
     await account.admit(req, voucher !== undefined);
     // From here on the nonce is spent: the call yields a record whether the function succeeds or not.

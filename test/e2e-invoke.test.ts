@@ -1,12 +1,14 @@
 import type * as grpc from '@grpc/grpc-js';
 import { Wallet, ZeroHash } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signClientBinding } from '../attestation/session/client-binding.js';
 import { FrameCipher } from '../attestation/session/frame-cipher.js';
 import { sha256Hex, signVoucher, voucherToWire } from '../attestation/session/settlement.js';
 import { nextRequestHead, type Voucher } from '../attestation/typed-data.js';
 import { buildExample } from '../examples/build-example.js';
 import { ERROR_DETAIL_KEY, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
 import { connect, DefaasError, type FunctionHandle, isDefaasError, type Session } from '../sdk/index.js';
+import type { SecureChannel } from '../sdk/session/channel.js';
 import { signingKey } from '../sdk/wallet.js';
 import { type Harness, LIMITS, type RawSession, rawSession, startExecutor } from './e2e-harness.js';
 
@@ -231,6 +233,29 @@ describe('invocation', () => {
             input: Buffer.from(enc('b')),
           },
         });
+      // A call without a voucher needs the session bound to its client by the client's wallet.
+      expect(await codeOf(send(1n))).toBe('CLIENT_NOT_BOUND');
+      const lease = h.executor.leaseId;
+      const bind = (ch: SecureChannel, signer: Uint8Array, sessionId = ch.accepted.sessionId) =>
+        ch.request('sync', {
+          sync: {
+            leaseId: lease.toString(),
+            client: c.address,
+            clientProof: Buffer.from(signClientBinding(signer, sessionId, lease)),
+          },
+        });
+      const stranger = signingKey(Wallet.createRandom());
+      expect(await codeOf(bind(raw.channel, stranger.privateKey))).toBe('CLIENT_PROOF_INVALID');
+      const other = await rawSession(h.endpoint, h.policy);
+      // A proof made for another session does not bind this one, and a binding stays in its session.
+      expect(await codeOf(bind(raw.channel, c.privateKey, other.accepted.sessionId))).toBe(
+        'CLIENT_PROOF_INVALID',
+      );
+      await bind(other.channel, c.privateKey);
+      expect(await codeOf(send(1n))).toBe('CLIENT_NOT_BOUND');
+      other.client.close();
+      await bind(raw.channel, c.privateKey);
+      // The refused attempts spent no nonce: the batch starts at 1.
       for (let n = 1n; n <= 8n; n++) await send(n);
       expect(await codeOf(send(9n))).toBe('VOUCHER_REQUIRED');
       // A voucher whose chain does not match the calls is refused; the right one settles the batch.
@@ -333,32 +358,36 @@ describe('restart', () => {
     }
   });
 
-  it('keeps an SDK session working across an executor restart on the same address', async () => {
-    const first = await startExecutor();
-    const wallet = Wallet.createRandom();
-    const s = await connect(first.endpoint, { policy: first.policy });
-    const fn = await s.deploy(await buildExample('echo'));
-    const before = await s.invoke(fn, enc('before'), { wallet });
-    const identity = s.accepted.identityAddress;
-    await first.executor.stop(500);
-    const second = await startExecutor({
-      root: first.root,
-      stateDir: first.stateDir,
-      leaseId: first.executor.leaseId,
-      listen: first.endpoint,
-    });
-    try {
-      // Same Session object: it re-attests the new instance, re-deploys, resynchronises its nonce.
-      const after = await s.invoke(fn, enc('after'), { wallet });
-      expect(new TextDecoder().decode(after.output)).toBe('after');
-      expect(after.record.nonce).toBeGreaterThan(before.record.nonce);
-      expect(s.accepted.identityAddress).not.toBe(identity);
-      expect(after.receipt.signer).toBe(second.executor.identity.identityAddress);
-      await s.close();
-    } finally {
-      await second.stop();
-      const { rm } = await import('node:fs/promises');
-      await rm(first.stateDir, { recursive: true, force: true });
-    }
-  });
+  it.each(['per-call', 'batched'] as const)(
+    'keeps an SDK session (%s) working across an executor restart on the same address',
+    async (receipts) => {
+      const first = await startExecutor();
+      const wallet = Wallet.createRandom();
+      // Batched: the re-opened session must be bound to the wallet again before the call is re-sent.
+      const s = await connect(first.endpoint, { policy: first.policy, receipts });
+      const fn = await s.deploy(await buildExample('echo'));
+      const before = await s.invoke(fn, enc('before'), { wallet });
+      const identity = s.accepted.identityAddress;
+      await first.executor.stop(500);
+      const second = await startExecutor({
+        root: first.root,
+        stateDir: first.stateDir,
+        leaseId: first.executor.leaseId,
+        listen: first.endpoint,
+      });
+      try {
+        // Same Session object: it re-attests the new instance, re-deploys, resynchronises its nonce.
+        const after = await s.invoke(fn, enc('after'), { wallet });
+        expect(new TextDecoder().decode(after.output)).toBe('after');
+        expect(after.record.nonce).toBeGreaterThan(before.record.nonce);
+        expect(s.accepted.identityAddress).not.toBe(identity);
+        expect(after.receipt.signer).toBe(second.executor.identity.identityAddress);
+        await s.close();
+      } finally {
+        await second.stop();
+        const { rm } = await import('node:fs/promises');
+        await rm(first.stateDir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -30,6 +30,8 @@ export const SESSION_ERROR_KINDS = {
   LEASE_NOT_ACTIVE: 'rejected',
   NOT_LEASE_CUSTOMER: 'rejected',
   LEASE_CHECK_UNAVAILABLE: 'unavailable',
+  CLIENT_NOT_BOUND: 'rejected',
+  CLIENT_PROOF_INVALID: 'verification',
   NONCE_STALE: 'rejected',
   VOUCHER_INVALID: 'verification',
   VOUCHER_MISMATCH: 'rejected',

@@ -1,4 +1,5 @@
 export * from './buffers.js';
+export * from './client-binding.js';
 export * from './errors.js';
 export * from './frame-cipher.js';
 export * from './keys.js';

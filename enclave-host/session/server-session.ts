@@ -11,6 +11,8 @@ export class ServerSession {
   private ciphers: { rx: FrameCipher; tx: FrameCipher } | undefined;
   private derive: (() => DirectionalKeys) | undefined;
   readonly window: ReplayWindow;
+  /** `${lease}/${client}` pairs whose wallet signed a client binding for this session. */
+  readonly boundClients = new Set<string>();
 
   constructor(
     readonly id: Uint8Array,

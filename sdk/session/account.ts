@@ -36,7 +36,6 @@ export class Batch {
  */
 export class ClientAccount {
   nextNonce = 0n;
-  ready: Promise<void> | undefined;
   /** Cumulative amount authorised by the vouchers signed so far. */
   authorised = 0n;
   batch: Batch | undefined;

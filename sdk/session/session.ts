@@ -6,6 +6,7 @@ import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
 import type { TrustRoots } from '../../attestation/roots.js';
 import { asBuffer } from '../../attestation/session/buffers.js';
+import { signClientBinding } from '../../attestation/session/client-binding.js';
 import {
   parseUint,
   receiptFromWire,
@@ -104,6 +105,10 @@ export class Session {
   private reconnecting: Promise<void> | undefined;
   private readonly functions = new Map<string, Uint8Array>();
   private readonly accounts = new Map<string, ClientAccount>();
+  /** Wallet keys used on this session, to bind a re-opened session to them again. */
+  private readonly keys = new Map<string, Uint8Array>();
+  /** Client bindings of the current channel, by wallet address (see `account`). */
+  private bindings = new Map<string, Promise<void>>();
   private closed = false;
   readonly receiptMode: ReceiptMode;
 
@@ -170,7 +175,7 @@ export class Session {
     const key = signingKey(opts.wallet);
     const inputHash = sha256Hex(input);
     for (let attempt = 0; ; attempt++) {
-      const acct = await this.account(key.address);
+      const acct = await this.account(key.address, key.privateKey);
       if (this.receiptMode === 'batched') await acct.reserveUncovered(this.accepted.terms.batchMaxCalls);
       const req: CallRequest = { nonce: acct.nextNonce++, functionHash: fn.hash, inputHash };
       try {
@@ -419,27 +424,51 @@ export class Session {
     }
   }
 
-  private async account(address: string): Promise<ClientAccount> {
+  /**
+   * The wallet's account, with this session bound to the wallet: the first use of a wallet on a
+   * session (and on every re-opened session) sends a Sync with the client binding (the wallet's
+   * signature over the session id and lease; attestation/session/client-binding.ts), which also
+   * reads the executor's next nonce for it.
+   */
+  private async account(address: string, priv: Uint8Array, retried = false): Promise<ClientAccount> {
     let a = this.accounts.get(address);
     if (!a) {
       a = sharedAccount(this.accepted.terms.leaseId, address);
       this.accounts.set(address, a);
     }
-    if (!a.ready) {
-      const acct = a;
-      acct.ready = (async () => {
-        const res = await this.request('sync', {
-          sync: { leaseId: this.accepted.terms.leaseId.toString(), client: address },
-        });
-        const next = parseUint(res.sync?.nextNonce ?? '1', 'next nonce', 64);
-        if (next > acct.nextNonce) acct.nextNonce = next;
-      })();
-      acct.ready.catch(() => {
-        acct.ready = undefined;
+    this.keys.set(address, priv);
+    const ch = this.channel;
+    let b = this.bindings.get(address);
+    if (!b) {
+      const bound = this.bind(ch, a, priv);
+      b = bound;
+      this.bindings.set(address, bound);
+      bound.catch(() => {
+        if (this.bindings.get(address) === bound) this.bindings.delete(address);
       });
     }
-    await a.ready;
+    try {
+      await b;
+    } catch (e) {
+      const gone = isDefaasError(e, 'SESSION_UNKNOWN') || isDefaasError(e, 'SESSION_EXPIRED');
+      if (!gone || retried) throw e;
+      await this.reconnect(ch);
+      return this.account(address, priv, true);
+    }
     return a;
+  }
+
+  private async bind(ch: SecureChannel, acct: ClientAccount, priv: Uint8Array): Promise<void> {
+    const leaseId = this.accepted.terms.leaseId;
+    const res = await ch.request('sync', {
+      sync: {
+        leaseId: leaseId.toString(),
+        client: acct.address,
+        clientProof: Buffer.from(signClientBinding(priv, ch.accepted.sessionId, leaseId)),
+      },
+    });
+    const next = parseUint(res.sync?.nextNonce ?? '1', 'next nonce', 64);
+    if (next > acct.nextNonce) acct.nextNonce = next;
   }
 
   private assertOpen(): void {
@@ -464,10 +493,17 @@ export class Session {
       try {
         stale.close();
         this.channel = await handshake(this.client, this.opts);
-        // The executor may have restarted: re-deploy, and re-read nonce floors before the next call.
-        for (const a of this.accounts.values()) a.ready = undefined;
+        // The executor may have restarted: re-deploy, and bind the new session to every wallet used
+        // (which also re-reads their nonce floors) before a call is re-sent on it.
         for (const wasm of this.functions.values())
           await this.channel.request('deploy', { deploy: { wasm: Buffer.from(wasm) } });
+        const bindings = new Map<string, Promise<void>>();
+        for (const [address, priv] of this.keys) {
+          const acct = this.accounts.get(address);
+          if (acct) bindings.set(address, this.bind(this.channel, acct, priv));
+        }
+        this.bindings = bindings;
+        await Promise.all(bindings.values());
       } finally {
         this.reconnecting = undefined;
       }

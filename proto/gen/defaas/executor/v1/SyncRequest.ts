@@ -4,9 +4,11 @@
 export interface SyncRequest {
   'leaseId'?: (string);
   'client'?: (string);
+  'clientProof'?: (Buffer | Uint8Array | string);
 }
 
 export interface SyncRequest__Output {
   'leaseId': (string);
   'client': (string);
+  'clientProof': (Buffer);
 }
