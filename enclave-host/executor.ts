@@ -507,7 +507,6 @@ export class Executor {
   private async invoke(session: ServerSession, r: InvokeRequest__Output) {
     const lease = this.parseLease(r.leaseId);
     const client = parseClient(r.client);
-    await this.checkLease(lease, client);
     if (r.functionId.length !== 32) sessionFail('REQUEST_MALFORMED', 'function id must be 32 bytes');
     const voucher = r.voucher ? voucherFromWire(r.voucher) : undefined;
     // A batched call names its client without a signature: the session must be bound to it.
@@ -517,6 +516,7 @@ export class Executor {
         `a call without a voucher needs this session bound to ${client} (Sync with client_proof)`,
         { client },
       );
+    await this.checkLease(lease, client);
     const account = this.account(lease, client);
     const req = {
       nonce: parseUint(r.nonce, 'nonce', 64),

@@ -218,7 +218,10 @@ async function start(o: StartOptions): Promise<number> {
       (o.tee === 'simulated' ? `  policy     ${join(o.stateDir, 'policy.json')}\n` : ''),
   );
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
       log.info({ signal: sig }, 'shutting down');
       executor.stop().then(resolve, (e: unknown) => {
         log.error({ err: e }, 'shutdown failed');
