@@ -438,17 +438,8 @@ export class Session {
     }
     this.keys.set(address, priv);
     const ch = this.channel;
-    let b = this.bindings.get(address);
-    if (!b) {
-      const bound = this.bind(ch, a, priv);
-      b = bound;
-      this.bindings.set(address, bound);
-      bound.catch(() => {
-        if (this.bindings.get(address) === bound) this.bindings.delete(address);
-      });
-    }
     try {
-      await b;
+      await (this.bindings.get(address) ?? this.startBinding(ch, a, priv));
     } catch (e) {
       const gone = isDefaasError(e, 'SESSION_UNKNOWN') || isDefaasError(e, 'SESSION_EXPIRED');
       if (!gone || retried) throw e;
@@ -456,6 +447,16 @@ export class Session {
       return this.account(address, priv, true);
     }
     return a;
+  }
+
+  /** Binds `ch` to the wallet; a failed binding is forgotten, so that the next call tries again. */
+  private startBinding(ch: SecureChannel, acct: ClientAccount, priv: Uint8Array): Promise<void> {
+    const bound = this.bind(ch, acct, priv);
+    this.bindings.set(acct.address, bound);
+    bound.catch(() => {
+      if (this.bindings.get(acct.address) === bound) this.bindings.delete(acct.address);
+    });
+    return bound;
   }
 
   private async bind(ch: SecureChannel, acct: ClientAccount, priv: Uint8Array): Promise<void> {
@@ -497,13 +498,13 @@ export class Session {
         // (which also re-reads their nonce floors) before a call is re-sent on it.
         for (const wasm of this.functions.values())
           await this.channel.request('deploy', { deploy: { wasm: Buffer.from(wasm) } });
-        const bindings = new Map<string, Promise<void>>();
+        this.bindings = new Map();
+        const pending: Promise<void>[] = [];
         for (const [address, priv] of this.keys) {
           const acct = this.accounts.get(address);
-          if (acct) bindings.set(address, this.bind(this.channel, acct, priv));
+          if (acct) pending.push(this.startBinding(this.channel, acct, priv));
         }
-        this.bindings = bindings;
-        await Promise.all(bindings.values());
+        await Promise.all(pending);
       } finally {
         this.reconnecting = undefined;
       }
