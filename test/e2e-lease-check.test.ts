@@ -8,21 +8,13 @@ import { buildExample } from '../examples/build-example.js';
 import { connect } from '../sdk/connect.js';
 import { isDefaasError } from '../sdk/errors.js';
 import { type Harness, startExecutor } from './e2e-harness.js';
+import { codeOfAsync as codeOf } from './error-code.js';
 
 /*
  * The executor's on-chain lease check against a real Settlement on anvil: a lease won in the
  * market and started by its customer is served to that customer only, by the enclave it is bound
  * to; anything else is refused with a typed error and the executor keeps serving.
  */
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return isDefaasError(e) ? e.code : `crash: ${String(e)}`;
-  }
-}
 
 describe('on-chain lease check (anvil)', () => {
   let ch: Chain;

@@ -6,8 +6,8 @@ import { buildSnpCertTable } from '../attestation/sev-snp/cert-table.js';
 import { ConfigfsTsmQuoteProvider } from '../enclave-host/quote/configfs-tsm.js';
 import { FakeConfigfsTsm } from '../enclave-host/quote/fake-configfs-tsm.js';
 import { connect } from '../sdk/connect.js';
-import { isDefaasError } from '../sdk/errors.js';
 import { type Harness, startExecutor } from './e2e-harness.js';
+import { codeOfAsync as codeOf } from './error-code.js';
 import { readVector, readVectorText, VECTORS, type VectorIndexEntry, vectorIndex } from './vectors.js';
 
 /*
@@ -24,15 +24,6 @@ function entry(): VectorIndexEntry {
   const e = vectorIndex().sev_snp.find((x) => x.id === VECTOR_ID);
   if (!e) throw new Error(`vector ${VECTOR_ID} is not in the index`);
   return e;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return isDefaasError(e) ? e.code : `crash: ${String(e)}`;
-  }
 }
 
 describe.skipIf(!VECTORS)('SEV-SNP host certificate table, executor to SDK', () => {

@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../test/error-code.js';
 import { readVector, readVectorText, VECTORS, vectorIndex } from '../../test/vectors.js';
 import { verifyEvidence } from '../check.js';
-import { type AttestationErrorCode, isAttestationError } from '../errors.js';
 import {
   buildSnpCertTable,
   MAX_CERT_TABLE_BYTES,
@@ -10,15 +10,6 @@ import {
   SNP_CERT_GUIDS,
   snpCollateralFromCertTable,
 } from './cert-table.js';
-
-function codeOf(f: () => unknown): AttestationErrorCode | 'ok' | 'crash' {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    return isAttestationError(e) ? e.code : 'crash';
-  }
-}
 
 const der = (pem: string) => new Uint8Array(new X509Certificate(pem).raw);
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
