@@ -492,7 +492,13 @@ export class Executor {
             });
           session.boundClients.add(`${lease}/${client}`);
         }
-        const st = this.account(lease, client).status;
+        // Only a bound client gets books kept here; an unproven Sync reads without creating any.
+        const key = `${lease}/${client}`;
+        const st =
+          this.accounts.get(key)?.status ??
+          (session.boundClients.has(key)
+            ? this.account(lease, client).status
+            : Account.initialStatus(this.store, key));
         return {
           sync: {
             nextNonce: st.nextNonce.toString(),

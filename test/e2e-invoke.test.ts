@@ -235,6 +235,13 @@ describe('invocation', () => {
         });
       // A call without a voucher needs the session bound to its client by the client's wallet.
       expect(await codeOf(send(1n))).toBe('CLIENT_NOT_BOUND');
+      // An unproven Sync may read a client's status, but the executor keeps no books for it.
+      const unproven = await raw.channel.request('sync', {
+        sync: { leaseId: h.executor.leaseId.toString(), client: c.address },
+      });
+      expect(unproven.sync?.nextNonce).toBe('1');
+      const books = (h.executor as unknown as { accounts: Map<string, unknown> }).accounts;
+      expect(books.has(`${h.executor.leaseId}/${c.address}`)).toBe(false);
       const lease = h.executor.leaseId;
       const bind = (ch: SecureChannel, signer: Uint8Array, sessionId = ch.accepted.sessionId) =>
         ch.request('sync', {
