@@ -523,13 +523,22 @@ export class Executor {
         { client },
       );
     await this.checkLease(lease, client);
-    const account = this.account(lease, client);
     const req = {
       nonce: parseUint(r.nonce, 'nonce', 64),
       functionHash: `0x${r.functionId.toString('hex')}`,
       inputHash: sha256Hex(r.input),
     };
-    if (voucher) account.checkInlineVoucher(voucher, req);
+    const key = `${lease}/${client}`;
+    const known = this.accounts.has(key);
+    const account = this.account(lease, client);
+    if (voucher)
+      try {
+        account.checkInlineVoucher(voucher, req);
+      } catch (e) {
+        // A refused first call leaves no books behind (made-up clients cost no memory).
+        if (!known) this.accounts.delete(key);
+        throw e;
+      }
     await account.admit(req, voucher !== undefined);
     // From here on the nonce is spent: the call yields a record whether the function succeeds or not.
     let output: Uint8Array | undefined;

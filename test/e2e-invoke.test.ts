@@ -205,6 +205,37 @@ describe('invocation', () => {
       expect((await call(1_000_001n)).invoke?.record?.nonce).toBe('1000001');
     });
 
+    it('keeps no books for a client whose first call is refused', async () => {
+      const claimed = signingKey(Wallet.createRandom());
+      const input = enc('x');
+      const req = { nonce: 1n, functionHash: echo.hash, inputHash: sha256Hex(input) };
+      const v = signVoucher(
+        s.domain,
+        {
+          leaseId: h.executor.leaseId,
+          firstNonce: 1n,
+          lastNonce: 1n,
+          requestHead: nextRequestHead(ZeroHash, req),
+          cumulativeAmount: 0n,
+          deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+        },
+        key.privateKey, // not the claimed client's key
+      );
+      const r = raw.channel.request('invoke', {
+        invoke: {
+          leaseId: h.executor.leaseId.toString(),
+          client: claimed.address,
+          nonce: '1',
+          functionId: Buffer.from(echo.id, 'hex'),
+          input: Buffer.from(input),
+          voucher: voucherToWire(v),
+        },
+      });
+      expect(await codeOf(r)).toBe('VOUCHER_INVALID');
+      const books = (h.executor as unknown as { accounts: Map<string, unknown> }).accounts;
+      expect(books.has(`${h.executor.leaseId}/${claimed.address}`)).toBe(false);
+    });
+
     it('refuses a stale or replayed nonce', async () => {
       expect(await codeOf(call(1_000_001n))).toBe('NONCE_STALE');
       expect(await codeOf(call(5n))).toBe('NONCE_STALE');
