@@ -2,22 +2,22 @@ import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { EvidenceBundle } from '../../attestation/bundle.js';
+import type { EvidenceBundle, SnpCollateral } from '../../attestation/bundle.js';
 import { toHex } from '../../attestation/bytes.js';
 import { verifyEvidence } from '../../attestation/check.js';
 import { detectEvidenceFormat } from '../../attestation/detect.js';
-import { type AttestationError, fail, isAttestationError } from '../../attestation/errors.js';
+import { type AttestationError, isAttestationError } from '../../attestation/errors.js';
 import type { VerifiedEvidence } from '../../attestation/evidence.js';
+import {
+  type FetchCollateralOptions,
+  fetchIntelCollateral,
+  fetchSnpCollateral,
+} from '../../attestation/fetch-collateral.js';
 import { loadIntelCollateral } from '../../attestation/intel/collateral.js';
-import { parsePckExtensions } from '../../attestation/intel/pck.js';
-import { INTEL_PCS_BASE_URL, INTEL_ROOT_CA_CRL_URL, PcsClient } from '../../attestation/intel/pcs.js';
-import { parseQuote } from '../../attestation/intel/quote.js';
+import { INTEL_PCS_BASE_URL, INTEL_ROOT_CA_CRL_URL } from '../../attestation/intel/pcs.js';
 import { PLATFORM_POLICY, type Policy, parsePolicy, validateEvidence } from '../../attestation/policy.js';
-import { AMD_KDS_BASE, KdsClient } from '../../attestation/sev-snp/kds.js';
-import type { SnpReport } from '../../attestation/sev-snp/report.js';
+import { AMD_KDS_BASE } from '../../attestation/sev-snp/kds.js';
 import { parseSnpReport } from '../../attestation/sev-snp/report.js';
-import type { SnpProduct } from '../../attestation/sev-snp/tcb.js';
-import { parseCertificate } from '../../attestation/x509.js';
 import { EXIT, exitCodeFor, UsageError } from '../exit-codes.js';
 import { fetchGetter } from '../http-getter.js';
 
@@ -117,6 +117,13 @@ async function assembleBundle(
   now: Date,
 ): Promise<EvidenceBundle> {
   const format = detectEvidenceFormat(evidence);
+  const fetching: FetchCollateralOptions = {
+    getter: fetchGetter(),
+    pcsUrl: o.pcsUrl,
+    rootCrlUrl: o.rootCrlUrl,
+    kdsUrl: o.kdsUrl,
+    cacheDir: o.cacheDir,
+  };
   if (format === 'intel-quote') {
     if (o.collateral) {
       await exists(o.collateral, '--collateral');
@@ -124,7 +131,7 @@ async function assembleBundle(
     }
     if (!o.fetch)
       throw new UsageError('an Intel quote needs --collateral <collateral.json | PCS directory>, or --fetch');
-    return { evidence, intel: await fetchIntelCollateral(evidence, o, now) };
+    return { evidence, intel: await fetchIntelCollateral(evidence, fetching, now) };
   }
   if (format === 'sev-snp-report') {
     if (!o.fetch && !o.vcek && !o.vlek)
@@ -134,57 +141,19 @@ async function assembleBundle(
         'an SEV-SNP report needs --chain <pem> (ASK or ASVK, then ARK: AMD KDS cert_chain), or --fetch',
       );
     }
-    const report = parseSnpReport(evidence);
-    const kds = new KdsClient({
-      getter: fetchGetter(),
-      baseUrl: o.kdsUrl,
-      cacheDir: join(o.cacheDir, 'kds'),
-    });
-    const vlek = o.vlek ? pemOrDer(await readBytes(o.vlek, '--vlek')) : undefined;
-    let vcek = o.vcek ? pemOrDer(await readBytes(o.vcek, '--vcek')) : undefined;
-    if (!vcek && !vlek) vcek = await kds.fetchVcekForReport(report, productOfReport(report));
-    const chain = o.chain
-      ? await readText(o.chain, '--chain')
-      : await kds.fetchCertChain(productOfReport(report), vlek ? 'vlek' : 'vcek');
-    return {
-      evidence,
-      snp: {
-        ...(vcek && { vcek }),
-        ...(vlek && { vlek }),
-        chain,
-        ...(o.crl && { crl: await readBytes(o.crl, '--crl') }),
-      },
+    if (o.fetch && !o.vcek && !o.vlek && !parseSnpReport(evidence).cpuidProduct)
+      throw new UsageError(
+        'a v2 SEV-SNP report names no product: pass --vcek and --chain instead of --fetch',
+      );
+    const have: SnpCollateral = {
+      ...(o.vcek && { vcek: pemOrDer(await readBytes(o.vcek, '--vcek')) }),
+      ...(o.vlek && { vlek: pemOrDer(await readBytes(o.vlek, '--vlek')) }),
+      ...(o.chain && { chain: await readText(o.chain, '--chain') }),
+      ...(o.crl && { crl: await readBytes(o.crl, '--crl') }),
     };
+    return { evidence, snp: o.fetch ? await fetchSnpCollateral(evidence, fetching, have) : have };
   }
   return { evidence };
-}
-
-/** Intel collateral for a quote from PCS: FMSPC and the issuing CA come from the quote's PCK certificate. */
-async function fetchIntelCollateral(evidence: Uint8Array, o: AttestVerifyOptions, now: Date) {
-  const quote = parseQuote(evidence);
-  const pem = new TextDecoder().decode(quote.pckCertChain);
-  const [pckPem] = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  if (!pckPem) return fail('CERT_MALFORMED', 'the quote carries no PCK certificate');
-  const pck = parseCertificate(pckPem, 'PCK certificate');
-  const ext = parsePckExtensions(pck);
-  const pckCa = /Processor/.test(pck.issuer) ? 'processor' : 'platform';
-  const pcs = new PcsClient({
-    getter: fetchGetter(),
-    baseUrl: o.pcsUrl,
-    rootCaCrlUrl: o.rootCrlUrl,
-    cacheDir: join(o.cacheDir, 'pcs'),
-  });
-  return pcs.fetchCollateral({
-    tee: quote.header.teeType === 0x81 ? 'tdx' : 'sgx',
-    fmspc: ext.fmspc,
-    pckCa,
-    now,
-  });
-}
-
-function productOfReport(r: SnpReport): SnpProduct {
-  if (r.cpuidProduct) return r.cpuidProduct;
-  throw new UsageError('a v2 SEV-SNP report names no product: pass --vcek and --chain instead of --fetch');
 }
 
 function defaultCacheDir(): string {
