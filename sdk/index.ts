@@ -5,6 +5,7 @@ export {
   type DefaasErrorKind,
   isDefaasError,
 } from './errors.js';
+export { fetchGetter } from './http-getter.js';
 export { type InvokeManyOptions, invokeMany, type ManyResult } from './invoke-many.js';
 export type { Transport } from './session/channel.js';
 export { type VerifiedReceipt, verifyReceipt } from './session/receipts.js';

@@ -131,6 +131,30 @@ describe('defaas executor start / defaas invoke', () => {
     expect(o.receipt.typedData.message.firstNonce).toBe(o.nonce);
   }, 30_000);
 
+  it('--fetch asks the vendors only for what is missing (simulated evidence needs nothing)', async () => {
+    const nowhere = 'http://127.0.0.1:9'; // discard port: any request would fail as COLLATERAL_UNAVAILABLE
+    const r = await run([
+      'invoke',
+      '--endpoint',
+      endpoint,
+      '--wasm',
+      join(dir, 'echo.wasm'),
+      '--input',
+      'x',
+      '--policy',
+      join(dir, 'state', 'policy.json'),
+      '--fetch',
+      '--pcs-url',
+      nowhere,
+      '--kds-url',
+      nowhere,
+      '--cache-dir',
+      join(dir, 'cache'),
+    ]);
+    expect(r.stderr).toMatch(/receipt verified/);
+    expect(r.code).toBe(0);
+  }, 30_000);
+
   it('exits non-zero with the stable code when the policy refuses the executor', async () => {
     const bad = join(dir, 'bad-policy.json');
     await writeFile(bad, JSON.stringify({ allowedTees: ['tdx'], dangerouslyAllowAnyMeasurement: true }));

@@ -18,8 +18,8 @@ import { INTEL_PCS_BASE_URL, INTEL_ROOT_CA_CRL_URL } from '../../attestation/int
 import { PLATFORM_POLICY, type Policy, parsePolicy, validateEvidence } from '../../attestation/policy.js';
 import { AMD_KDS_BASE } from '../../attestation/sev-snp/kds.js';
 import { parseSnpReport } from '../../attestation/sev-snp/report.js';
+import { fetchGetter } from '../../sdk/http-getter.js';
 import { EXIT, exitCodeFor, UsageError } from '../exit-codes.js';
-import { fetchGetter } from '../http-getter.js';
 
 export function registerAttest(program: Command): void {
   const attest = program
@@ -156,7 +156,8 @@ async function assembleBundle(
   return { evidence };
 }
 
-function defaultCacheDir(): string {
+/** Where fetched collateral is kept unless --cache-dir says otherwise. */
+export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'defaas');
 }
 

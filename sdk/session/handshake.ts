@@ -5,6 +5,7 @@ import { bytesEqual, toHex } from '../../attestation/bytes.js';
 import type { VerifyCache } from '../../attestation/cache.js';
 import { checkEvidence } from '../../attestation/check.js';
 import type { VerifiedEvidence } from '../../attestation/evidence.js';
+import { completeBundle, type FetchCollateralOptions } from '../../attestation/fetch-collateral.js';
 import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
 import type { TrustRoots } from '../../attestation/roots.js';
@@ -42,6 +43,8 @@ export interface HandshakeOptions {
   readonly collateral?: IntelCollateral;
   /** SEV-SNP collateral; each field given replaces the one the executor sent (same transcript rule). */
   readonly snpCollateral?: SnpCollateral;
+  /** Fetch what the evidence still lacks (Intel PCS, AMD KDS) after the above are applied. */
+  readonly fetchCollateral?: FetchCollateralOptions;
 }
 
 export interface PendingHello {
@@ -133,11 +136,12 @@ export async function finishHandshake(
   const binding = bindingHash(fields);
   // 1–2. Evidence genuine and accepted by the policy.
   const sent = decodeEvidenceBundle(sh.evidenceBundle);
-  const bundle = {
+  const given = {
     ...sent,
     ...(opts.collateral && { intel: opts.collateral }),
     ...(opts.snpCollateral && { snp: { ...sent.snp, ...opts.snpCollateral } }),
   };
+  const bundle = opts.fetchCollateral ? await completeBundle(given, opts.fetchCollateral, opts.now) : given;
   const verified = await checkEvidence(bundle, {
     now: opts.now,
     policy: opts.policy,

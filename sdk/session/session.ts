@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { SnpCollateral } from '../../attestation/bundle.js';
 import type { VerifyCache } from '../../attestation/cache.js';
+import type { FetchCollateralOptions } from '../../attestation/fetch-collateral.js';
 import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
 import type { TrustRoots } from '../../attestation/roots.js';
@@ -22,6 +23,7 @@ import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor
 import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
 import { loadProtos } from '../../proto/load.js';
 import { DefaasError, isDefaasError, toDefaasError } from '../errors.js';
+import { fetchGetter } from '../http-getter.js';
 import type { ReceiptStore } from '../store.js';
 import { signingKey, type WalletLike } from '../wallet.js';
 import { Batch, type BatchEntry, type ClientAccount, sharedAccount } from './account.js';
@@ -42,6 +44,12 @@ export interface ConnectOptions {
    * usually sends the host's certificate table already.
    */
   readonly snpCollateral?: SnpCollateral;
+  /**
+   * Fetch the collateral the evidence still lacks (after `collateral` / `snpCollateral`): Intel PCS
+   * for a quote, AMD KDS for an SEV-SNP report. `{}` uses fetch() and the vendors' services; set
+   * `cacheDir` to keep responses on disk, `getter` to bring your own network.
+   */
+  readonly fetchCollateral?: Partial<FetchCollateralOptions>;
   /** Verification time (a fixed Date or a clock); default: the system clock at each handshake. */
   readonly now?: Date | (() => Date);
   /** `fresh`: a new quote per session with the transcript in REPORTDATA. Default `normal`. */
@@ -529,6 +537,9 @@ async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<
     policy: opts.policy,
     ...(opts.collateral && { collateral: opts.collateral }),
     ...(opts.snpCollateral && { snpCollateral: opts.snpCollateral }),
+    ...(opts.fetchCollateral && {
+      fetchCollateral: { ...opts.fetchCollateral, getter: opts.fetchCollateral.getter ?? fetchGetter() },
+    }),
     mode: hello.mode,
     now: opts.now === undefined ? new Date() : typeof opts.now === 'function' ? opts.now() : opts.now,
     ...(opts.roots && { roots: opts.roots }),
