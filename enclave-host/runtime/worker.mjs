@@ -11,6 +11,7 @@
 // here, so the guest sees no file system.
 
 import { openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 
 // node:wasi emits an ExperimentalWarning on load in every worker; it says nothing the operator can
@@ -21,7 +22,11 @@ process.emitWarning = (warning, ...rest) => {
   if (typeof text === 'string' && text.startsWith('WASI is an experimental feature')) return;
   emitWarning.call(process, warning, ...rest);
 };
-const { WASI } = await import('node:wasi');
+// Loaded synchronously (require, not a top-level `await import`) so that this module is not an async
+// module: a worker terminated while an async module is still evaluating can abort the whole process
+// with a V8 check failure on Node 20 ("Check failed: (location_) != nullptr", nodejs/node#53238),
+// and the pool does terminate workers that are still starting (close, timeouts).
+const { WASI } = createRequire(import.meta.url)('node:wasi');
 
 // WASI preview 1 errno values (witx `errno` enum).
 const ERRNO_SUCCESS = 0;
