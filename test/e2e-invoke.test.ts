@@ -7,22 +7,13 @@ import { sha256Hex, signVoucher, voucherToWire } from '../attestation/session/se
 import { nextRequestHead, type Voucher } from '../attestation/typed-data.js';
 import { buildExample } from '../examples/build-example.js';
 import { ERROR_DETAIL_KEY, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
-import { connect, DefaasError, type FunctionHandle, isDefaasError, type Session } from '../sdk/index.js';
+import { connect, DefaasError, type FunctionHandle, type Session } from '../sdk/index.js';
 import type { SecureChannel } from '../sdk/session/channel.js';
 import { signingKey } from '../sdk/wallet.js';
 import { type Harness, LIMITS, type RawSession, rawSession, startExecutor } from './e2e-harness.js';
+import { codeOfAsync as codeOf } from './error-code.js';
 
 /** Invocation: every refusal is a typed error, and the executor answers the next valid call. */
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (isDefaasError(e)) return e.code;
-    throw e;
-  }
-  return 'ACCEPTED';
-}
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

@@ -8,7 +8,7 @@ import {
   X509CrlGenerator,
 } from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type AttestationErrorCode, isAttestationError } from '../errors.js';
+import { codeOf } from '../../test/error-code.js';
 import { DEFAULT_TRUST_ROOTS, type TrustRoots } from '../roots.js';
 import { spkiSha256 } from '../x509.js';
 import { checkPckRevocation, verifyCollateral } from './collateral.js';
@@ -18,16 +18,6 @@ import type { IntelCollateral } from './types.js';
  * Revocation and chain paths that the real vectors cannot reach (nothing in them is revoked): a
  * throw-away PKI shaped like Intel's (root → TCB Signing, root → PCK CA → PCK), with our own pin.
  */
-
-function codeOf(fn: () => unknown): AttestationErrorCode {
-  try {
-    fn();
-  } catch (e) {
-    if (isAttestationError(e)) return e.code;
-    throw e;
-  }
-  throw new Error('expected an AttestationError, nothing was thrown');
-}
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 type CryptoKey = webcrypto.CryptoKey;

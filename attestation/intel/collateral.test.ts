@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf, codeOfAsync } from '../../test/error-code.js';
 import {
   readVectorText,
   VECTORS,
@@ -7,7 +8,7 @@ import {
   vectorPath,
 } from '../../test/vectors.js';
 import { VerifyCache } from '../cache.js';
-import { type AttestationErrorCode, isAttestationError } from '../errors.js';
+import { isAttestationError } from '../errors.js';
 import { DEFAULT_TRUST_ROOTS } from '../roots.js';
 import {
   collateralDigest,
@@ -20,31 +21,11 @@ import {
 } from './collateral.js';
 import type { IntelCollateral } from './types.js';
 
-function codeOf(fn: () => unknown): AttestationErrorCode {
-  try {
-    fn();
-  } catch (e) {
-    if (isAttestationError(e)) return e.code;
-    throw e;
-  }
-  throw new Error('expected an AttestationError, nothing was thrown');
-}
-
 function errorOf(fn: () => unknown) {
   try {
     fn();
   } catch (e) {
     if (isAttestationError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected an AttestationError, nothing was thrown');
-}
-
-async function codeOfAsync(p: Promise<unknown>): Promise<AttestationErrorCode> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAttestationError(e)) return e.code;
     throw e;
   }
   throw new Error('expected an AttestationError, nothing was thrown');

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../test/error-code.js';
 import { readVector, VECTORS, type VectorIndexEntry, vectorIndex } from '../../test/vectors.js';
 import { fromHex, toHex } from '../bytes.js';
 import { VerifyCache } from '../cache.js';
@@ -8,16 +9,6 @@ import { DEFAULT_TRUST_ROOTS } from '../roots.js';
 import { parsePemChain } from '../x509.js';
 import { parsePckExtensions, parsePckExtensionsDer, verifyPckChain } from './pck.js';
 import { parseQuote } from './quote.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isAttestationError(e)) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
 
 describe.skipIf(!VECTORS)('PCK certificates of the hardware vectors', () => {
   const index = VECTORS ? vectorIndex() : { tdx: [], sgx: [] };

@@ -1,20 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../test/error-code.js';
 import { readVector, VECTORS, type VectorIndexEntry, vectorIndex } from '../../test/vectors.js';
 import { toHex } from '../bytes.js';
-import { type AttestationErrorCode, isAttestationError } from '../errors.js';
+import { isAttestationError } from '../errors.js';
 import { INTEL_QE_VENDOR_ID, type IntelQuote, parseQuote } from './quote.js';
 
 /** The error code `fn` throws (fails the test when it throws something else or nothing). */
-function codeOf(fn: () => unknown): AttestationErrorCode {
-  try {
-    fn();
-  } catch (e) {
-    if (isAttestationError(e)) return e.code;
-    throw e;
-  }
-  throw new Error('expected an AttestationError, nothing was thrown');
-}
 
 function patch(raw: Uint8Array, at: number, bytes: number[]): Uint8Array {
   const out = raw.slice();

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { codeOf } from '../../test/error-code.js';
 import {
   readVector,
   readVectorText,
@@ -8,7 +9,7 @@ import {
 } from '../../test/vectors.js';
 import { toHex } from '../bytes.js';
 import { VerifyCache } from '../cache.js';
-import { type AttestationErrorCode, isAttestationError } from '../errors.js';
+import type { AttestationErrorCode } from '../errors.js';
 import type { VerifiedSgx, VerifiedTdx } from '../evidence.js';
 import { normaliseSerial, parsePemChain } from '../x509.js';
 import { parseCollateralJson } from './collateral.js';
@@ -30,16 +31,6 @@ vi.mock('./collateral.js', async (importOriginal) => {
     },
   };
 });
-
-function codeOf(fn: () => unknown): AttestationErrorCode | 'no error' {
-  try {
-    fn();
-  } catch (e) {
-    if (isAttestationError(e)) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
 
 /** The error each rejected vector must raise (MANIFEST.md "expected verdict" reasons). */
 const REJECT_CODES: Record<string, AttestationErrorCode> = {

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { codeOfAsync as codeOf } from '../../test/error-code.js';
 import { readVector, readVectorText, VECTORS } from '../../test/vectors.js';
 import { fromHex } from '../bytes.js';
 import { isAttestationError } from '../errors.js';
@@ -33,15 +34,6 @@ const ok = (body: Uint8Array | string): HttpResponse => ({
   headers: { 'content-type': 'application/octet-stream' },
   body: typeof body === 'string' ? new Uint8Array(Buffer.from(body)) : body,
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return isAttestationError(e) ? e.code : `crash: ${String(e)}`;
-  }
-}
 
 const dirs: string[] = [];
 const tempDir = () => {

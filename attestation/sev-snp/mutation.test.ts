@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../test/error-code.js';
 import {
   readVector,
   readVectorText,
@@ -7,7 +8,7 @@ import {
   vectorIndex,
 } from '../../test/vectors.js';
 import { VerifyCache } from '../cache.js';
-import { type AttestationErrorCode, isAttestationError } from '../errors.js';
+import type { AttestationErrorCode } from '../errors.js';
 import { DEFAULT_TRUST_ROOTS } from '../roots.js';
 import { type SnpVerifyOptions, verifySnpReport } from './verify.js';
 
@@ -17,16 +18,7 @@ import { type SnpVerifyOptions, verifySnpReport } from './verify.js';
  * byte (independently of report.ts's offset table).
  */
 
-type Code = AttestationErrorCode | 'ok' | 'crash';
-
-function codeOf(f: () => unknown): Code {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    return isAttestationError(e) ? e.code : 'crash';
-  }
-}
+type Code = AttestationErrorCode | 'ok';
 
 interface Sample {
   readonly id: string;

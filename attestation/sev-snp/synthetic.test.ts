@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import { createPrivateKey, type KeyObject, sign, webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { codeOf } from '../../test/error-code.js';
 import { VerifyCache } from '../cache.js';
-import { type AttestationErrorCode, isAttestationError } from '../errors.js';
 import type { SnpTcb } from '../evidence.js';
 import { DEFAULT_TRUST_ROOTS, type TrustRoots } from '../roots.js';
 import { spkiSha256 } from '../x509.js';
@@ -17,16 +17,6 @@ import { type SnpVerifyOptions, verifySnpReport } from './verify.js';
  * mismatches on genuinely signed reports, ARK-signed CRLs (AMD publishes none in our vectors), and
  * high-S signatures.
  */
-
-type Code = AttestationErrorCode | 'ok' | 'crash';
-function codeOf(f: () => unknown): Code {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    return isAttestationError(e) ? e.code : 'crash';
-  }
-}
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 const ALG = { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' } as const;

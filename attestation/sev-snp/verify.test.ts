@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../test/error-code.js';
 import {
   readVector,
   readVectorText,
@@ -9,19 +10,9 @@ import {
 } from '../../test/vectors.js';
 import { fromHex, toHex } from '../bytes.js';
 import { VerifyCache } from '../cache.js';
-import { type AttestationErrorCode, isAttestationError } from '../errors.js';
 import { DEFAULT_TRUST_ROOTS, type TrustRoots } from '../roots.js';
 import { reportDataIsSha512Of } from './binding.js';
 import { type SnpVerifyOptions, verifyAmdKeyChain, verifySnpReport } from './verify.js';
-
-function codeOf(f: () => unknown): AttestationErrorCode | 'ok' | 'crash' {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    return isAttestationError(e) ? e.code : 'crash';
-  }
-}
 
 interface Loaded {
   readonly e: VectorIndexEntry;
