@@ -74,17 +74,29 @@ export type AttestationErrorCode = keyof typeof ATTESTATION_ERROR_KINDS;
 
 export type ErrorInfo = Readonly<Record<string, unknown>>;
 
-export class AttestationError extends Error {
-  override readonly name = 'AttestationError';
-  readonly code: AttestationErrorCode;
-  readonly kind: AttestationErrorKind;
+/**
+ * The shape of every typed error in the project (attestation, session, enclave host, SDK): a stable
+ * `code`, the `kind` that code fixes, and JSON-able `info`. Each folder subclasses it with its own
+ * code table.
+ */
+export abstract class CodedError<C extends string, K extends string> extends Error {
+  readonly code: C;
+  readonly kind: K;
   readonly info: ErrorInfo;
 
-  constructor(code: AttestationErrorCode, message: string, info: ErrorInfo = {}, cause?: unknown) {
+  protected constructor(code: C, kind: K, message: string, info: ErrorInfo = {}, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.code = code;
-    this.kind = ATTESTATION_ERROR_KINDS[code];
+    this.kind = kind;
     this.info = info;
+  }
+}
+
+export class AttestationError extends CodedError<AttestationErrorCode, AttestationErrorKind> {
+  override readonly name = 'AttestationError';
+
+  constructor(code: AttestationErrorCode, message: string, info?: ErrorInfo, cause?: unknown) {
+    super(code, ATTESTATION_ERROR_KINDS[code], message, info, cause);
   }
 }
 

@@ -1,3 +1,5 @@
+import { CodedError, type ErrorInfo } from '../attestation/errors.js';
+
 /**
  * The one error class of `enclave-host/`. Every rejection carries a stable `code`; the code fixes the
  * `kind`, and the kinds are kept apart because callers act on them differently:
@@ -39,19 +41,11 @@ export const ENCLAVE_HOST_ERROR_KINDS = {
 
 export type EnclaveHostErrorCode = keyof typeof ENCLAVE_HOST_ERROR_KINDS;
 
-export type ErrorInfo = Readonly<Record<string, unknown>>;
-
-export class EnclaveHostError extends Error {
+export class EnclaveHostError extends CodedError<EnclaveHostErrorCode, EnclaveHostErrorKind> {
   override readonly name = 'EnclaveHostError';
-  readonly code: EnclaveHostErrorCode;
-  readonly kind: EnclaveHostErrorKind;
-  readonly info: ErrorInfo;
 
-  constructor(code: EnclaveHostErrorCode, message: string, info: ErrorInfo = {}, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.code = code;
-    this.kind = ENCLAVE_HOST_ERROR_KINDS[code];
-    this.info = info;
+  constructor(code: EnclaveHostErrorCode, message: string, info?: ErrorInfo, cause?: unknown) {
+    super(code, ENCLAVE_HOST_ERROR_KINDS[code], message, info, cause);
   }
 }
 

@@ -3,6 +3,8 @@ import { status } from '@grpc/grpc-js';
 import {
   ATTESTATION_ERROR_KINDS,
   type AttestationErrorCode,
+  CodedError,
+  type ErrorInfo,
   isAttestationError,
 } from '../attestation/errors.js';
 import { isSessionError, SESSION_ERROR_KINDS, type SessionErrorCode } from '../attestation/session/errors.js';
@@ -58,27 +60,19 @@ export type DefaasErrorCode =
   | keyof typeof RUNTIME_ERROR_KINDS
   | keyof typeof TRANSPORT_ERROR_KINDS;
 
-export type ErrorInfo = Readonly<Record<string, unknown>>;
-
-export class DefaasError extends Error {
+export class DefaasError extends CodedError<DefaasErrorCode, DefaasErrorKind> {
   override readonly name = 'DefaasError';
-  readonly code: DefaasErrorCode;
-  readonly kind: DefaasErrorKind;
-  readonly info: ErrorInfo;
   /** The gRPC status the executor answered with, when the error came over the wire. */
   readonly grpcStatus: number | undefined;
 
   constructor(
     code: DefaasErrorCode,
     message: string,
-    info: ErrorInfo = {},
+    info?: ErrorInfo,
     cause?: unknown,
     grpcStatus?: number,
   ) {
-    super(`${code}: ${message}`, cause === undefined ? undefined : { cause });
-    this.code = code;
-    this.kind = kindOf(code);
-    this.info = info;
+    super(code, kindOf(code), `${code}: ${message}`, info, cause);
     this.grpcStatus = grpcStatus;
   }
 }

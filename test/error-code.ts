@@ -1,7 +1,4 @@
-import { AttestationError } from '../attestation/errors.js';
-import { SessionError } from '../attestation/session/errors.js';
-import { EnclaveHostError } from '../enclave-host/errors.js';
-import { DefaasError } from '../sdk/errors.js';
+import { CodedError } from '../attestation/errors.js';
 
 /*
  * For tests that expect a refusal: the stable code of the typed error thrown (attestation, session,
@@ -10,13 +7,7 @@ import { DefaasError } from '../sdk/errors.js';
  */
 
 function codeOfError(e: unknown): string {
-  if (
-    e instanceof AttestationError ||
-    e instanceof SessionError ||
-    e instanceof EnclaveHostError ||
-    e instanceof DefaasError
-  )
-    return e.code;
+  if (e instanceof CodedError) return e.code;
   return `crash: ${String(e)}`;
 }
 

@@ -1,3 +1,5 @@
+import { CodedError, type ErrorInfo } from '../errors.js';
+
 /**
  * Error codes of the attested session and of calls made through it. Both ends share this table:
  * the executor sends the code in the `defaas-error-bin` trailer, the SDK maps it back. Add new codes,
@@ -45,19 +47,11 @@ export const SESSION_ERROR_KINDS = {
 
 export type SessionErrorCode = keyof typeof SESSION_ERROR_KINDS;
 
-export type ErrorInfo = Readonly<Record<string, unknown>>;
-
-export class SessionError extends Error {
+export class SessionError extends CodedError<SessionErrorCode, SessionErrorKind> {
   override readonly name = 'SessionError';
-  readonly code: SessionErrorCode;
-  readonly kind: SessionErrorKind;
-  readonly info: ErrorInfo;
 
-  constructor(code: SessionErrorCode, message: string, info: ErrorInfo = {}, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.code = code;
-    this.kind = SESSION_ERROR_KINDS[code];
-    this.info = info;
+  constructor(code: SessionErrorCode, message: string, info?: ErrorInfo, cause?: unknown) {
+    super(code, SESSION_ERROR_KINDS[code], message, info, cause);
   }
 }
 
