@@ -1,6 +1,4 @@
 import { readFile, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { EvidenceBundle, SnpCollateral } from '../../attestation/bundle.js';
 import { toHex } from '../../attestation/bytes.js';
@@ -8,24 +6,18 @@ import { verifyEvidence } from '../../attestation/check.js';
 import { detectEvidenceFormat } from '../../attestation/detect.js';
 import { type AttestationError, isAttestationError } from '../../attestation/errors.js';
 import type { VerifiedEvidence } from '../../attestation/evidence.js';
-import {
-  type FetchCollateralOptions,
-  fetchIntelCollateral,
-  fetchSnpCollateral,
-} from '../../attestation/fetch-collateral.js';
+import { fetchIntelCollateral, fetchSnpCollateral } from '../../attestation/fetch-collateral.js';
 import { loadIntelCollateral } from '../../attestation/intel/collateral.js';
-import { INTEL_PCS_BASE_URL, INTEL_ROOT_CA_CRL_URL } from '../../attestation/intel/pcs.js';
 import { PLATFORM_POLICY, type Policy, parsePolicy, validateEvidence } from '../../attestation/policy.js';
-import { AMD_KDS_BASE } from '../../attestation/sev-snp/kds.js';
 import { parseSnpReport } from '../../attestation/sev-snp/report.js';
-import { fetchGetter } from '../../sdk/http-getter.js';
 import { EXIT, exitCodeFor, UsageError } from '../exit-codes.js';
+import { addFetchFlags, type FetchFlags, fetchOptions } from '../fetch-options.js';
 
 export function registerAttest(program: Command): void {
   const attest = program
     .command('attest')
     .description('verify TEE evidence (Intel TDX/SGX quotes, AMD SEV-SNP reports, simulated)');
-  attest
+  const verify = attest
     .command('verify')
     .description(
       'verify one piece of evidence: parse, verify signatures/chains/collateral, then apply a policy',
@@ -41,15 +33,11 @@ export function registerAttest(program: Command): void {
     .option(
       '--collateral <file|dir>',
       'Intel: collateral.json (QuoteCollateralV3) or a directory of Intel PCS responses',
-    )
-    .option(
-      '--fetch',
-      'fetch what is missing: Intel collateral from PCS, the VCEK and AMD chain from KDS (network)',
-    )
-    .option('--pcs-url <url>', 'Intel PCS (or a PCCS serving the v4 API) for --fetch', INTEL_PCS_BASE_URL)
-    .option('--root-crl-url <url>', 'where --fetch gets the Intel SGX Root CA CRL', INTEL_ROOT_CA_CRL_URL)
-    .option('--kds-url <url>', 'AMD KDS for --fetch', AMD_KDS_BASE)
-    .option('--cache-dir <dir>', 'where --fetch keeps fetched collateral', defaultCacheDir())
+    );
+  addFetchFlags(
+    verify,
+    'fetch what is missing: Intel collateral from PCS, the VCEK and AMD chain from KDS (network)',
+  )
     .option('--at <time>', 'verification time, RFC 3339 (default: now); collateral windows are judged at it')
     .option(
       '--policy <file>',
@@ -67,7 +55,7 @@ export function registerAttest(program: Command): void {
     });
 }
 
-interface AttestVerifyOptions {
+interface AttestVerifyOptions extends FetchFlags {
   vcek?: string;
   vlek?: string;
   chain?: string;
@@ -76,11 +64,6 @@ interface AttestVerifyOptions {
   at?: string;
   policy?: string;
   json?: boolean;
-  fetch?: boolean;
-  pcsUrl: string;
-  rootCrlUrl: string;
-  kdsUrl: string;
-  cacheDir: string;
 }
 
 async function attestVerify(evidencePath: string, o: AttestVerifyOptions): Promise<number> {
@@ -117,13 +100,7 @@ async function assembleBundle(
   now: Date,
 ): Promise<EvidenceBundle> {
   const format = detectEvidenceFormat(evidence);
-  const fetching: FetchCollateralOptions = {
-    getter: fetchGetter(),
-    pcsUrl: o.pcsUrl,
-    rootCrlUrl: o.rootCrlUrl,
-    kdsUrl: o.kdsUrl,
-    cacheDir: o.cacheDir,
-  };
+  const fetching = fetchOptions(o);
   if (format === 'intel-quote') {
     if (o.collateral) {
       await exists(o.collateral, '--collateral');
@@ -154,11 +131,6 @@ async function assembleBundle(
     return { evidence, snp: o.fetch ? await fetchSnpCollateral(evidence, fetching, have) : have };
   }
   return { evidence };
-}
-
-/** Where fetched collateral is kept unless --cache-dir says otherwise. */
-export function defaultCacheDir(): string {
-  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'defaas');
 }
 
 function teeOfFormat(evidence: Uint8Array): string | undefined {

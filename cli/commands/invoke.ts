@@ -4,16 +4,14 @@ import type { Command } from 'commander';
 import { Wallet } from 'ethers';
 import { toHex } from '../../attestation/bytes.js';
 import { isAttestationError } from '../../attestation/errors.js';
-import { INTEL_PCS_BASE_URL, INTEL_ROOT_CA_CRL_URL } from '../../attestation/intel/pcs.js';
 import { parsePolicy } from '../../attestation/policy.js';
-import { AMD_KDS_BASE } from '../../attestation/sev-snp/kds.js';
 import { typedDataJson } from '../../attestation/typed-data.js';
 import { connect, isDefaasError, LocalReceiptStore, type ReceiptMode } from '../../sdk/index.js';
 import { EXIT, UsageError } from '../exit-codes.js';
-import { defaultCacheDir } from './attest.js';
+import { addFetchFlags, type FetchFlags, fetchOptions } from '../fetch-options.js';
 import { DEFAULT_STATE_DIR } from './executor.js';
 
-interface InvokeOptions {
+interface InvokeOptions extends FetchFlags {
   endpoint: string;
   wasm: string;
   input?: string;
@@ -25,15 +23,10 @@ interface InvokeOptions {
   mode: string;
   receipts: string;
   store?: string;
-  fetch?: boolean;
-  pcsUrl: string;
-  rootCrlUrl: string;
-  kdsUrl: string;
-  cacheDir: string;
 }
 
 export function registerInvoke(program: Command): void {
-  program
+  const cmd = program
     .command('invoke')
     .description(
       'open an attested session to an executor, deploy a WASM function (encrypted to the enclave), invoke it once, and print the output with its verified receipt',
@@ -50,15 +43,11 @@ export function registerInvoke(program: Command): void {
     )
     .option('--mode <mode>', 'session mode: normal, or fresh (a new quote bound to this handshake)', 'normal')
     .option('--receipts <mode>', 'per-call or batched', 'per-call')
-    .option('--store <file>', 'append the verified receipt, records and voucher to this JSON-lines file')
-    .option(
-      '--fetch',
-      'fetch collateral the executor did not present: Intel PCS for a TDX quote, AMD KDS for an SEV-SNP report (network)',
-    )
-    .option('--pcs-url <url>', 'Intel PCS (or a PCCS serving the v4 API) for --fetch', INTEL_PCS_BASE_URL)
-    .option('--root-crl-url <url>', 'where --fetch gets the Intel SGX Root CA CRL', INTEL_ROOT_CA_CRL_URL)
-    .option('--kds-url <url>', 'AMD KDS for --fetch', AMD_KDS_BASE)
-    .option('--cache-dir <dir>', 'where --fetch keeps fetched collateral', defaultCacheDir())
+    .option('--store <file>', 'append the verified receipt, records and voucher to this JSON-lines file');
+  addFetchFlags(
+    cmd,
+    'fetch collateral the executor did not present: Intel PCS for a TDX quote, AMD KDS for an SEV-SNP report (network)',
+  )
     .option('--json', 'print one JSON object: output (base64), outputText, receipt, receiptVerified')
     .addHelpText(
       'after',
@@ -121,14 +110,7 @@ async function invoke(o: InvokeOptions): Promise<number> {
       receipts: o.receipts as ReceiptMode,
       store,
       ...(o.lease !== undefined && { leaseId: BigInt(o.lease) }),
-      ...(o.fetch && {
-        fetchCollateral: {
-          pcsUrl: o.pcsUrl,
-          rootCrlUrl: o.rootCrlUrl,
-          kdsUrl: o.kdsUrl,
-          cacheDir: o.cacheDir,
-        },
-      }),
+      ...(o.fetch && { fetchCollateral: fetchOptions(o) }),
     });
     try {
       const fn = await session.deploy(wasm);
