@@ -236,16 +236,7 @@ export class Session {
     );
     let res: Awaited<ReturnType<Session['request']>>;
     try {
-      res = await this.request('invoke', {
-        invoke: {
-          leaseId: terms.leaseId.toString(),
-          client: acct.address,
-          nonce: req.nonce.toString(),
-          functionId: Buffer.from(fn.id, 'hex'),
-          input: asBuffer(input),
-          voucher: voucherToWire(voucher),
-        },
-      });
+      res = await this.invokeRequest(acct, fn, input, req, voucher);
     } catch (e) {
       const err = toDefaasError(e);
       this.onCallError(acct, err);
@@ -268,6 +259,26 @@ export class Session {
       voucher,
     );
     return { output, record, receipt: Promise.resolve(receipt) };
+  }
+
+  /** One Invoke request; per-call mode carries the call's voucher. */
+  private invokeRequest(
+    acct: ClientAccount,
+    fn: FunctionHandle,
+    input: Uint8Array,
+    req: CallRequest,
+    voucher?: SignedVoucher,
+  ) {
+    return this.request('invoke', {
+      invoke: {
+        leaseId: this.accepted.terms.leaseId.toString(),
+        client: acct.address,
+        nonce: req.nonce.toString(),
+        functionId: Buffer.from(fn.id, 'hex'),
+        input: asBuffer(input),
+        ...(voucher && { voucher: voucherToWire(voucher) }),
+      },
+    });
   }
 
   // ---- batched mode ----
@@ -298,15 +309,7 @@ export class Session {
     const b = batch;
     if (b.entries.length >= terms.batchMaxCalls) this.closeBatch(acct, b);
     try {
-      const res = await this.request('invoke', {
-        invoke: {
-          leaseId: terms.leaseId.toString(),
-          client: acct.address,
-          nonce: req.nonce.toString(),
-          functionId: Buffer.from(fn.id, 'hex'),
-          input: asBuffer(input),
-        },
-      });
+      const res = await this.invokeRequest(acct, fn, input, req);
       const inv = res.invoke;
       if (!inv?.record) throw new DefaasError('RECEIPT_MISMATCH', 'response without record');
       const output: Uint8Array = inv.output;
