@@ -493,12 +493,7 @@ export class Executor {
           session.boundClients.add(`${lease}/${client}`);
         }
         // Only a bound client gets books kept here; an unproven Sync reads without creating any.
-        const key = `${lease}/${client}`;
-        const st =
-          this.accounts.get(key)?.status ??
-          (session.boundClients.has(key)
-            ? this.account(lease, client).status
-            : Account.initialStatus(this.store, key));
+        const st = this.account(lease, client, session.boundClients.has(`${lease}/${client}`)).status;
         return {
           sync: {
             nextNonce: st.nextNonce.toString(),
@@ -528,17 +523,10 @@ export class Executor {
       functionHash: `0x${r.functionId.toString('hex')}`,
       inputHash: sha256Hex(r.input),
     };
-    const key = `${lease}/${client}`;
-    const known = this.accounts.has(key);
-    const account = this.account(lease, client);
-    if (voucher)
-      try {
-        account.checkInlineVoucher(voucher, req);
-      } catch (e) {
-        // A refused first call leaves no books behind (made-up clients cost no memory).
-        if (!known) this.accounts.delete(key);
-        throw e;
-      }
+    // Books are kept only once the voucher passed: a refused first call leaves none behind.
+    const account = this.account(lease, client, false);
+    if (voucher) account.checkInlineVoucher(voucher, req);
+    this.accounts.set(`${lease}/${client}`, account);
     await account.admit(req, voucher !== undefined);
     // From here on the nonce is spent: the call yields a record whether the function succeeds or not.
     let output: Uint8Array | undefined;
@@ -615,7 +603,8 @@ export class Executor {
     return entry.passed;
   }
 
-  private account(lease: bigint, client: string): Account {
+  /** The books of (lease, client); a new one is kept only when `keep` (else it is only looked at). */
+  private account(lease: bigint, client: string, keep = true): Account {
     const key = `${lease}/${client}`;
     let a = this.accounts.get(key);
     if (!a) {
@@ -632,7 +621,7 @@ export class Executor {
         reserveBlock: NONCE_RESERVE_BLOCK,
         now: this.now,
       });
-      this.accounts.set(key, a);
+      if (keep) this.accounts.set(key, a);
     }
     return a;
   }

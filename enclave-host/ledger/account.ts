@@ -80,11 +80,6 @@ export class Account {
     this.highest = this.floor;
   }
 
-  /** The status an account for `key` would start with (nothing served since the executor started). */
-  static initialStatus(store: NonceStore, key: string): Account['status'] {
-    return { nextNonce: store.ceiling(key) + 1n, vouchedThrough: 0n, cumulativeAmount: 0n };
-  }
-
   /** The lowest nonce that can still be accepted as the next new one. */
   get nextNonce(): bigint {
     return this.highest + 1n;
