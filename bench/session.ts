@@ -231,15 +231,7 @@ async function measureHandshake(
     await finishHandshake(hello, sh, { policy, mode, now: new Date() });
   };
   try {
-    for (let i = 0; i < SETUP.warmup; i++) await once();
-    const samples: number[] = [];
-    const deadline = performance.now() + SETUP.maxMs;
-    for (let i = 0; i < SETUP.n && performance.now() < deadline; i++) {
-      const t = performance.now();
-      await once();
-      samples.push(performance.now() - t);
-    }
-    return summarise(samples);
+    return await timeAsync(once, SETUP.n, SETUP.maxMs, SETUP.warmup);
   } finally {
     client.close();
   }
@@ -250,15 +242,7 @@ async function measureSetup(endpoint: string, policy: Policy, mode: 'normal' | '
     const s = await connect(endpoint, { policy, mode });
     await s.close();
   };
-  for (let i = 0; i < SETUP.warmup; i++) await once();
-  const samples: number[] = [];
-  const deadline = performance.now() + SETUP.maxMs;
-  for (let i = 0; i < SETUP.n && performance.now() < deadline; i++) {
-    const t = performance.now();
-    await once();
-    samples.push(performance.now() - t);
-  }
-  return summarise(samples);
+  return timeAsync(once, SETUP.n, SETUP.maxMs, SETUP.warmup);
 }
 
 // ---- breakdown (micro-benchmarks) ----
@@ -281,8 +265,13 @@ function time(fn: () => unknown, n: number, maxMs = 1_500): Summary {
   return summarise(samples);
 }
 
-async function timeAsync(fn: () => Promise<unknown>, n: number, maxMs = 3_000): Promise<Summary> {
-  for (let i = 0; i < Math.min(10, n); i++) await fn();
+async function timeAsync(
+  fn: () => Promise<unknown>,
+  n: number,
+  maxMs = 3_000,
+  warmup = Math.min(10, n),
+): Promise<Summary> {
+  for (let i = 0; i < warmup; i++) await fn();
   const samples: number[] = [];
   const deadline = performance.now() + maxMs;
   for (let i = 0; i < n && performance.now() < deadline; i++) {
