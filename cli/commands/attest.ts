@@ -1,4 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { EvidenceBundle, SnpCollateral } from '../../attestation/bundle.js';
 import { toHex } from '../../attestation/bytes.js';
@@ -12,6 +11,7 @@ import { PLATFORM_POLICY, type Policy, parsePolicy, validateEvidence } from '../
 import { parseSnpReport } from '../../attestation/sev-snp/report.js';
 import { EXIT, exitCodeFor, UsageError } from '../exit-codes.js';
 import { addFetchFlags, type FetchFlags, fetchOptions } from '../fetch-options.js';
+import { exists, readBytes, readText } from '../files.js';
 
 export function registerAttest(program: Command): void {
   const attest = program
@@ -219,26 +219,6 @@ function parseTime(s: string): Date {
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) throw new UsageError(`--at: "${s}" is not a valid time`);
   return d;
-}
-
-async function exists(path: string, what: string): Promise<void> {
-  try {
-    await stat(path);
-  } catch {
-    throw new UsageError(`${what}: cannot read ${path}`);
-  }
-}
-
-async function readBytes(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    throw new UsageError(`${what}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-}
-
-async function readText(path: string, what: string): Promise<string> {
-  return new TextDecoder().decode(await readBytes(path, what));
 }
 
 /** Evidence files may hold raw bytes or hex text (as many projects ship quotes). */

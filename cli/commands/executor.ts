@@ -23,6 +23,7 @@ import {
   type QuoteSource,
 } from '../../enclave-host/session/evidence-source.js';
 import { EXIT, UsageError } from '../exit-codes.js';
+import { exists, readText } from '../files.js';
 
 export const DEFAULT_STATE_DIR = '.defaas/executor';
 
@@ -143,21 +144,13 @@ async function simulatedRoot(stateDir: string): Promise<SimulatedRoot> {
 
 /** The --collateral / --snp-chain additions to what the TEE hands out (hostCollateral). */
 async function presentedCollateral(o: StartOptions): Promise<CollateralHook | undefined> {
-  const read = async <T>(path: string, flag: string, load: (p: string) => Promise<T>): Promise<T> => {
-    try {
-      return await load(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-        throw new UsageError(`${flag}: ${path} does not exist`);
-      throw e;
-    }
-  };
   if (o.collateral !== undefined) {
-    const intel = await read(o.collateral, '--collateral', loadIntelCollateral);
+    await exists(o.collateral, '--collateral');
+    const intel = await loadIntelCollateral(o.collateral);
     return async (evidence, auxblob) => ({ ...(await hostCollateral(evidence, auxblob)), intel });
   }
   if (o.snpChain !== undefined) {
-    const chain = await read(o.snpChain, '--snp-chain', (p) => readFile(p, 'utf8'));
+    const chain = await readText(o.snpChain, '--snp-chain');
     parseAmdChain(chain, '--snp-chain');
     return async (evidence, auxblob) => {
       const b = await hostCollateral(evidence, auxblob);

@@ -1,4 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Wallet } from 'ethers';
@@ -9,6 +9,7 @@ import { typedDataJson } from '../../attestation/typed-data.js';
 import { connect, isDefaasError, LocalReceiptStore, type ReceiptMode } from '../../sdk/index.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { addFetchFlags, type FetchFlags, fetchOptions } from '../fetch-options.js';
+import { readBytes, readText } from '../files.js';
 import { DEFAULT_STATE_DIR } from './executor.js';
 
 interface InvokeOptions extends FetchFlags {
@@ -59,14 +60,6 @@ export function registerInvoke(program: Command): void {
     });
 }
 
-async function readOrUsage(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new UsageError(`cannot read ${what} ${path}: ${(e as Error).message}`);
-  }
-}
-
 async function invoke(o: InvokeOptions): Promise<number> {
   if ((o.input === undefined) === (o.inputFile === undefined))
     throw new UsageError('give exactly one of --input and --input-file');
@@ -91,17 +84,15 @@ async function invoke(o: InvokeOptions): Promise<number> {
   }
   let policy: ReturnType<typeof parsePolicy>;
   try {
-    policy = parsePolicy((await readOrUsage(policyPath, 'policy')).toString('utf8'));
+    policy = parsePolicy(await readText(policyPath, '--policy'));
   } catch (e) {
     if (isAttestationError(e)) throw new UsageError(`${policyPath}: ${e.message}`);
     throw e;
   }
-  const wasm = await readOrUsage(o.wasm, '--wasm');
+  const wasm = await readBytes(o.wasm, '--wasm');
   const input =
-    o.input !== undefined ? Buffer.from(o.input, 'utf8') : await readOrUsage(o.inputFile!, '--input-file');
-  const wallet = o.key
-    ? new Wallet((await readOrUsage(o.key, '--key')).toString('utf8').trim())
-    : Wallet.createRandom();
+    o.input !== undefined ? Buffer.from(o.input, 'utf8') : await readBytes(o.inputFile!, '--input-file');
+  const wallet = o.key ? new Wallet((await readText(o.key, '--key')).trim()) : Wallet.createRandom();
   const store = new LocalReceiptStore(o.store ? { file: o.store } : {});
   try {
     const session = await connect(o.endpoint, {
