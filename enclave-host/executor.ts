@@ -533,7 +533,8 @@ export class Executor {
     let usage = 0n;
     let failure: unknown;
     try {
-      const res = await this.opts.runtime.invoke(r.functionId.toString('hex'), r.input);
+      // The client is authenticated here (voucher checked or session bound): it is the tenant.
+      const res = await this.opts.runtime.invoke(r.functionId.toString('hex'), r.input, client);
       output = res.output;
       usage = res.usage.wallMicros;
     } catch (e) {

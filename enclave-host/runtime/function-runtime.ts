@@ -29,7 +29,10 @@ export interface RuntimeLimits {
 }
 
 export interface FunctionRuntimeOptions {
-  /** Worker threads (default: the number of CPUs, at least 1). */
+  /**
+   * Worker threads (default and maximum: the number of CPUs). More workers than cores would make
+   * the wall-time limit and the metered usage count time spent waiting for a core.
+   */
   readonly workers?: number;
   readonly limits: RuntimeLimits;
   /** Receives each line the function writes to stderr (without the newline). */
@@ -40,6 +43,10 @@ export interface FunctionRuntimeOptions {
   readonly maxModuleBytes?: number;
   /** Invocations waiting for a worker at most (default 1024). */
   readonly maxQueue?: number;
+  /** Invocations of one tenant waiting for a worker at most (default 64). */
+  readonly maxQueuePerTenant?: number;
+  /** Invocations of one tenant running at once (default: workers − 1, at least 1). */
+  readonly maxRunningPerTenant?: number;
   /** stderr kept per invocation; the rest is dropped and counted (default 64 KiB). */
   readonly maxLogBytes?: number;
 }
@@ -93,12 +100,21 @@ export class FunctionRuntime {
     this.maxFunctions = positiveInt('maxFunctions', opts.maxFunctions ?? 256);
     this.maxModuleBytes = positiveInt('maxModuleBytes', opts.maxModuleBytes ?? 32 * 1024 * 1024);
     this.maxLogBytes = positiveInt('maxLogBytes', opts.maxLogBytes ?? 64 * 1024, 2 ** 31);
-    const workers = positiveInt('workers', opts.workers ?? Math.max(1, availableParallelism()), 1024);
+    const cores = Math.max(1, availableParallelism());
+    const workers = positiveInt('workers', opts.workers ?? cores, cores);
     if (workers === 0) fail('INVALID_ARGUMENT', 'workers must be at least 1');
+    const maxRunningPerTenant = positiveInt(
+      'maxRunningPerTenant',
+      opts.maxRunningPerTenant ?? Math.max(1, workers - 1),
+      workers,
+    );
+    if (maxRunningPerTenant === 0) fail('INVALID_ARGUMENT', 'maxRunningPerTenant must be at least 1');
     this.pool = new WorkerPool({
       size: workers,
       wallTimeMs: limits.wallTimeMs,
       maxQueue: positiveInt('maxQueue', opts.maxQueue ?? 1024),
+      maxQueuePerTenant: positiveInt('maxQueuePerTenant', opts.maxQueuePerTenant ?? 64),
+      maxRunningPerTenant,
       resourceLimits: WORKER_RESOURCE_LIMITS,
     });
   }
@@ -133,8 +149,16 @@ export class FunctionRuntime {
     return this.functions.has(fnId);
   }
 
-  /** Runs the function on `input` in a fresh instance; typed errors per the limits above. */
-  async invoke(fnId: string, input: Uint8Array): Promise<InvokeResult> {
+  /** Invocations waiting and running per tenant (see WorkerPool.load). */
+  load(): Map<string, { queued: number; running: number }> {
+    return this.pool.load();
+  }
+
+  /**
+   * Runs the function on `input` in a fresh instance; typed errors per the limits above. `tenant`
+   * names the party the call runs for: the pool schedules tenants fairly (worker-pool.ts).
+   */
+  async invoke(fnId: string, input: Uint8Array, tenant = ''): Promise<InvokeResult> {
     if (this.closed) fail('RUNTIME_CLOSED', 'the function runtime is closed');
     const entry = this.functions.get(fnId);
     if (entry === undefined) fail('FUNCTION_NOT_FOUND', 'no function with this id is registered', { fnId });
@@ -145,12 +169,15 @@ export class FunctionRuntime {
       });
     }
     const prepared = await entry;
-    const result = await this.pool.run({
-      module: prepared.module,
-      input,
-      maxOutputBytes: this.limits.maxOutputBytes,
-      maxLogBytes: this.maxLogBytes,
-    });
+    const result = await this.pool.run(
+      {
+        module: prepared.module,
+        input,
+        maxOutputBytes: this.limits.maxOutputBytes,
+        maxLogBytes: this.maxLogBytes,
+      },
+      tenant,
+    );
     this.forwardLog(fnId, result);
     return this.toResult(fnId, prepared, result);
   }

@@ -5,9 +5,14 @@ import type { RunRequest, RunResult, WorkerMessage } from './messages.js';
 /*
  * A fixed-size pool of worker threads that run one request at a time each. The pool owns the wall
  * clock: a request that outlives `wallTimeMs` is answered with FUNCTION_TIMEOUT, its worker is
- * terminated (node:wasi has no timeout of its own and a guest loop never yields), and a fresh worker
- * takes its place. A worker that dies for any other reason (V8 heap limit, crash) fails only the
- * request it was running and is replaced the same way.
+ * terminated (a guest loop never yields), and a fresh worker takes its place. A worker that dies for
+ * any other reason (V8 heap limit, crash) fails only the request it was running and is replaced the
+ * same way.
+ *
+ * Scheduling is fair between tenants (the authenticated party a request runs for): each tenant has
+ * its own FIFO queue, tenants with waiting requests are served round-robin, and no tenant runs more
+ * than `maxRunningPerTenant` requests at once, so with two or more workers one tenant's slow or
+ * looping calls never hold every worker. Queues are bounded per tenant and in total.
  */
 
 const WORKER_URL = new URL('./worker.mjs', import.meta.url);
@@ -17,8 +22,12 @@ const MAX_START_FAILURES = 3;
 export interface WorkerPoolOptions {
   readonly size: number;
   readonly wallTimeMs: number;
-  /** Requests waiting for a worker beyond this many are refused with RUNTIME_BUSY. */
+  /** Requests waiting for a worker beyond this many (all tenants) are refused with RUNTIME_BUSY. */
   readonly maxQueue: number;
+  /** Requests of one tenant waiting beyond this many are refused with RUNTIME_BUSY. */
+  readonly maxQueuePerTenant: number;
+  /** Requests of one tenant running at once, at most (1 ≤ n ≤ size). */
+  readonly maxRunningPerTenant: number;
   /** V8 heap limits of each worker (the guest's linear memory is capped separately, in the module). */
   readonly resourceLimits: {
     readonly maxOldGenerationSizeMb: number;
@@ -28,6 +37,7 @@ export interface WorkerPoolOptions {
 }
 
 interface Job {
+  readonly tenant: Tenant;
   readonly request: Omit<RunRequest, 'id' | 'type'>;
   readonly resolve: (r: RunResult) => void;
   readonly reject: (e: unknown) => void;
@@ -41,10 +51,20 @@ interface Slot {
   job: (Omit<Job, 'request'> & { readonly id: number; readonly timer: NodeJS.Timeout }) | undefined;
 }
 
+/** One tenant's books; it exists only while the tenant has requests waiting or running. */
+interface Tenant {
+  readonly key: string;
+  readonly queue: Job[];
+  running: number;
+}
+
 export class WorkerPool {
   private readonly opts: WorkerPoolOptions;
   private readonly slots = new Set<Slot>();
-  private readonly queue: Job[] = [];
+  private readonly tenants = new Map<string, Tenant>();
+  /** Tenants with waiting requests, in round-robin order: the head is served next. */
+  private readonly ring: Tenant[] = [];
+  private queued = 0;
   private readonly exits = new Set<Promise<number>>();
   private nextId = 1;
   private startFailures = 0;
@@ -52,30 +72,70 @@ export class WorkerPool {
   private broken: EnclaveHostError | undefined;
 
   constructor(opts: WorkerPoolOptions) {
+    if (opts.maxRunningPerTenant < 1 || opts.maxRunningPerTenant > opts.size)
+      throw new RangeError(`maxRunningPerTenant must be in [1, ${opts.size}]`);
     this.opts = opts;
     for (let i = 0; i < opts.size; i++) this.spawn();
   }
 
-  run(request: Omit<RunRequest, 'id' | 'type'>): Promise<RunResult> {
+  /** Runs `request` for `tenant` (a key naming the party it runs for). */
+  run(request: Omit<RunRequest, 'id' | 'type'>, tenant = ''): Promise<RunResult> {
     if (this.closed) return Promise.reject(closedError());
     if (this.broken !== undefined) return Promise.reject(this.broken);
-    if (this.queue.length >= this.opts.maxQueue) {
+    const { maxQueue, maxQueuePerTenant } = this.opts;
+    if (this.queued >= maxQueue) {
       return Promise.reject(
-        new EnclaveHostError('RUNTIME_BUSY', 'too many invocations waiting for a worker', {
-          maxQueue: this.opts.maxQueue,
+        new EnclaveHostError('RUNTIME_BUSY', `${maxQueue} invocations are already waiting for a worker`, {
+          maxQueue,
         }),
       );
     }
+    const t = this.tenants.get(tenant);
+    if (t !== undefined && t.queue.length >= maxQueuePerTenant) {
+      return Promise.reject(
+        new EnclaveHostError(
+          'RUNTIME_BUSY',
+          `${maxQueuePerTenant} of this client's invocations are already waiting for a worker`,
+          { maxQueuePerTenant },
+        ),
+      );
+    }
     return new Promise<RunResult>((resolve, reject) => {
-      this.queue.push({ request, resolve, reject });
+      const owner = t ?? this.tenant(tenant);
+      owner.queue.push({ tenant: owner, request, resolve, reject });
+      this.queued++;
+      if (owner.queue.length === 1) this.ring.push(owner);
       this.pump();
     });
+  }
+
+  /** Requests waiting and running per tenant (tenants with neither are not listed). */
+  load(): Map<string, { queued: number; running: number }> {
+    return new Map([...this.tenants].map(([k, t]) => [k, { queued: t.queue.length, running: t.running }]));
+  }
+
+  private tenant(key: string): Tenant {
+    const t: Tenant = { key, queue: [], running: 0 };
+    this.tenants.set(key, t);
+    return t;
+  }
+
+  /** Forgets a tenant with nothing waiting or running. */
+  private release(t: Tenant): void {
+    if (t.running === 0 && t.queue.length === 0) this.tenants.delete(t.key);
+  }
+
+  /** Ends a job's run: the tenant's running count drops and the job settles once. */
+  private finish(job: { readonly tenant: Tenant; readonly timer: NodeJS.Timeout }): void {
+    clearTimeout(job.timer);
+    job.tenant.running--;
+    this.release(job.tenant);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(closedError());
+    this.rejectQueued(closedError());
     for (const slot of this.slots) this.retire(slot, closedError());
     await Promise.allSettled([...this.exits]);
   }
@@ -104,8 +164,8 @@ export class WorkerPool {
     }
     const job = slot.job;
     if (job === undefined || job.id !== msg.id) return;
-    clearTimeout(job.timer);
     slot.job = undefined;
+    this.finish(job);
     job.resolve(msg);
     this.pump();
   }
@@ -123,7 +183,7 @@ export class WorkerPool {
     if (this.closed) return;
     if (this.startFailures >= MAX_START_FAILURES) {
       this.broken = new EnclaveHostError('RUNTIME_WORKER_FAILED', 'workers fail to start', {}, err);
-      for (const job of this.queue.splice(0)) job.reject(this.broken);
+      this.rejectQueued(this.broken);
       return;
     }
     this.spawn();
@@ -138,7 +198,7 @@ export class WorkerPool {
     const job = slot.job;
     slot.job = undefined;
     if (job !== undefined) {
-      clearTimeout(job.timer);
+      this.finish(job);
       job.reject(error);
     }
     void slot.worker.terminate();
@@ -157,15 +217,42 @@ export class WorkerPool {
     this.pump();
   }
 
+  private rejectQueued(error: EnclaveHostError): void {
+    for (const t of this.ring.splice(0)) {
+      for (const job of t.queue.splice(0)) job.reject(error);
+      this.release(t);
+    }
+    this.queued = 0;
+  }
+
+  /**
+   * The next job in round-robin order whose tenant is under its running cap; that tenant moves to
+   * the back of the ring (or leaves it when its queue is empty). Bounded by the ring's length.
+   */
+  private next(): Job | undefined {
+    for (let i = 0; i < this.ring.length; i++) {
+      const t = this.ring[i]!;
+      if (t.running >= this.opts.maxRunningPerTenant) continue;
+      const job = t.queue.shift()!;
+      this.ring.splice(i, 1);
+      if (t.queue.length > 0) this.ring.push(t);
+      this.queued--;
+      return job;
+    }
+    return undefined;
+  }
+
   /** Hands queued jobs to idle ready workers. Bounded by the number of slots. */
   private pump(): void {
     for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
+      if (this.queued === 0) return;
       if (!slot.ready || slot.retired || slot.job !== undefined) continue;
-      const job = this.queue.shift()!;
+      const job = this.next();
+      if (job === undefined) return;
+      job.tenant.running++;
       const id = this.nextId++;
       const timer = setTimeout(() => this.onTimeout(slot, id), this.opts.wallTimeMs);
-      slot.job = { resolve: job.resolve, reject: job.reject, id, timer };
+      slot.job = { tenant: job.tenant, resolve: job.resolve, reject: job.reject, id, timer };
       const message: RunRequest = { type: 'run', id, ...job.request };
       slot.worker.postMessage(message);
     }
