@@ -81,6 +81,9 @@ async function main(): Promise<void> {
     quotes: new SimulatedQuoteProvider(root, { measurements: { mrTd: BENCH_MR_TD } }),
     stateDir,
     maxSessions: 4096,
+    // Every benchmark client is one peer (127.0.0.1) opening sessions as fast as it can.
+    maxSessionsPerPeer: 4096,
+    handshakesPerSecond: 1_000_000,
     maxMessageBytes: MAX_MESSAGE,
   });
   const executorPort = await executor.start('127.0.0.1:0');

@@ -40,6 +40,7 @@ import type { FunctionRuntime } from './runtime/function-runtime.js';
 import { EphemeralPool } from './session/ephemeral-pool.js';
 import { type CollateralHook, EvidenceSource, type QuoteSource } from './session/evidence-source.js';
 import { respondToHello } from './session/handshake.js';
+import { HandshakeLimiter, peerAddress } from './session/handshake-limiter.js';
 import { type EnclaveIdentity, generateEnclaveIdentity } from './session/identity.js';
 import type { ServerSession } from './session/server-session.js';
 import { SessionTable } from './session/session-table.js';
@@ -63,6 +64,12 @@ export interface ExecutorOptions {
   readonly stateDir?: string;
   readonly sessionTtlMs?: number;
   readonly maxSessions?: number;
+  /** Open sessions of one peer address at most (default 64). */
+  readonly maxSessionsPerPeer?: number;
+  /** A session that carried no authenticated frame yet expires this long after opening (default 60 s). */
+  readonly unusedSessionTtlMs?: number;
+  /** Handshakes per second one peer address may start (default 20, burst 40). */
+  readonly handshakesPerSecond?: number;
   /** Replay window of sealed-frame sequence numbers and of call nonces. */
   readonly window?: number;
   readonly batchMaxCalls?: number;
@@ -104,6 +111,7 @@ export class Executor {
   private readonly evidence: EvidenceSource;
   private readonly ephemerals = new EphemeralPool();
   private readonly sessions: SessionTable;
+  private readonly handshakes: HandshakeLimiter;
   private readonly accounts = new Map<string, Account>();
   private readonly leaseChecks = new Map<string, { until: number; passed: Promise<void> }>();
   private readonly server: grpc.Server;
@@ -151,7 +159,16 @@ export class Executor {
       batchMaxMillis: this.o.batchMaxMillis,
     };
     this.evidence = new EvidenceSource(opts.quotes, this.identity, opts.collateral);
-    this.sessions = new SessionTable(this.o.maxSessions, this.now);
+    this.sessions = new SessionTable(
+      {
+        maxSessions: this.o.maxSessions,
+        maxSessionsPerPeer: opts.maxSessionsPerPeer ?? 64,
+        unusedTtlMs: opts.unusedSessionTtlMs ?? 60_000,
+      },
+      this.now,
+    );
+    const perSecond = opts.handshakesPerSecond ?? 20;
+    this.handshakes = new HandshakeLimiter({ perSecond, burst: 2 * perSecond, maxPeers: 4096 }, this.now);
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': this.o.maxMessageBytes,
       'grpc.max_send_message_length': this.o.maxMessageBytes,
@@ -228,7 +245,7 @@ export class Executor {
         );
       },
       OpenSession: (call, cb) => {
-        this.openSession(call.request).then(
+        this.openSession(call.request, peerAddress(call.getPeer())).then(
           (r) => cb(null, r),
           (e) => cb(this.fail(e, 'OpenSession')),
         );
@@ -279,14 +296,16 @@ export class Executor {
     return toServiceError(w, seal) as grpc.ServiceError;
   }
 
-  private async openSession(h: ClientHello__Output): Promise<ServerHello> {
+  private async openSession(h: ClientHello__Output, peer: string): Promise<ServerHello> {
     if (!this.serving) sessionFail('EXECUTOR_SHUTTING_DOWN', 'the executor is shutting down');
+    // Rate, table and replay checks come before any state is kept: a refused handshake leaves none.
+    this.handshakes.take(peer);
     const mode: SessionMode | undefined =
       h.mode === 'SESSION_MODE_FRESH' ? 'fresh' : h.mode === 'SESSION_MODE_NORMAL' ? 'normal' : undefined;
     if (!mode) sessionFail('HANDSHAKE_MALFORMED', `unsupported session mode ${h.mode}`);
-    this.sessions.reserve();
+    this.sessions.reserve(peer);
+    this.sessions.checkHello(h.clientNonce);
     const now = this.now();
-    this.sessions.rememberHello(h.clientNonce, now + this.o.sessionTtlMs);
     const out = await respondToHello(
       { version: h.version, clientEphemeral: h.clientEphemeral, clientNonce: h.clientNonce, mode },
       {
@@ -299,7 +318,7 @@ export class Executor {
         ephemeral: () => this.ephemerals.take(),
       },
     );
-    this.sessions.add(out.session);
+    this.sessions.add(out.session, peer, h.clientNonce);
     // Key derivation after the ServerHello is sent (the client needs longer than that to check it).
     const opened = out.session;
     setImmediate(() => opened.prepare());
@@ -434,6 +453,7 @@ export class Executor {
     if (!plain)
       sessionFail('FRAME_AUTH_FAILED', 'frame does not authenticate (tampered, or not for this session)');
     session.window.accept(seq);
+    session.used = true;
     let body: SessionRequest__Output;
     try {
       body = this.codec.decodeRequest(plain);

@@ -20,6 +20,7 @@ export const SESSION_ERROR_KINDS = {
   REPORT_DATA_MISMATCH: 'verification',
   TERMS_MISMATCH: 'rejected',
   SESSION_LIMIT: 'unavailable',
+  HANDSHAKE_RATE_LIMITED: 'unavailable',
   SESSION_UNKNOWN: 'session',
   SESSION_EXPIRED: 'session',
   FRAME_MALFORMED: 'malformed',

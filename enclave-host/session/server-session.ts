@@ -13,6 +13,8 @@ export class ServerSession {
   readonly window: ReplayWindow;
   /** `${lease}/${client}` pairs whose wallet signed a client binding for this session. */
   readonly boundClients = new Set<string>();
+  /** Set once a client frame authenticated in this session (SessionTable expires unused sessions early). */
+  used = false;
 
   constructor(
     readonly id: Uint8Array,

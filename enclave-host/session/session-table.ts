@@ -2,55 +2,82 @@ import { toHex } from '../../attestation/bytes.js';
 import { sessionFail } from '../../attestation/session/errors.js';
 import type { ServerSession } from './server-session.js';
 
+export interface SessionTableLimits {
+  readonly maxSessions: number;
+  /** Open sessions of one peer (network address) at most. */
+  readonly maxSessionsPerPeer: number;
+  /**
+   * A session that has not yet carried an authenticated frame expires this long after it opened:
+   * handshakes that are never used do not hold a place for the whole session lifetime.
+   */
+  readonly unusedTtlMs: number;
+}
+
+interface Entry {
+  readonly session: ServerSession;
+  readonly peer: string;
+  readonly openedAt: number;
+  readonly helloNonce: string;
+}
+
 /**
- * Open sessions, capped, with expiry, plus the ClientHello nonces seen while a session opened with
- * them could still be alive (a replayed ClientHello is refused even though it could not be used).
+ * Open sessions, capped in total and per peer, with expiry, plus the ClientHello nonce of each open
+ * session (a replayed ClientHello is refused while the session it opened is alive, although it could
+ * not be used). Only a handshake that succeeded leaves anything behind, and it goes with its session.
  */
 export class SessionTable {
-  private readonly sessions = new Map<string, ServerSession>();
-  private readonly helloNonces = new Map<string, number>();
+  private readonly sessions = new Map<string, Entry>();
+  private readonly perPeer = new Map<string, number>();
+  private readonly helloNonces = new Set<string>();
   /** No entry expires before this time: sweeping earlier would find nothing. */
   private nextExpiry = Number.POSITIVE_INFINITY;
 
   constructor(
-    private readonly maxSessions: number,
+    private readonly limits: SessionTableLimits,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Records a ClientHello nonce; throws HANDSHAKE_REPLAYED when it was seen before. */
-  rememberHello(nonce: Uint8Array, until: number): void {
+  /** Throws HANDSHAKE_REPLAYED when this ClientHello nonce opened a session that may still be alive. */
+  checkHello(nonce: Uint8Array): void {
     this.sweep();
-    const k = toHex(nonce);
-    if (this.helloNonces.has(k)) sessionFail('HANDSHAKE_REPLAYED', 'this ClientHello was already used');
-    this.helloNonces.set(k, until);
-    if (until < this.nextExpiry) this.nextExpiry = until;
+    if (this.helloNonces.has(toHex(nonce)))
+      sessionFail('HANDSHAKE_REPLAYED', 'this ClientHello was already used');
   }
 
-  /** Throws SESSION_LIMIT when full (after dropping expired sessions). */
-  reserve(): void {
-    if (this.sessions.size >= this.maxSessions) this.sweep();
-    if (this.sessions.size >= this.maxSessions)
-      sessionFail('SESSION_LIMIT', `the executor has ${this.maxSessions} open sessions`, {
-        maxSessions: this.maxSessions,
+  /** Throws SESSION_LIMIT when the table, or `peer`'s share of it, is full (after dropping expired sessions). */
+  reserve(peer: string): void {
+    this.sweep();
+    const { maxSessions, maxSessionsPerPeer } = this.limits;
+    if (this.sessions.size >= maxSessions)
+      sessionFail('SESSION_LIMIT', `the executor has ${maxSessions} open sessions`, { maxSessions });
+    if ((this.perPeer.get(peer) ?? 0) >= maxSessionsPerPeer)
+      sessionFail('SESSION_LIMIT', `this peer has ${maxSessionsPerPeer} open sessions (the most allowed)`, {
+        maxSessionsPerPeer,
       });
   }
 
-  add(s: ServerSession): void {
-    this.reserve();
-    this.sessions.set(toHex(s.id), s);
-    if (s.expiresAt < this.nextExpiry) this.nextExpiry = s.expiresAt;
+  /** Adds an opened session: checks the limits and the nonce again (the handshake is asynchronous). */
+  add(s: ServerSession, peer: string, helloNonce: Uint8Array): void {
+    this.checkHello(helloNonce);
+    this.reserve(peer);
+    const t = this.now();
+    const e: Entry = { session: s, peer, openedAt: t, helloNonce: toHex(helloNonce) };
+    this.sessions.set(toHex(s.id), e);
+    this.perPeer.set(peer, (this.perPeer.get(peer) ?? 0) + 1);
+    this.helloNonces.add(e.helloNonce);
+    this.nextExpiry = Math.min(this.nextExpiry, this.expiry(e));
   }
 
   get(id: Uint8Array): ServerSession {
     const k = toHex(id);
-    const s = this.sessions.get(k);
-    if (!s)
+    const e = this.sessions.get(k);
+    if (!e)
       return sessionFail('SESSION_UNKNOWN', 'no such session (expired, closed, or the executor restarted)');
-    if (s.expiresAt <= this.now()) {
-      this.sessions.delete(k);
+    if (this.expiry(e) <= this.now()) {
+      this.remove(k, e);
       sessionFail('SESSION_EXPIRED', 'the session expired; open a new one');
     }
-    return s;
+    return e.session;
   }
 
   get size(): number {
@@ -59,19 +86,34 @@ export class SessionTable {
 
   clear(): void {
     this.sessions.clear();
+    this.perPeer.clear();
+    this.helloNonces.clear();
   }
 
-  /** Drops expired sessions and nonces; a pass over the tables only once something can have expired. */
+  private expiry(e: Entry): number {
+    return e.session.used
+      ? e.session.expiresAt
+      : Math.min(e.session.expiresAt, e.openedAt + this.limits.unusedTtlMs);
+  }
+
+  private remove(k: string, e: Entry): void {
+    this.sessions.delete(k);
+    this.helloNonces.delete(e.helloNonce);
+    const n = (this.perPeer.get(e.peer) ?? 1) - 1;
+    if (n > 0) this.perPeer.set(e.peer, n);
+    else this.perPeer.delete(e.peer);
+  }
+
+  /** Drops expired sessions; a pass over the table only once something can have expired. */
   private sweep(): void {
     const t = this.now();
     if (t < this.nextExpiry) return;
     let next = Number.POSITIVE_INFINITY;
-    for (const [k, s] of this.sessions)
-      if (s.expiresAt <= t) this.sessions.delete(k);
-      else if (s.expiresAt < next) next = s.expiresAt;
-    for (const [k, until] of this.helloNonces)
-      if (until <= t) this.helloNonces.delete(k);
+    for (const [k, e] of this.sessions) {
+      const until = this.expiry(e);
+      if (until <= t) this.remove(k, e);
       else if (until < next) next = until;
+    }
     this.nextExpiry = next;
   }
 }
