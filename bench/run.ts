@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAttestation } from './attestation.js';
+import { benchRuntime } from './runtime.js';
 import type { Section } from './section.js';
 import { benchSession } from './session.js';
 
@@ -15,6 +16,7 @@ import { benchSession } from './session.js';
 const SECTIONS: Readonly<Record<string, () => Promise<Section>>> = {
   attestation: benchAttestation,
   session: benchSession,
+  runtime: benchRuntime,
 };
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

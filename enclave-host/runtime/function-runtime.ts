@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { fail } from '../errors.js';
 import type { RunResult } from './messages.js';
 import { type PreparedModule, prepareModule, WASM_PAGE_BYTES } from './prepare-module.js';
+import { setLazyCompilation } from './wasm-api.js';
 import { WorkerPool } from './worker-pool.js';
 
 /*
@@ -87,6 +88,8 @@ export class FunctionRuntime {
 
   constructor(opts: FunctionRuntimeOptions) {
     const { limits } = opts;
+    // Modules are compiled whole at register, so a first call costs what a warm one does.
+    setLazyCompilation(false);
     positiveInt('memoryBytes', limits.memoryBytes, MAX_MEMORY_BYTES);
     if (limits.memoryBytes < WASM_PAGE_BYTES)
       fail('INVALID_ARGUMENT', 'memoryBytes must be at least one page');
