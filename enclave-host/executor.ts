@@ -229,6 +229,11 @@ export class Executor {
     return this.sessions.size;
   }
 
+  /** (lease, client) pairs with books kept (a party that never authenticated has none). */
+  get clientBooks(): number {
+    return this.accounts.size;
+  }
+
   // ---- handlers ----
 
   private handlers(): ExecutorHandlers {
@@ -491,12 +496,16 @@ export class Executor {
       case 'settle': {
         const s = req.settle!;
         if (!s.voucher) sessionFail('REQUEST_MALFORMED', 'settle without a voucher');
-        const account = this.account(this.parseLease(s.voucher.leaseId), parseClient(s.client));
+        const lease = this.parseLease(s.voucher.leaseId);
+        const client = parseClient(s.client);
+        // A refused Settle naming a wallet without books leaves none behind.
+        const account = this.account(lease, client, false);
         const receipt = await account.settle(
           voucherFromWire(s.voucher),
           session.evidenceHash,
           this.identity.identityPrivateKey,
         );
+        if (!this.accounts.has(`${lease}/${client}`)) this.accounts.set(`${lease}/${client}`, account);
         return { settle: { receipt: receiptToWire(receipt) } };
       }
       case 'sync': {
@@ -537,15 +546,17 @@ export class Executor {
         `a call without a voucher needs this session bound to ${client} (Sync with client_proof)`,
         { client },
       );
-    await this.checkLease(lease, client);
     const req = {
       nonce: parseUint(r.nonce, 'nonce', 64),
       functionHash: `0x${r.functionId.toString('hex')}`,
       inputHash: sha256Hex(r.input),
     };
-    // Books are kept only once the voucher passed: a refused first call leaves none behind.
+    // Books are kept only once the voucher passed: a refused first call leaves none behind. The
+    // chain is asked about the client only once it is authenticated (voucher or bound session), so
+    // made-up client names cost a signature check, never a lease lookup.
     const account = this.account(lease, client, false);
     if (voucher) account.checkInlineVoucher(voucher, req);
+    await this.checkLease(lease, client);
     this.accounts.set(`${lease}/${client}`, account);
     await account.admit(req, voucher !== undefined);
     // From here on the nonce is spent: the call yields a record whether the function succeeds or not.
