@@ -27,6 +27,11 @@ interface ResultBase {
   readonly id: number;
   /** Microseconds from instantiation to the end of `_start` (worker clock). */
   readonly micros: number;
+  /**
+   * What the function wrote to stdout, whatever the status: all of it on `exit`, the bytes up to the
+   * limit on `output-limit`, what it wrote before it trapped on `trap` (empty when it never ran).
+   */
+  readonly output: Uint8Array;
   /** What the function wrote to stderr, at most `maxLogBytes`. */
   readonly stderr: Uint8Array;
   readonly stderrDropped: number;
@@ -35,7 +40,6 @@ interface ResultBase {
 export interface ExitResult extends ResultBase {
   readonly status: 'exit';
   readonly exitCode: number;
-  readonly output: Uint8Array;
 }
 
 export interface TrapResult extends ResultBase {
