@@ -26,6 +26,8 @@ export const ENCLAVE_HOST_ERROR_KINDS = {
   FUNCTION_INVALID_MODULE: 'rejected',
   FUNCTION_MODULE_TOO_LARGE: 'rejected',
   FUNCTION_TOO_MANY: 'rejected',
+  /** The module declares more of a resource (tables, globals, …) than the runtime allows. */
+  FUNCTION_RESOURCE_LIMIT: 'rejected',
   INPUT_TOO_LARGE: 'rejected',
   RUNTIME_BUSY: 'rejected',
   // --- unavailable ---
