@@ -77,6 +77,10 @@ async function main(): Promise<void> {
       register: (w) => runtime.register(w),
       invoke: (f, i) => runtime.invoke(f, i),
       close: async () => {},
+      has: (f) => runtime.has(f),
+      get effectiveLimits() {
+        return runtime.effectiveLimits;
+      },
     },
     quotes: new SimulatedQuoteProvider(root, { measurements: { mrTd: BENCH_MR_TD } }),
     stateDir,

@@ -16,7 +16,7 @@ import {
   sha256Hex,
   voucherFromWire,
 } from '../attestation/session/settlement.js';
-import type { LeaseTermsFields, SessionMode } from '../attestation/session/transcript.js';
+import type { LeaseTermsFields, LimitsFields, SessionMode } from '../attestation/session/transcript.js';
 import { type CallRecord, type TypedDataDomain, typedDataJson } from '../attestation/typed-data.js';
 import type { ClientHello__Output } from '../proto/gen/defaas/executor/v1/ClientHello.js';
 import type { ExecutorHandlers } from '../proto/gen/defaas/executor/v1/Executor.js';
@@ -32,11 +32,11 @@ import {
   type SessionResponse,
   sessionCodec,
 } from '../proto/load.js';
-import { EnclaveHostError, isEnclaveHostError } from './errors.js';
+import { ENCLAVE_HOST_ERROR_KINDS, EnclaveHostError, fail, isEnclaveHostError } from './errors.js';
 import { Account } from './ledger/account.js';
 import { FileNonceStore, MemoryNonceStore, type NonceStore } from './ledger/nonce-store.js';
 import { infoJson, toServiceError, toWireError } from './rpc-errors.js';
-import type { FunctionRuntime } from './runtime/function-runtime.js';
+import { type FunctionOutput, type FunctionRuntime, functionOutputOf } from './runtime/function-runtime.js';
 import { EphemeralPool } from './session/ephemeral-pool.js';
 import { type CollateralHook, EvidenceSource, type QuoteSource } from './session/evidence-source.js';
 import { respondToHello } from './session/handshake.js';
@@ -46,7 +46,15 @@ import type { ServerSession } from './session/server-session.js';
 import { SessionTable } from './session/session-table.js';
 
 /** The slice of FunctionRuntime the executor uses (enclave-host/runtime/function-runtime.ts). */
-export type Runtime = Pick<FunctionRuntime, 'register' | 'invoke' | 'close'>;
+export type Runtime = Pick<FunctionRuntime, 'register' | 'invoke' | 'close' | 'has' | 'effectiveLimits'>;
+
+/**
+ * Bytes a sealed InvokeResponse (or function error) adds to its output and stderr: the SealedFrame
+ * fields (16-byte session id, seq, length prefixes), the 16-byte Poly1305 tag, the SessionResponse /
+ * InvokeResponse / ErrorDetail tags and lengths, the call record and receipt (binary or as info
+ * JSON) and the error message. They come to under 3 KiB; 8 KiB leaves a margin.
+ */
+export const SEALED_RESPONSE_OVERHEAD_BYTES = 8 * 1024;
 
 /** See ExecutorOptions.leaseCheck. `client` and `enclave` are lower-case 0x addresses. */
 export type LeaseCheck = (q: { leaseId: bigint; client: string; enclave: string }) => Promise<void>;
@@ -117,6 +125,8 @@ export class Executor {
   private readonly server: grpc.Server;
   private readonly codec = sessionCodec();
   private readonly log: Logger;
+  /** Function failures thrown by `invoke`, with what the function wrote (see `errorResponse`). */
+  private readonly callOutputs = new WeakMap<object, FunctionOutput>();
   private readonly now: () => number;
   private store: NonceStore = new MemoryNonceStore();
   private serving = false;
@@ -150,6 +160,16 @@ export class Executor {
       voucherWaitMs: opts.voucherWaitMs ?? 2_000,
       maxMessageBytes: opts.maxMessageBytes ?? 40 * 1024 * 1024,
     };
+    const rl = opts.runtime.effectiveLimits;
+    const limits: LimitsFields = {
+      memoryBytes: BigInt(rl.memoryBytes),
+      wallTimeMs: rl.wallTimeMs,
+      maxInputBytes: BigInt(rl.maxInputBytes),
+      maxOutputBytes: BigInt(rl.maxOutputBytes),
+      maxStderrBytes: BigInt(rl.maxLogBytes),
+      maxMessageBytes: BigInt(this.o.maxMessageBytes),
+    };
+    checkLimitsFit(limits);
     this.terms = {
       leaseId: this.leaseId,
       chainId: this.domain.chainId,
@@ -157,6 +177,7 @@ export class Executor {
       pricePerCall: opts.pricePerCall ?? 0n,
       batchMaxCalls: this.o.batchMaxCalls,
       batchMaxMillis: this.o.batchMaxMillis,
+      limits,
     };
     this.evidence = new EvidenceSource(opts.quotes, this.identity, opts.collateral);
     this.sessions = new SessionTable(
@@ -197,6 +218,7 @@ export class Executor {
         chainId: this.domain.chainId.toString(),
         verifyingContract: this.domain.verifyingContract,
         stateDir: this.opts.stateDir ?? null,
+        limits: Object.fromEntries(Object.entries(this.terms.limits).map(([k, v]) => [k, Number(v)])),
       },
       'executor serving',
     );
@@ -343,6 +365,14 @@ export class Executor {
         pricePerCall: f.terms.pricePerCall.toString(),
         batchMaxCalls: f.terms.batchMaxCalls,
         batchMaxMillis: f.terms.batchMaxMillis,
+        limits: {
+          memoryBytes: f.terms.limits.memoryBytes.toString(),
+          wallTimeMs: f.terms.limits.wallTimeMs,
+          maxInputBytes: f.terms.limits.maxInputBytes.toString(),
+          maxOutputBytes: f.terms.limits.maxOutputBytes.toString(),
+          maxStderrBytes: f.terms.limits.maxStderrBytes.toString(),
+          maxMessageBytes: f.terms.limits.maxMessageBytes.toString(),
+        },
       },
       expiresInMs: f.expiresInMs.toString(),
       transcriptSignature: Buffer.from(out.signature),
@@ -372,8 +402,14 @@ export class Executor {
         call.request.ciphertext = EMPTY;
         this.dispatch(session, body, kind).then(
           (resp) => answer(null, this.sealResponse(session, seq, resp)),
-          // The request authenticated: its error detail goes back sealed under the same number.
-          (e) => answer(this.fail(e, kind, (plain) => session.tx.seal(session.id, seq, plain))),
+          (e) => {
+            // A function that ran and failed: its error, with what it wrote, is the sealed response
+            // (too large for a trailer, and only ever sealed). The status is OK: the call was served.
+            const out = this.callOutputs.get(e as object);
+            if (out) return answer(null, this.sealResponse(session, seq, this.errorResponse(e, out)));
+            // Any other refusal of an authenticated request: the detail goes back sealed in a trailer.
+            answer(this.fail(e, kind, (plain) => session.tx.seal(session.id, seq, plain)));
+          },
         );
       } catch (e) {
         answer(this.fail(e, kind));
@@ -412,9 +448,8 @@ export class Executor {
         inFlight++;
         this.dispatch(session, body, undefined)
           .catch((e): SessionResponse => {
-            const w = toWireError(e);
-            if (w.code === 'EXECUTOR_INTERNAL') this.log.error({ err: e }, 'internal error');
-            return { error: { code: w.code, message: w.message, infoJson: infoJson(w.info) } };
+            if (toWireError(e).code === 'EXECUTOR_INTERNAL') this.log.error({ err: e }, 'internal error');
+            return this.errorResponse(e, this.callOutputs.get(e as object));
           })
           .then((resp) => {
             inFlight--;
@@ -466,6 +501,25 @@ export class Executor {
       return sessionFail('REQUEST_MALFORMED', 'sealed request is not a SessionRequest', {}, e);
     }
     return { session, seq, body };
+  }
+
+  /** A sealed error response; `out` (a function failure's stdout and stderr) only ever travels here. */
+  private errorResponse(e: unknown, out: FunctionOutput | undefined): SessionResponse {
+    const w = toWireError(e);
+    return {
+      error: {
+        code: w.code,
+        message: w.message,
+        infoJson: infoJson(w.info),
+        ...(out && {
+          functionOutput: {
+            stdout: asBuffer(out.stdout),
+            stderr: asBuffer(out.stderr),
+            stderrTruncatedBytes: out.stderrDropped.toString(),
+          },
+        }),
+      },
+    };
   }
 
   /** Seals straight into the frame's wire encoding (no second copy of the payload). */
@@ -546,6 +600,16 @@ export class Executor {
         `a call without a voucher needs this session bound to ${client} (Sync with client_proof)`,
         { client },
       );
+    // A call that cannot run is refused before its nonce is taken: no record, no charge
+    // (docs/runtime.md, "Charging rule").
+    const fnId = r.functionId.toString('hex');
+    if (!this.opts.runtime.has(fnId)) fail('FUNCTION_NOT_FOUND', `no function ${fnId} is deployed`, { fnId });
+    const maxInput = this.terms.limits.maxInputBytes;
+    if (BigInt(r.input.length) > maxInput)
+      fail('INPUT_TOO_LARGE', `the input is ${r.input.length} bytes, over the limit of ${maxInput}`, {
+        inputBytes: r.input.length,
+        maxInputBytes: Number(maxInput),
+      });
     const req = {
       nonce: parseUint(r.nonce, 'nonce', 64),
       functionHash: `0x${r.functionId.toString('hex')}`,
@@ -559,17 +623,28 @@ export class Executor {
     await this.checkLease(lease, client);
     this.accounts.set(`${lease}/${client}`, account);
     await account.admit(req, voucher !== undefined);
-    // From here on the nonce is spent: the call yields a record whether the function succeeds or not.
+    // From here on the nonce is spent. A call the function ran yields a record (and is charged)
+    // whether it succeeds or fails; a call the runtime refused without running it (busy, closed, a
+    // worker that failed to start) is abandoned: no record, no charge.
     let output: Uint8Array | undefined;
+    let stderr: Uint8Array = EMPTY;
+    let stderrDropped = 0;
     let usage = 0n;
     let failure: unknown;
     try {
       // The client is authenticated here (voucher checked or session bound): it is the tenant.
-      const res = await this.opts.runtime.invoke(r.functionId.toString('hex'), r.input, client);
+      const res = await this.opts.runtime.invoke(fnId, r.input, client);
       output = res.output;
+      stderr = res.stderr;
+      stderrDropped = res.stderrDropped;
       usage = res.usage.wallMicros;
     } catch (e) {
+      if (!ranAndFailed(e)) {
+        account.abandon(req.nonce);
+        throw e;
+      }
       failure = e;
+      usage = BigInt(Number(isEnclaveHostError(e) ? (e.info.wallMicros ?? 0) : 0));
     }
     const errorCode = failure === undefined ? undefined : toWireError(failure).code;
     const record: CallRecord = {
@@ -598,14 +673,21 @@ export class Executor {
           receipt: { ...typedDataJson(receipt.receipt), signature: `0x${toHex(receipt.signature)}` },
         }),
       };
-      throw isEnclaveHostError(failure)
+      const err = isEnclaveHostError(failure)
         ? new EnclaveHostError(failure.code, failure.message, info, failure)
         : new SessionError('EXECUTOR_INTERNAL', 'internal error', info);
+      this.callOutputs.set(
+        err,
+        functionOutputOf(failure) ?? { stdout: EMPTY, stderr: EMPTY, stderrDropped: 0 },
+      );
+      throw err;
     }
     return {
       output: asBuffer(output!),
       record: recordToWire(record),
       ...(receipt && { receipt: receiptToWire(receipt) }),
+      stderr: asBuffer(stderr),
+      stderrTruncatedBytes: stderrDropped.toString(),
     };
   }
 
@@ -657,6 +739,38 @@ export class Executor {
     }
     return a;
   }
+}
+
+/** Whether the runtime ran the function before failing (kind `function`: trap, exit, a limit hit). */
+function ranAndFailed(e: unknown): boolean {
+  return isEnclaveHostError(e) && ENCLAVE_HOST_ERROR_KINDS[e.code] === 'function';
+}
+
+/**
+ * Refuses limits that cannot be honoured: a full output (or input) plus stderr and the sealed
+ * frame's overhead must fit in one gRPC message, or the executor would run and charge a call whose
+ * response cannot be delivered.
+ */
+export function checkLimitsFit(l: LimitsFields): void {
+  const overhead = BigInt(SEALED_RESPONSE_OVERHEAD_BYTES);
+  const response = l.maxOutputBytes + l.maxStderrBytes + overhead;
+  if (response > l.maxMessageBytes)
+    fail(
+      'INVALID_ARGUMENT',
+      `max output ${l.maxOutputBytes} bytes + max stderr ${l.maxStderrBytes} bytes + ${overhead} bytes of sealed-frame overhead = ${response} bytes does not fit the gRPC max message size of ${l.maxMessageBytes} bytes`,
+      {
+        maxOutputBytes: Number(l.maxOutputBytes),
+        maxStderrBytes: Number(l.maxStderrBytes),
+        maxMessageBytes: Number(l.maxMessageBytes),
+      },
+    );
+  const request = l.maxInputBytes + overhead;
+  if (request > l.maxMessageBytes)
+    fail(
+      'INVALID_ARGUMENT',
+      `max input ${l.maxInputBytes} bytes + ${overhead} bytes of sealed-frame overhead = ${request} bytes does not fit the gRPC max message size of ${l.maxMessageBytes} bytes`,
+      { maxInputBytes: Number(l.maxInputBytes), maxMessageBytes: Number(l.maxMessageBytes) },
+    );
 }
 
 /** Output hash of a call that failed: SHA-256 of "defaas/call-error/v1:" ‖ the error code. */

@@ -18,6 +18,7 @@ export const EXAMPLE_NAMES = [
   'trap',
   'exit-nonzero',
   'spew',
+  'greet',
 ] as const;
 export type ExampleName = (typeof EXAMPLE_NAMES)[number];
 

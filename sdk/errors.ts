@@ -8,6 +8,7 @@ import {
   isAttestationError,
 } from '../attestation/errors.js';
 import { isSessionError, SESSION_ERROR_KINDS, type SessionErrorCode } from '../attestation/session/errors.js';
+import type { ErrorDetail__Output } from '../proto/gen/defaas/executor/v1/ErrorDetail.js';
 import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
 
 /*
@@ -35,6 +36,7 @@ export const RUNTIME_ERROR_KINDS = {
   FUNCTION_INVALID_MODULE: 'rejected',
   FUNCTION_MODULE_TOO_LARGE: 'rejected',
   FUNCTION_TOO_MANY: 'rejected',
+  FUNCTION_RESOURCE_LIMIT: 'rejected',
   INPUT_TOO_LARGE: 'rejected',
   RUNTIME_BUSY: 'transient',
   RUNTIME_CLOSED: 'transient',
@@ -60,10 +62,25 @@ export type DefaasErrorCode =
   | keyof typeof RUNTIME_ERROR_KINDS
   | keyof typeof TRANSPORT_ERROR_KINDS;
 
+/** What a failed function wrote before it failed, as the enclave sealed it. */
+export interface FunctionOutput {
+  /** Partial stdout. */
+  readonly stdout: Uint8Array;
+  /** stderr, at most the executor's `limits.maxStderrBytes`. */
+  readonly stderr: Uint8Array;
+  /** stderr bytes dropped beyond that limit (0: complete). */
+  readonly stderrTruncatedBytes: number;
+}
+
 export class DefaasError extends CodedError<DefaasErrorCode, DefaasErrorKind> {
   override readonly name = 'DefaasError';
   /** The gRPC status the executor answered with, when the error came over the wire. */
   readonly grpcStatus: number | undefined;
+  /**
+   * A function failure's partial stdout and stderr. Set only from a response sealed by the enclave
+   * (never from a plaintext gRPC trailer, which a relay or the host could forge).
+   */
+  functionOutput: FunctionOutput | undefined;
 
   constructor(
     code: DefaasErrorCode,
@@ -103,7 +120,7 @@ function knownCode(code: string): code is DefaasErrorCode {
   );
 }
 
-/** A typed error from the executor's ErrorDetail (trailer or sealed error response). */
+/** A typed error from the executor's ErrorDetail read in the clear (trailer): no function output. */
 export function fromErrorDetail(
   d: { code: string; message: string; infoJson: string },
   grpcStatus?: number,
@@ -123,6 +140,22 @@ export function fromErrorDetail(
     undefined,
     grpcStatus,
   );
+}
+
+/**
+ * A typed error from an ErrorDetail that came out of a frame the enclave sealed: the only place a
+ * function's partial stdout and stderr are read from.
+ */
+export function fromSealedErrorDetail(d: ErrorDetail__Output, grpcStatus?: number): DefaasError {
+  const e = fromErrorDetail(d, grpcStatus);
+  const out = d.functionOutput;
+  if (out)
+    e.functionOutput = {
+      stdout: new Uint8Array(out.stdout),
+      stderr: new Uint8Array(out.stderr),
+      stderrTruncatedBytes: Number(out.stderrTruncatedBytes),
+    };
+  return e;
 }
 
 /** Maps a gRPC failure (with or without the defaas-error-bin trailer) to a DefaasError. */

@@ -3,6 +3,7 @@ export {
   DefaasError,
   type DefaasErrorCode,
   type DefaasErrorKind,
+  type FunctionOutput,
   isDefaasError,
 } from './errors.js';
 export { fetchGetter } from './http-getter.js';

@@ -49,7 +49,14 @@ export async function invokeMany(
         receipts.push(
           r.receipt.then(
             (receipt: VerifiedReceipt) => {
-              results[i] = { ok: true, output: r.output, record: r.record, receipt };
+              results[i] = {
+                ok: true,
+                output: r.output,
+                stderr: r.stderr,
+                stderrTruncatedBytes: r.stderrTruncatedBytes,
+                record: r.record,
+                receipt,
+              };
             },
             (e: unknown) => {
               results[i] = { ok: false, error: toDefaasError(e) };

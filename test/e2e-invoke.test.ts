@@ -1,4 +1,3 @@
-import type * as grpc from '@grpc/grpc-js';
 import { Wallet, ZeroHash } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signClientBinding } from '../attestation/session/client-binding.js';
@@ -6,7 +5,8 @@ import { FrameCipher } from '../attestation/session/frame-cipher.js';
 import { sha256Hex, signVoucher, voucherToWire } from '../attestation/session/settlement.js';
 import { nextRequestHead, type Voucher } from '../attestation/typed-data.js';
 import { buildExample } from '../examples/build-example.js';
-import { ERROR_DETAIL_KEY, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
+import type { SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
+import { sessionCodec } from '../proto/load.js';
 import { connect, DefaasError, type FunctionHandle, type Session } from '../sdk/index.js';
 import type { SecureChannel } from '../sdk/session/channel.js';
 import { signingKey } from '../sdk/wallet.js';
@@ -177,17 +177,20 @@ describe('invocation', () => {
         seq: seq.toString(),
         ciphertext: new FrameCipher(own.accepted.keys.c2s, 'c2s').seal(id, seq, plain),
       };
-      const err = await new Promise<grpc.ServiceError>((resolve) =>
-        own.client.Invoke(frame, (e) => resolve(e!)),
+      // A function that ran and failed is answered with a sealed response frame (status OK): the
+      // host sees neither the code nor the record nor what the function wrote.
+      const res = await new Promise<SealedFrame__Output>((resolve, reject) =>
+        own.client.Invoke(frame, (e, r) => (e ? reject(e) : resolve(r!))),
       );
-      const clear = sessionCodec().decodeError(err.metadata.get(ERROR_DETAIL_KEY)[0] as Buffer);
-      expect(clear.code).toBe('FUNCTION_TRAPPED');
-      expect(clear.infoJson).toBe('{}');
-      const sealed = err.metadata.get(SEALED_ERROR_KEY)[0] as Buffer;
-      const opened = new FrameCipher(own.accepted.keys.s2c, 's2c').open(id, seq, sealed);
+      const opened = new FrameCipher(own.accepted.keys.s2c, 's2c').open(id, seq, res.ciphertext);
       const detail = sessionCodec().decodeResponse(opened!).error!;
+      expect(detail.code).toBe('FUNCTION_TRAPPED');
       expect(JSON.parse(detail.infoJson).record.inputHash).toBe(req.inputHash);
-      expect(sealed.includes(Buffer.from(req.inputHash.slice(2)))).toBe(false);
+      expect(new TextDecoder().decode(detail.functionOutput!.stderr)).toBe(
+        'trap: about to execute unreachable\n',
+      );
+      expect(res.ciphertext.includes(Buffer.from(req.inputHash.slice(2)))).toBe(false);
+      expect(res.ciphertext.includes(Buffer.from('trap: about'))).toBe(false);
     });
 
     it('refuses a voucher signed by another wallet', async () => {

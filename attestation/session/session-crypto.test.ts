@@ -94,6 +94,14 @@ describe('handshake crypto', () => {
       pricePerCall: 1n,
       batchMaxCalls: 64,
       batchMaxMillis: 100,
+      limits: {
+        memoryBytes: 1n << 26n,
+        wallTimeMs: 5000,
+        maxInputBytes: 1n << 20n,
+        maxOutputBytes: 1n << 20n,
+        maxStderrBytes: 65536n,
+        maxMessageBytes: 40n << 20n,
+      },
     },
     expiresInMs: 1000n,
   });
@@ -109,6 +117,13 @@ describe('handshake crypto', () => {
       { ...f, tee: 'tdx' },
       { ...f, terms: { ...f.terms, pricePerCall: 2n } },
       { ...f, terms: { ...f.terms, leaseId: 8n } },
+      ...(
+        ['memoryBytes', 'maxInputBytes', 'maxOutputBytes', 'maxStderrBytes', 'maxMessageBytes'] as const
+      ).map((k) => ({
+        ...f,
+        terms: { ...f.terms, limits: { ...f.terms.limits, [k]: f.terms.limits[k] + 1n } },
+      })),
+      { ...f, terms: { ...f.terms, limits: { ...f.terms.limits, wallTimeMs: 5001 } } },
       { ...f, expiresInMs: 1001n },
     ];
     for (const v of variants) expect(toHex(bindingHash(v))).not.toBe(base);

@@ -17,6 +17,16 @@ const LABEL_FULL = 'defaas/session/v1/transcript+evidence';
 
 export type SessionMode = 'normal' | 'fresh';
 
+/** Per-call limits the executor enforces (LeaseTerms.limits); all sizes in bytes. */
+export interface LimitsFields {
+  readonly memoryBytes: bigint;
+  readonly wallTimeMs: number;
+  readonly maxInputBytes: bigint;
+  readonly maxOutputBytes: bigint;
+  readonly maxStderrBytes: bigint;
+  readonly maxMessageBytes: bigint;
+}
+
 export interface LeaseTermsFields {
   readonly leaseId: bigint;
   readonly chainId: bigint;
@@ -25,6 +35,7 @@ export interface LeaseTermsFields {
   readonly pricePerCall: bigint;
   readonly batchMaxCalls: number;
   readonly batchMaxMillis: number;
+  readonly limits: LimitsFields;
 }
 
 export interface HandshakeFields {
@@ -89,6 +100,12 @@ export function bindingHash(f: HandshakeFields): Uint8Array {
     .text(f.terms.pricePerCall.toString())
     .u64(BigInt(f.terms.batchMaxCalls))
     .u64(BigInt(f.terms.batchMaxMillis))
+    .u64(f.terms.limits.memoryBytes)
+    .u64(BigInt(f.terms.limits.wallTimeMs))
+    .u64(f.terms.limits.maxInputBytes)
+    .u64(f.terms.limits.maxOutputBytes)
+    .u64(f.terms.limits.maxStderrBytes)
+    .u64(f.terms.limits.maxMessageBytes)
     .u64(f.expiresInMs)
     .digest();
 }

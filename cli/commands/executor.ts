@@ -13,6 +13,7 @@ import {
   type SimulatedRoot,
   simulatedRootFromPem,
 } from '../../attestation/simulated.js';
+import { isEnclaveHostError } from '../../enclave-host/errors.js';
 import { Executor } from '../../enclave-host/executor.js';
 import { ConfigfsTsmQuoteProvider } from '../../enclave-host/quote/configfs-tsm.js';
 import { SimulatedQuoteProvider } from '../../enclave-host/quote/simulated.js';
@@ -24,6 +25,7 @@ import {
 } from '../../enclave-host/session/evidence-source.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { exists, readText } from '../files.js';
+import { formatLimits } from '../limits.js';
 
 export const DEFAULT_STATE_DIR = '.defaas/executor';
 
@@ -55,6 +57,7 @@ interface StartOptions {
   timeoutMs: string;
   maxInputBytes: string;
   maxOutputBytes: string;
+  maxStderrBytes: string;
   maxSessions: string;
   logLevel: string;
   collateral?: string;
@@ -91,6 +94,11 @@ export function registerExecutor(program: Command): void {
     .option('--timeout-ms <n>', 'wall-time limit per invocation', '5000')
     .option('--max-input-bytes <n>', 'largest input accepted', String(4 * 1024 * 1024))
     .option('--max-output-bytes <n>', 'largest output produced', String(4 * 1024 * 1024))
+    .option(
+      '--max-stderr-bytes <n>',
+      'stderr returned to the caller per invocation (the rest is dropped and counted); never logged on the host',
+      String(64 * 1024),
+    )
     .option('--max-sessions <n>', 'open sessions at most', '1024')
     .option(
       '--collateral <file|dir>',
@@ -186,21 +194,33 @@ async function start(o: StartOptions): Promise<number> {
       maxInputBytes: int('--max-input-bytes', o.maxInputBytes),
       maxOutputBytes: int('--max-output-bytes', o.maxOutputBytes),
     },
-    log: (fnId, line) => log.info({ fnId, stderr: line }, 'function stderr'),
+    // A function's stderr goes back to its caller, sealed; it is never written to this log.
+    maxLogBytes: int('--max-stderr-bytes', o.maxStderrBytes),
   });
-  const executor = new Executor({
-    quotes,
-    runtime,
-    logger: log,
-    stateDir: o.stateDir,
-    ...(o.lease !== undefined && { leaseId: uint('--lease', o.lease) }),
-    domain: { chainId: 31337n, verifyingContract: ZeroAddress },
-    pricePerCall: uint('--price', o.price),
-    maxSessions: int('--max-sessions', o.maxSessions, 1),
-    // Room for the largest module (32 MiB) plus framing.
-    maxMessageBytes: 40 * 1024 * 1024,
-    ...(collateral && { collateral }),
-  });
+  let executor: Executor;
+  try {
+    executor = newExecutor();
+  } catch (e) {
+    await runtime.close();
+    // Limits that cannot fit one gRPC message are a usage error: say which numbers clash.
+    if (isEnclaveHostError(e, 'INVALID_ARGUMENT')) throw new UsageError(e.message);
+    throw e;
+  }
+  function newExecutor(): Executor {
+    return new Executor({
+      quotes,
+      runtime,
+      logger: log,
+      stateDir: o.stateDir,
+      ...(o.lease !== undefined && { leaseId: uint('--lease', o.lease) }),
+      domain: { chainId: 31337n, verifyingContract: ZeroAddress },
+      pricePerCall: uint('--price', o.price),
+      maxSessions: int('--max-sessions', o.maxSessions, 1),
+      // Room for the largest module (32 MiB) plus framing.
+      maxMessageBytes: 40 * 1024 * 1024,
+      ...(collateral && { collateral }),
+    });
+  }
   const port = await executor.start(o.listen);
   const host = o.listen.slice(0, o.listen.lastIndexOf(':'));
   process.stderr.write(
@@ -208,7 +228,8 @@ async function start(o: StartOptions): Promise<number> {
       `  lease      ${executor.leaseId}${o.lease === undefined ? ' (generated dev lease)' : ''}\n` +
       `  identity   ${executor.identity.identityAddress}\n` +
       `  tee        ${o.tee}\n` +
-      (o.tee === 'simulated' ? `  policy     ${join(o.stateDir, 'policy.json')}\n` : ''),
+      (o.tee === 'simulated' ? `  policy     ${join(o.stateDir, 'policy.json')}\n` : '') +
+      `  limits     ${formatLimits(executor.terms.limits)}\n`,
   );
   await new Promise<void>((resolve) => {
     let stopping = false;

@@ -6,10 +6,17 @@ import { toHex } from '../../attestation/bytes.js';
 import { isAttestationError } from '../../attestation/errors.js';
 import { parsePolicy } from '../../attestation/policy.js';
 import { typedDataJson } from '../../attestation/typed-data.js';
-import { connect, isDefaasError, LocalReceiptStore, type ReceiptMode } from '../../sdk/index.js';
+import {
+  connect,
+  type DefaasError,
+  isDefaasError,
+  LocalReceiptStore,
+  type ReceiptMode,
+} from '../../sdk/index.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { addFetchFlags, type FetchFlags, fetchOptions } from '../fetch-options.js';
 import { readBytes, readText } from '../files.js';
+import { formatLimits, limitsJson } from '../limits.js';
 import { DEFAULT_STATE_DIR } from './executor.js';
 
 interface InvokeOptions extends FetchFlags {
@@ -21,6 +28,7 @@ interface InvokeOptions extends FetchFlags {
   key?: string;
   policy?: string;
   json?: boolean;
+  verbose?: boolean;
   mode: string;
   receipts: string;
   store?: string;
@@ -49,7 +57,11 @@ export function registerInvoke(program: Command): void {
     cmd,
     'fetch collateral the executor did not present: Intel PCS for a TDX quote, AMD KDS for an SEV-SNP report (network)',
   )
-    .option('--json', 'print one JSON object: output (base64), outputText, receipt, receiptVerified')
+    .option(
+      '--json',
+      "print one JSON object: output (base64), outputText, stderr, stderrTruncatedBytes, limits (the executor's signed limits), receipt, receiptVerified",
+    )
+    .option('--verbose', "also print the executor's signed limits (human output)")
     .addHelpText(
       'after',
       '\nExit codes: 0 ok, 1 rejected (the stable error code is in the message), 2 usage error, 3 transient.\n' +
@@ -105,7 +117,17 @@ async function invoke(o: InvokeOptions): Promise<number> {
     });
     try {
       const fn = await session.deploy(wasm);
-      const { output, record, receipt } = await session.invoke(fn, input, { wallet });
+      const limits = limitsJson(session.terms.limits);
+      if (o.verbose && !o.json)
+        process.stderr.write(`executor limits: ${formatLimits(session.terms.limits)}\n`);
+      let result: Awaited<ReturnType<typeof session.invoke>>;
+      try {
+        result = await session.invoke(fn, input, { wallet });
+      } catch (e) {
+        if (isDefaasError(e) && e.functionOutput) reportFailedOutput(o, e, limits);
+        throw e;
+      }
+      const { output, stderr, stderrTruncatedBytes, record, receipt } = result;
       const text = utf8(output);
       const receiptJson = {
         typedData: {
@@ -127,6 +149,9 @@ async function invoke(o: InvokeOptions): Promise<number> {
           `${JSON.stringify({
             output: Buffer.from(output).toString('base64'),
             ...(text !== undefined && { outputText: text }),
+            stderr: Buffer.from(stderr).toString('utf8'),
+            stderrTruncatedBytes,
+            limits,
             functionId: fn.id,
             wallet: wallet.address,
             nonce: record.nonce.toString(),
@@ -135,6 +160,7 @@ async function invoke(o: InvokeOptions): Promise<number> {
           })}\n`,
         );
       } else {
+        writeStderr(stderr, stderrTruncatedBytes);
         process.stdout.write(text !== undefined ? text : `${Buffer.from(output).toString('base64')}\n`);
         if (text !== undefined && !text.endsWith('\n')) process.stdout.write('\n');
         const r = receipt.receipt;
@@ -154,6 +180,38 @@ async function invoke(o: InvokeOptions): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+/** The function's stderr on the terminal's stderr, each line marked as the function's. */
+function writeStderr(stderr: Uint8Array, truncated: number): void {
+  if (stderr.length === 0 && truncated === 0) return;
+  const text = Buffer.from(stderr).toString('utf8');
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (const l of lines) process.stderr.write(`[function stderr] ${l}\n`);
+  if (truncated > 0)
+    process.stderr.write(`[function stderr] … ${truncated} more bytes dropped by the executor\n`);
+}
+
+/** A function failure: what it wrote before failing (sealed by the enclave) goes out before the error. */
+function reportFailedOutput(o: InvokeOptions, e: DefaasError, limits: ReturnType<typeof limitsJson>): void {
+  const out = e.functionOutput!;
+  if (o.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        error: { code: e.code, message: e.message },
+        output: Buffer.from(out.stdout).toString('base64'),
+        stderr: Buffer.from(out.stderr).toString('utf8'),
+        stderrTruncatedBytes: out.stderrTruncatedBytes,
+        limits,
+      })}\n`,
+    );
+    return;
+  }
+  writeStderr(out.stderr, out.stderrTruncatedBytes);
+  if (out.stdout.length === 0) return;
+  process.stdout.write(Buffer.from(out.stdout));
+  if (out.stdout[out.stdout.length - 1] !== 0x0a) process.stdout.write('\n');
 }
 
 function utf8(b: Uint8Array): string | undefined {

@@ -167,6 +167,24 @@ export class Account {
     c.resolve();
   }
 
+  /**
+   * A call admitted but not run (the runtime refused it: busy, closed, its worker failed): the nonce
+   * stays spent (it cannot be replayed) but the call leaves no record, so no voucher or receipt can
+   * cover it and it is never charged. A batch voucher over it is refused as not served.
+   */
+  abandon(nonce: bigint): void {
+    const c = this.calls.get(nonce);
+    if (!c || c.record) return;
+    this.calls.delete(nonce);
+    if (!c.covered) {
+      this.uncovered--;
+      const waiters = this.coverageWaiters;
+      this.coverageWaiters = [];
+      for (const w of waiters) w();
+    }
+    c.resolve();
+  }
+
   /** Per-call mode: the receipt for a completed, voucher-covered call. */
   receiptFor(
     nonce: bigint,

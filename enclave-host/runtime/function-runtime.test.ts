@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample, compileWat } from '../../examples/build-example.js';
 import { type EnclaveHostErrorCode, isEnclaveHostError } from '../errors.js';
-import { FunctionRuntime, type RuntimeLimits } from './function-runtime.js';
+import { FunctionRuntime, functionOutputOf, type RuntimeLimits } from './function-runtime.js';
 
 const LIMITS: RuntimeLimits = {
   memoryBytes: 16 * 1024 * 1024,
@@ -58,12 +58,13 @@ function int32s(bytes: Uint8Array): Int32Array {
 }
 
 describe('FunctionRuntime', () => {
-  const logs: [string, string][] = [];
+  /** stderr of a function error, as the caller gets it. */
+  const stderrOf = (e: unknown) => dec.decode(functionOutputOf(e)?.stderr ?? new Uint8Array(0));
   let rt: FunctionRuntime;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    rt = new FunctionRuntime({ workers: 2, limits: LIMITS, log: (fnId, line) => logs.push([fnId, line]) });
+    rt = new FunctionRuntime({ workers: 2, limits: LIMITS });
     for (const name of [
       'echo',
       'sha256',
@@ -138,17 +139,18 @@ describe('FunctionRuntime', () => {
     }
   });
 
-  it('matmul: a wrong input length is a non-zero exit with a log line', async () => {
+  it('matmul: a wrong input length is a non-zero exit with its stderr', async () => {
     const err = await expectCode(rt.invoke(ids.matmul!, new Uint8Array(9)), 'FUNCTION_EXIT_NONZERO');
     expect(err.info.exitCode).toBe(2);
-    expect(logs).toContainEqual([ids.matmul, 'matmul: bad input length']);
+    expect(stderrOf(err)).toBe('matmul: bad input length\n');
   });
 
-  it('trap: FUNCTION_TRAPPED, stderr forwarded, and the pool serves the next call', async () => {
+  it('trap: FUNCTION_TRAPPED, stderr returned with the error, and the pool serves the next call', async () => {
     const err = await expectCode(rt.invoke(ids.trap!, new Uint8Array(0)), 'FUNCTION_TRAPPED');
     expect(err.kind).toBe('function');
     expect(String(err.info.trap)).toContain('unreachable');
-    expect(logs).toContainEqual([ids.trap, 'trap: about to execute unreachable']);
+    expect(stderrOf(err)).toBe('trap: about to execute unreachable\n');
+    expect(functionOutputOf(err)?.stderrDropped).toBe(0);
     expect(dec.decode((await rt.invoke(ids.echo!, enc.encode('next'))).output)).toBe('next');
   });
 
@@ -156,7 +158,7 @@ describe('FunctionRuntime', () => {
     const err = await expectCode(rt.invoke(ids['exit-nonzero']!, new Uint8Array(0)), 'FUNCTION_EXIT_NONZERO');
     expect(err.info.exitCode).toBe(3);
     expect(err.message).toContain('code 3');
-    expect(logs).toContainEqual([ids['exit-nonzero'], 'exit-nonzero: giving up with code 3']);
+    expect(stderrOf(err)).toBe('exit-nonzero: giving up with code 3\n');
   });
 
   it('timeout: FUNCTION_TIMEOUT near the wall limit, and the pool serves the next calls', async () => {
@@ -396,18 +398,13 @@ describe('FunctionRuntime lifecycle and options', () => {
     }
   });
 
-  it('truncates stderr at maxLogBytes and says so', async () => {
-    const logs: string[] = [];
-    const rt = new FunctionRuntime({
-      workers: 1,
-      limits: LIMITS,
-      maxLogBytes: 10,
-      log: (_id, l) => logs.push(l),
-    });
+  it('truncates stderr at maxLogBytes and counts the dropped bytes', async () => {
+    const rt = new FunctionRuntime({ workers: 1, limits: LIMITS, maxLogBytes: 10 });
     try {
       const id = await rt.register(await buildExample('trap'));
-      await expectCode(rt.invoke(id, new Uint8Array(0)), 'FUNCTION_TRAPPED');
-      expect(logs).toEqual(['trap: abou', '[stderr truncated: 25 bytes dropped]']);
+      const err = await expectCode(rt.invoke(id, new Uint8Array(0)), 'FUNCTION_TRAPPED');
+      expect(dec.decode(functionOutputOf(err)!.stderr)).toBe('trap: abou');
+      expect(functionOutputOf(err)!.stderrDropped).toBe(25);
     } finally {
       await rt.close();
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { fail } from '../errors.js';
+import { fail, isEnclaveHostError } from '../errors.js';
 import type { RunResult } from './messages.js';
 import { type PreparedModule, prepareModule, WASM_PAGE_BYTES } from './prepare-module.js';
 import { setLazyCompilation } from './wasm-api.js';
@@ -10,7 +10,9 @@ import { WorkerPool } from './worker-pool.js';
  * The function runtime: WASI preview 1 command modules, one fresh instance per invocation, on a
  * bounded pool of worker threads. ABI (issue 3, "Function runtime"): the input is stdin, the output is
  * what the function writes to stdout, exit code 0 is success; anything else, or a trap, is a function
- * error, and stderr goes to the log callback line by line.
+ * error. stderr (at most `maxLogBytes`, the rest counted) is returned to the caller with the result,
+ * and with a function error through `functionOutputOf`; it is never logged on the host, which would
+ * put the function's confidential diagnostics in clear.
  *
  * Limits and where each is enforced:
  * - memory: the module's memory maximum is rewritten to at most `memoryBytes` before compiling
@@ -36,8 +38,6 @@ export interface FunctionRuntimeOptions {
    */
   readonly workers?: number;
   readonly limits: RuntimeLimits;
-  /** Receives each line the function writes to stderr (without the newline). */
-  readonly log?: (fnId: string, line: string) => void;
   /** Registered functions kept at most (default 256). */
   readonly maxFunctions?: number;
   /** Largest module accepted by `register` (default 32 MiB). */
@@ -54,8 +54,30 @@ export interface FunctionRuntimeOptions {
 
 export interface InvokeResult {
   readonly output: Uint8Array;
+  /** What the function wrote to stderr, at most `maxLogBytes`. */
+  readonly stderr: Uint8Array;
+  /** stderr bytes dropped beyond `maxLogBytes`. */
+  readonly stderrDropped: number;
   /** `wallMicros`: instantiation plus `_start`, measured in the worker (queueing excluded). */
   readonly usage: { readonly wallMicros: bigint };
+}
+
+/** What a failed function wrote before it failed (partial stdout; stderr as in InvokeResult). */
+export interface FunctionOutput {
+  readonly stdout: Uint8Array;
+  readonly stderr: Uint8Array;
+  readonly stderrDropped: number;
+}
+
+const failureOutputs = new WeakMap<object, FunctionOutput>();
+
+/**
+ * The output of a function error thrown by `FunctionRuntime.invoke` (kind `function`), when the
+ * worker reported one; undefined for other errors and for a run whose worker was killed (timeout).
+ * Kept beside the error instead of in its `info`, so it never reaches a log or a plaintext trailer.
+ */
+export function functionOutputOf(e: unknown): FunctionOutput | undefined {
+  return typeof e === 'object' && e !== null ? failureOutputs.get(e) : undefined;
 }
 
 /** Default V8 heap of a worker: the JS side only ever holds the I/O buffers. */
@@ -78,7 +100,6 @@ export function functionId(wasm: Uint8Array): string {
 export class FunctionRuntime {
   private readonly limits: RuntimeLimits;
   private readonly limitPages: number;
-  private readonly log: ((fnId: string, line: string) => void) | undefined;
   private readonly maxFunctions: number;
   private readonly maxModuleBytes: number;
   private readonly maxLogBytes: number;
@@ -99,7 +120,6 @@ export class FunctionRuntime {
     positiveInt('maxOutputBytes', limits.maxOutputBytes, 2 ** 31);
     this.limits = { ...limits };
     this.limitPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
-    this.log = opts.log;
     this.maxFunctions = positiveInt('maxFunctions', opts.maxFunctions ?? 256);
     this.maxModuleBytes = positiveInt('maxModuleBytes', opts.maxModuleBytes ?? 32 * 1024 * 1024);
     this.maxLogBytes = positiveInt('maxLogBytes', opts.maxLogBytes ?? 64 * 1024, 2 ** 31);
@@ -148,6 +168,11 @@ export class FunctionRuntime {
     return fnId;
   }
 
+  /** The limits enforced, with the stderr cap (`maxLogBytes`). */
+  get effectiveLimits(): RuntimeLimits & { readonly maxLogBytes: number } {
+    return { ...this.limits, memoryBytes: this.limitPages * WASM_PAGE_BYTES, maxLogBytes: this.maxLogBytes };
+  }
+
   has(fnId: string): boolean {
     return this.functions.has(fnId);
   }
@@ -164,30 +189,63 @@ export class FunctionRuntime {
   async invoke(fnId: string, input: Uint8Array, tenant = ''): Promise<InvokeResult> {
     if (this.closed) fail('RUNTIME_CLOSED', 'the function runtime is closed');
     const entry = this.functions.get(fnId);
-    if (entry === undefined) fail('FUNCTION_NOT_FOUND', 'no function with this id is registered', { fnId });
+    if (entry === undefined) fail('FUNCTION_NOT_FOUND', `no function ${fnId} is registered`, { fnId });
     if (input.length > this.limits.maxInputBytes) {
-      fail('INPUT_TOO_LARGE', 'the input is larger than the limit', {
-        inputBytes: input.length,
-        maxInputBytes: this.limits.maxInputBytes,
-      });
+      fail(
+        'INPUT_TOO_LARGE',
+        `the input is ${input.length} bytes, over the limit of ${this.limits.maxInputBytes}`,
+        {
+          inputBytes: input.length,
+          maxInputBytes: this.limits.maxInputBytes,
+        },
+      );
     }
     const prepared = await entry;
-    const result = await this.pool.run(
-      {
-        module: prepared.module,
-        input,
-        maxOutputBytes: this.limits.maxOutputBytes,
-        maxLogBytes: this.maxLogBytes,
-      },
-      tenant,
-    );
-    this.forwardLog(fnId, result);
-    return this.toResult(fnId, prepared, result);
+    const result = await this.pool
+      .run(
+        {
+          module: prepared.module,
+          input,
+          maxOutputBytes: this.limits.maxOutputBytes,
+          maxLogBytes: this.maxLogBytes,
+        },
+        tenant,
+      )
+      .catch((e: unknown) => this.withLimits(e));
+    try {
+      return this.toResult(fnId, prepared, result);
+    } catch (e) {
+      // Partial stdout on a failure arrives with the worker's `output` for every status; until then
+      // only an exit carries it.
+      const stdout = (result as { output?: Uint8Array }).output ?? new Uint8Array(0);
+      if (typeof e === 'object' && e !== null)
+        failureOutputs.set(e, { stdout, stderr: result.stderr, stderrDropped: result.stderrDropped });
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.pool.close();
+  }
+
+  /** The pool's errors for the time and heap limits, restated with the numbers. */
+  private withLimits(e: unknown): never {
+    if (isEnclaveHostError(e, 'FUNCTION_TIMEOUT'))
+      fail(
+        'FUNCTION_TIMEOUT',
+        `the function ran past the wall-time limit of ${this.limits.wallTimeMs} ms`,
+        { ...e.info, wallTimeMs: this.limits.wallTimeMs },
+        e,
+      );
+    if (isEnclaveHostError(e, 'FUNCTION_MEMORY_LIMIT'))
+      fail(
+        'FUNCTION_MEMORY_LIMIT',
+        `the function exhausted the worker heap (${WORKER_RESOURCE_LIMITS.maxOldGenerationSizeMb} MiB; linear memory limit ${this.limitPages * WASM_PAGE_BYTES} bytes)`,
+        { ...e.info, memoryLimitBytes: this.limitPages * WASM_PAGE_BYTES },
+        e,
+      );
+    throw e;
   }
 
   private toResult(fnId: string, prepared: PreparedModule, r: RunResult): InvokeResult {
@@ -201,13 +259,17 @@ export class FunctionRuntime {
             wallMicros: r.micros,
           });
         }
-        return { output: r.output, usage };
+        return { output: r.output, stderr: r.stderr, stderrDropped: r.stderrDropped, usage };
       case 'output-limit':
-        return fail('OUTPUT_TOO_LARGE', 'the function wrote more output than the limit', {
-          fnId,
-          maxOutputBytes: this.limits.maxOutputBytes,
-          wallMicros: r.micros,
-        });
+        return fail(
+          'OUTPUT_TOO_LARGE',
+          `the function wrote more than the output limit of ${this.limits.maxOutputBytes} bytes`,
+          {
+            fnId,
+            maxOutputBytes: this.limits.maxOutputBytes,
+            wallMicros: r.micros,
+          },
+        );
       case 'trap': {
         const info = {
           fnId,
@@ -228,28 +290,16 @@ export class FunctionRuntime {
         const memoryLimit =
           (r.phase === 'run' && grewToCap) || (r.phase === 'instantiate' && r.errorName === 'RangeError');
         if (memoryLimit) {
-          return fail('FUNCTION_MEMORY_LIMIT', 'the function ran out of memory at the limit', {
-            ...info,
-            memoryLimitBytes: capBytes,
-          });
+          return fail(
+            'FUNCTION_MEMORY_LIMIT',
+            `the function ran out of memory at the limit of ${capBytes} bytes`,
+            {
+              ...info,
+              memoryLimitBytes: capBytes,
+            },
+          );
         }
         return fail('FUNCTION_TRAPPED', `the function trapped: ${r.message}`, info);
-      }
-    }
-  }
-
-  private forwardLog(fnId: string, r: RunResult): void {
-    const log = this.log;
-    if (log === undefined || (r.stderr.length === 0 && r.stderrDropped === 0)) return;
-    const text = new TextDecoder().decode(r.stderr);
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    if (r.stderrDropped > 0) lines.push(`[stderr truncated: ${r.stderrDropped} bytes dropped]`);
-    for (const line of lines) {
-      try {
-        log(fnId, line);
-      } catch {
-        // A failing log sink must not turn a function's result into an error.
       }
     }
   }

@@ -8,11 +8,13 @@ import type { DeployResponse as _defaas_executor_v1_DeployResponse, DeployRespon
 import type { EnclaveKeys as _defaas_executor_v1_EnclaveKeys, EnclaveKeys__Output as _defaas_executor_v1_EnclaveKeys__Output } from './defaas/executor/v1/EnclaveKeys.js';
 import type { ErrorDetail as _defaas_executor_v1_ErrorDetail, ErrorDetail__Output as _defaas_executor_v1_ErrorDetail__Output } from './defaas/executor/v1/ErrorDetail.js';
 import type { ExecutorClient as _defaas_executor_v1_ExecutorClient, ExecutorDefinition as _defaas_executor_v1_ExecutorDefinition } from './defaas/executor/v1/Executor.js';
+import type { FunctionOutput as _defaas_executor_v1_FunctionOutput, FunctionOutput__Output as _defaas_executor_v1_FunctionOutput__Output } from './defaas/executor/v1/FunctionOutput.js';
 import type { GetEvidenceRequest as _defaas_executor_v1_GetEvidenceRequest, GetEvidenceRequest__Output as _defaas_executor_v1_GetEvidenceRequest__Output } from './defaas/executor/v1/GetEvidenceRequest.js';
 import type { GetEvidenceResponse as _defaas_executor_v1_GetEvidenceResponse, GetEvidenceResponse__Output as _defaas_executor_v1_GetEvidenceResponse__Output } from './defaas/executor/v1/GetEvidenceResponse.js';
 import type { InvokeRequest as _defaas_executor_v1_InvokeRequest, InvokeRequest__Output as _defaas_executor_v1_InvokeRequest__Output } from './defaas/executor/v1/InvokeRequest.js';
 import type { InvokeResponse as _defaas_executor_v1_InvokeResponse, InvokeResponse__Output as _defaas_executor_v1_InvokeResponse__Output } from './defaas/executor/v1/InvokeResponse.js';
 import type { LeaseTerms as _defaas_executor_v1_LeaseTerms, LeaseTerms__Output as _defaas_executor_v1_LeaseTerms__Output } from './defaas/executor/v1/LeaseTerms.js';
+import type { Limits as _defaas_executor_v1_Limits, Limits__Output as _defaas_executor_v1_Limits__Output } from './defaas/executor/v1/Limits.js';
 import type { SealedFrame as _defaas_executor_v1_SealedFrame, SealedFrame__Output as _defaas_executor_v1_SealedFrame__Output } from './defaas/executor/v1/SealedFrame.js';
 import type { ServerHello as _defaas_executor_v1_ServerHello, ServerHello__Output as _defaas_executor_v1_ServerHello__Output } from './defaas/executor/v1/ServerHello.js';
 import type { SessionCodecClient as _defaas_executor_v1_SessionCodecClient, SessionCodecDefinition as _defaas_executor_v1_SessionCodecDefinition } from './defaas/executor/v1/SessionCodec.js';
@@ -40,11 +42,13 @@ export interface ProtoGrpcType {
         EnclaveKeys: MessageTypeDefinition<_defaas_executor_v1_EnclaveKeys, _defaas_executor_v1_EnclaveKeys__Output>
         ErrorDetail: MessageTypeDefinition<_defaas_executor_v1_ErrorDetail, _defaas_executor_v1_ErrorDetail__Output>
         Executor: SubtypeConstructor<typeof grpc.Client, _defaas_executor_v1_ExecutorClient> & { service: _defaas_executor_v1_ExecutorDefinition }
+        FunctionOutput: MessageTypeDefinition<_defaas_executor_v1_FunctionOutput, _defaas_executor_v1_FunctionOutput__Output>
         GetEvidenceRequest: MessageTypeDefinition<_defaas_executor_v1_GetEvidenceRequest, _defaas_executor_v1_GetEvidenceRequest__Output>
         GetEvidenceResponse: MessageTypeDefinition<_defaas_executor_v1_GetEvidenceResponse, _defaas_executor_v1_GetEvidenceResponse__Output>
         InvokeRequest: MessageTypeDefinition<_defaas_executor_v1_InvokeRequest, _defaas_executor_v1_InvokeRequest__Output>
         InvokeResponse: MessageTypeDefinition<_defaas_executor_v1_InvokeResponse, _defaas_executor_v1_InvokeResponse__Output>
         LeaseTerms: MessageTypeDefinition<_defaas_executor_v1_LeaseTerms, _defaas_executor_v1_LeaseTerms__Output>
+        Limits: MessageTypeDefinition<_defaas_executor_v1_Limits, _defaas_executor_v1_Limits__Output>
         SealedFrame: MessageTypeDefinition<_defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame__Output>
         ServerHello: MessageTypeDefinition<_defaas_executor_v1_ServerHello, _defaas_executor_v1_ServerHello__Output>
         SessionCodec: SubtypeConstructor<typeof grpc.Client, _defaas_executor_v1_SessionCodecClient> & { service: _defaas_executor_v1_SessionCodecDefinition }

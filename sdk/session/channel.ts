@@ -10,7 +10,7 @@ import {
   type SessionResponse__Output,
   sessionCodec,
 } from '../../proto/load.js';
-import { DefaasError, fromErrorDetail, fromGrpcError } from '../errors.js';
+import { DefaasError, fromGrpcError, fromSealedErrorDetail } from '../errors.js';
 import type { AcceptedSession } from './handshake.js';
 
 export type RequestKind = 'deploy' | 'invoke' | 'settle' | 'sync';
@@ -149,7 +149,7 @@ export class SecureChannel {
       if (plain) {
         try {
           const body = this.codec.decodeResponse(plain);
-          if (body.error) return fromErrorDetail(body.error, err.code);
+          if (body.error) return fromSealedErrorDetail(body.error, err.code);
         } catch {
           // Fall back to the plain detail.
         }
@@ -171,7 +171,7 @@ export class SecureChannel {
     } catch (e) {
       throw new DefaasError('REQUEST_MALFORMED', 'sealed response is not a SessionResponse', {}, e);
     }
-    if (body.body === 'error' && body.error) throw fromErrorDetail(body.error);
+    if (body.body === 'error' && body.error) throw fromSealedErrorDetail(body.error);
     return body;
   }
 }

@@ -17,6 +17,7 @@ import {
   bindingHash,
   type HandshakeFields,
   type LeaseTermsFields,
+  type LimitsFields,
   PROTOCOL_VERSION,
   type SessionMode,
   transcriptHash,
@@ -24,6 +25,7 @@ import {
 import { generateX25519, type X25519KeyPair, x25519 } from '../../attestation/session/x25519.js';
 import type { TypedDataDomain } from '../../attestation/typed-data.js';
 import type { ClientHello } from '../../proto/gen/defaas/executor/v1/ClientHello.js';
+import type { LeaseTerms__Output } from '../../proto/gen/defaas/executor/v1/LeaseTerms.js';
 import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
 
 export interface HandshakeOptions {
@@ -82,6 +84,19 @@ export function startHandshake(mode: SessionMode): PendingHello {
   };
 }
 
+/** LeaseTerms.limits; an executor that announces none is refused (the limits are signed terms). */
+function limitsFromWire(l: LeaseTerms__Output['limits']): LimitsFields {
+  if (!l) return sessionFail('HANDSHAKE_MALFORMED', 'ServerHello terms lack limits');
+  return {
+    memoryBytes: parseUint(l.memoryBytes, 'memory limit', 64),
+    wallTimeMs: l.wallTimeMs,
+    maxInputBytes: parseUint(l.maxInputBytes, 'input limit', 64),
+    maxOutputBytes: parseUint(l.maxOutputBytes, 'output limit', 64),
+    maxStderrBytes: parseUint(l.maxStderrBytes, 'stderr limit', 64),
+    maxMessageBytes: parseUint(l.maxMessageBytes, 'message size limit', 64),
+  };
+}
+
 const TEE_NAMES: Record<string, string> = {
   TEE_TYPE_SIMULATED: 'simulated',
   TEE_TYPE_TDX: 'tdx',
@@ -118,6 +133,7 @@ export async function finishHandshake(
     pricePerCall: parseUint(sh.terms.pricePerCall, 'price per call'),
     batchMaxCalls: sh.terms.batchMaxCalls,
     batchMaxMillis: sh.terms.batchMaxMillis,
+    limits: limitsFromWire(sh.terms.limits),
   };
   const identityAddress = sh.keys.identityAddress.toLowerCase();
   const fields: HandshakeFields = {

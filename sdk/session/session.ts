@@ -17,7 +17,7 @@ import {
   signVoucher,
   voucherToWire,
 } from '../../attestation/session/settlement.js';
-import type { SessionMode } from '../../attestation/session/transcript.js';
+import type { LeaseTermsFields, SessionMode } from '../../attestation/session/transcript.js';
 import type { CallRecord, TypedDataDomain } from '../../attestation/typed-data.js';
 import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor.js';
 import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
@@ -87,6 +87,10 @@ export interface FunctionHandle {
 
 export interface InvokeResult {
   readonly output: Uint8Array;
+  /** What the function wrote to stderr, at most `terms.limits.maxStderrBytes`. */
+  readonly stderr: Uint8Array;
+  /** stderr bytes the executor dropped beyond that limit (0: complete). */
+  readonly stderrTruncatedBytes: number;
   readonly record: CallRecord;
   /** Verified receipt covering this call (its batch, in batched mode). */
   readonly receipt: VerifiedReceipt;
@@ -94,6 +98,8 @@ export interface InvokeResult {
 
 export interface DeferredInvokeResult {
   readonly output: Uint8Array;
+  readonly stderr: Uint8Array;
+  readonly stderrTruncatedBytes: number;
   readonly record: CallRecord;
   /** Resolves with the verified receipt once the call's batch closes. */
   readonly receipt: Promise<VerifiedReceipt>;
@@ -152,6 +158,11 @@ export class Session {
     return this.channel.accepted;
   }
 
+  /** The lease terms the enclave signed in the handshake: price, batching, per-call `limits`. */
+  get terms(): LeaseTermsFields {
+    return this.accepted.terms;
+  }
+
   get domain(): TypedDataDomain {
     const t = this.accepted.terms;
     return { chainId: t.chainId, verifyingContract: t.verifyingContract };
@@ -170,7 +181,8 @@ export class Session {
   /** Runs `fn` on `input`; resolves once the output and a verified receipt covering the call are in. */
   async invoke(fn: FunctionHandle, input: Uint8Array, opts: InvokeOptions): Promise<InvokeResult> {
     const r = await this.invokeDeferred(fn, input, opts);
-    return { output: r.output, record: r.record, receipt: await r.receipt };
+    const { receipt, ...rest } = r;
+    return { ...rest, receipt: await receipt };
   }
 
   /** Like `invoke`, but resolves with the output first; the receipt follows when the batch closes. */
@@ -246,6 +258,12 @@ export class Session {
       if (rec && rc) {
         const record = checkRecord(recordFromJson(rec), req, undefined, terms.pricePerCall);
         this.keep(verifyReceipt(receiptFromJson(rc), [record], this.expectation()), voucher);
+      } else if (!err.code.startsWith('TRANSPORT_')) {
+        // Refused by the executor before it ran (unlike a lost response, TRANSPORT_*, which may have
+        // run): nothing was charged and no record kept, so the next voucher must not authorise this
+        // call's price either. (A voucher already signed for a concurrent later call still includes
+        // it; docs/runtime.md, "Charging rule".)
+        acct.authorised -= terms.pricePerCall;
       }
       throw err;
     }
@@ -258,7 +276,7 @@ export class Session {
       verifyReceipt(receiptFromWire(inv.receipt), [record], this.expectation()),
       voucher,
     );
-    return { output, record, receipt: Promise.resolve(receipt) };
+    return { output, ...stderrOf(inv), record, receipt: Promise.resolve(receipt) };
   }
 
   /** One Invoke request; per-call mode carries the call's voucher. */
@@ -314,7 +332,7 @@ export class Session {
       if (!inv?.record) throw new DefaasError('RECEIPT_MISMATCH', 'response without record');
       const output: Uint8Array = inv.output;
       entry.record = checkRecord(recordFromWire(inv.record), req, output, terms.pricePerCall);
-      return { output, record: entry.record, receipt };
+      return { output, ...stderrOf(inv), record: entry.record, receipt };
     } catch (e) {
       const err = toDefaasError(e);
       this.onCallError(acct, err);
@@ -551,6 +569,10 @@ async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<
     ...(opts.domain && { domain: opts.domain }),
   });
   return new SecureChannel(client, accepted, deadlineMs, opts.transport ?? 'unary');
+}
+
+function stderrOf(inv: { stderr: Buffer; stderrTruncatedBytes: string }) {
+  return { stderr: new Uint8Array(inv.stderr), stderrTruncatedBytes: Number(inv.stderrTruncatedBytes) };
 }
 
 function recordFromJson(o: Record<string, string>): CallRecord {

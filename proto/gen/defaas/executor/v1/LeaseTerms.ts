@@ -1,5 +1,6 @@
 // Original file: proto/defaas/executor/v1/executor.proto
 
+import type { Limits as _defaas_executor_v1_Limits, Limits__Output as _defaas_executor_v1_Limits__Output } from '../../../defaas/executor/v1/Limits.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface LeaseTerms {
@@ -9,6 +10,7 @@ export interface LeaseTerms {
   'pricePerCall'?: (string);
   'batchMaxCalls'?: (number);
   'batchMaxMillis'?: (number);
+  'limits'?: (_defaas_executor_v1_Limits | null);
 }
 
 export interface LeaseTerms__Output {
@@ -18,4 +20,5 @@ export interface LeaseTerms__Output {
   'pricePerCall': (string);
   'batchMaxCalls': (number);
   'batchMaxMillis': (number);
+  'limits': (_defaas_executor_v1_Limits__Output | null);
 }
