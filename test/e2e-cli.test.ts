@@ -131,6 +131,56 @@ describe('defaas executor start / defaas invoke', () => {
     expect(o.receipt.typedData.message.firstNonce).toBe(o.nonce);
   }, 30_000);
 
+  it("shows the function's stderr and the executor's signed limits (--json and human output)", async () => {
+    const wasm = join(dir, 'greet.wasm');
+    const { buildExample } = await import('../examples/build-example.js');
+    await writeFile(wasm, await buildExample('greet'));
+    const base = ['invoke', '--endpoint', endpoint, '--wasm', wasm, '--input', 'cli'];
+    const policy = ['--policy', join(dir, 'state', 'policy.json')];
+    const j = await run([...base, ...policy, '--json']);
+    expect(j.code).toBe(0);
+    const o = JSON.parse(j.stdout) as Record<string, unknown>;
+    expect(o.outputText).toBe('hello, cli');
+    expect(o.stderr).toBe('greet: said hello\n');
+    expect(o.stderrTruncatedBytes).toBe(0);
+    // The executor runs with the CLI defaults.
+    expect(o.limits).toEqual({
+      memoryBytes: 64 * 1024 * 1024,
+      wallTimeMs: 5000,
+      maxInputBytes: 4 * 1024 * 1024,
+      maxOutputBytes: 4 * 1024 * 1024,
+      maxStderrBytes: 64 * 1024,
+      maxMessageBytes: 40 * 1024 * 1024,
+    });
+    const h = await run([...base, ...policy, '--verbose']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toBe('hello, cli\n');
+    expect(h.stderr).toContain('[function stderr] greet: said hello\n');
+    expect(h.stderr).toContain(
+      'executor limits: memory 64 MiB · wall time 5000 ms · input 4 MiB · output 4 MiB · stderr 64 KiB · message 40 MiB',
+    );
+  }, 30_000);
+
+  it('refuses at start an output limit that cannot fit one gRPC message, naming both numbers', async () => {
+    const r = await runMain([
+      'executor',
+      'start',
+      '--tee',
+      'simulated',
+      '--listen',
+      '127.0.0.1:0',
+      '--state-dir',
+      join(dir, 'state-64m'),
+      '--workers',
+      '1',
+      '--max-output-bytes',
+      String(64 * 1024 * 1024),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`max output ${64 * 1024 * 1024} bytes`);
+    expect(r.stderr).toContain(`gRPC max message size of ${40 * 1024 * 1024} bytes`);
+  }, 30_000);
+
   it('--fetch asks the vendors only for what is missing (simulated evidence needs nothing)', async () => {
     const nowhere = 'http://127.0.0.1:9'; // discard port: any request would fail as COLLATERAL_UNAVAILABLE
     const r = await run([
