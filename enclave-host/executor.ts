@@ -644,7 +644,6 @@ export class Executor {
         throw e;
       }
       failure = e;
-      usage = BigInt(Number(isEnclaveHostError(e) ? (e.info.wallMicros ?? 0) : 0));
     }
     const errorCode = failure === undefined ? undefined : toWireError(failure).code;
     const record: CallRecord = {
