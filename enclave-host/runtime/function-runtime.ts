@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fail, isEnclaveHostError } from '../errors.js';
 import type { RunResult } from './messages.js';
-import { type PreparedModule, prepareModule, WASM_PAGE_BYTES } from './prepare-module.js';
+import {
+  DEFAULT_MODULE_LIMITS,
+  type ModuleLimits,
+  type PreparedModule,
+  prepareModule,
+  WASM_PAGE_BYTES,
+} from './prepare-module.js';
 import { setLazyCompilation } from './wasm-api.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -50,6 +56,8 @@ export interface FunctionRuntimeOptions {
   readonly maxRunningPerTenant?: number;
   /** stderr kept per invocation; the rest is dropped and counted (default 64 KiB). */
   readonly maxLogBytes?: number;
+  /** What a module may declare besides memory (tables, globals, …); default `DEFAULT_MODULE_LIMITS`. */
+  readonly moduleLimits?: Partial<ModuleLimits>;
 }
 
 export interface InvokeResult {
@@ -102,6 +110,7 @@ export class FunctionRuntime {
   private readonly limitPages: number;
   private readonly maxFunctions: number;
   private readonly maxModuleBytes: number;
+  private readonly moduleLimits: ModuleLimits;
   private readonly maxLogBytes: number;
   private readonly functions = new Map<string, Promise<PreparedModule>>();
   private readonly pool: WorkerPool;
@@ -122,6 +131,9 @@ export class FunctionRuntime {
     this.limitPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
     this.maxFunctions = positiveInt('maxFunctions', opts.maxFunctions ?? 256);
     this.maxModuleBytes = positiveInt('maxModuleBytes', opts.maxModuleBytes ?? 32 * 1024 * 1024);
+    const moduleLimits = { ...DEFAULT_MODULE_LIMITS, ...opts.moduleLimits };
+    for (const [name, value] of Object.entries(moduleLimits)) positiveInt(name, value, 2 ** 32 - 1);
+    this.moduleLimits = moduleLimits;
     this.maxLogBytes = positiveInt('maxLogBytes', opts.maxLogBytes ?? 64 * 1024, 2 ** 31);
     const cores = Math.max(1, availableParallelism());
     const workers = positiveInt('workers', opts.workers ?? cores, cores);
@@ -160,7 +172,7 @@ export class FunctionRuntime {
       if (this.functions.size >= this.maxFunctions) {
         fail('FUNCTION_TOO_MANY', 'too many functions registered', { maxFunctions: this.maxFunctions });
       }
-      entry = prepareModule(wasm.slice(), this.limitPages);
+      entry = prepareModule(wasm.slice(), this.limitPages, this.moduleLimits);
       this.functions.set(fnId, entry);
       entry.catch(() => this.functions.delete(fnId));
     }

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample, compileWat, type WatFeatures } from '../../examples/build-example.js';
 import { type EnclaveHostErrorCode, isEnclaveHostError } from '../errors.js';
 import { FunctionRuntime, type RuntimeLimits } from './function-runtime.js';
-import { DEFAULT_MODULE_LIMITS, prepareModule } from './prepare-module.js';
-import { WorkerPool } from './worker-pool.js';
+import { DEFAULT_MODULE_LIMITS } from './prepare-module.js';
 
 /*
  * The hostile-module corpus: small modules that try to make the engine allocate more than the
@@ -288,30 +287,27 @@ describe('a worker whose V8 heap is exhausted', () => {
   it('dies alone: its call fails with FUNCTION_MEMORY_LIMIT, a new worker serves the next call', async () => {
     // The table budget is what keeps a registered module from getting here; loosen it for this test
     // only: 100 tables of 10^5 entries (≈160 MB of V8 heap) against the runtime's 64 MiB worker heap.
-    const loose = { ...DEFAULT_MODULE_LIMITS, maxTables: 100, maxTableEntries: 10_000_000 };
-    const tables = await prepareModule(
-      await compileWat('tables.wat', command('(table 100000 funcref)'.repeat(100)), REFTYPES),
-      PAGES,
-      loose,
-    );
-    const echoModule = await prepareModule(await buildExample('echo'), PAGES);
-    const pool = new WorkerPool({
-      size: 1,
-      wallTimeMs: 10_000,
-      maxQueue: 8,
-      maxQueuePerTenant: 8,
-      maxRunningPerTenant: 1,
-      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
+    const rt = new FunctionRuntime({
+      workers: 1,
+      limits: LIMITS,
+      moduleLimits: { maxTables: 100, maxTableEntries: 10_000_000 },
     });
-    const run = (module: typeof echoModule, input: Uint8Array) =>
-      pool.run({ module: module.module, input, maxOutputBytes: 1024, maxLogBytes: 1024 });
     try {
-      const err = await errorOf(run(tables, new Uint8Array(0)));
+      const tables = await rt.register(
+        await compileWat('tables.wat', command('(table 100000 funcref)'.repeat(100)), REFTYPES),
+      );
+      const echo = await rt.register(await buildExample('echo'));
+      const err = await errorOf(rt.invoke(tables, new Uint8Array(0)));
       expect(err).toMatchObject({ code: 'FUNCTION_MEMORY_LIMIT' });
-      const r = await run(echoModule, enc.encode('replaced'));
-      expect(r).toMatchObject({ status: 'exit', exitCode: 0 });
+      expect(dec.decode((await rt.invoke(echo, enc.encode('replaced'))).output)).toBe('replaced');
     } finally {
-      await pool.close();
+      await rt.close();
     }
+  });
+
+  it('refuses module limits that are not integers', () => {
+    expect(
+      () => new FunctionRuntime({ workers: 1, limits: LIMITS, moduleLimits: { maxTables: -1 } }),
+    ).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });
