@@ -25,6 +25,9 @@ import { WorkerPool } from './worker-pool.js';
  *   (`prepare-module.ts`), so the engine refuses growth beyond it; a module whose initial memory is
  *   larger is refused at `register`. A failed run whose memory reached the cap is reported as
  *   FUNCTION_MEMORY_LIMIT. The worker's own V8 heap is bounded by `resourceLimits`.
+ * - tables, globals, functions, element and data segments: `moduleLimits` (`prepare-module.ts`);
+ *   table maxima are rewritten so their sum stays within the budget, the rest is counted at `register`
+ *   (FUNCTION_RESOURCE_LIMIT).
  * - wall time: the pool terminates the worker on overrun and starts a new one (`worker-pool.ts`).
  * - input: checked before dispatch; output: the worker stops the guest at the write that crosses it.
  */

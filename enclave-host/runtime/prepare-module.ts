@@ -14,9 +14,9 @@ import { type CompiledModule, wasmApi } from './wasm-api.js';
  * segments) are counted from the binary and refused above their limits.
  *
  * Why tables matter: V8 allocates a funcref table on the worker's JS heap (≈16 bytes per entry,
- * measured), outside the worker's `resourceLimits` accounting for a single large allocation: a
- * 57-byte module declaring three tables of 10^7 entries, or one calling `table.grow` in a loop,
- * aborted the whole process (V8 fatal OOM), not just its worker.
+ * measured), and with the worker's `resourceLimits` a 57-byte module declaring three tables of 10^7
+ * entries, or one calling `table.grow` in a loop, aborted the whole process (V8 fatal OOM), not just
+ * its worker; many tables of 10^5 entries reached the heap limit and killed only the worker.
  *
  * Binary format references: WebAssembly core spec 2.0, §5.5.2 (sections: id byte, u32 LEB128 size,
  * payload), §5.5.5 (import section), §5.5.7 (table section: vec(tabletype)), §5.3.9 (tabletype =
