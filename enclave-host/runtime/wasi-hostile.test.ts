@@ -1,14 +1,12 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample, compileWat } from '../../examples/build-example.js';
 import { type EnclaveHostErrorCode, isEnclaveHostError } from '../errors.js';
 import { FunctionRuntime, type RuntimeLimits } from './function-runtime.js';
-import type { RunRequest, RunResult } from './messages.js';
 import { WASI_PREVIEW1_FUNCTIONS } from './prepare-module.js';
-import { wasmApi } from './wasm-api.js';
+import { runInWorker } from './worker-harness.js';
 
 /*
  * Guests that call every WASI preview 1 function the way a hostile module would, against the runtime's
@@ -593,36 +591,11 @@ describe('WASI layer against hostile guests', () => {
   });
 });
 
-/** One worker, spoken to directly: the message contract of messages.ts. */
-async function runInWorker(
-  wat: string,
-  opts: { input?: Uint8Array; maxOutputBytes?: number; features?: Parameters<typeof compileWat>[2] } = {},
-): Promise<RunResult> {
-  const module = await wasmApi.compile(await compileWat('guest.wat', wat, opts.features));
-  const worker = new Worker(new URL('./worker.mjs', import.meta.url));
-  try {
-    return await new Promise<RunResult>((resolve, reject) => {
-      worker.on('error', reject);
-      worker.on('message', (msg: { type: string }) => {
-        if (msg.type === 'ready') {
-          const req: RunRequest = {
-            type: 'run',
-            id: 1,
-            module,
-            input: opts.input ?? new Uint8Array(0),
-            maxOutputBytes: opts.maxOutputBytes ?? 1024,
-            maxLogBytes: 1024,
-          };
-          worker.postMessage(req);
-        } else resolve(msg as RunResult);
-      });
-    });
-  } finally {
-    await worker.terminate();
-  }
-}
-
 describe('worker results carry partial stdout', () => {
+  const runWat = async (
+    wat: string,
+    opts: { maxOutputBytes?: number; features?: Parameters<typeof compileWat>[2] } = {},
+  ) => runInWorker(await compileWat('guest.wat', wat, opts.features), opts);
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   const write = (fd: number, s: string, at: number) =>
     `(i32.store (i32.const 0) (i32.const ${at})) (i32.store (i32.const 4) (i32.const ${s.length}))
@@ -634,7 +607,7 @@ describe('worker results carry partial stdout', () => {
     (func (export "_start") ${body}))`;
 
   it('a trap returns what was written before it', async () => {
-    const r = await runInWorker(
+    const r = await runWat(
       module(
         `${write(1, 'partial', 64)} ${write(2, 'oops', 80)} unreachable`,
         '(data (i32.const 64) "partial") (data (i32.const 80) "oops")',
@@ -646,7 +619,7 @@ describe('worker results carry partial stdout', () => {
   });
 
   it('the output limit returns the bytes up to the limit', async () => {
-    const r = await runInWorker(module(write(1, '0123456789', 64), '(data (i32.const 64) "0123456789")'), {
+    const r = await runWat(module(write(1, '0123456789', 64), '(data (i32.const 64) "0123456789")'), {
       maxOutputBytes: 4,
     });
     expect(r.status).toBe('output-limit');
@@ -654,7 +627,7 @@ describe('worker results carry partial stdout', () => {
   });
 
   it('a non-zero exit returns its output; writes after a caught proc_exit are refused', async () => {
-    const r = await runInWorker(
+    const r = await runWat(
       module(
         `${write(1, 'before', 64)} (try (do (call $proc_exit (i32.const 7))) (catch_all)) ${write(1, 'after', 80)}`,
         '(data (i32.const 64) "before") (data (i32.const 80) "after")',
@@ -666,7 +639,7 @@ describe('worker results carry partial stdout', () => {
   });
 
   it('proc_exit from a start function (during instantiation) is an exit, not a trap', async () => {
-    const r = await runInWorker(`(module
+    const r = await runWat(`(module
       (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
       (memory (export "memory") 1) (func $init (call $proc_exit (i32.const 3))) (start $init)
       (func (export "_start") unreachable))`);
