@@ -242,7 +242,7 @@ describe('WASI layer against hostile guests', () => {
     expect(snapshot(cwd)).toEqual(before);
   });
 
-  it('sock_*: ENOTSOCK on fd 0-2, EBADF on made-up fds (uvwasi crashed the process here)', async () => {
+  it('sock_*: ENOTSOCK on fd 0-2, EBADF on made-up fds (node:wasi segfaults the process on these)', async () => {
     const iov = '(i32.store (i32.const 128) (i32.const 1024)) (i32.store (i32.const 132) (i32.const 64))';
     const calls = (fd: number) => [
       `(call $sock_accept ${i32(fd)} ${i32(0)} ${i32(256)})`,
