@@ -600,16 +600,6 @@ export class Executor {
         `a call without a voucher needs this session bound to ${client} (Sync with client_proof)`,
         { client },
       );
-    // A call that cannot run is refused before its nonce is taken: no record, no charge
-    // (docs/runtime.md, "Charging rule").
-    const fnId = r.functionId.toString('hex');
-    if (!this.opts.runtime.has(fnId)) fail('FUNCTION_NOT_FOUND', `no function ${fnId} is deployed`, { fnId });
-    const maxInput = this.terms.limits.maxInputBytes;
-    if (BigInt(r.input.length) > maxInput)
-      fail('INPUT_TOO_LARGE', `the input is ${r.input.length} bytes, over the limit of ${maxInput}`, {
-        inputBytes: r.input.length,
-        maxInputBytes: Number(maxInput),
-      });
     const req = {
       nonce: parseUint(r.nonce, 'nonce', 64),
       functionHash: `0x${r.functionId.toString('hex')}`,
@@ -621,6 +611,17 @@ export class Executor {
     const account = this.account(lease, client, false);
     if (voucher) account.checkInlineVoucher(voucher, req);
     await this.checkLease(lease, client);
+    // A call that cannot run is refused before its nonce is taken: no record, no charge, no books
+    // (docs/runtime.md, "Charging rule"). Only after authentication: a stranger learns nothing about
+    // which functions are deployed.
+    const fnId = r.functionId.toString('hex');
+    if (!this.opts.runtime.has(fnId)) fail('FUNCTION_NOT_FOUND', `no function ${fnId} is deployed`, { fnId });
+    const maxInput = this.terms.limits.maxInputBytes;
+    if (BigInt(r.input.length) > maxInput)
+      fail('INPUT_TOO_LARGE', `the input is ${r.input.length} bytes, over the limit of ${maxInput}`, {
+        inputBytes: r.input.length,
+        maxInputBytes: Number(maxInput),
+      });
     this.accounts.set(`${lease}/${client}`, account);
     await account.admit(req, voucher !== undefined);
     // From here on the nonce is spent. A call the function ran yields a record (and is charged)
