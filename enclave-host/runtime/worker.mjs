@@ -32,12 +32,12 @@ function run(req) {
   });
   const started = process.hrtime.bigint();
   /** @type {{ phase: 'instantiate' | 'run' }} */
-  const at = { phase: 'instantiate' };
+  const progress = { phase: 'instantiate' };
   const outcome = wasi.run(() => {
     const instance = new WebAssembly.Instance(req.module, wasi.imports);
     // prepare-module.ts admitted only commands that export `memory` and `_start`.
     memory = /** @type {WebAssembly.Memory} */ (instance.exports.memory);
-    at.phase = 'run';
+    progress.phase = 'run';
     /** @type {() => void} */ (instance.exports._start)();
   });
   const base = {
@@ -57,8 +57,8 @@ function run(req) {
       const e = outcome.error;
       const errorName = e instanceof Error ? e.constructor.name : typeof e;
       const message = e instanceof Error ? e.message : String(e);
-      const memoryBytes = at.phase === 'run' ? (memory?.buffer.byteLength ?? 0) : 0;
-      return { ...base, status: 'trap', phase: at.phase, errorName, message, memoryBytes };
+      const memoryBytes = progress.phase === 'run' ? (memory?.buffer.byteLength ?? 0) : 0;
+      return { ...base, status: 'trap', phase: progress.phase, errorName, message, memoryBytes };
     }
   }
 }
