@@ -388,10 +388,25 @@ describe('FunctionRuntime lifecycle and options', () => {
   });
 
   it('bounds the registry and the module size', async () => {
-    const rt = new FunctionRuntime({ workers: 1, limits: LIMITS, maxFunctions: 1, maxModuleBytes: 400 });
+    const rt = new FunctionRuntime({
+      workers: 1,
+      limits: LIMITS,
+      maxFunctions: 2,
+      maxFunctionsPerOwner: 1,
+      maxModuleBytes: 400,
+    });
     try {
-      await rt.register(await buildExample('echo'));
-      await expectCode(rt.register(await buildExample('trap')), 'FUNCTION_TOO_MANY');
+      const echo = await rt.register(await buildExample('echo'), 'a');
+      // One owner holds at most its quota; undeploying frees its place.
+      await expectCode(rt.register(await buildExample('trap'), 'a'), 'FUNCTION_TOO_MANY');
+      expect(rt.unregister(echo, 'a')).toBe(true);
+      expect(rt.has(echo)).toBe(false);
+      const trap = await rt.register(await buildExample('trap'), 'a');
+      // A full registry evicts the least recently used function instead of refusing a newcomer.
+      const exit = await rt.register(await buildExample('exit-nonzero'), 'b');
+      await rt.register(await buildExample('echo'), 'c');
+      expect([rt.has(trap), rt.has(exit), rt.has(echo)]).toEqual([false, true, true]);
+      await expectCode(rt.invoke(trap, new Uint8Array(0)), 'FUNCTION_NOT_FOUND');
       await expectCode(rt.register(await buildExample('matmul')), 'FUNCTION_MODULE_TOO_LARGE');
     } finally {
       await rt.close();

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fail, isEnclaveHostError } from '../errors.js';
+import { FunctionRegistry } from './function-registry.js';
 import type { RunResult } from './messages.js';
 import {
   DEFAULT_MODULE_LIMITS,
@@ -47,8 +48,10 @@ export interface FunctionRuntimeOptions {
    */
   readonly workers?: number;
   readonly limits: RuntimeLimits;
-  /** Registered functions kept at most (default 256). */
+  /** Registered functions kept at most; a new one evicts the least recently used (default 256). */
   readonly maxFunctions?: number;
+  /** Functions one owner (the party that deployed them) holds at most (default 32). */
+  readonly maxFunctionsPerOwner?: number;
   /** Largest module accepted by `register` (default 32 MiB). */
   readonly maxModuleBytes?: number;
   /** Invocations waiting for a worker at most (default 1024). */
@@ -111,11 +114,10 @@ export function functionId(wasm: Uint8Array): string {
 export class FunctionRuntime {
   private readonly limits: RuntimeLimits;
   private readonly limitPages: number;
-  private readonly maxFunctions: number;
   private readonly maxModuleBytes: number;
   private readonly moduleLimits: ModuleLimits;
   private readonly maxLogBytes: number;
-  private readonly functions = new Map<string, Promise<PreparedModule>>();
+  private readonly functions: FunctionRegistry<Promise<PreparedModule>>;
   private readonly pool: WorkerPool;
   private closed = false;
 
@@ -132,7 +134,10 @@ export class FunctionRuntime {
     positiveInt('maxOutputBytes', limits.maxOutputBytes, 2 ** 31);
     this.limits = { ...limits };
     this.limitPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
-    this.maxFunctions = positiveInt('maxFunctions', opts.maxFunctions ?? 256);
+    this.functions = new FunctionRegistry({
+      maxFunctions: Math.max(1, positiveInt('maxFunctions', opts.maxFunctions ?? 256)),
+      maxPerOwner: Math.max(1, positiveInt('maxFunctionsPerOwner', opts.maxFunctionsPerOwner ?? 32)),
+    });
     this.maxModuleBytes = positiveInt('maxModuleBytes', opts.maxModuleBytes ?? 32 * 1024 * 1024);
     const moduleLimits = { ...DEFAULT_MODULE_LIMITS, ...opts.moduleLimits };
     for (const [name, value] of Object.entries(moduleLimits)) positiveInt(name, value, 2 ** 32 - 1);
@@ -158,10 +163,12 @@ export class FunctionRuntime {
   }
 
   /**
-   * Validates and compiles a WASI preview 1 command module; returns its function id (SHA-256 of
-   * `wasm`, hex). Registering the same bytes again is a no-op returning the same id.
+   * Validates and compiles a WASI preview 1 command module for `owner` (the party deploying it);
+   * returns its function id (SHA-256 of `wasm`, hex). Registering the same bytes again returns the
+   * same id and compiles nothing. Each owner holds at most `maxFunctionsPerOwner` functions
+   * (FUNCTION_TOO_MANY); a full registry evicts its least recently used function.
    */
-  async register(wasm: Uint8Array): Promise<string> {
+  async register(wasm: Uint8Array, owner = ''): Promise<string> {
     if (this.closed) fail('RUNTIME_CLOSED', 'the function runtime is closed');
     if (wasm.length > this.maxModuleBytes) {
       fail('FUNCTION_MODULE_TOO_LARGE', 'the module is larger than the limit', {
@@ -170,17 +177,19 @@ export class FunctionRuntime {
       });
     }
     const fnId = functionId(wasm);
-    let entry = this.functions.get(fnId);
-    if (entry === undefined) {
-      if (this.functions.size >= this.maxFunctions) {
-        fail('FUNCTION_TOO_MANY', 'too many functions registered', { maxFunctions: this.maxFunctions });
-      }
-      entry = prepareModule(wasm.slice(), this.limitPages, this.moduleLimits);
-      this.functions.set(fnId, entry);
-      entry.catch(() => this.functions.delete(fnId));
-    }
+    let compiling: Promise<PreparedModule> | undefined;
+    const entry = this.functions.add(fnId, owner, () => {
+      compiling = prepareModule(wasm.slice(), this.limitPages, this.moduleLimits);
+      return compiling;
+    });
+    compiling?.catch(() => this.functions.delete(fnId));
     await entry;
     return fnId;
+  }
+
+  /** Drops `owner`'s hold on a function (it goes when nobody holds it); false when it held none. */
+  unregister(fnId: string, owner = ''): boolean {
+    return this.functions.release(fnId, owner);
   }
 
   /** The limits enforced, with the stderr cap (`maxLogBytes`). */
@@ -203,7 +212,7 @@ export class FunctionRuntime {
    */
   async invoke(fnId: string, input: Uint8Array, tenant = ''): Promise<InvokeResult> {
     if (this.closed) fail('RUNTIME_CLOSED', 'the function runtime is closed');
-    const entry = this.functions.get(fnId);
+    const entry = this.functions.use(fnId);
     if (entry === undefined) fail('FUNCTION_NOT_FOUND', `no function ${fnId} is registered`, { fnId });
     if (input.length > this.limits.maxInputBytes) {
       fail(
