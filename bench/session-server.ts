@@ -74,7 +74,8 @@ async function main(): Promise<void> {
   const executor = new Executor({
     logger: pino({ level: 'silent' }),
     runtime: {
-      register: (w) => runtime.register(w),
+      register: (w, o) => runtime.register(w, o),
+      unregister: (f, o) => runtime.unregister(f, o),
       invoke: (f, i) => runtime.invoke(f, i),
       close: async () => {},
       has: (f) => runtime.has(f),

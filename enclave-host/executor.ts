@@ -46,7 +46,10 @@ import type { ServerSession } from './session/server-session.js';
 import { SessionTable } from './session/session-table.js';
 
 /** The slice of FunctionRuntime the executor uses (enclave-host/runtime/function-runtime.ts). */
-export type Runtime = Pick<FunctionRuntime, 'register' | 'invoke' | 'close' | 'has' | 'effectiveLimits'>;
+export type Runtime = Pick<
+  FunctionRuntime,
+  'register' | 'unregister' | 'invoke' | 'close' | 'has' | 'effectiveLimits'
+>;
 
 /**
  * Bytes a sealed InvokeResponse (or function error) adds to its output and stderr: the SealedFrame
@@ -104,7 +107,7 @@ export interface ExecutorOptions {
 const NONCE_RESERVE_BLOCK = 1024n;
 const EMPTY = Buffer.alloc(0);
 
-type Kind = 'deploy' | 'invoke' | 'settle' | 'sync';
+type Kind = 'deploy' | 'invoke' | 'settle' | 'sync' | 'undeploy';
 
 /**
  * The executor's gRPC server: GetEvidence, the handshake, sealed Deploy/Invoke/Settle/Sync (unary
@@ -281,6 +284,7 @@ export class Executor {
       Invoke: this.unary('invoke'),
       Settle: this.unary('settle'),
       Sync: this.unary('sync'),
+      Undeploy: this.unary('undeploy'),
       InvokeStream: (call) => this.stream(call),
     };
   }
@@ -345,6 +349,7 @@ export class Executor {
         ephemeral: () => this.ephemerals.take(),
       },
     );
+    out.session.peer = peer;
     this.sessions.add(out.session, peer, h.clientNonce);
     // Key derivation after the ServerHello is sent (the client needs longer than that to check it).
     const opened = out.session;
@@ -541,9 +546,16 @@ export class Executor {
     switch (kind) {
       case 'deploy': {
         const wasm = req.deploy?.wasm ?? Buffer.alloc(0);
-        const fnId = await this.opts.runtime.register(wasm);
+        // The deploying party is the session's peer address: its quota of functions is shared by
+        // all its sessions, which it could otherwise open to deploy without bound.
+        const fnId = await this.opts.runtime.register(wasm, session.peer);
         this.log.info({ fnId, bytes: wasm.length }, 'function deployed');
         return { deploy: { functionId: Buffer.from(fnId, 'hex') } };
+      }
+      case 'undeploy': {
+        const id = req.undeploy?.functionId ?? Buffer.alloc(0);
+        if (id.length !== 32) sessionFail('REQUEST_MALFORMED', 'function id must be 32 bytes');
+        return { undeploy: { removed: this.opts.runtime.unregister(id.toString('hex'), session.peer) } };
       }
       case 'invoke':
         return { invoke: await this.invoke(session, req.invoke!) };

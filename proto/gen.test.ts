@@ -46,6 +46,7 @@ describe('proto', () => {
       'Invoke',
       'Settle',
       'Sync',
+      'Undeploy',
       'InvokeStream',
     ]);
     expect(Object.keys(health.grpc.health.v1.Health.service)).toEqual(['Check', 'List', 'Watch']);

@@ -293,7 +293,8 @@ describe('charging rule: a call that did not run is neither recorded nor charged
     h = await startExecutor({
       pricePerCall: price,
       runtime: {
-        register: (w) => real.register(w),
+        register: (w, o) => real.register(w, o),
+        unregister: (f, o) => real.unregister(f, o),
         has: (f) => real.has(f),
         get effectiveLimits() {
           return real.effectiveLimits;

@@ -13,6 +13,8 @@ export class ServerSession {
   readonly window: ReplayWindow;
   /** `${lease}/${client}` pairs whose wallet signed a client binding for this session. */
   readonly boundClients = new Set<string>();
+  /** The network address the session was opened from (the owner of the functions it deploys). */
+  peer = '';
   /** Set once a client frame authenticated in this session (SessionTable expires unused sessions early). */
   used = false;
 

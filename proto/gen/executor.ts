@@ -26,6 +26,8 @@ import type { SignedReceipt as _defaas_executor_v1_SignedReceipt, SignedReceipt_
 import type { SignedVoucher as _defaas_executor_v1_SignedVoucher, SignedVoucher__Output as _defaas_executor_v1_SignedVoucher__Output } from './defaas/executor/v1/SignedVoucher.js';
 import type { SyncRequest as _defaas_executor_v1_SyncRequest, SyncRequest__Output as _defaas_executor_v1_SyncRequest__Output } from './defaas/executor/v1/SyncRequest.js';
 import type { SyncResponse as _defaas_executor_v1_SyncResponse, SyncResponse__Output as _defaas_executor_v1_SyncResponse__Output } from './defaas/executor/v1/SyncResponse.js';
+import type { UndeployRequest as _defaas_executor_v1_UndeployRequest, UndeployRequest__Output as _defaas_executor_v1_UndeployRequest__Output } from './defaas/executor/v1/UndeployRequest.js';
+import type { UndeployResponse as _defaas_executor_v1_UndeployResponse, UndeployResponse__Output as _defaas_executor_v1_UndeployResponse__Output } from './defaas/executor/v1/UndeployResponse.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -62,6 +64,8 @@ export interface ProtoGrpcType {
         SyncRequest: MessageTypeDefinition<_defaas_executor_v1_SyncRequest, _defaas_executor_v1_SyncRequest__Output>
         SyncResponse: MessageTypeDefinition<_defaas_executor_v1_SyncResponse, _defaas_executor_v1_SyncResponse__Output>
         TeeType: EnumTypeDefinition
+        UndeployRequest: MessageTypeDefinition<_defaas_executor_v1_UndeployRequest, _defaas_executor_v1_UndeployRequest__Output>
+        UndeployResponse: MessageTypeDefinition<_defaas_executor_v1_UndeployResponse, _defaas_executor_v1_UndeployResponse__Output>
       }
     }
   }

@@ -13,10 +13,16 @@ import {
 import { DefaasError, fromGrpcError, fromSealedErrorDetail } from '../errors.js';
 import type { AcceptedSession } from './handshake.js';
 
-export type RequestKind = 'deploy' | 'invoke' | 'settle' | 'sync';
+export type RequestKind = 'deploy' | 'invoke' | 'settle' | 'sync' | 'undeploy';
 /** `unary`: one RPC per request. `stream`: all requests on one InvokeStream (bidi) call, in order. */
 export type Transport = 'unary' | 'stream';
-const METHOD = { deploy: 'Deploy', invoke: 'Invoke', settle: 'Settle', sync: 'Sync' } as const;
+const METHOD = {
+  deploy: 'Deploy',
+  invoke: 'Invoke',
+  settle: 'Settle',
+  sync: 'Sync',
+  undeploy: 'Undeploy',
+} as const;
 
 /**
  * Sealed unary requests under an accepted session: each request takes the next sequence number;

@@ -178,6 +178,17 @@ export class Session {
     return { id, hash: `0x${id}` };
   }
 
+  /**
+   * Gives up this client's hold on `fn` on the executor (its place in the quota of functions one
+   * party may hold); resolves false when the executor held none for it (e.g. it was evicted).
+   */
+  async undeploy(fn: FunctionHandle): Promise<boolean> {
+    this.assertOpen();
+    const res = await this.request('undeploy', { undeploy: { functionId: Buffer.from(fn.id, 'hex') } });
+    this.functions.delete(fn.id);
+    return res.undeploy?.removed === true;
+  }
+
   /** Runs `fn` on `input`; resolves once the output and a verified receipt covering the call are in. */
   async invoke(fn: FunctionHandle, input: Uint8Array, opts: InvokeOptions): Promise<InvokeResult> {
     const r = await this.invokeDeferred(fn, input, opts);

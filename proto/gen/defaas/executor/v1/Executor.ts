@@ -68,6 +68,15 @@ export interface ExecutorClient extends grpc.Client {
   sync(argument: _defaas_executor_v1_SealedFrame, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
   sync(argument: _defaas_executor_v1_SealedFrame, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
   
+  Undeploy(argument: _defaas_executor_v1_SealedFrame, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  Undeploy(argument: _defaas_executor_v1_SealedFrame, metadata: grpc.Metadata, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  Undeploy(argument: _defaas_executor_v1_SealedFrame, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  Undeploy(argument: _defaas_executor_v1_SealedFrame, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  undeploy(argument: _defaas_executor_v1_SealedFrame, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  undeploy(argument: _defaas_executor_v1_SealedFrame, metadata: grpc.Metadata, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  undeploy(argument: _defaas_executor_v1_SealedFrame, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  undeploy(argument: _defaas_executor_v1_SealedFrame, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
@@ -85,6 +94,8 @@ export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
   
   Sync: grpc.handleUnaryCall<_defaas_executor_v1_SealedFrame__Output, _defaas_executor_v1_SealedFrame>;
   
+  Undeploy: grpc.handleUnaryCall<_defaas_executor_v1_SealedFrame__Output, _defaas_executor_v1_SealedFrame>;
+  
 }
 
 export interface ExecutorDefinition extends grpc.ServiceDefinition {
@@ -95,4 +106,5 @@ export interface ExecutorDefinition extends grpc.ServiceDefinition {
   OpenSession: MethodDefinition<_defaas_executor_v1_ClientHello, _defaas_executor_v1_ServerHello, _defaas_executor_v1_ClientHello__Output, _defaas_executor_v1_ServerHello__Output>
   Settle: MethodDefinition<_defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame__Output, _defaas_executor_v1_SealedFrame__Output>
   Sync: MethodDefinition<_defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame__Output, _defaas_executor_v1_SealedFrame__Output>
+  Undeploy: MethodDefinition<_defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame__Output, _defaas_executor_v1_SealedFrame__Output>
 }

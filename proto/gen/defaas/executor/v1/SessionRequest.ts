@@ -4,13 +4,15 @@ import type { DeployRequest as _defaas_executor_v1_DeployRequest, DeployRequest_
 import type { InvokeRequest as _defaas_executor_v1_InvokeRequest, InvokeRequest__Output as _defaas_executor_v1_InvokeRequest__Output } from '../../../defaas/executor/v1/InvokeRequest.js';
 import type { SettleRequest as _defaas_executor_v1_SettleRequest, SettleRequest__Output as _defaas_executor_v1_SettleRequest__Output } from '../../../defaas/executor/v1/SettleRequest.js';
 import type { SyncRequest as _defaas_executor_v1_SyncRequest, SyncRequest__Output as _defaas_executor_v1_SyncRequest__Output } from '../../../defaas/executor/v1/SyncRequest.js';
+import type { UndeployRequest as _defaas_executor_v1_UndeployRequest, UndeployRequest__Output as _defaas_executor_v1_UndeployRequest__Output } from '../../../defaas/executor/v1/UndeployRequest.js';
 
 export interface SessionRequest {
   'deploy'?: (_defaas_executor_v1_DeployRequest | null);
   'invoke'?: (_defaas_executor_v1_InvokeRequest | null);
   'settle'?: (_defaas_executor_v1_SettleRequest | null);
   'sync'?: (_defaas_executor_v1_SyncRequest | null);
-  'body'?: "deploy"|"invoke"|"settle"|"sync";
+  'undeploy'?: (_defaas_executor_v1_UndeployRequest | null);
+  'body'?: "deploy"|"invoke"|"settle"|"sync"|"undeploy";
 }
 
 export interface SessionRequest__Output {
@@ -18,5 +20,6 @@ export interface SessionRequest__Output {
   'invoke'?: (_defaas_executor_v1_InvokeRequest__Output | null);
   'settle'?: (_defaas_executor_v1_SettleRequest__Output | null);
   'sync'?: (_defaas_executor_v1_SyncRequest__Output | null);
-  'body'?: "deploy"|"invoke"|"settle"|"sync";
+  'undeploy'?: (_defaas_executor_v1_UndeployRequest__Output | null);
+  'body'?: "deploy"|"invoke"|"settle"|"sync"|"undeploy";
 }

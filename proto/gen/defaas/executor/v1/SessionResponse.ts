@@ -5,6 +5,7 @@ import type { InvokeResponse as _defaas_executor_v1_InvokeResponse, InvokeRespon
 import type { SettleResponse as _defaas_executor_v1_SettleResponse, SettleResponse__Output as _defaas_executor_v1_SettleResponse__Output } from '../../../defaas/executor/v1/SettleResponse.js';
 import type { SyncResponse as _defaas_executor_v1_SyncResponse, SyncResponse__Output as _defaas_executor_v1_SyncResponse__Output } from '../../../defaas/executor/v1/SyncResponse.js';
 import type { ErrorDetail as _defaas_executor_v1_ErrorDetail, ErrorDetail__Output as _defaas_executor_v1_ErrorDetail__Output } from '../../../defaas/executor/v1/ErrorDetail.js';
+import type { UndeployResponse as _defaas_executor_v1_UndeployResponse, UndeployResponse__Output as _defaas_executor_v1_UndeployResponse__Output } from '../../../defaas/executor/v1/UndeployResponse.js';
 
 export interface SessionResponse {
   'deploy'?: (_defaas_executor_v1_DeployResponse | null);
@@ -12,7 +13,8 @@ export interface SessionResponse {
   'settle'?: (_defaas_executor_v1_SettleResponse | null);
   'sync'?: (_defaas_executor_v1_SyncResponse | null);
   'error'?: (_defaas_executor_v1_ErrorDetail | null);
-  'body'?: "deploy"|"invoke"|"settle"|"sync"|"error";
+  'undeploy'?: (_defaas_executor_v1_UndeployResponse | null);
+  'body'?: "deploy"|"invoke"|"settle"|"sync"|"error"|"undeploy";
 }
 
 export interface SessionResponse__Output {
@@ -21,5 +23,6 @@ export interface SessionResponse__Output {
   'settle'?: (_defaas_executor_v1_SettleResponse__Output | null);
   'sync'?: (_defaas_executor_v1_SyncResponse__Output | null);
   'error'?: (_defaas_executor_v1_ErrorDetail__Output | null);
-  'body'?: "deploy"|"invoke"|"settle"|"sync"|"error";
+  'undeploy'?: (_defaas_executor_v1_UndeployResponse__Output | null);
+  'body'?: "deploy"|"invoke"|"settle"|"sync"|"error"|"undeploy";
 }
