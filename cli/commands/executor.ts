@@ -59,6 +59,8 @@ interface StartOptions {
   maxOutputBytes: string;
   maxStderrBytes: string;
   maxSessions: string;
+  maxSessionsPerPeer: string;
+  handshakesPerSecond: string;
   logLevel: string;
   collateral?: string;
   snpChain?: string;
@@ -89,7 +91,7 @@ export function registerExecutor(program: Command): void {
       'lease id to serve (uint256, decimal); default: a generated dev lease, printed at start',
     )
     .option('--price <units>', 'price per call in token base units', '0')
-    .option('--workers <n>', 'WASM worker threads (default: CPU count)')
+    .option('--workers <n>', 'WASM worker threads (default and maximum: the CPU count)')
     .option('--memory-mb <n>', 'linear memory limit per invocation, MiB', '64')
     .option('--timeout-ms <n>', 'wall-time limit per invocation', '5000')
     .option('--max-input-bytes <n>', 'largest input accepted', String(4 * 1024 * 1024))
@@ -100,6 +102,12 @@ export function registerExecutor(program: Command): void {
       String(64 * 1024),
     )
     .option('--max-sessions <n>', 'open sessions at most', '1024')
+    .option('--max-sessions-per-peer <n>', 'open sessions of one peer address at most', '64')
+    .option(
+      '--handshakes-per-second <n>',
+      'handshakes one peer address may start per second (burst: twice this)',
+      '20',
+    )
     .option(
       '--collateral <file|dir>',
       'tdx: Intel collateral presented with the quote (collateral.json or a directory of PCS responses)',
@@ -216,6 +224,8 @@ async function start(o: StartOptions): Promise<number> {
       domain: { chainId: 31337n, verifyingContract: ZeroAddress },
       pricePerCall: uint('--price', o.price),
       maxSessions: int('--max-sessions', o.maxSessions, 1),
+      maxSessionsPerPeer: int('--max-sessions-per-peer', o.maxSessionsPerPeer, 1),
+      handshakesPerSecond: int('--handshakes-per-second', o.handshakesPerSecond, 1),
       // Room for the largest module (32 MiB) plus framing.
       maxMessageBytes: 40 * 1024 * 1024,
       ...(collateral && { collateral }),

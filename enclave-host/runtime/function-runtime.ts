@@ -144,8 +144,14 @@ export class FunctionRuntime {
     this.moduleLimits = moduleLimits;
     this.maxLogBytes = positiveInt('maxLogBytes', opts.maxLogBytes ?? 64 * 1024, 2 ** 31);
     const cores = Math.max(1, availableParallelism());
-    const workers = positiveInt('workers', opts.workers ?? cores, cores);
+    const workers = positiveInt('workers', opts.workers ?? cores);
     if (workers === 0) fail('INVALID_ARGUMENT', 'workers must be at least 1');
+    if (workers > cores)
+      fail(
+        'INVALID_ARGUMENT',
+        `${workers} workers is more than the ${cores} cores: wall-time limits and metered usage would count waiting for a core`,
+        { workers, cores },
+      );
     const maxRunningPerTenant = positiveInt(
       'maxRunningPerTenant',
       opts.maxRunningPerTenant ?? Math.max(1, workers - 1),
