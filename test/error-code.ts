@@ -1,4 +1,9 @@
 import { CodedError } from '../attestation/errors.js';
+import {
+  type EnclaveHostError,
+  type EnclaveHostErrorCode,
+  isEnclaveHostError,
+} from '../enclave-host/errors.js';
 
 /*
  * For tests that expect a refusal: the stable code of the typed error thrown (attestation, session,
@@ -27,4 +32,17 @@ export async function codeOfAsync(p: Promise<unknown>): Promise<string> {
   } catch (e) {
     return codeOfError(e);
   }
+}
+
+/** Awaits `p`, which must fail with the enclave host's typed error `code`; returns that error. */
+export async function expectEnclaveHostError(
+  p: Promise<unknown>,
+  code: EnclaveHostErrorCode,
+): Promise<EnclaveHostError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isEnclaveHostError(err, code)) throw new Error(`expected ${code}, got ${String(err)}`);
+  return err;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample, compileWat } from '../../examples/build-example.js';
-import { type EnclaveHostErrorCode, isEnclaveHostError } from '../errors.js';
+import { expectEnclaveHostError as expectCode } from '../../test/error-code.js';
 import { FunctionRuntime, functionOutputOf, type RuntimeLimits } from './function-runtime.js';
 
 const LIMITS: RuntimeLimits = {
@@ -13,15 +13,6 @@ const LIMITS: RuntimeLimits = {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-async function expectCode(p: Promise<unknown>, code: EnclaveHostErrorCode) {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isEnclaveHostError(err, code)) throw new Error(`expected ${code}, got ${String(err)}`);
-  return err;
-}
 
 /** FNV-1a 32-bit, the reference for examples/transform.wat. */
 function fnv1a(bytes: Uint8Array): number {

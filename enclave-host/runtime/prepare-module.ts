@@ -1,3 +1,4 @@
+import { concatBytes } from '../../attestation/bytes.js';
 import { fail } from '../errors.js';
 import { type CompiledModule, wasmApi } from './wasm-api.js';
 
@@ -446,13 +447,7 @@ function withSections(
       parts.push(Uint8Array.from([s.id, ...writeU32(payload.length), ...payload]));
     }
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 function memoryPayload(initial: number, maximum: number): number[] {

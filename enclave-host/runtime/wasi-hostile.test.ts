@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample, compileWat } from '../../examples/build-example.js';
-import { type EnclaveHostErrorCode, isEnclaveHostError } from '../errors.js';
+import { expectEnclaveHostError as expectCode } from '../../test/error-code.js';
 import { FunctionRuntime, type RuntimeLimits } from './function-runtime.js';
 import { WASI_PREVIEW1_FUNCTIONS } from './prepare-module.js';
 import { runInWorker } from './worker-harness.js';
@@ -138,15 +138,6 @@ function decode(output: Uint8Array): Recorded {
 
 /** Two recorded u32 values (lo, hi) as the u64 they are. */
 const u64 = (values: number[], at: number) => BigInt(values[at]!) + (BigInt(values[at + 1]!) << 32n);
-
-async function expectCode(p: Promise<unknown>, code: EnclaveHostErrorCode) {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isEnclaveHostError(err, code)) throw new Error(`expected ${code}, got ${String(err)}`);
-  return err;
-}
 
 /** Every file under `dir` with its contents (directories end in '/'), sorted: a tree to compare. */
 function snapshot(dir: string): string[] {
