@@ -259,6 +259,43 @@ describe('hostile modules', () => {
     });
   }
 
+  it('WASI imported with wrong signatures is answered with an errno, never with host access', async () => {
+    // i64 where the layer expects i32: fd 1n is no descriptor it knows (EBADF), so nothing is
+    // written; fewer parameters than preview 1 read as 0. The guest exits with the errno it got.
+    const wasm = await compileWat(
+      'wrong-signature.wat',
+      `(module ${PROC_EXIT}
+        (import "wasi_snapshot_preview1" "fd_write" (func $w (param i64 i64 i64 i64) (result i32)))
+        (import "wasi_snapshot_preview1" "fd_read" (func $r (param i32) (result i32)))
+        ${MEMORY}
+        (func (export "_start")
+          (if (i32.ne (call $w (i64.const 1) (i64.const 0) (i64.const 1) (i64.const 8)) (i32.const 8))
+            (then (call $exit (i32.const 1))))
+          (call $exit (call $r (i32.const 0)))))`,
+    );
+    const r = await rt.invoke(await rt.register(wasm), enc.encode('input'));
+    expect(r.output.length).toBe(0);
+    await echoStillServes('wrong signatures');
+  });
+
+  it('16 MiB written to stderr: the first 64 KiB come back, the rest is counted as dropped', async () => {
+    // fd_write(2, iovec at 0 → 64 KiB at 64 KiB), 256 times.
+    const wasm = await compileWat(
+      'stderr-flood.wat',
+      `(module (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 2)
+        (func (export "_start") (local $i i32)
+          (i32.store (i32.const 0) (i32.const 65536)) (i32.store (i32.const 4) (i32.const 65536))
+          (loop $l (drop (call $w (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 16)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $i) (i32.const 256))))))`,
+    );
+    const r = await rt.invoke(await rt.register(wasm), new Uint8Array(0));
+    expect(r.stderr.length).toBe(64 * 1024);
+    expect(r.stderrDropped).toBe(255 * 64 * 1024);
+    await echoStillServes('stderr flood');
+  });
+
   it('within every limit at once: big tables, many globals and elements, large data — it runs', async () => {
     const n = DEFAULT_MODULE_LIMITS.maxElementEntries;
     const wasm = await compileWat(
