@@ -248,8 +248,8 @@ export function createWasi(opts) {
   const realtimeNs = () => BigInt(Date.now()) * 1_000_000n;
   // The guest is one thread that runs from instantiation to exit except while asleep in poll_oneoff,
   // so its CPU time is at most the elapsed time minus the sleeps; that is what both CPU-time clocks
-  // report. Not process.cpuUsage(): in a worker it is the whole process's, which would show the guest
-  // how busy the other tenants' functions are.
+  // report (it includes time the guest was preempted). Not process.cpuUsage(): in a worker it is the
+  // whole process's, which would report the other tenants' CPU use outright.
   const cputimeNs = () => monotonicNs() - started - sleptNs;
   /** @param {number} id @returns {bigint | undefined} */
   function clockNow(id) {
