@@ -7,7 +7,14 @@ import type { ServerHello__Output } from '../proto/gen/defaas/executor/v1/Server
 import { loadProtos } from '../proto/load.js';
 import { connect, isDefaasError } from '../sdk/index.js';
 import { finishHandshake, startHandshake } from '../sdk/session/handshake.js';
-import { type Harness, openSessionRaw, policyFor, rawClient, startExecutor } from './e2e-harness.js';
+import {
+  type Harness,
+  openSessionRaw,
+  policyFor,
+  rawClient,
+  startExecutor,
+  startRelay,
+} from './e2e-harness.js';
 
 /** Handshake: what the client accepts and every way it refuses (issue 3, "Tests"). */
 
@@ -22,46 +29,18 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   return 'ACCEPTED';
 }
 
-/** A relay between client and executor that may rewrite the ServerHello. */
-async function startRelay(
+/** A relay between client and executor that rewrites the ServerHello. */
+function helloRelay(
   upstream: string,
   rewrite: (sh: ServerHello__Output) => Promise<ServerHello__Output> | ServerHello__Output,
 ) {
-  const { executor } = loadProtos();
-  const up = rawClient(upstream);
-  const server = new grpc.Server();
-  const fwd =
-    (m: 'Deploy' | 'Invoke' | 'Settle' | 'Sync' | 'GetEvidence') =>
-    (call: { request: never }, cb: grpc.sendUnaryData<never>) =>
-      (up[m] as unknown as (r: never, cb: (e: unknown, r: never) => void) => void).call(
-        up,
-        call.request,
-        (e, r) => cb(e as grpc.ServiceError | null, r),
-      );
-  server.addService(executor.defaas.executor.v1.Executor.service, {
-    OpenSession: (call: { request: never }, cb: grpc.sendUnaryData<ServerHello__Output>) =>
-      up.OpenSession(call.request, async (e, r) => {
+  return startRelay(upstream, {
+    OpenSession: (call, cb, up) =>
+      up.OpenSession(call.request as never, async (e, r) => {
         if (e || !r) return cb(e);
         cb(null, await rewrite(r));
       }),
-    GetEvidence: fwd('GetEvidence'),
-    Deploy: fwd('Deploy'),
-    Invoke: fwd('Invoke'),
-    Settle: fwd('Settle'),
-    Sync: fwd('Sync'),
-    InvokeStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
-  } as unknown as grpc.UntypedServiceImplementation);
-  const port = await new Promise<number>((res, rej) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
-  );
-  return {
-    endpoint: `127.0.0.1:${port}`,
-    up,
-    stop: () => {
-      up.close();
-      server.forceShutdown();
-    },
-  };
+  });
 }
 
 describe('handshake', () => {
@@ -141,7 +120,7 @@ describe('handshake', () => {
   });
 
   it('rejects a fresh-mode session that presents the standing (normal-mode) quote', async () => {
-    const relay = await startRelay(h.endpoint, async (sh) => {
+    const relay = await helloRelay(h.endpoint, async (sh) => {
       const ev = await new Promise<Buffer>((res, rej) =>
         relay.up.GetEvidence({}, (e, r) => (e || !r ? rej(e) : res(r.evidenceBundle))),
       );
@@ -157,7 +136,7 @@ describe('handshake', () => {
   });
 
   it('rejects a bad transcript signature', async () => {
-    const relay = await startRelay(h.endpoint, (sh) => {
+    const relay = await helloRelay(h.endpoint, (sh) => {
       const sig = Buffer.from(sh.transcriptSignature);
       sig[10]! ^= 0xff;
       return { ...sh, transcriptSignature: sig };
@@ -174,7 +153,7 @@ describe('handshake', () => {
   it('rejects a relayed session that swaps the server ephemeral key', async () => {
     const { generateX25519 } = await import('../attestation/session/x25519.js');
     const mitm = generateX25519();
-    const relay = await startRelay(h.endpoint, (sh) => ({
+    const relay = await helloRelay(h.endpoint, (sh) => ({
       ...sh,
       serverEphemeral: Buffer.from(mitm.publicKey),
     }));
@@ -188,7 +167,7 @@ describe('handshake', () => {
   });
 
   it('rejects swapped lease terms (covered by the signature)', async () => {
-    const relay = await startRelay(h.endpoint, (sh) => ({
+    const relay = await helloRelay(h.endpoint, (sh) => ({
       ...sh,
       terms: { ...sh.terms!, pricePerCall: '0' === sh.terms!.pricePerCall ? '1' : '0' },
     }));

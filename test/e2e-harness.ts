@@ -114,3 +114,73 @@ export async function rawSession(
   const accepted = await finishHandshake(hello, sh, { policy, mode, now: new Date() });
   return { client, accepted, channel: new SecureChannel(client, accepted, 10_000) };
 }
+
+type UnaryMethod = 'GetEvidence' | 'OpenSession' | 'Deploy' | 'Invoke' | 'Settle' | 'Sync' | 'Undeploy';
+/** A relay's own answer to one RPC; `up` is its client to the executor behind it. */
+export type RelayHandler = (
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  cb: grpc.sendUnaryData<unknown>,
+  up: ExecutorClient,
+) => void;
+
+export interface Relay {
+  readonly endpoint: string;
+  /** The relay's client to the executor. */
+  readonly up: ExecutorClient;
+  stop(): void;
+}
+
+/**
+ * A relay (an attacker on the path) in front of the executor at `upstream`: forwards every unary
+ * RPC as is, except those `overrides` answers itself; ends InvokeStream at once.
+ */
+export async function startRelay(
+  upstream: string,
+  overrides: Partial<Record<UnaryMethod, RelayHandler>> = {},
+): Promise<Relay> {
+  const up = rawClient(upstream);
+  const server = new grpc.Server();
+  const forward =
+    (m: UnaryMethod): RelayHandler =>
+    (call, cb) =>
+      (up[m] as unknown as (r: unknown, c: (e: grpc.ServiceError | null, r?: unknown) => void) => void).call(
+        up,
+        call.request,
+        (e, r) => cb(e, r),
+      );
+  const methods: UnaryMethod[] = [
+    'GetEvidence',
+    'OpenSession',
+    'Deploy',
+    'Invoke',
+    'Settle',
+    'Sync',
+    'Undeploy',
+  ];
+  const handlers = Object.fromEntries(
+    methods.map((m) => {
+      const h = overrides[m] ?? forward(m);
+      return [
+        m,
+        (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => h(call, cb, up),
+      ];
+    }),
+  );
+  server.addService(loadProtos().executor.defaas.executor.v1.Executor.service, {
+    ...handlers,
+    InvokeStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+      e ? reject(e) : resolve(p),
+    ),
+  );
+  return {
+    endpoint: `127.0.0.1:${port}`,
+    up,
+    stop: () => {
+      up.close();
+      server.forceShutdown();
+    },
+  };
+}

@@ -10,8 +10,7 @@ import { Executor, SEALED_RESPONSE_OVERHEAD_BYTES } from '../enclave-host/execut
 import { SimulatedQuoteProvider } from '../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
-import type { ExecutorClient } from '../proto/gen/defaas/executor/v1/Executor.js';
-import { ERROR_DETAIL_KEY, loadProtos, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
+import { ERROR_DETAIL_KEY, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
 import { connect, DefaasError, type FunctionHandle, isDefaasError, type Session } from '../sdk/index.js';
 import { signingKey } from '../sdk/wallet.js';
 import {
@@ -19,9 +18,9 @@ import {
   LIMITS,
   MR_TD,
   type RawSession,
-  rawClient,
   rawSession,
   startExecutor,
+  startRelay,
 } from './e2e-harness.js';
 import { codeOfAsync as codeOf } from './error-code.js';
 
@@ -130,68 +129,38 @@ describe('stderr and partial output reach the caller, sealed', () => {
   });
 });
 
-/**
- * A relay in front of the executor: forwards every RPC, except that it can rewrite the ServerHello
- * and answer Invoke with a forged plaintext error of its own.
- */
-async function startRelay(
-  target: string,
-  o: { forgeInvokeError?: boolean; tamperHello?: boolean },
-): Promise<{ endpoint: string; stop(): Promise<void> }> {
-  const upstream: ExecutorClient = rawClient(target);
-  const server = new grpc.Server();
-  const forward =
-    (m: 'GetEvidence' | 'OpenSession' | 'Deploy' | 'Invoke' | 'Settle' | 'Sync') =>
-    (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) =>
-      (
-        upstream[m] as unknown as (r: unknown, c: (e: grpc.ServiceError | null, r?: unknown) => void) => void
-      ).call(upstream, call.request, (e, r) => cb(e, r));
-  const codec = sessionCodec();
-  server.addService(loadProtos().executor.defaas.executor.v1.Executor.service, {
-    GetEvidence: forward('GetEvidence'),
-    OpenSession: o.tamperHello
-      ? (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) =>
-          upstream.OpenSession(call.request as never, (e, r) => {
-            if (e || !r) return cb(e);
-            // Announce a larger output limit than the enclave signed.
-            cb(null, {
-              ...r,
-              terms: { ...r.terms, limits: { ...r.terms!.limits!, maxOutputBytes: '99999999' } },
-            });
-          })
-      : forward('OpenSession'),
-    Deploy: forward('Deploy'),
-    Settle: forward('Settle'),
-    Sync: forward('Sync'),
-    Invoke: o.forgeInvokeError
-      ? (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-          const md = new grpc.Metadata();
-          const forged = {
-            code: 'FUNCTION_TRAPPED',
-            message: 'forged',
-            infoJson: '{}',
-            functionOutput: { stdout: Buffer.from('FORGED STDOUT'), stderr: Buffer.from('FORGED STDERR') },
-          };
-          md.set(ERROR_DETAIL_KEY, codec.encodeError(forged));
-          // A "sealed" detail the relay cannot seal: it must not open.
-          md.set(SEALED_ERROR_KEY, codec.encodeResponse({ error: forged }));
-          cb({ code: grpc.status.ABORTED, details: 'forged', metadata: md });
-        }
-      : forward('Invoke'),
-    InvokeStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
+/** A relay that announces a larger output limit than the enclave signed. */
+function limitsRelay(target: string) {
+  return startRelay(target, {
+    OpenSession: (call, cb, up) =>
+      up.OpenSession(call.request as never, (e, r) => {
+        if (e || !r) return cb(e);
+        cb(null, {
+          ...r,
+          terms: { ...r.terms, limits: { ...r.terms!.limits!, maxOutputBytes: '99999999' } },
+        });
+      }),
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
-      e ? reject(e) : resolve(p),
-    ),
-  );
-  return {
-    endpoint: `127.0.0.1:${port}`,
-    stop: async () => {
-      server.forceShutdown();
-      upstream.close();
+}
+
+/** A relay that answers Invoke with a forged plaintext error carrying function output. */
+function forgingRelay(target: string) {
+  const codec = sessionCodec();
+  return startRelay(target, {
+    Invoke: (_call, cb) => {
+      const md = new grpc.Metadata();
+      const forged = {
+        code: 'FUNCTION_TRAPPED',
+        message: 'forged',
+        infoJson: '{}',
+        functionOutput: { stdout: Buffer.from('FORGED STDOUT'), stderr: Buffer.from('FORGED STDERR') },
+      };
+      md.set(ERROR_DETAIL_KEY, codec.encodeError(forged));
+      // A "sealed" detail the relay cannot seal: it must not open.
+      md.set(SEALED_ERROR_KEY, codec.encodeResponse({ error: forged }));
+      cb({ code: grpc.status.ABORTED, details: 'forged', metadata: md });
     },
-  };
+  });
 }
 
 describe('a relay cannot forge what the function wrote, nor the limits', () => {
@@ -204,7 +173,7 @@ describe('a relay cannot forge what the function wrote, nor the limits', () => {
   });
 
   it('the SDK ignores stdout/stderr in a plaintext gRPC error (and in a sealed trailer that does not open)', async () => {
-    const relay = await startRelay(h.endpoint, { forgeInvokeError: true });
+    const relay = await forgingRelay(h.endpoint);
     const s = await connect(relay.endpoint, { policy: h.policy });
     try {
       const echo = await s.deploy(await buildExample('echo'));
@@ -213,18 +182,18 @@ describe('a relay cannot forge what the function wrote, nor the limits', () => {
       expect(JSON.stringify(e)).not.toContain('FORGED');
     } finally {
       await s.close();
-      await relay.stop();
+      relay.stop();
     }
   });
 
   it('refuses a ServerHello whose limits were changed (the transcript signature covers them)', async () => {
-    const relay = await startRelay(h.endpoint, { tamperHello: true });
+    const relay = await limitsRelay(h.endpoint);
     try {
       expect(await codeOf(connect(relay.endpoint, { policy: h.policy }))).toBe(
         'TRANSCRIPT_SIGNATURE_INVALID',
       );
     } finally {
-      await relay.stop();
+      relay.stop();
     }
   });
 });
