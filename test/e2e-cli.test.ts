@@ -5,6 +5,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+/** `executor start` on the simulated TEE, one worker, a free port on 127.0.0.1, state in `stateDir`. */
+const simulatedExecutor = (stateDir: string) => [
+  'executor',
+  'start',
+  '--tee',
+  'simulated',
+  '--listen',
+  '127.0.0.1:0',
+  '--state-dir',
+  stateDir,
+  '--workers',
+  '1',
+];
+
 /**
  * The two-terminal flow of issue 3, as child processes: `executor start --tee simulated` and
  * `invoke … --json`, then SIGTERM. The commands are registered on a bare commander program here
@@ -69,18 +83,7 @@ describe('defaas executor start / defaas invoke', () => {
         'await p.parseAsync(process.argv);',
       ].join('\n'),
     );
-    executor = cli([
-      'executor',
-      'start',
-      '--tee',
-      'simulated',
-      '--listen',
-      '127.0.0.1:0',
-      '--state-dir',
-      join(dir, 'state'),
-      '--workers',
-      '1',
-    ]);
+    executor = cli([...simulatedExecutor(join(dir, 'state'))]);
     executor.stdout?.on('data', (d) => {
       logs += d;
     });
@@ -163,16 +166,7 @@ describe('defaas executor start / defaas invoke', () => {
 
   it('refuses at start an output limit that cannot fit one gRPC message, naming both numbers', async () => {
     const r = await runMain([
-      'executor',
-      'start',
-      '--tee',
-      'simulated',
-      '--listen',
-      '127.0.0.1:0',
-      '--state-dir',
-      join(dir, 'state-64m'),
-      '--workers',
-      '1',
+      ...simulatedExecutor(join(dir, 'state-64m')),
       '--max-output-bytes',
       String(64 * 1024 * 1024),
     ]);
