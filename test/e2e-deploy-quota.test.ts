@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
 import { connect, type Session } from '../sdk/index.js';
-import { type Harness, LIMITS, startExecutor } from './e2e-harness.js';
+import { type Harness, LIMITS, rawSession, startExecutor } from './e2e-harness.js';
 import { codeOfAsync as codeOf } from './error-code.js';
 
 // The function registry over real sessions on 127.0.0.1: the deploying party is the peer address,
@@ -41,5 +41,17 @@ describe('deploy quota and undeploy', () => {
     );
     const exit = await b.deploy(await buildExample('exit-nonzero'));
     expect(exit.id).toHaveLength(64);
+  });
+
+  it('refuses a malformed Undeploy, and one for a function the peer never held', async () => {
+    const raw = await rawSession(h.endpoint, h.policy);
+    try {
+      const undeploy = (functionId: Buffer) => raw.channel.request('undeploy', { undeploy: { functionId } });
+      expect(await codeOf(undeploy(Buffer.alloc(3)))).toBe('REQUEST_MALFORMED');
+      const r = await undeploy(Buffer.alloc(32, 9));
+      expect(r.undeploy?.removed).toBe(false);
+    } finally {
+      raw.client.close();
+    }
   });
 });
