@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { toHex } from '../attestation/bytes.js';
-import { asBuffer } from '../attestation/session/buffers.js';
 import { generateSimulatedRoot } from '../attestation/simulated.js';
 import { Executor } from '../enclave-host/executor.js';
 import { SimulatedQuoteProvider } from '../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
+import { asBuffer } from '../protocol/buffers.js';
 
 /*
  * The server side of `npm run bench -- session`, run as a child process of bench/session.ts so that

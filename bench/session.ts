@@ -6,19 +6,19 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { Wallet, ZeroAddress } from 'ethers';
 import type { Policy } from '../attestation/policy.js';
-import { FrameCipher } from '../attestation/session/frame-cipher.js';
-import { recoverDigestSigner, signDigest } from '../attestation/session/secp256k1.js';
+import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
+import { buildExample } from '../examples/build-example.js';
+import type { ServerHello__Output } from '../proto/gen/defaas/executor/v1/ServerHello.js';
+import { loadProtos, sessionCodec } from '../proto/load.js';
+import { FrameCipher } from '../protocol/frame-cipher.js';
+import { recoverDigestSigner, signDigest } from '../protocol/secp256k1.js';
+import type { CallRecord } from '../protocol/typed-data.js';
 import {
   chainHeadsFast,
   nextRequestHeadFast,
   receiptDigestFast,
   voucherDigestFast,
-} from '../attestation/session/typed-data-fast.js';
-import type { CallRecord } from '../attestation/typed-data.js';
-import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
-import { buildExample } from '../examples/build-example.js';
-import type { ServerHello__Output } from '../proto/gen/defaas/executor/v1/ServerHello.js';
-import { loadProtos, sessionCodec } from '../proto/load.js';
+} from '../protocol/typed-data-fast.js';
 import { connect, type FunctionHandle, type Session } from '../sdk/index.js';
 import { finishHandshake, startHandshake } from '../sdk/session/handshake.js';
 import { finishMachineInfo, type MachineInfo, machineInfo, machineMarkdown } from './machine.js';

@@ -1,4 +1,4 @@
-import type { LimitsFields } from '../attestation/session/transcript.js';
+import type { LimitsFields } from '../protocol/transcript.js';
 
 /** The executor's per-call limits (signed LeaseTerms.limits) as JSON numbers, for `--json` output. */
 export function limitsJson(l: LimitsFields): Record<keyof LimitsFields, number> {

@@ -1,6 +1,6 @@
-import { sessionFail } from '../attestation/session/errors.js';
 import type { SettlementContract } from '../contracts/bindings/index.js';
 import type { LeaseCheck } from '../enclave-host/executor.js';
+import { sessionFail } from '../protocol/errors.js';
 
 /** ISettlement.LeaseStatus (contracts/src/interfaces/ISettlement.sol). */
 const LEASE_OPEN = 1n;

@@ -3,21 +3,6 @@ import * as grpc from '@grpc/grpc-js';
 import { ZeroAddress } from 'ethers';
 import type { Logger } from 'pino';
 import { toHex } from '../attestation/bytes.js';
-import { asBuffer } from '../attestation/session/buffers.js';
-import { clientBindingSigner } from '../attestation/session/client-binding.js';
-import { isSessionError, SessionError, sessionFail } from '../attestation/session/errors.js';
-import { sealedLength } from '../attestation/session/frame-cipher.js';
-import { isPrivateKey } from '../attestation/session/secp256k1.js';
-import {
-  parseUint,
-  receiptToWire,
-  recordToWire,
-  type SignedReceipt,
-  sha256Hex,
-  voucherFromWire,
-} from '../attestation/session/settlement.js';
-import type { LeaseTermsFields, LimitsFields, SessionMode } from '../attestation/session/transcript.js';
-import { type CallRecord, type TypedDataDomain, typedDataJson } from '../attestation/typed-data.js';
 import type { ClientHello__Output } from '../proto/gen/defaas/executor/v1/ClientHello.js';
 import type { ExecutorHandlers } from '../proto/gen/defaas/executor/v1/Executor.js';
 import type { InvokeRequest__Output } from '../proto/gen/defaas/executor/v1/InvokeRequest.js';
@@ -32,6 +17,21 @@ import {
   type SessionResponse,
   sessionCodec,
 } from '../proto/load.js';
+import { asBuffer } from '../protocol/buffers.js';
+import { clientBindingSigner } from '../protocol/client-binding.js';
+import { isSessionError, SessionError, sessionFail } from '../protocol/errors.js';
+import { sealedLength } from '../protocol/frame-cipher.js';
+import { isPrivateKey } from '../protocol/secp256k1.js';
+import {
+  parseUint,
+  receiptToWire,
+  recordToWire,
+  type SignedReceipt,
+  sha256Hex,
+  voucherFromWire,
+} from '../protocol/settlement.js';
+import type { LeaseTermsFields, LimitsFields, SessionMode } from '../protocol/transcript.js';
+import { type CallRecord, type TypedDataDomain, typedDataJson } from '../protocol/typed-data.js';
 import { ENCLAVE_HOST_ERROR_KINDS, EnclaveHostError, fail, isEnclaveHostError } from './errors.js';
 import { Account } from './ledger/account.js';
 import { FileNonceStore, MemoryNonceStore, type NonceStore } from './ledger/nonce-store.js';

@@ -1,7 +1,7 @@
 import { Metadata, status } from '@grpc/grpc-js';
 import { isAttestationError } from '../attestation/errors.js';
-import { isSessionError, type SessionErrorCode } from '../attestation/session/errors.js';
 import { ERROR_DETAIL_KEY, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
+import { isSessionError, type SessionErrorCode } from '../protocol/errors.js';
 import { type EnclaveHostErrorCode, isEnclaveHostError } from './errors.js';
 
 /*

@@ -7,13 +7,13 @@ import {
   type ErrorInfo,
   isAttestationError,
 } from '../attestation/errors.js';
-import { isSessionError, SESSION_ERROR_KINDS, type SessionErrorCode } from '../attestation/session/errors.js';
 import type { ErrorDetail__Output } from '../proto/gen/defaas/executor/v1/ErrorDetail.js';
 import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
+import { isSessionError, SESSION_ERROR_KINDS, type SessionErrorCode } from '../protocol/errors.js';
 
 /*
  * The one error class of the SDK. `code` is stable: attestation codes (evidence and policy, from
- * attestation/errors.ts), session and call codes (attestation/session/errors.ts), the function
+ * attestation/errors.ts), session and call codes (protocol/errors.ts), the function
  * runtime's codes (as the executor reports them), and the transport codes below. `kind` tells a
  * caller what to do:
  * - `attestation`: the executor's evidence was refused; do not use this executor;

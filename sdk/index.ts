@@ -1,3 +1,4 @@
+export { type VerifiedReceipt, verifyReceipt } from '../protocol/receipts.js';
 export { connect } from './connect.js';
 export {
   DefaasError,
@@ -9,7 +10,6 @@ export {
 export { fetchGetter } from './http-getter.js';
 export { type InvokeManyOptions, invokeMany, type ManyResult } from './invoke-many.js';
 export type { Transport } from './session/channel.js';
-export { type VerifiedReceipt, verifyReceipt } from './session/receipts.js';
 export type {
   ConnectOptions,
   DeferredInvokeResult,

@@ -1,5 +1,5 @@
+import type { VerifiedReceipt } from '../protocol/receipts.js';
 import { DefaasError, toDefaasError } from './errors.js';
-import type { VerifiedReceipt } from './session/receipts.js';
 import type { FunctionHandle, InvokeResult, Session } from './session/session.js';
 import type { WalletLike } from './wallet.js';
 

@@ -1,8 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { toHex } from '../attestation/bytes.js';
-import type { SignedVoucher } from '../attestation/session/settlement.js';
-import { type CallRecord, type TypedDataDomain, typedDataJson } from '../attestation/typed-data.js';
-import type { VerifiedReceipt } from './session/receipts.js';
+import type { VerifiedReceipt } from '../protocol/receipts.js';
+import type { SignedVoucher } from '../protocol/settlement.js';
+import { type CallRecord, type TypedDataDomain, typedDataJson } from '../protocol/typed-data.js';
 
 /*
  * The local evidence a customer keeps for disputes: every verified receipt with the call records it

@@ -1,5 +1,5 @@
 import { fromHex } from '../attestation/bytes.js';
-import { addressOfPrivateKey, isPrivateKey } from '../attestation/session/secp256k1.js';
+import { addressOfPrivateKey, isPrivateKey } from '../protocol/secp256k1.js';
 import { DefaasError } from './errors.js';
 
 /**

@@ -9,6 +9,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 export const TOP_FOLDERS = [
   'proto',
   'attestation',
+  'protocol',
   'enclave-host',
   'sdk',
   'verifier',
@@ -28,9 +29,10 @@ const CHAIN_BINDINGS = 'contracts/bindings';
 export const ALLOWED: Readonly<Record<Folder, readonly string[]>> = {
   proto: [],
   attestation: [],
-  'enclave-host': ['attestation', 'proto'],
-  sdk: ['attestation', 'proto', CHAIN_BINDINGS],
-  verifier: ['attestation', 'proto', CHAIN_BINDINGS],
+  protocol: ['attestation', 'proto'],
+  'enclave-host': ['attestation', 'proto', 'protocol'],
+  sdk: ['attestation', 'proto', 'protocol', CHAIN_BINDINGS],
+  verifier: ['attestation', 'proto', 'protocol', CHAIN_BINDINGS],
   contracts: [],
   cli: EVERYTHING,
   test: EVERYTHING,

@@ -4,7 +4,6 @@
  */
 import { parseEther } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chainHeads, receiptDigest, voucherDigest } from '../attestation/typed-data.js';
 import { bidCommitment, Verdict, verdictCommitment } from '../contracts/bindings/index.js';
 import {
   auction,
@@ -19,6 +18,7 @@ import {
   startLease,
   VERDICT,
 } from '../contracts/test/chain-fixture.js';
+import { chainHeads, receiptDigest, voucherDigest } from '../protocol/typed-data.js';
 
 const STATE = {
   Bidding: 1n,

@@ -1,8 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameCipher } from '../attestation/session/frame-cipher.js';
 import type { SealedFrame, SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
 import { sessionCodec } from '../proto/load.js';
+import { FrameCipher } from '../protocol/frame-cipher.js';
 import { fromGrpcError } from '../sdk/errors.js';
 import { type Harness, type RawSession, rawSession, startExecutor } from './e2e-harness.js';
 

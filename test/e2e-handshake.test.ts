@@ -151,7 +151,7 @@ describe('handshake', () => {
   });
 
   it('rejects a relayed session that swaps the server ephemeral key', async () => {
-    const { generateX25519 } = await import('../attestation/session/x25519.js');
+    const { generateX25519 } = await import('../protocol/x25519.js');
     const mitm = generateX25519();
     const relay = await helloRelay(h.endpoint, (sh) => ({
       ...sh,

@@ -1,12 +1,12 @@
 import { Wallet, ZeroHash } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signClientBinding } from '../attestation/session/client-binding.js';
-import { FrameCipher } from '../attestation/session/frame-cipher.js';
-import { sha256Hex, signVoucher, voucherToWire } from '../attestation/session/settlement.js';
-import { nextRequestHead, type Voucher } from '../attestation/typed-data.js';
 import { buildExample } from '../examples/build-example.js';
 import type { SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
 import { sessionCodec } from '../proto/load.js';
+import { signClientBinding } from '../protocol/client-binding.js';
+import { FrameCipher } from '../protocol/frame-cipher.js';
+import { sha256Hex, signVoucher, voucherToWire } from '../protocol/settlement.js';
+import { nextRequestHead, type Voucher } from '../protocol/typed-data.js';
 import { connect, DefaasError, type FunctionHandle, type Session } from '../sdk/index.js';
 import type { SecureChannel } from '../sdk/session/channel.js';
 import { signingKey } from '../sdk/wallet.js';

@@ -1,10 +1,10 @@
 import { getBytes, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateX25519 } from '../attestation/session/x25519.js';
 import { settlementLeaseCheck } from '../cli/settlement-lease-check.js';
 import { auction, type Chain, startChain, startLease } from '../contracts/test/chain-fixture.js';
 import { generateEnclaveIdentity } from '../enclave-host/session/identity.js';
 import { buildExample } from '../examples/build-example.js';
+import { generateX25519 } from '../protocol/x25519.js';
 import { connect } from '../sdk/connect.js';
 import { isDefaasError } from '../sdk/errors.js';
 import { type Harness, startExecutor } from './e2e-harness.js';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../attestation/session/settlement.js';
 import { buildExample } from '../examples/build-example.js';
+import { sha256Hex } from '../protocol/settlement.js';
 import { connect, invokeMany, LocalReceiptStore, verifyReceipt } from '../sdk/index.js';
 import { type Harness, startExecutor } from './e2e-harness.js';
 

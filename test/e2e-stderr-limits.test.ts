@@ -2,15 +2,15 @@ import * as grpc from '@grpc/grpc-js';
 import { Wallet, ZeroHash } from 'ethers';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex, signVoucher, voucherToWire } from '../attestation/session/settlement.js';
 import { generateSimulatedRoot } from '../attestation/simulated.js';
-import { nextRequestHead } from '../attestation/typed-data.js';
 import { fail } from '../enclave-host/errors.js';
 import { Executor, SEALED_RESPONSE_OVERHEAD_BYTES } from '../enclave-host/executor.js';
 import { SimulatedQuoteProvider } from '../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
 import { ERROR_DETAIL_KEY, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
+import { sha256Hex, signVoucher, voucherToWire } from '../protocol/settlement.js';
+import { nextRequestHead } from '../protocol/typed-data.js';
 import { connect, DefaasError, type FunctionHandle, isDefaasError, type Session } from '../sdk/index.js';
 import { signingKey } from '../sdk/wallet.js';
 import {

@@ -5,7 +5,7 @@ import { Wallet } from 'ethers';
 import { toHex } from '../../attestation/bytes.js';
 import { isAttestationError } from '../../attestation/errors.js';
 import { parsePolicy } from '../../attestation/policy.js';
-import { typedDataJson } from '../../attestation/typed-data.js';
+import { typedDataJson } from '../../protocol/typed-data.js';
 import {
   connect,
   type DefaasError,

@@ -309,7 +309,7 @@ export async function playRound(
   return [...members];
 }
 
-/** Call record, voucher and receipt: the shapes of attestation/typed-data.ts (contracts/ may not import it). */
+/** Call record, voucher and receipt: the shapes of protocol/typed-data.ts (contracts/ may not import it). */
 export interface CallRecord {
   readonly nonce: bigint;
   readonly functionHash: string;
@@ -345,7 +345,7 @@ export interface Domain {
 
 /**
  * How digests and chain heads are computed. The default asks the Settlement contract (its views);
- * tests under test/ pass attestation/typed-data.ts so the signatures come from the canonical TS code.
+ * tests under test/ pass protocol/typed-data.ts so the signatures come from the canonical TS code.
  */
 export interface Codec {
   voucherDigest(domain: Domain, v: Voucher): string | Promise<string>;

@@ -1,17 +1,17 @@
 import { ZeroHash } from 'ethers';
 import { toHex } from '../../attestation/bytes.js';
-import { sessionFail } from '../../attestation/session/errors.js';
+import { sessionFail } from '../../protocol/errors.js';
 import {
   recoverVoucherSigner,
   type SignedReceipt,
   type SignedVoucher,
   signReceipt,
-} from '../../attestation/session/settlement.js';
+} from '../../protocol/settlement.js';
+import type { CallRecord, TypedDataDomain } from '../../protocol/typed-data.js';
 import {
   chainHeadsFast as chainHeads,
   nextRequestHeadFast as nextRequestHead,
-} from '../../attestation/session/typed-data-fast.js';
-import type { CallRecord, TypedDataDomain } from '../../attestation/typed-data.js';
+} from '../../protocol/typed-data-fast.js';
 import type { NonceStore } from './nonce-store.js';
 
 /*

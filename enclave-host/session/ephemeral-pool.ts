@@ -1,4 +1,4 @@
-import { generateX25519, type X25519KeyPair } from '../../attestation/session/x25519.js';
+import { generateX25519, type X25519KeyPair } from '../../protocol/x25519.js';
 
 /**
  * Handshake ephemeral X25519 keys generated ahead of time, off the handshake's critical path: a

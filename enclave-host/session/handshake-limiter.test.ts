@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSessionError } from '../../attestation/session/errors.js';
+import { isSessionError } from '../../protocol/errors.js';
 import { HandshakeLimiter, peerAddress } from './handshake-limiter.js';
 
 function refused(f: () => void): boolean {

@@ -1,4 +1,4 @@
-import { sessionFail } from '../../attestation/session/errors.js';
+import { sessionFail } from '../../protocol/errors.js';
 
 export interface HandshakeLimits {
   /** Handshakes one peer may start per second, sustained. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { sessionFail } from '../../attestation/session/errors.js';
-import { deriveSessionKeys } from '../../attestation/session/keys.js';
-import { signDigest } from '../../attestation/session/secp256k1.js';
+import { sessionFail } from '../../protocol/errors.js';
+import { deriveSessionKeys } from '../../protocol/keys.js';
+import { signDigest } from '../../protocol/secp256k1.js';
 import {
   bindingHash,
   type HandshakeFields,
@@ -9,8 +9,8 @@ import {
   PROTOCOL_VERSION,
   type SessionMode,
   transcriptHash,
-} from '../../attestation/session/transcript.js';
-import { generateX25519, type X25519KeyPair, x25519 } from '../../attestation/session/x25519.js';
+} from '../../protocol/transcript.js';
+import { generateX25519, type X25519KeyPair, x25519 } from '../../protocol/x25519.js';
 import type { EvidenceSource } from './evidence-source.js';
 import type { EnclaveIdentity } from './identity.js';
 import { ServerSession } from './server-session.js';

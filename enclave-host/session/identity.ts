@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { addressOfPrivateKey, isPrivateKey } from '../../attestation/session/secp256k1.js';
-import { generateX25519, type X25519KeyPair } from '../../attestation/session/x25519.js';
+import { addressOfPrivateKey, isPrivateKey } from '../../protocol/secp256k1.js';
+import { generateX25519, type X25519KeyPair } from '../../protocol/x25519.js';
 
 /**
  * The enclave's long-lived keys, created at start inside the TEE and never written out

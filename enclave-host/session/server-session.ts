@@ -1,6 +1,6 @@
-import { FrameCipher } from '../../attestation/session/frame-cipher.js';
-import type { DirectionalKeys } from '../../attestation/session/keys.js';
-import { ReplayWindow } from '../../attestation/session/replay-window.js';
+import { FrameCipher } from '../../protocol/frame-cipher.js';
+import type { DirectionalKeys } from '../../protocol/keys.js';
+import { ReplayWindow } from '../../protocol/replay-window.js';
 
 /**
  * One open session on the executor: its keys, replay window and lifetime. The keys may be given as

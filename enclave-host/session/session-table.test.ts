@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSessionError, type SessionErrorCode } from '../../attestation/session/errors.js';
+import { isSessionError, type SessionErrorCode } from '../../protocol/errors.js';
 import { ServerSession } from './server-session.js';
 import { SessionTable } from './session-table.js';
 

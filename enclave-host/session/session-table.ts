@@ -1,5 +1,5 @@
 import { toHex } from '../../attestation/bytes.js';
-import { sessionFail } from '../../attestation/session/errors.js';
+import { sessionFail } from '../../protocol/errors.js';
 import type { ServerSession } from './server-session.js';
 
 export interface SessionTableLimits {

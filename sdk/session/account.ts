@@ -1,7 +1,7 @@
-import type { SignedVoucher } from '../../attestation/session/settlement.js';
-import type { CallRecord } from '../../attestation/typed-data.js';
-import type { VerifiedReceipt } from './receipts.js';
-import type { CallRequest } from './requests.js';
+import type { CallRequest } from '../../protocol/call-records.js';
+import type { VerifiedReceipt } from '../../protocol/receipts.js';
+import type { SignedVoucher } from '../../protocol/settlement.js';
+import type { CallRecord } from '../../protocol/typed-data.js';
 
 /** One call waiting for the receipt of its batch. */
 export interface BatchEntry {

@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { FrameCipher, sealedLength } from '../../attestation/session/frame-cipher.js';
 import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor.js';
 import type { SealedFrame, SealedFrame__Output } from '../../proto/gen/defaas/executor/v1/SealedFrame.js';
 import {
@@ -10,6 +9,7 @@ import {
   type SessionResponse__Output,
   sessionCodec,
 } from '../../proto/load.js';
+import { FrameCipher, sealedLength } from '../../protocol/frame-cipher.js';
 import { DefaasError, fromGrpcError, fromSealedErrorDetail } from '../errors.js';
 import type { AcceptedSession } from './handshake.js';
 

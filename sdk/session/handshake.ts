@@ -9,10 +9,13 @@ import { completeBundle, type FetchCollateralOptions } from '../../attestation/f
 import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
 import type { TrustRoots } from '../../attestation/roots.js';
-import { sessionFail } from '../../attestation/session/errors.js';
-import { type DirectionalKeys, deriveSessionKeys } from '../../attestation/session/keys.js';
-import { recoverDigestSigner } from '../../attestation/session/secp256k1.js';
-import { parseUint } from '../../attestation/session/settlement.js';
+import type { ClientHello } from '../../proto/gen/defaas/executor/v1/ClientHello.js';
+import type { LeaseTerms__Output } from '../../proto/gen/defaas/executor/v1/LeaseTerms.js';
+import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
+import { sessionFail } from '../../protocol/errors.js';
+import { type DirectionalKeys, deriveSessionKeys } from '../../protocol/keys.js';
+import { recoverDigestSigner } from '../../protocol/secp256k1.js';
+import { parseUint } from '../../protocol/settlement.js';
 import {
   bindingHash,
   type HandshakeFields,
@@ -21,12 +24,9 @@ import {
   PROTOCOL_VERSION,
   type SessionMode,
   transcriptHash,
-} from '../../attestation/session/transcript.js';
-import { generateX25519, type X25519KeyPair, x25519 } from '../../attestation/session/x25519.js';
-import type { TypedDataDomain } from '../../attestation/typed-data.js';
-import type { ClientHello } from '../../proto/gen/defaas/executor/v1/ClientHello.js';
-import type { LeaseTerms__Output } from '../../proto/gen/defaas/executor/v1/LeaseTerms.js';
-import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
+} from '../../protocol/transcript.js';
+import type { TypedDataDomain } from '../../protocol/typed-data.js';
+import { generateX25519, type X25519KeyPair, x25519 } from '../../protocol/x25519.js';
 
 export interface HandshakeOptions {
   readonly policy: Policy;

@@ -6,8 +6,13 @@ import type { FetchCollateralOptions } from '../../attestation/fetch-collateral.
 import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
 import type { TrustRoots } from '../../attestation/roots.js';
-import { asBuffer } from '../../attestation/session/buffers.js';
-import { signClientBinding } from '../../attestation/session/client-binding.js';
+import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor.js';
+import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
+import { loadProtos } from '../../proto/load.js';
+import { asBuffer } from '../../protocol/buffers.js';
+import { type CallRequest, checkRecord, requestHead } from '../../protocol/call-records.js';
+import { signClientBinding } from '../../protocol/client-binding.js';
+import { type VerifiedReceipt, verifyReceipt } from '../../protocol/receipts.js';
 import {
   parseUint,
   receiptFromWire,
@@ -16,12 +21,9 @@ import {
   sha256Hex,
   signVoucher,
   voucherToWire,
-} from '../../attestation/session/settlement.js';
-import type { LeaseTermsFields, SessionMode } from '../../attestation/session/transcript.js';
-import type { CallRecord, TypedDataDomain } from '../../attestation/typed-data.js';
-import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor.js';
-import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
-import { loadProtos } from '../../proto/load.js';
+} from '../../protocol/settlement.js';
+import type { LeaseTermsFields, SessionMode } from '../../protocol/transcript.js';
+import type { CallRecord, TypedDataDomain } from '../../protocol/typed-data.js';
 import { DefaasError, isDefaasError, toDefaasError } from '../errors.js';
 import { fetchGetter } from '../http-getter.js';
 import type { ReceiptStore } from '../store.js';
@@ -29,8 +31,6 @@ import { signingKey, type WalletLike } from '../wallet.js';
 import { Batch, type BatchEntry, type ClientAccount, sharedAccount } from './account.js';
 import { type RequestKind, SecureChannel, type Transport, waitForReady } from './channel.js';
 import { type AcceptedSession, finishHandshake, startHandshake } from './handshake.js';
-import { type VerifiedReceipt, verifyReceipt } from './receipts.js';
-import { type CallRequest, checkRecord, requestHead } from './requests.js';
 
 export type ReceiptMode = 'per-call' | 'batched';
 
@@ -467,7 +467,7 @@ export class Session {
   /**
    * The wallet's account, with this session bound to the wallet: the first use of a wallet on a
    * session (and on every re-opened session) sends a Sync with the client binding (the wallet's
-   * signature over the session id and lease; attestation/session/client-binding.ts), which also
+   * signature over the session id and lease; protocol/client-binding.ts), which also
    * reads the executor's next nonce for it.
    */
   private async account(address: string, priv: Uint8Array, retried = false): Promise<ClientAccount> {

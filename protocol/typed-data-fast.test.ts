@@ -1,8 +1,8 @@
 import { ZeroHash } from 'ethers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../bytes.js';
-import { chainHeads, nextRequestHead, receiptDigest, voucherDigest } from '../typed-data.js';
+import { toHex } from '../attestation/bytes.js';
+import { chainHeads, nextRequestHead, receiptDigest, voucherDigest } from './typed-data.js';
 import {
   chainHeadsFast,
   nextRequestHeadFast,

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { fromHex, toHex } from '../bytes.js';
-import type { CallRecord, Receipt, TypedDataDomain, Voucher } from '../typed-data.js';
+import { fromHex, toHex } from '../attestation/bytes.js';
 import { sessionFail } from './errors.js';
 import { recoverDigestSigner, signDigest } from './secp256k1.js';
+import type { CallRecord, Receipt, TypedDataDomain, Voucher } from './typed-data.js';
 import { receiptDigestFast, voucherDigestFast } from './typed-data-fast.js';
 
 /*

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { fromHex } from '../bytes.js';
+import { fromHex } from '../attestation/bytes.js';
 import { sessionFail } from './errors.js';
 
 /*

@@ -1,8 +1,8 @@
 import { ZeroHash } from 'ethers';
-import { sessionFail } from '../../attestation/session/errors.js';
-import { sha256Hex } from '../../attestation/session/settlement.js';
-import { nextRequestHeadFast as nextRequestHead } from '../../attestation/session/typed-data-fast.js';
-import type { CallRecord } from '../../attestation/typed-data.js';
+import { sessionFail } from './errors.js';
+import { sha256Hex } from './settlement.js';
+import type { CallRecord } from './typed-data.js';
+import { nextRequestHeadFast as nextRequestHead } from './typed-data-fast.js';
 
 export interface CallRequest {
   readonly nonce: bigint;

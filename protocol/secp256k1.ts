@@ -1,6 +1,6 @@
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import * as ecc from 'tiny-secp256k1';
-import { fromHex, toHex } from '../bytes.js';
+import { fromHex, toHex } from '../attestation/bytes.js';
 
 /*
  * secp256k1 on the hot path (transcript signatures, vouchers, receipts) through tiny-secp256k1

@@ -1,5 +1,5 @@
 import { hkdfSync } from 'node:crypto';
-import { concatBytes } from '../bytes.js';
+import { concatBytes } from '../attestation/bytes.js';
 
 const INFO = new TextEncoder().encode('defaas/session/v1/keys');
 

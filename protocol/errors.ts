@@ -1,4 +1,4 @@
-import { CodedError, type ErrorInfo } from '../errors.js';
+import { CodedError, type ErrorInfo } from '../attestation/errors.js';
 
 /**
  * Error codes of the attested session and of calls made through it. Both ends share this table:

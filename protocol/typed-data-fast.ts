@@ -1,5 +1,5 @@
 import { keccak_256 } from '@noble/hashes/sha3.js';
-import { fromHex, toHex } from '../bytes.js';
+import { fromHex, toHex } from '../attestation/bytes.js';
 import {
   type CallRecord,
   RECEIPT_TYPES,
@@ -9,7 +9,7 @@ import {
   type TypedDataDomain,
   VOUCHER_TYPES,
   type Voucher,
-} from '../typed-data.js';
+} from './typed-data.js';
 
 /*
  * The EIP-712 digests and call-record chains of ../typed-data.ts, encoded by hand for the hot path

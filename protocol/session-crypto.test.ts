@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { recoverAddress, Signature, Wallet, ZeroAddress } from 'ethers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../bytes.js';
-import { eip712Domain, VOUCHER_TYPES, type Voucher } from '../typed-data.js';
+import { toHex } from '../attestation/bytes.js';
 import { FrameCipher } from './frame-cipher.js';
 import { deriveSessionKeys } from './keys.js';
 import { ReplayWindow } from './replay-window.js';
 import { addressOfPrivateKey, recoverDigestSigner, signDigest } from './secp256k1.js';
 import { recoverVoucherSigner, signVoucher } from './settlement.js';
 import { bindingHash, type HandshakeFields, transcriptHash } from './transcript.js';
+import { eip712Domain, VOUCHER_TYPES, type Voucher } from './typed-data.js';
 import { generateX25519, x25519 } from './x25519.js';
 
 const rnd = (n: number) => new Uint8Array(randomBytes(n));

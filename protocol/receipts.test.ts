@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { ZeroAddress } from 'ethers';
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../../attestation/bytes.js';
-import { isSessionError } from '../../attestation/session/errors.js';
-import { addressOfPrivateKey } from '../../attestation/session/secp256k1.js';
-import { signReceipt } from '../../attestation/session/settlement.js';
-import { type CallRecord, chainHeads } from '../../attestation/typed-data.js';
+import { toHex } from '../attestation/bytes.js';
+import { isSessionError } from './errors.js';
 import { verifyReceipt } from './receipts.js';
+import { addressOfPrivateKey } from './secp256k1.js';
+import { signReceipt } from './settlement.js';
+import { type CallRecord, chainHeads } from './typed-data.js';
 
 const h = () => `0x${toHex(randomBytes(32))}`;
 const domain = { chainId: 31337n, verifyingContract: ZeroAddress };

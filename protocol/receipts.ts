@@ -1,8 +1,8 @@
-import { bytesEqual, fromHex } from '../../attestation/bytes.js';
-import { sessionFail } from '../../attestation/session/errors.js';
-import { recoverReceiptSigner, type SignedReceipt } from '../../attestation/session/settlement.js';
-import { chainHeadsFast as chainHeads } from '../../attestation/session/typed-data-fast.js';
-import type { CallRecord, Receipt, TypedDataDomain } from '../../attestation/typed-data.js';
+import { bytesEqual, fromHex } from '../attestation/bytes.js';
+import { sessionFail } from './errors.js';
+import { recoverReceiptSigner, type SignedReceipt } from './settlement.js';
+import type { CallRecord, Receipt, TypedDataDomain } from './typed-data.js';
+import { chainHeadsFast as chainHeads } from './typed-data-fast.js';
 
 /** A receipt that passed `verifyReceipt`, with the records it covers. */
 export interface VerifiedReceipt {
