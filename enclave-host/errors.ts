@@ -1,45 +1,46 @@
 import { CodedError, type ErrorInfo } from '../attestation/errors.js';
+import { WIRE_ERRORS, type WireErrorCode, type WireErrorKind } from '../protocol/wire-errors.js';
 
 /**
  * The one error class of `enclave-host/`. Every rejection carries a stable `code`; the code fixes the
- * `kind`, and the kinds are kept apart because callers act on them differently:
- * - `function`: the customer's function misbehaved (trap, non-zero exit, over a limit while running);
- *   the executor is fine and keeps serving;
- * - `rejected`: the request or module was refused before anything ran (bad module, input too large,
- *   unknown function);
- * - `unavailable`: the executor cannot do this here or now (no TEE, closed runtime, a race that a
- *   retry may win);
- * - `usage`: the API was called wrongly (a bug in the caller).
+ * `kind`. The runtime's codes are wire codes (protocol/wire-errors.ts), with the kind that table
+ * gives them (`function`: the guest ran and failed; `rejected`: refused before anything ran;
+ * `unavailable`: not here or not now); `INVALID_ARGUMENT` (kind `usage`) is a caller's bug and stays
+ * local.
  */
-export type EnclaveHostErrorKind = 'function' | 'rejected' | 'unavailable' | 'usage';
+export type EnclaveHostErrorKind = WireErrorKind | 'usage';
 
-/** Stable error codes. Add new codes here, never rename one: tools and users match on them. */
-export const ENCLAVE_HOST_ERROR_KINDS = {
-  // --- function (the guest failed while running) ---
-  FUNCTION_TRAPPED: 'function',
-  FUNCTION_EXIT_NONZERO: 'function',
-  FUNCTION_TIMEOUT: 'function',
-  FUNCTION_MEMORY_LIMIT: 'function',
-  OUTPUT_TOO_LARGE: 'function',
-  // --- rejected (nothing ran) ---
-  FUNCTION_NOT_FOUND: 'rejected',
-  FUNCTION_INVALID_MODULE: 'rejected',
-  FUNCTION_MODULE_TOO_LARGE: 'rejected',
-  FUNCTION_TOO_MANY: 'rejected',
-  /** The module declares more of a resource (tables, globals, …) than the runtime allows. */
-  FUNCTION_RESOURCE_LIMIT: 'rejected',
-  INPUT_TOO_LARGE: 'rejected',
-  RUNTIME_BUSY: 'rejected',
-  // --- unavailable ---
-  RUNTIME_CLOSED: 'unavailable',
-  RUNTIME_WORKER_FAILED: 'unavailable',
-  QUOTE_PROVIDER_UNAVAILABLE: 'unavailable',
-  QUOTE_PROVIDER_FAILED: 'unavailable',
-  QUOTE_PROVIDER_MISMATCH: 'unavailable',
-  QUOTE_GENERATION_RACE: 'unavailable',
-  // --- usage ---
+const RUNTIME_CODES = [
+  'FUNCTION_TRAPPED',
+  'FUNCTION_EXIT_NONZERO',
+  'FUNCTION_TIMEOUT',
+  'FUNCTION_MEMORY_LIMIT',
+  'OUTPUT_TOO_LARGE',
+  'FUNCTION_NOT_FOUND',
+  'FUNCTION_INVALID_MODULE',
+  'FUNCTION_MODULE_TOO_LARGE',
+  'FUNCTION_TOO_MANY',
+  'FUNCTION_RESOURCE_LIMIT',
+  'INPUT_TOO_LARGE',
+  'RUNTIME_BUSY',
+  'RUNTIME_CLOSED',
+  'RUNTIME_WORKER_FAILED',
+  'QUOTE_PROVIDER_UNAVAILABLE',
+  'QUOTE_PROVIDER_FAILED',
+  'QUOTE_PROVIDER_MISMATCH',
+  'QUOTE_GENERATION_RACE',
+] as const satisfies readonly WireErrorCode[];
+
+/** Stable error codes with their kinds. Add new codes to the wire table, never rename one. */
+export const ENCLAVE_HOST_ERROR_KINDS: Readonly<
+  Record<(typeof RUNTIME_CODES)[number] | 'INVALID_ARGUMENT', EnclaveHostErrorKind>
+> = {
+  ...(Object.fromEntries(RUNTIME_CODES.map((c) => [c, WIRE_ERRORS[c].kind])) as Record<
+    (typeof RUNTIME_CODES)[number],
+    WireErrorKind
+  >),
   INVALID_ARGUMENT: 'usage',
-} as const satisfies Record<string, EnclaveHostErrorKind>;
+};
 
 export type EnclaveHostErrorCode = keyof typeof ENCLAVE_HOST_ERROR_KINDS;
 

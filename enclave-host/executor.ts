@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { ZeroAddress } from 'ethers';
 import type { Logger } from 'pino';
@@ -18,24 +18,26 @@ import {
   sessionCodec,
 } from '../proto/load.js';
 import { asBuffer } from '../protocol/buffers.js';
+import { callOutputHash } from '../protocol/call-records.js';
 import { clientBindingSigner } from '../protocol/client-binding.js';
 import { isSessionError, SessionError, sessionFail } from '../protocol/errors.js';
 import { sealedLength } from '../protocol/frame-cipher.js';
 import { isPrivateKey } from '../protocol/secp256k1.js';
+import { type SignedReceipt, sha256Hex } from '../protocol/settlement.js';
+import type { LeaseTermsFields, LimitsFields, SessionMode } from '../protocol/transcript.js';
+import { type CallRecord, type TypedDataDomain, typedDataJson } from '../protocol/typed-data.js';
 import {
+  infoJson,
   parseUint,
   receiptToWire,
   recordToWire,
-  type SignedReceipt,
-  sha256Hex,
+  termsToWire,
   voucherFromWire,
-} from '../protocol/settlement.js';
-import type { LeaseTermsFields, LimitsFields, SessionMode } from '../protocol/transcript.js';
-import { type CallRecord, type TypedDataDomain, typedDataJson } from '../protocol/typed-data.js';
+} from '../protocol/wire.js';
 import { ENCLAVE_HOST_ERROR_KINDS, EnclaveHostError, fail, isEnclaveHostError } from './errors.js';
 import { Account } from './ledger/account.js';
 import { FileNonceStore, MemoryNonceStore, type NonceStore } from './ledger/nonce-store.js';
-import { infoJson, toServiceError, toWireError } from './rpc-errors.js';
+import { toServiceError, toWireError } from './rpc-errors.js';
 import { type FunctionOutput, type FunctionRuntime, functionOutputOf } from './runtime/function-runtime.js';
 import { EphemeralPool } from './session/ephemeral-pool.js';
 import { type CollateralHook, EvidenceSource, type QuoteSource } from './session/evidence-source.js';
@@ -363,22 +365,7 @@ export class Executor {
       tee: teeEnum(f.tee),
       evidenceBundle: Buffer.from(out.evidenceBundle),
       keys: this.keysMessage(),
-      terms: {
-        leaseId: f.terms.leaseId.toString(),
-        chainId: f.terms.chainId.toString(),
-        verifyingContract: f.terms.verifyingContract,
-        pricePerCall: f.terms.pricePerCall.toString(),
-        batchMaxCalls: f.terms.batchMaxCalls,
-        batchMaxMillis: f.terms.batchMaxMillis,
-        limits: {
-          memoryBytes: f.terms.limits.memoryBytes.toString(),
-          wallTimeMs: f.terms.limits.wallTimeMs,
-          maxInputBytes: f.terms.limits.maxInputBytes.toString(),
-          maxOutputBytes: f.terms.limits.maxOutputBytes.toString(),
-          maxStderrBytes: f.terms.limits.maxStderrBytes.toString(),
-          maxMessageBytes: f.terms.limits.maxMessageBytes.toString(),
-        },
-      },
+      terms: termsToWire(f.terms),
       expiresInMs: f.expiresInMs.toString(),
       transcriptSignature: Buffer.from(out.signature),
     };
@@ -661,7 +648,7 @@ export class Executor {
     const errorCode = failure === undefined ? undefined : toWireError(failure).code;
     const record: CallRecord = {
       ...req,
-      outputHash: output ? sha256Hex(output) : errorOutputHash(errorCode!),
+      outputHash: callOutputHash(output ?? EMPTY, errorCode),
       usage,
       price: this.terms.pricePerCall,
     };
@@ -783,11 +770,6 @@ export function checkLimitsFit(l: LimitsFields): void {
       `max input ${l.maxInputBytes} bytes + ${overhead} bytes of sealed-frame overhead = ${request} bytes does not fit the gRPC max message size of ${l.maxMessageBytes} bytes`,
       { maxInputBytes: Number(l.maxInputBytes), maxMessageBytes: Number(l.maxMessageBytes) },
     );
-}
-
-/** Output hash of a call that failed: SHA-256 of "defaas/call-error/v1:" ‖ the error code. */
-export function errorOutputHash(code: string): string {
-  return `0x${createHash('sha256').update(`defaas/call-error/v1:${code}`).digest('hex')}`;
 }
 
 function parseSeq(s: string): bigint {

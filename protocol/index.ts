@@ -7,4 +7,5 @@ export * from './replay-window.js';
 export * from './secp256k1.js';
 export * from './settlement.js';
 export * from './transcript.js';
+export * from './wire-errors.js';
 export * from './x25519.js';

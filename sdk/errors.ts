@@ -9,58 +9,48 @@ import {
 } from '../attestation/errors.js';
 import type { ErrorDetail__Output } from '../proto/gen/defaas/executor/v1/ErrorDetail.js';
 import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
-import { isSessionError, SESSION_ERROR_KINDS, type SessionErrorCode } from '../protocol/errors.js';
+import { isSessionError } from '../protocol/errors.js';
+import { parseInfoJson } from '../protocol/wire.js';
+import {
+  isWireErrorCode,
+  WIRE_ERRORS,
+  type WireErrorCode,
+  type WireErrorKind,
+} from '../protocol/wire-errors.js';
 
 /*
  * The one error class of the SDK. `code` is stable: attestation codes (evidence and policy, from
- * attestation/errors.ts), session and call codes (protocol/errors.ts), the function
- * runtime's codes (as the executor reports them), and the transport codes below. `kind` tells a
- * caller what to do:
+ * attestation/errors.ts), the wire codes both ends share (protocol/wire-errors.ts: session, calls,
+ * vouchers, the function runtime), and the SDK's own codes below. `kind` tells a caller what to do:
  * - `attestation`: the executor's evidence was refused; do not use this executor;
- * - `protocol`: the session or a call broke the protocol (signatures, frames, nonces, vouchers);
- * - `function`: the function failed (trap, exit code, limits); the executor is fine;
- * - `rejected`: the executor refused the request before running anything;
- * - `transient`: transport or availability; retrying later may succeed;
+ * - `protocol`: the session or a call broke the protocol (malformed, or a signature, key, identity
+ *   or record check failed);
+ * - `function`: the function ran and failed (trap, exit code, limits); the call is charged;
+ * - `rejected`: the executor refused the request by its rules; nothing ran;
+ * - `transient`: transport, availability or a gone session; retrying later may succeed;
  * - `usage`: the SDK was called wrongly.
+ * Wire kinds map onto these: malformed and verification → protocol, session and unavailable →
+ * transient, the rest as they are.
  */
 export type DefaasErrorKind = 'attestation' | 'protocol' | 'function' | 'rejected' | 'transient' | 'usage';
 
-/** Codes of the executor's function runtime (enclave-host/errors.ts), as they travel on the wire. */
-export const RUNTIME_ERROR_KINDS = {
-  FUNCTION_TRAPPED: 'function',
-  FUNCTION_EXIT_NONZERO: 'function',
-  FUNCTION_TIMEOUT: 'function',
-  FUNCTION_MEMORY_LIMIT: 'function',
-  OUTPUT_TOO_LARGE: 'function',
-  FUNCTION_NOT_FOUND: 'rejected',
-  FUNCTION_INVALID_MODULE: 'rejected',
-  FUNCTION_MODULE_TOO_LARGE: 'rejected',
-  FUNCTION_TOO_MANY: 'rejected',
-  FUNCTION_RESOURCE_LIMIT: 'rejected',
-  INPUT_TOO_LARGE: 'rejected',
-  RUNTIME_BUSY: 'transient',
-  RUNTIME_CLOSED: 'transient',
-  RUNTIME_WORKER_FAILED: 'transient',
-  QUOTE_PROVIDER_UNAVAILABLE: 'transient',
-  QUOTE_PROVIDER_FAILED: 'transient',
-  QUOTE_PROVIDER_MISMATCH: 'transient',
-  QUOTE_GENERATION_RACE: 'transient',
-} as const satisfies Record<string, DefaasErrorKind>;
-
-export const TRANSPORT_ERROR_KINDS = {
+export const SDK_ERROR_KINDS = {
   TRANSPORT_UNAVAILABLE: 'transient',
   TRANSPORT_DEADLINE: 'transient',
   TRANSPORT_MESSAGE_TOO_LARGE: 'rejected',
   TRANSPORT_ERROR: 'transient',
+  /**
+   * The call ran (the executor says so inside the session) but its response was lost: `info`
+   * holds its verified record (and receipt); it is charged. Sending it again runs it again.
+   */
+  CALL_OUTPUT_LOST: 'transient',
+  /** The response was lost and the executor cannot tell whether the call ran (it may have). */
+  CALL_OUTCOME_UNKNOWN: 'transient',
   SDK_INVALID_ARGUMENT: 'usage',
   SDK_SESSION_CLOSED: 'usage',
 } as const satisfies Record<string, DefaasErrorKind>;
 
-export type DefaasErrorCode =
-  | AttestationErrorCode
-  | SessionErrorCode
-  | keyof typeof RUNTIME_ERROR_KINDS
-  | keyof typeof TRANSPORT_ERROR_KINDS;
+export type DefaasErrorCode = AttestationErrorCode | WireErrorCode | keyof typeof SDK_ERROR_KINDS;
 
 /** What a failed function wrote before it failed, as the enclave sealed it. */
 export interface FunctionOutput {
@@ -98,26 +88,26 @@ export function isDefaasError(e: unknown, code?: DefaasErrorCode): e is DefaasEr
   return e instanceof DefaasError && (code === undefined || e.code === code);
 }
 
+const WIRE_KIND_TO_SDK: Readonly<Record<WireErrorKind, DefaasErrorKind>> = {
+  malformed: 'protocol',
+  verification: 'protocol',
+  rejected: 'rejected',
+  session: 'transient',
+  unavailable: 'transient',
+  function: 'function',
+};
+
 function kindOf(code: DefaasErrorCode): DefaasErrorKind {
   if (code in ATTESTATION_ERROR_KINDS) {
     const k = ATTESTATION_ERROR_KINDS[code as AttestationErrorCode];
     return k === 'transient' ? 'transient' : k === 'usage' ? 'usage' : 'attestation';
   }
-  if (code in SESSION_ERROR_KINDS) {
-    const k = SESSION_ERROR_KINDS[code as SessionErrorCode];
-    return k === 'unavailable' || k === 'session' ? 'transient' : k === 'rejected' ? 'rejected' : 'protocol';
-  }
-  if (code in RUNTIME_ERROR_KINDS) return RUNTIME_ERROR_KINDS[code as keyof typeof RUNTIME_ERROR_KINDS];
-  return TRANSPORT_ERROR_KINDS[code as keyof typeof TRANSPORT_ERROR_KINDS] ?? 'transient';
+  if (isWireErrorCode(code)) return WIRE_KIND_TO_SDK[WIRE_ERRORS[code].kind];
+  return SDK_ERROR_KINDS[code as keyof typeof SDK_ERROR_KINDS] ?? 'transient';
 }
 
 function knownCode(code: string): code is DefaasErrorCode {
-  return (
-    code in ATTESTATION_ERROR_KINDS ||
-    code in SESSION_ERROR_KINDS ||
-    code in RUNTIME_ERROR_KINDS ||
-    code in TRANSPORT_ERROR_KINDS
-  );
+  return code in ATTESTATION_ERROR_KINDS || isWireErrorCode(code) || code in SDK_ERROR_KINDS;
 }
 
 /** A typed error from the executor's ErrorDetail read in the clear (trailer): no function output. */
@@ -125,13 +115,7 @@ export function fromErrorDetail(
   d: { code: string; message: string; infoJson: string },
   grpcStatus?: number,
 ): DefaasError {
-  let info: ErrorInfo = {};
-  try {
-    const o = JSON.parse(d.infoJson || '{}') as unknown;
-    if (typeof o === 'object' && o !== null && !Array.isArray(o)) info = o as ErrorInfo;
-  } catch {
-    // Keep an empty info: the code and message still say what happened.
-  }
+  const info: ErrorInfo = parseInfoJson(d.infoJson);
   const code = knownCode(d.code) ? d.code : 'TRANSPORT_ERROR';
   return new DefaasError(
     code,

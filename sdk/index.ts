@@ -10,6 +10,7 @@ export {
 export { fetchGetter } from './http-getter.js';
 export { type InvokeManyOptions, invokeMany, type ManyResult } from './invoke-many.js';
 export type { Transport } from './session/channel.js';
+export type { EnclaveIdentityPin } from './session/handshake.js';
 export type {
   ConnectOptions,
   DeferredInvokeResult,

@@ -5,8 +5,9 @@ import type { SealedFrame__Output } from '../proto/gen/defaas/executor/v1/Sealed
 import { sessionCodec } from '../proto/load.js';
 import { signClientBinding } from '../protocol/client-binding.js';
 import { FrameCipher } from '../protocol/frame-cipher.js';
-import { sha256Hex, signVoucher, voucherToWire } from '../protocol/settlement.js';
+import { sha256Hex, signVoucher } from '../protocol/settlement.js';
 import { nextRequestHead, type Voucher } from '../protocol/typed-data.js';
+import { voucherToWire } from '../protocol/wire.js';
 import { connect, DefaasError, type FunctionHandle, type Session } from '../sdk/index.js';
 import type { SecureChannel } from '../sdk/session/channel.js';
 import { signingKey } from '../sdk/wallet.js';

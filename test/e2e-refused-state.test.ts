@@ -1,7 +1,8 @@
 import { Wallet, ZeroHash } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex, signVoucher, voucherToWire } from '../protocol/settlement.js';
+import { sha256Hex, signVoucher } from '../protocol/settlement.js';
 import { nextRequestHead } from '../protocol/typed-data.js';
+import { voucherToWire } from '../protocol/wire.js';
 import { signingKey } from '../sdk/wallet.js';
 import { type Harness, type RawSession, rawSession, startExecutor } from './e2e-harness.js';
 import { codeOfAsync as codeOf } from './error-code.js';

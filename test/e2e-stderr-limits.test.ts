@@ -9,8 +9,9 @@ import { SimulatedQuoteProvider } from '../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
 import { ERROR_DETAIL_KEY, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
-import { sha256Hex, signVoucher, voucherToWire } from '../protocol/settlement.js';
+import { sha256Hex, signVoucher } from '../protocol/settlement.js';
 import { nextRequestHead } from '../protocol/typed-data.js';
+import { voucherToWire } from '../protocol/wire.js';
 import { connect, DefaasError, type FunctionHandle, isDefaasError, type Session } from '../sdk/index.js';
 import { signingKey } from '../sdk/wallet.js';
 import {

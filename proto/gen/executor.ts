@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { CallRecordMsg as _defaas_executor_v1_CallRecordMsg, CallRecordMsg__Output as _defaas_executor_v1_CallRecordMsg__Output } from './defaas/executor/v1/CallRecordMsg.js';
+import type { CallStatus as _defaas_executor_v1_CallStatus, CallStatus__Output as _defaas_executor_v1_CallStatus__Output } from './defaas/executor/v1/CallStatus.js';
 import type { ClientHello as _defaas_executor_v1_ClientHello, ClientHello__Output as _defaas_executor_v1_ClientHello__Output } from './defaas/executor/v1/ClientHello.js';
 import type { DeployRequest as _defaas_executor_v1_DeployRequest, DeployRequest__Output as _defaas_executor_v1_DeployRequest__Output } from './defaas/executor/v1/DeployRequest.js';
 import type { DeployResponse as _defaas_executor_v1_DeployResponse, DeployResponse__Output as _defaas_executor_v1_DeployResponse__Output } from './defaas/executor/v1/DeployResponse.js';
@@ -37,7 +38,10 @@ export interface ProtoGrpcType {
   defaas: {
     executor: {
       v1: {
+        CallOutcome: EnumTypeDefinition
         CallRecordMsg: MessageTypeDefinition<_defaas_executor_v1_CallRecordMsg, _defaas_executor_v1_CallRecordMsg__Output>
+        CallState: EnumTypeDefinition
+        CallStatus: MessageTypeDefinition<_defaas_executor_v1_CallStatus, _defaas_executor_v1_CallStatus__Output>
         ClientHello: MessageTypeDefinition<_defaas_executor_v1_ClientHello, _defaas_executor_v1_ClientHello__Output>
         DeployRequest: MessageTypeDefinition<_defaas_executor_v1_DeployRequest, _defaas_executor_v1_DeployRequest__Output>
         DeployResponse: MessageTypeDefinition<_defaas_executor_v1_DeployResponse, _defaas_executor_v1_DeployResponse__Output>

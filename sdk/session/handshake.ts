@@ -10,22 +10,20 @@ import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
 import type { TrustRoots } from '../../attestation/roots.js';
 import type { ClientHello } from '../../proto/gen/defaas/executor/v1/ClientHello.js';
-import type { LeaseTerms__Output } from '../../proto/gen/defaas/executor/v1/LeaseTerms.js';
 import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
 import { sessionFail } from '../../protocol/errors.js';
 import { type DirectionalKeys, deriveSessionKeys } from '../../protocol/keys.js';
 import { recoverDigestSigner } from '../../protocol/secp256k1.js';
-import { parseUint } from '../../protocol/settlement.js';
 import {
   bindingHash,
   type HandshakeFields,
   type LeaseTermsFields,
-  type LimitsFields,
   PROTOCOL_VERSION,
   type SessionMode,
   transcriptHash,
 } from '../../protocol/transcript.js';
 import type { TypedDataDomain } from '../../protocol/typed-data.js';
+import { parseUint, termsFromWire } from '../../protocol/wire.js';
 import { generateX25519, type X25519KeyPair, x25519 } from '../../protocol/x25519.js';
 
 export interface HandshakeOptions {
@@ -47,6 +45,20 @@ export interface HandshakeOptions {
   readonly snpCollateral?: SnpCollateral;
   /** Fetch what the evidence still lacks (Intel PCS, AMD KDS) after the above are applied. */
   readonly fetchCollateral?: FetchCollateralOptions;
+  /** When set, the enclave must be exactly this one (IDENTITY_MISMATCH otherwise). */
+  readonly identity?: EnclaveIdentityPin;
+}
+
+/**
+ * The enclave a client expects, when it knows it (from the chain's registry, or an earlier
+ * session): its identity address, and/or the SHA-256 of the evidence it presents. Another genuine
+ * enclave with the same measurement and roots is then refused.
+ */
+export interface EnclaveIdentityPin {
+  /** 0x address of the enclave identity key. */
+  readonly address?: string;
+  /** SHA-256 of the raw evidence (32 bytes, or 0x-hex). */
+  readonly evidenceHash?: Uint8Array | string;
 }
 
 export interface PendingHello {
@@ -84,19 +96,6 @@ export function startHandshake(mode: SessionMode): PendingHello {
   };
 }
 
-/** LeaseTerms.limits; an executor that announces none is refused (the limits are signed terms). */
-function limitsFromWire(l: LeaseTerms__Output['limits']): LimitsFields {
-  if (!l) return sessionFail('HANDSHAKE_MALFORMED', 'ServerHello terms lack limits');
-  return {
-    memoryBytes: parseUint(l.memoryBytes, 'memory limit', 64),
-    wallTimeMs: l.wallTimeMs,
-    maxInputBytes: parseUint(l.maxInputBytes, 'input limit', 64),
-    maxOutputBytes: parseUint(l.maxOutputBytes, 'output limit', 64),
-    maxStderrBytes: parseUint(l.maxStderrBytes, 'stderr limit', 64),
-    maxMessageBytes: parseUint(l.maxMessageBytes, 'message size limit', 64),
-  };
-}
-
 const TEE_NAMES: Record<string, string> = {
   TEE_TYPE_SIMULATED: 'simulated',
   TEE_TYPE_TDX: 'tdx',
@@ -124,17 +123,7 @@ export async function finishHandshake(
     sessionFail('HANDSHAKE_MALFORMED', 'identity address is not an Ethereum address');
   const tee = TEE_NAMES[sh.tee];
   if (!tee) sessionFail('HANDSHAKE_MALFORMED', `unknown TEE type ${sh.tee}`);
-  if (!/^0x[0-9a-fA-F]{40}$/.test(sh.terms.verifyingContract))
-    sessionFail('HANDSHAKE_MALFORMED', 'verifying contract is not an address');
-  const terms: LeaseTermsFields = {
-    leaseId: parseUint(sh.terms.leaseId, 'lease id'),
-    chainId: parseUint(sh.terms.chainId, 'chain id', 64),
-    verifyingContract: sh.terms.verifyingContract.toLowerCase(),
-    pricePerCall: parseUint(sh.terms.pricePerCall, 'price per call'),
-    batchMaxCalls: sh.terms.batchMaxCalls,
-    batchMaxMillis: sh.terms.batchMaxMillis,
-    limits: limitsFromWire(sh.terms.limits),
-  };
+  const terms = termsFromWire(sh.terms);
   const identityAddress = sh.keys.identityAddress.toLowerCase();
   const fields: HandshakeFields = {
     version: PROTOCOL_VERSION,
@@ -185,6 +174,7 @@ export async function finishHandshake(
       identityAddress,
       ...(signer && { signer }),
     });
+  if (opts.identity) checkPinnedIdentity(opts.identity, identityAddress, verified.evidenceHash);
   if (opts.leaseId !== undefined && opts.leaseId !== terms.leaseId)
     sessionFail('TERMS_MISMATCH', `executor serves lease ${terms.leaseId}, not ${opts.leaseId}`);
   if (
@@ -208,4 +198,31 @@ export async function finishHandshake(
     transcriptHash: th,
     expiresAt: opts.now.getTime() + Number(fields.expiresInMs),
   };
+}
+
+/** The pinned identity (address, evidence hash) against the attested one; IDENTITY_MISMATCH names both. */
+function checkPinnedIdentity(pin: EnclaveIdentityPin, address: string, evidenceHash: Uint8Array): void {
+  if (pin.address === undefined && pin.evidenceHash === undefined)
+    sessionFail('IDENTITY_MISMATCH', 'an identity pin must name an address or an evidence hash');
+  if (pin.address !== undefined && pin.address.toLowerCase() !== address)
+    sessionFail(
+      'IDENTITY_MISMATCH',
+      `the enclave is ${address}, not the pinned ${pin.address.toLowerCase()}`,
+      {
+        expected: pin.address.toLowerCase(),
+        actual: address,
+      },
+    );
+  if (pin.evidenceHash !== undefined) {
+    const want =
+      typeof pin.evidenceHash === 'string'
+        ? pin.evidenceHash.replace(/^0x/, '').toLowerCase()
+        : toHex(pin.evidenceHash);
+    const got = toHex(evidenceHash);
+    if (want !== got)
+      sessionFail('IDENTITY_MISMATCH', `the enclave presents evidence ${got}, not the pinned ${want}`, {
+        expected: want,
+        actual: got,
+      });
+  }
 }

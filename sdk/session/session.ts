@@ -13,24 +13,22 @@ import { asBuffer } from '../../protocol/buffers.js';
 import { type CallRequest, checkRecord, requestHead } from '../../protocol/call-records.js';
 import { signClientBinding } from '../../protocol/client-binding.js';
 import { type VerifiedReceipt, verifyReceipt } from '../../protocol/receipts.js';
-import {
-  parseUint,
-  receiptFromWire,
-  recordFromWire,
-  type SignedVoucher,
-  sha256Hex,
-  signVoucher,
-  voucherToWire,
-} from '../../protocol/settlement.js';
+import { type SignedVoucher, sha256Hex, signVoucher } from '../../protocol/settlement.js';
 import type { LeaseTermsFields, SessionMode } from '../../protocol/transcript.js';
 import type { CallRecord, TypedDataDomain } from '../../protocol/typed-data.js';
+import { parseUint, receiptFromWire, recordFromWire, voucherToWire } from '../../protocol/wire.js';
 import { DefaasError, isDefaasError, toDefaasError } from '../errors.js';
 import { fetchGetter } from '../http-getter.js';
 import type { ReceiptStore } from '../store.js';
 import { signingKey, type WalletLike } from '../wallet.js';
 import { Batch, type BatchEntry, type ClientAccount, sharedAccount } from './account.js';
 import { type RequestKind, SecureChannel, type Transport, waitForReady } from './channel.js';
-import { type AcceptedSession, finishHandshake, startHandshake } from './handshake.js';
+import {
+  type AcceptedSession,
+  type EnclaveIdentityPin,
+  finishHandshake,
+  startHandshake,
+} from './handshake.js';
 
 export type ReceiptMode = 'per-call' | 'batched';
 
@@ -56,6 +54,12 @@ export interface ConnectOptions {
   readonly mode?: SessionMode;
   /** `per-call`: a voucher and a receipt per call (default). `batched`: per batch (≤ 64 calls / 100 ms). */
   readonly receipts?: ReceiptMode;
+  /**
+   * The enclave this session must reach (identity address and/or evidence hash), when known from the
+   * chain or an earlier session: a relay to another genuine enclave is then refused
+   * (IDENTITY_MISMATCH), at every re-opening of the session too.
+   */
+  readonly identity?: EnclaveIdentityPin;
   /** The lease the executor must serve; default: whatever it presents (standalone dev lease). */
   readonly leaseId?: bigint;
   /**
@@ -282,7 +286,7 @@ export class Session {
     if (!inv?.record || !inv.receipt)
       throw new DefaasError('RECEIPT_MISMATCH', 'per-call response without receipt');
     const output: Uint8Array = inv.output;
-    const record = checkRecord(recordFromWire(inv.record), req, output, terms.pricePerCall);
+    const record = checkRecord(recordFromWire(inv.record), req, { output }, terms.pricePerCall);
     const receipt = this.keep(
       verifyReceipt(receiptFromWire(inv.receipt), [record], this.expectation()),
       voucher,
@@ -342,7 +346,7 @@ export class Session {
       const inv = res.invoke;
       if (!inv?.record) throw new DefaasError('RECEIPT_MISMATCH', 'response without record');
       const output: Uint8Array = inv.output;
-      entry.record = checkRecord(recordFromWire(inv.record), req, output, terms.pricePerCall);
+      entry.record = checkRecord(recordFromWire(inv.record), req, { output }, terms.pricePerCall);
       return { output, ...stderrOf(inv), record: entry.record, receipt };
     } catch (e) {
       const err = toDefaasError(e);
@@ -578,6 +582,7 @@ async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<
     ...(opts.cache && { cache: opts.cache }),
     ...(opts.leaseId !== undefined && { leaseId: opts.leaseId }),
     ...(opts.domain && { domain: opts.domain }),
+    ...(opts.identity && { identity: opts.identity }),
   });
   return new SecureChannel(client, accepted, deadlineMs, opts.transport ?? 'unary');
 }
@@ -598,7 +603,7 @@ function recordFromJson(o: Record<string, string>): CallRecord {
 }
 
 function receiptFromJson(o: Record<string, string>) {
-  const hex = (s: unknown) => new Uint8Array(Buffer.from(String(s).replace(/^0x/, ''), 'hex'));
+  const hex = (s: unknown) => Buffer.from(String(s).replace(/^0x/, ''), 'hex');
   return receiptFromWire({
     leaseId: String(o.leaseId),
     firstNonce: String(o.firstNonce),

@@ -1,0 +1,103 @@
+import { status } from '@grpc/grpc-js';
+
+/*
+ * The one table of error codes that travel between executor and client (docs/session.md,
+ * "Errors"). Each code fixes a kind and the gRPC status it is sent with when it travels as a status
+ * (refusals before a frame authenticated; after that, errors travel sealed with status OK). Both
+ * ends read this table: the executor to answer, the SDK to classify. Add codes, never rename one.
+ *
+ * Kinds, one vocabulary for both ends:
+ * - `malformed`: bytes that are not a valid message (a bug or an attack; do not retry as is);
+ * - `verification`: a signature, key binding, identity or AEAD tag failed;
+ * - `rejected`: a well-formed request refused by the rules (nonce, lease, voucher, module, input);
+ *   nothing ran;
+ * - `session`: the session is gone; open a new one;
+ * - `unavailable`: the executor cannot serve now; nothing ran; retrying later may succeed;
+ * - `function`: the function ran and failed (trap, exit code, a limit hit while running); the call
+ *   is served and charged, the executor is fine.
+ */
+export type WireErrorKind =
+  | 'malformed'
+  | 'verification'
+  | 'rejected'
+  | 'session'
+  | 'unavailable'
+  | 'function';
+
+interface Entry {
+  readonly kind: WireErrorKind;
+  readonly status: status;
+}
+
+export const WIRE_ERRORS = {
+  // ---- handshake ----
+  HANDSHAKE_MALFORMED: { kind: 'malformed', status: status.INVALID_ARGUMENT },
+  HANDSHAKE_VERSION_UNSUPPORTED: { kind: 'malformed', status: status.FAILED_PRECONDITION },
+  HANDSHAKE_REPLAYED: { kind: 'rejected', status: status.ALREADY_EXISTS },
+  HANDSHAKE_RATE_LIMITED: { kind: 'unavailable', status: status.RESOURCE_EXHAUSTED },
+  TRANSCRIPT_SIGNATURE_INVALID: { kind: 'verification', status: status.UNAUTHENTICATED },
+  REPORT_DATA_MISMATCH: { kind: 'verification', status: status.UNAUTHENTICATED },
+  /** The enclave is not the one the client pinned (address or evidence hash). */
+  IDENTITY_MISMATCH: { kind: 'verification', status: status.UNAUTHENTICATED },
+  TERMS_MISMATCH: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  SESSION_LIMIT: { kind: 'unavailable', status: status.RESOURCE_EXHAUSTED },
+  // ---- sessions and frames ----
+  SESSION_UNKNOWN: { kind: 'session', status: status.NOT_FOUND },
+  SESSION_EXPIRED: { kind: 'session', status: status.NOT_FOUND },
+  FRAME_MALFORMED: { kind: 'malformed', status: status.INVALID_ARGUMENT },
+  FRAME_TOO_LARGE: { kind: 'malformed', status: status.RESOURCE_EXHAUSTED },
+  FRAME_AUTH_FAILED: { kind: 'verification', status: status.UNAUTHENTICATED },
+  FRAME_REPLAYED: { kind: 'rejected', status: status.ALREADY_EXISTS },
+  FRAME_OUT_OF_WINDOW: { kind: 'rejected', status: status.OUT_OF_RANGE },
+  REQUEST_MALFORMED: { kind: 'malformed', status: status.INVALID_ARGUMENT },
+  // ---- lease and client ----
+  WRONG_LEASE: { kind: 'rejected', status: status.PERMISSION_DENIED },
+  LEASE_NOT_ACTIVE: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  NOT_LEASE_CUSTOMER: { kind: 'rejected', status: status.PERMISSION_DENIED },
+  LEASE_CHECK_UNAVAILABLE: { kind: 'unavailable', status: status.UNAVAILABLE },
+  CLIENT_NOT_BOUND: { kind: 'rejected', status: status.PERMISSION_DENIED },
+  CLIENT_PROOF_INVALID: { kind: 'verification', status: status.UNAUTHENTICATED },
+  // ---- nonces, vouchers, receipts (billing rules, docs/session.md) ----
+  NONCE_STALE: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  /** The nonce is further above the highest one seen than the executor allows. */
+  NONCE_TOO_FAR: { kind: 'rejected', status: status.OUT_OF_RANGE },
+  VOUCHER_INVALID: { kind: 'verification', status: status.UNAUTHENTICATED },
+  VOUCHER_MISMATCH: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  /** The cumulative amount does not cover every call up to the voucher's last nonce. */
+  VOUCHER_AMOUNT_TOO_LOW: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  VOUCHER_REQUIRED: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  VOUCHER_EXPIRED: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  /** The deadline leaves less than the executor's minimum time to redeem the voucher on chain. */
+  VOUCHER_DEADLINE_TOO_SOON: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  RECEIPT_INVALID: { kind: 'verification', status: status.INTERNAL },
+  RECEIPT_MISMATCH: { kind: 'verification', status: status.INTERNAL },
+  // ---- the executor ----
+  EXECUTOR_INTERNAL: { kind: 'unavailable', status: status.INTERNAL },
+  EXECUTOR_SHUTTING_DOWN: { kind: 'unavailable', status: status.UNAVAILABLE },
+  // ---- the function runtime (enclave-host/runtime) ----
+  FUNCTION_TRAPPED: { kind: 'function', status: status.ABORTED },
+  FUNCTION_EXIT_NONZERO: { kind: 'function', status: status.ABORTED },
+  FUNCTION_TIMEOUT: { kind: 'function', status: status.DEADLINE_EXCEEDED },
+  FUNCTION_MEMORY_LIMIT: { kind: 'function', status: status.RESOURCE_EXHAUSTED },
+  OUTPUT_TOO_LARGE: { kind: 'function', status: status.RESOURCE_EXHAUSTED },
+  FUNCTION_NOT_FOUND: { kind: 'rejected', status: status.NOT_FOUND },
+  FUNCTION_INVALID_MODULE: { kind: 'rejected', status: status.INVALID_ARGUMENT },
+  FUNCTION_MODULE_TOO_LARGE: { kind: 'rejected', status: status.RESOURCE_EXHAUSTED },
+  FUNCTION_TOO_MANY: { kind: 'rejected', status: status.RESOURCE_EXHAUSTED },
+  /** The module declares more of a resource (tables, globals, …) than the runtime allows. */
+  FUNCTION_RESOURCE_LIMIT: { kind: 'rejected', status: status.RESOURCE_EXHAUSTED },
+  INPUT_TOO_LARGE: { kind: 'rejected', status: status.RESOURCE_EXHAUSTED },
+  RUNTIME_BUSY: { kind: 'unavailable', status: status.RESOURCE_EXHAUSTED },
+  RUNTIME_CLOSED: { kind: 'unavailable', status: status.UNAVAILABLE },
+  RUNTIME_WORKER_FAILED: { kind: 'unavailable', status: status.UNAVAILABLE },
+  QUOTE_PROVIDER_UNAVAILABLE: { kind: 'unavailable', status: status.UNAVAILABLE },
+  QUOTE_PROVIDER_FAILED: { kind: 'unavailable', status: status.UNAVAILABLE },
+  QUOTE_PROVIDER_MISMATCH: { kind: 'unavailable', status: status.UNAVAILABLE },
+  QUOTE_GENERATION_RACE: { kind: 'unavailable', status: status.UNAVAILABLE },
+} as const satisfies Record<string, Entry>;
+
+export type WireErrorCode = keyof typeof WIRE_ERRORS;
+
+export function isWireErrorCode(code: string): code is WireErrorCode {
+  return Object.hasOwn(WIRE_ERRORS, code);
+}
