@@ -65,7 +65,9 @@ export class AmountBook {
 
   private fold(n: number): void {
     this.foldedMax = this.maxes[n - 1]!;
-    this.foldedThrough = this.lasts[n - 1]!;
+    // A voucher for an old range may be folded after newer ones: the bound only moves up.
+    const through = this.lasts[n - 1]!;
+    if (through > this.foldedThrough) this.foldedThrough = through;
     this.lasts.splice(0, n);
     this.maxes.splice(0, n);
   }

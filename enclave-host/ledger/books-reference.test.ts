@@ -56,7 +56,7 @@ describe('NonceBook against a naive reference', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
   });
 });
@@ -88,7 +88,7 @@ describe('AmountBook against a naive reference', () => {
           expect(folding.highest).toBe(highest);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 1000 },
     );
   });
 });
