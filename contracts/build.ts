@@ -1,6 +1,7 @@
 /*
- * Compiles contracts/src with the npm `solc` package (no compiler download), writes ABIs and bytecode
- * to contracts/artifacts/<Name>.json and typed ethers v6 bindings to contracts/bindings/<name>.ts.
+ * Compiles contracts/src with the npm `solc` package (no compiler download), writes each contract's ABI
+ * and creation bytecode to contracts/artifacts/<Name>.json (their one stored copy) and typed ethers v6
+ * bindings that import them to contracts/bindings/<name>.ts.
  *   npx tsx contracts/build.ts          # rebuild
  *   npx tsx contracts/build.ts --check  # exit 1 when committed artifacts or bindings are stale
  */
@@ -9,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import solc from 'solc';
-import { type AbiParam, renderBinding, renderIndex } from './codegen.js';
+import { type AbiParam, renderArtifact, renderBinding, renderIndex } from './codegen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -32,18 +33,12 @@ export const SOLC_SETTINGS = {
   optimizer: { enabled: true, runs: 200 },
   evmVersion: 'prague',
   metadata: { bytecodeHash: 'none' },
-  outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
+  outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
 } as const;
 
 interface SolcOutput {
   errors?: { severity: string; formattedMessage: string }[];
-  contracts: Record<
-    string,
-    Record<
-      string,
-      { abi: AbiEntry[]; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }
-    >
-  >;
+  contracts: Record<string, Record<string, { abi: AbiEntry[]; evm: { bytecode: { object: string } } }>>;
 }
 
 export interface AbiEntry {
@@ -69,22 +64,18 @@ function findImport(path: string): { contents: string } | { error: string } {
   return { error: `not found: ${path}` };
 }
 
-export function compile(): Map<string, { abi: AbiEntry[]; bytecode: string; deployedBytecode: string }> {
+export function compile(): Map<string, { abi: AbiEntry[]; bytecode: string }> {
   const sources: Record<string, { content: string }> = {};
   for (const f of listSources(srcDir)) sources[relative(here, f)] = { content: readFileSync(f, 'utf8') };
   const input = { language: 'Solidity', sources, settings: SOLC_SETTINGS };
   const out = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport })) as SolcOutput;
   const errors = (out.errors ?? []).filter((e) => e.severity === 'error');
   if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'));
-  const result = new Map<string, { abi: AbiEntry[]; bytecode: string; deployedBytecode: string }>();
+  const result = new Map<string, { abi: AbiEntry[]; bytecode: string }>();
   for (const name of CONTRACTS) {
     const c = out.contracts[`src/${name}.sol`]?.[name];
     if (!c) throw new Error(`solc produced no ${name}`);
-    result.set(name, {
-      abi: c.abi,
-      bytecode: `0x${c.evm.bytecode.object}`,
-      deployedBytecode: `0x${c.evm.deployedBytecode.object}`,
-    });
+    result.set(name, { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` });
   }
   return result;
 }
@@ -93,17 +84,9 @@ function outputs(): Map<string, string> {
   const files = new Map<string, string>();
   const compiled = compile();
   for (const [name, c] of compiled) {
-    const artifact = {
-      contractName: name,
-      sourceName: `contracts/src/${name}.sol`,
-      compiler: { version: solc.version(), settings: SOLC_SETTINGS },
-      abi: c.abi,
-      bytecode: c.bytecode,
-      deployedBytecode: c.deployedBytecode,
-    };
-    files.set(join(artifactsDir, `${name}.json`), `${JSON.stringify(artifact, null, 2)}\n`);
+    files.set(join(artifactsDir, `${name}.json`), renderArtifact(c.abi, c.bytecode));
     const binding = join(bindingsDir, `${kebab(name)}.ts`);
-    files.set(binding, biomeFormat(binding, renderBinding(name, c.abi, c.bytecode)));
+    files.set(binding, biomeFormat(binding, renderBinding(name, c.abi)));
   }
   const index = join(bindingsDir, 'index.ts');
   files.set(index, biomeFormat(index, renderIndex(CONTRACTS.map((n) => ({ name: n, file: kebab(n) })))));
