@@ -11,6 +11,7 @@ import {
   type Signer,
 } from 'ethers';
 import artifact from '../artifacts/Market.json' with { type: 'json' };
+import type { MarketState } from './enums.js';
 
 /** The ABI and creation bytecode, stored once in contracts/artifacts/Market.json. */
 export const marketAbi = artifact.abi;
@@ -166,7 +167,7 @@ export interface MarketContract extends BaseContract {
     {
       customer: string;
       levelId: bigint;
-      state: bigint;
+      state: MarketState;
       committeeSize: bigint;
       majority: bigint;
       bidCount: bigint;
@@ -184,7 +185,7 @@ export interface MarketContract extends BaseContract {
     {
       customer: string;
       levelId: bigint;
-      state: bigint;
+      state: MarketState;
       committeeSize: bigint;
       majority: bigint;
       bidCount: bigint;

@@ -11,6 +11,7 @@ import {
   type Signer,
 } from 'ethers';
 import artifact from '../artifacts/Registry.json' with { type: 'json' };
+import type { RegistryTeeType } from './enums.js';
 
 /** The ABI and creation bytecode, stored once in contracts/artifacts/Registry.json. */
 export const registryAbi = artifact.abi;
@@ -73,7 +74,7 @@ export interface RegistryContract extends BaseContract {
       gflops: bigint;
       enclave: string;
       gpuMemoryMiB: bigint;
-      teeType: bigint;
+      teeType: RegistryTeeType;
       activeLeases: bigint;
       stake: bigint;
       thawing: bigint;
@@ -88,7 +89,7 @@ export interface RegistryContract extends BaseContract {
       gflops: bigint;
       enclave: string;
       gpuMemoryMiB: bigint;
-      teeType: bigint;
+      teeType: RegistryTeeType;
       activeLeases: bigint;
       stake: bigint;
       thawing: bigint;
@@ -117,7 +118,7 @@ export interface RegistryContract extends BaseContract {
         memoryMiB: BigNumberish;
         gpuMemoryMiB: BigNumberish;
         gflops: BigNumberish;
-        teeType: BigNumberish;
+        teeType: RegistryTeeType;
         evidenceHash: BytesLike;
         endpoint: string;
       },

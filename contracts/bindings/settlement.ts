@@ -11,6 +11,7 @@ import {
   type Signer,
 } from 'ethers';
 import artifact from '../artifacts/Settlement.json' with { type: 'json' };
+import type { SettlementClaimStatus, SettlementLeaseStatus } from './enums.js';
 
 /** The ABI and creation bytecode, stored once in contracts/artifacts/Settlement.json. */
 export const settlementAbi = artifact.abi;
@@ -112,7 +113,7 @@ export interface SettlementContract extends BaseContract {
       nonce: bigint;
       deadline: bigint;
       requestHead: string;
-      status: bigint;
+      status: SettlementClaimStatus;
     },
     {
       leaseId: bigint;
@@ -121,7 +122,7 @@ export interface SettlementContract extends BaseContract {
       nonce: bigint;
       deadline: bigint;
       requestHead: string;
-      status: bigint;
+      status: SettlementClaimStatus;
     }
   >;
   claimBond: ContractMethod<[], bigint, bigint>;
@@ -156,7 +157,7 @@ export interface SettlementContract extends BaseContract {
     {
       customer: string;
       closedAt: bigint;
-      status: bigint;
+      status: SettlementLeaseStatus;
       openClaims: bigint;
       provider: string;
       collected: bigint;
@@ -169,7 +170,7 @@ export interface SettlementContract extends BaseContract {
     {
       customer: string;
       closedAt: bigint;
-      status: bigint;
+      status: SettlementLeaseStatus;
       openClaims: bigint;
       provider: string;
       collected: bigint;

@@ -11,6 +11,7 @@ import {
   type Signer,
 } from 'ethers';
 import artifact from '../artifacts/WitnessPool.json' with { type: 'json' };
+import type { WitnessPoolPhase, WitnessPoolVerdict } from './enums.js';
 
 /** The ABI and creation bytecode, stored once in contracts/artifacts/WitnessPool.json. */
 export const witnessPoolAbi = artifact.abi;
@@ -60,7 +61,7 @@ export interface WitnessPoolContract extends BaseContract {
   customerShareBps: ContractMethod<[], bigint, bigint>;
   drawCommittee: ContractMethod<[roundId: BigNumberish], string[], ContractTransactionResponse>;
   drawTimeout: ContractMethod<[], bigint, bigint>;
-  finalize: ContractMethod<[roundId: BigNumberish], bigint, ContractTransactionResponse>;
+  finalize: ContractMethod<[roundId: BigNumberish], WitnessPoolVerdict, ContractTransactionResponse>;
   latestRoundOf: ContractMethod<[leaseId: BigNumberish], bigint, bigint>;
   market: ContractMethod<[], string, string>;
   providerSlashBps: ContractMethod<[], bigint, bigint>;
@@ -79,7 +80,7 @@ export interface WitnessPoolContract extends BaseContract {
   >;
   revealDeadline: ContractMethod<[roundId: BigNumberish], bigint, bigint>;
   revealVerdict: ContractMethod<
-    [roundId: BigNumberish, verdict: BigNumberish, violationTime: BigNumberish, salt: BytesLike],
+    [roundId: BigNumberish, verdict: WitnessPoolVerdict, violationTime: BigNumberish, salt: BytesLike],
     void,
     ContractTransactionResponse
   >;
@@ -98,12 +99,12 @@ export interface WitnessPoolContract extends BaseContract {
       commitDeadline: bigint;
       size: bigint;
       majority: bigint;
-      phase: bigint;
+      phase: WitnessPoolPhase;
       revealedMask: bigint;
       violatedMask: bigint;
       revealedCount: bigint;
       violatedCount: bigint;
-      verdict: bigint;
+      verdict: WitnessPoolVerdict;
       members: bigint[];
     },
     {
@@ -117,12 +118,12 @@ export interface WitnessPoolContract extends BaseContract {
       commitDeadline: bigint;
       size: bigint;
       majority: bigint;
-      phase: bigint;
+      phase: WitnessPoolPhase;
       revealedMask: bigint;
       violatedMask: bigint;
       revealedCount: bigint;
       violatedCount: bigint;
-      verdict: bigint;
+      verdict: WitnessPoolVerdict;
       members: bigint[];
     }
   >;
@@ -136,7 +137,7 @@ export interface WitnessPoolContract extends BaseContract {
     [
       roundId: BigNumberish,
       witness: AddressLike,
-      verdict: BigNumberish,
+      verdict: WitnessPoolVerdict,
       violationTime: BigNumberish,
       salt: BytesLike,
     ],
