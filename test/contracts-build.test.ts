@@ -1,7 +1,7 @@
 /*
  * The committed ABIs and bytecode (contracts/artifacts), bindings and enums (contracts/bindings) must be
- * what contracts/build.ts produces from contracts/src today (same check as
- * `npx tsx contracts/build.ts --check`).
+ * what contracts/build.ts produces from contracts/src today, with no generated file left over (same check
+ * as `npx tsx contracts/build.ts --check`).
  */
 import { describe, expect, it } from 'vitest';
 import { staleOutputs } from '../contracts/build.js';
