@@ -26,7 +26,7 @@ import { isAttestationError } from '../../attestation/errors.js';
 import { PLATFORM_POLICY } from '../../attestation/policy.js';
 import { generateSimulatedRoot } from '../../attestation/simulated.js';
 import { type Anvil, startAnvil } from '../../contracts/anvil.js';
-import { bidCommitment, defaasErrors } from '../../contracts/bindings/index.js';
+import { bidCommitment, defaasErrors, RegistryTeeType } from '../../contracts/bindings/index.js';
 import { type ChainParams, DEFAULT_PARAMS, deployAll, PaddedWallet } from '../../contracts/deploy.js';
 import { Executor } from '../../enclave-host/executor.js';
 import { SimulatedQuoteProvider } from '../../enclave-host/quote/simulated.js';
@@ -260,7 +260,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
               memoryMiB: 1024,
               gpuMemoryMiB: 0,
               gflops: CLAIMED_GFLOPS,
-              teeType: 0, // simulated
+              teeType: RegistryTeeType.Simulated,
               evidenceHash,
               endpoint,
             },
