@@ -251,7 +251,7 @@ export class Session {
     const inputHash = sha256Hex(input);
     for (let attempt = 0; ; attempt++) {
       const acct = await this.account(key.address, key.privateKey);
-      if (this.connectionLost) await this.checkSession(acct);
+      if (this.connectionLost || !this.connected()) await this.checkSession(acct);
       if (this.receiptMode === 'batched') await acct.reserveUncovered(this.accepted.terms.batchMaxCalls);
       const req: CallRequest = { nonce: acct.takeNonce(), functionHash: fn.hash, inputHash };
       const sent =
@@ -666,6 +666,11 @@ export class Session {
       }
     })();
     return this.reconnecting;
+  }
+
+  /** Whether the gRPC connection is up now (a call then reaches the instance that holds the session). */
+  private connected(): boolean {
+    return this.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY;
   }
 
   /** Notes when the connection leaves READY (see `connectionLost`). */
