@@ -294,6 +294,15 @@ describe('defaas executor start / defaas invoke', () => {
     );
   }, 30_000);
 
+  it('a --listen address already in use is a usage error (exit 2)', async () => {
+    const r = await run([...simulatedExecutor(join(dir, 'state-busy')), '--listen', endpoint, '--json']);
+    expect(r.code).toBe(2);
+    expect(expectFailure(r.stdout, 'INVALID_ARGUMENT', 'usage').info).toEqual({
+      flag: '--listen',
+      errno: 'EADDRINUSE',
+    });
+  }, 30_000);
+
   it('shuts down cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((resolve) => executor.on('exit', (code) => resolve(code)));
     executor.kill('SIGTERM');

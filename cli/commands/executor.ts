@@ -5,6 +5,7 @@ import { type Command, Option } from 'commander';
 import { ZeroAddress } from 'ethers';
 import pino from 'pino';
 import { toHex } from '../../attestation/bytes.js';
+import { CodedError } from '../../attestation/errors.js';
 import type { TeeType } from '../../attestation/evidence.js';
 import { loadIntelCollateral } from '../../attestation/intel/collateral.js';
 import type { Policy } from '../../attestation/policy.js';
@@ -262,6 +263,13 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
     port = await executor.start(o.listen);
   } catch (e) {
     await executor.stop(0).catch(() => {});
+    // gRPC reports a failed bind as a plain Error naming the errno: a --listen the user can change.
+    const errno = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(e instanceof Error ? e.message : '');
+    if (errno && !(e instanceof CodedError))
+      throw new UsageError(`--listen: cannot listen on ${o.listen} (${errno[1]})`, 'INVALID_ARGUMENT', {
+        flag: '--listen',
+        errno: errno[1],
+      });
     throw e;
   }
   const host = o.listen.slice(0, o.listen.lastIndexOf(':'));
