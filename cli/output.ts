@@ -1,4 +1,5 @@
 import { type Command, CommanderError } from 'commander';
+import { toHex } from '../attestation/bytes.js';
 import { CodedError } from '../attestation/errors.js';
 import { COMMANDER_CODES } from './errors.js';
 import { EXIT, type ExitCode, exitCodeFor } from './exit-codes.js';
@@ -14,7 +15,7 @@ import { EXIT, type ExitCode, exitCodeFor } from './exit-codes.js';
 
 /** 0x-prefixed lower-case hex: how bytes (hashes, signatures, measurements) leave the CLI. */
 export function hex(b: Uint8Array): string {
-  return `0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`;
+  return `0x${toHex(b)}`;
 }
 
 /** The JSON form of a value: bigint → decimal string, bytes → 0x-hex, Date → ISO; undefined fields dropped. */
