@@ -79,6 +79,7 @@ export interface DemoSummary {
   readonly leaseId: string;
   readonly winningUnitPrice: string;
   readonly pricePerCall: string;
+  /** SHA-256 of the module, 0x-hex. */
   readonly functionId: string;
   /** The error code the production platform policy gives the same evidence. */
   readonly productionPolicy: string;
@@ -424,7 +425,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           `session to ${onChain.endpoint} (read from the Registry): evidence verified, its hash and the enclave match the chain`,
         );
         const fn = await session.deploy(await buildExample('sha256'));
-        sub(`deployed examples/sha256.wat, function id ${fn.id.slice(0, 16)}…`);
+        sub(`deployed examples/sha256.wat, function id ${fn.hash.slice(0, 18)}…`);
         const inputs = Array.from({ length: calls }, (_, i) =>
           new TextEncoder().encode(`defaas demo call ${i}`),
         );
@@ -529,7 +530,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       leaseId: leaseId.toString(),
       winningUnitPrice: unitPrice.toString(),
       pricePerCall: PRICE_PER_CALL.toString(),
-      functionId: inv.fn.id,
+      functionId: inv.fn.hash,
       productionPolicy: inv.refused,
       calls,
       callsOk: inv.ok,
