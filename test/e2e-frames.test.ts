@@ -1,19 +1,32 @@
 import type * as grpc from '@grpc/grpc-js';
+import { getBytes, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SealedFrame, SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
 import { sessionCodec } from '../proto/load.js';
+import { signClientBinding } from '../protocol/client-binding.js';
 import { FrameCipher } from '../protocol/frame-cipher.js';
 import { fromGrpcError } from '../sdk/errors.js';
 import { type Harness, type RawSession, rawSession, startExecutor } from './e2e-harness.js';
 
-/** Session frames: tampered, replayed, reordered and oversized frames are refused; the server lives on. */
+/**
+ * Session frames: tampered, replayed, reordered and oversized frames are refused with a plaintext
+ * status (a hint); a frame that authenticated is answered sealed, refusals included; the server lives on.
+ */
 
 const codec = sessionCodec();
 
+const wallet = Wallet.createRandom();
+const client = { address: wallet.address.toLowerCase(), privateKey: getBytes(wallet.privateKey) };
+
+/** A Sync binding the session to `client` (an authenticated request answered with `sync`). */
 function syncFrame(s: RawSession, seq: bigint, leaseId: bigint): SealedFrame {
   const id = s.accepted.sessionId;
   const plain = codec.encodeRequest({
-    sync: { leaseId: leaseId.toString(), client: `0x${'11'.repeat(20)}` },
+    sync: {
+      leaseId: leaseId.toString(),
+      client: client.address,
+      clientProof: Buffer.from(signClientBinding(client.privateKey, id, leaseId)),
+    },
   });
   return {
     sessionId: Buffer.from(id),
@@ -22,17 +35,21 @@ function syncFrame(s: RawSession, seq: bigint, leaseId: bigint): SealedFrame {
   };
 }
 
+/** 'OK <body>' for a sealed answer ('OK error <CODE>' for a sealed refusal), else the status's code. */
+function opened(s: RawSession, r: SealedFrame__Output): string {
+  const plain = new FrameCipher(s.accepted.keys.s2c, 's2c').open(
+    s.accepted.sessionId,
+    BigInt(r.seq),
+    r.ciphertext,
+  );
+  if (!plain) return 'BAD_RESPONSE';
+  const body = codec.decodeResponse(plain);
+  return body.body === 'error' ? `OK error ${body.error?.code}` : `OK ${body.body}`;
+}
+
 function sync(s: RawSession, frame: SealedFrame): Promise<string> {
   return new Promise((resolve) =>
-    s.client.Sync(frame, (e, r?: SealedFrame__Output) => {
-      if (e) return resolve(fromGrpcError(e).code);
-      const plain = new FrameCipher(s.accepted.keys.s2c, 's2c').open(
-        s.accepted.sessionId,
-        BigInt(r!.seq),
-        r!.ciphertext,
-      );
-      resolve(plain ? `OK ${codec.decodeResponse(plain).body}` : 'BAD_RESPONSE');
-    }),
+    s.client.Sync(frame, (e, r?: SealedFrame__Output) => resolve(e ? fromGrpcError(e).code : opened(s, r!))),
   );
 }
 
@@ -83,11 +100,15 @@ describe('session frames', () => {
     expect(await sync(s, syncFrame(s, 6n, h.executor.leaseId))).toBe('FRAME_OUT_OF_WINDOW');
   });
 
-  it('refuses a reordered frame on a stream (streams keep order)', async () => {
+  it('refuses a reordered frame on a stream with a refusal frame, and the stream goes on', async () => {
     const call = s.client.InvokeStream();
     const got: string[] = [];
     const done = new Promise<void>((resolve) => {
-      call.on('data', (r: SealedFrame__Output) => got.push(`data ${r.seq}`));
+      call.on('data', (r: SealedFrame__Output) =>
+        got.push(
+          r.ciphertext.length === 0 ? `refused ${r.seq} ${r.error?.code}` : `${r.seq} ${opened(s, r)}`,
+        ),
+      );
       call.on('error', (e: grpc.ServiceError) => {
         got.push(fromGrpcError(e).code);
         resolve();
@@ -97,9 +118,13 @@ describe('session frames', () => {
     call.write(syncFrame(s, 31n, h.executor.leaseId));
     await new Promise((r) => setTimeout(r, 100));
     call.write(syncFrame(s, 30n, h.executor.leaseId));
+    await new Promise((r) => setTimeout(r, 100));
+    call.write(syncFrame(s, 32n, h.executor.leaseId));
+    call.end();
     await done;
-    expect(got).toEqual(['data 31', 'FRAME_OUT_OF_WINDOW']);
-    expect(await sync(s, syncFrame(s, 32n, h.executor.leaseId))).toBe('OK sync');
+    // A stream keeps order: 30 is refused (unauthenticated, no ciphertext); 32 is served after it.
+    expect(got).toEqual(['31 OK sync', 'refused 30 FRAME_OUT_OF_WINDOW', '32 OK sync']);
+    expect(await sync(s, syncFrame(s, 33n, h.executor.leaseId))).toBe('OK sync');
   });
 
   it('refuses an oversized frame and a frame for an unknown session', async () => {
@@ -127,7 +152,8 @@ describe('session frames', () => {
       seq: '41',
       ciphertext: new FrameCipher(s.accepted.keys.c2s, 'c2s').seal(id, 41n, Buffer.from([0xff, 0xff, 0xff])),
     };
-    expect(await sync(s, bad)).toBe('REQUEST_MALFORMED');
+    // It authenticated: the refusal travels sealed, with status OK.
+    expect(await sync(s, bad)).toBe('OK error REQUEST_MALFORMED');
     expect(await sync(s, syncFrame(s, 42n, h.executor.leaseId))).toBe('OK sync');
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample } from '../examples/build-example.js';
 import type { SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
 import { sessionCodec } from '../proto/load.js';
+import { errorOutputHash } from '../protocol/call-records.js';
 import { signClientBinding } from '../protocol/client-binding.js';
 import { FrameCipher } from '../protocol/frame-cipher.js';
 import { sha256Hex, signVoucher } from '../protocol/settlement.js';
@@ -122,7 +123,7 @@ describe('invocation', () => {
         lastNonce: nonce,
         requestHead: o.head ?? nextRequestHead(ZeroHash, req),
         cumulativeAmount: 0n,
-        deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+        deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
       };
       const sv = signVoucher(s.domain, v, o.signer ?? key.privateKey);
       return raw.channel.request('invoke', {
@@ -138,8 +139,8 @@ describe('invocation', () => {
     }
 
     it('serves a correctly signed call', async () => {
-      const r = await call(1_000_000n);
-      expect(r.invoke?.receipt?.lastNonce).toBe('1000000');
+      const r = await call(1_000n);
+      expect(r.invoke?.receipt?.lastNonce).toBe('1000');
     });
 
     it('keeps call records out of the clear: the detail of a failed call travels sealed', async () => {
@@ -156,7 +157,7 @@ describe('invocation', () => {
           lastNonce: nonce,
           requestHead: nextRequestHead(ZeroHash, req),
           cumulativeAmount: 0n,
-          deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+          deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
         },
         key.privateKey,
       );
@@ -178,26 +179,27 @@ describe('invocation', () => {
         seq: seq.toString(),
         ciphertext: new FrameCipher(own.accepted.keys.c2s, 'c2s').seal(id, seq, plain),
       };
-      // A function that ran and failed is answered with a sealed response frame (status OK): the
+      // A function that ran and failed is answered with a sealed InvokeResponse (status OK): the
       // host sees neither the code nor the record nor what the function wrote.
       const res = await new Promise<SealedFrame__Output>((resolve, reject) =>
         own.client.Invoke(frame, (e, r) => (e ? reject(e) : resolve(r!))),
       );
       const opened = new FrameCipher(own.accepted.keys.s2c, 's2c').open(id, seq, res.ciphertext);
-      const detail = sessionCodec().decodeResponse(opened!).error!;
-      expect(detail.code).toBe('FUNCTION_TRAPPED');
-      expect(JSON.parse(detail.infoJson).record.inputHash).toBe(req.inputHash);
-      expect(new TextDecoder().decode(detail.functionOutput!.stderr)).toBe(
-        'trap: about to execute unreachable\n',
-      );
+      const inv = sessionCodec().decodeResponse(opened!).invoke!;
+      expect(inv.error?.code).toBe('FUNCTION_TRAPPED');
+      expect(`0x${inv.record!.inputHash.toString('hex')}`).toBe(req.inputHash);
+      expect(inv.record!.outputHash.toString('hex')).toBe(errorOutputHash('FUNCTION_TRAPPED').slice(2));
+      expect(inv.receipt?.lastNonce).toBe('1');
+      expect(new TextDecoder().decode(inv.stderr)).toBe('trap: about to execute unreachable\n');
       expect(res.ciphertext.includes(Buffer.from(req.inputHash.slice(2)))).toBe(false);
       expect(res.ciphertext.includes(Buffer.from('trap: about'))).toBe(false);
+      own.client.close();
     });
 
     it('refuses a voucher signed by another wallet', async () => {
       const other = signingKey(Wallet.createRandom());
-      expect(await codeOf(call(1_000_001n, { signer: other.privateKey }))).toBe('VOUCHER_INVALID');
-      expect((await call(1_000_001n)).invoke?.record?.nonce).toBe('1000001');
+      expect(await codeOf(call(1_001n, { signer: other.privateKey }))).toBe('VOUCHER_INVALID');
+      expect((await call(1_001n)).invoke?.record?.nonce).toBe('1001');
     });
 
     it('keeps no books for a client whose first call is refused', async () => {
@@ -212,7 +214,7 @@ describe('invocation', () => {
           lastNonce: 1n,
           requestHead: nextRequestHead(ZeroHash, req),
           cumulativeAmount: 0n,
-          deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+          deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
         },
         key.privateKey, // not the claimed client's key
       );
@@ -226,25 +228,25 @@ describe('invocation', () => {
           voucher: voucherToWire(v),
         },
       });
+      const before = h.executor.clientBooks;
       expect(await codeOf(r)).toBe('VOUCHER_INVALID');
-      const books = (h.executor as unknown as { accounts: Map<string, unknown> }).accounts;
-      expect(books.has(`${h.executor.leaseId}/${claimed.address}`)).toBe(false);
+      expect(h.executor.clientBooks).toBe(before);
     });
 
     it('refuses a stale or replayed nonce', async () => {
-      expect(await codeOf(call(1_000_001n))).toBe('NONCE_STALE');
-      expect(await codeOf(call(5n))).toBe('NONCE_STALE');
-      expect((await call(1_000_002n)).invoke?.record?.nonce).toBe('1000002');
+      expect(await codeOf(call(1_001n))).toBe('NONCE_STALE');
+      expect(await codeOf(call(0n))).toBe('NONCE_STALE');
+      expect((await call(1_002n)).invoke?.record?.nonce).toBe('1002');
     });
 
     it('refuses the wrong lease', async () => {
-      expect(await codeOf(call(1_000_003n, { lease: h.executor.leaseId + 1n }))).toBe('WRONG_LEASE');
-      expect((await call(1_000_003n)).invoke?.record?.nonce).toBe('1000003');
+      expect(await codeOf(call(1_003n, { lease: h.executor.leaseId + 1n }))).toBe('WRONG_LEASE');
+      expect((await call(1_003n)).invoke?.record?.nonce).toBe('1003');
     });
 
     it('refuses a voucher whose request chain does not match the call', async () => {
-      expect(await codeOf(call(1_000_004n, { head: `0x${'00'.repeat(31)}01` }))).toBe('VOUCHER_MISMATCH');
-      expect((await call(1_000_004n)).invoke?.record?.nonce).toBe('1000004');
+      expect(await codeOf(call(1_004n, { head: `0x${'00'.repeat(31)}01` }))).toBe('VOUCHER_MISMATCH');
+      expect((await call(1_004n)).invoke?.record?.nonce).toBe('1004');
     });
 
     it('serves one batch without vouchers, then requires a voucher', async () => {
@@ -261,13 +263,13 @@ describe('invocation', () => {
         });
       // A call without a voucher needs the session bound to its client by the client's wallet.
       expect(await codeOf(send(1n))).toBe('CLIENT_NOT_BOUND');
-      // An unproven Sync may read a client's status, but the executor keeps no books for it.
-      const unproven = await raw.channel.request('sync', {
+      // Sync answers only for a wallet the session is bound to; an unproven one keeps no books.
+      const books = h.executor.clientBooks;
+      const unproven = raw.channel.request('sync', {
         sync: { leaseId: h.executor.leaseId.toString(), client: c.address },
       });
-      expect(unproven.sync?.nextNonce).toBe('1');
-      const books = (h.executor as unknown as { accounts: Map<string, unknown> }).accounts;
-      expect(books.has(`${h.executor.leaseId}/${c.address}`)).toBe(false);
+      expect(await codeOf(unproven)).toBe('CLIENT_NOT_BOUND');
+      expect(h.executor.clientBooks).toBe(books);
       const lease = h.executor.leaseId;
       const bind = (ch: SecureChannel, signer: Uint8Array, sessionId = ch.accepted.sessionId) =>
         ch.request('sync', {
@@ -312,7 +314,7 @@ describe('invocation', () => {
                   lastNonce: 8n,
                   requestHead,
                   cumulativeAmount: 0n,
-                  deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+                  deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
                 },
                 c.privateKey,
               ),
@@ -356,7 +358,7 @@ describe('restart', () => {
                 lastNonce: 7n,
                 requestHead: nextRequestHead(ZeroHash, req),
                 cumulativeAmount: 0n,
-                deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+                deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
               },
               key.privateKey,
             ),

@@ -15,7 +15,7 @@ describe('refused requests keep nothing', () => {
   let raw: RawSession;
   const leaseLookups: string[] = [];
   const forger = signingKey(Wallet.createRandom());
-  const deadline = () => BigInt(Math.floor(Date.now() / 1000) + 600);
+  const deadline = () => BigInt(Math.floor(Date.now() / 1000) + 3600);
 
   beforeAll(async () => {
     h = await startExecutor({

@@ -9,6 +9,7 @@ import { SimulatedQuoteProvider } from '../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
 import { ERROR_DETAIL_KEY, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
+import { signClientBinding } from '../protocol/client-binding.js';
 import { sha256Hex, signVoucher } from '../protocol/settlement.js';
 import { nextRequestHead } from '../protocol/typed-data.js';
 import { voucherToWire } from '../protocol/wire.js';
@@ -297,7 +298,7 @@ describe('charging rule: a call that did not run is neither recorded nor charged
         lastNonce: nonce,
         requestHead: nextRequestHead(ZeroHash, req),
         cumulativeAmount: price * nonce,
-        deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+        deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
       },
       key.privateKey,
     );
@@ -348,10 +349,11 @@ describe('charging rule: a call that did not run is neither recorded nor charged
   it('a function that ran and failed is recorded and charged', async () => {
     const trap = await buildExample('trap');
     const d = await raw.channel.request('deploy', { deploy: { wasm: Buffer.from(trap) } });
-    const e = await failure(call(4n, { fnId: d.deploy!.functionId.toString('hex') }));
-    expect(e.code).toBe('FUNCTION_TRAPPED');
-    expect((e.info.record as { price: string }).price).toBe(price.toString());
-    expect(e.info.receipt).toBeDefined();
+    // A result, not a refusal: the InvokeResponse carries the error, the record and the receipt.
+    const r = await call(4n, { fnId: d.deploy!.functionId.toString('hex') });
+    expect(r.invoke?.error?.code).toBe('FUNCTION_TRAPPED');
+    expect(r.invoke?.record?.price).toBe(price.toString());
+    expect(r.invoke?.receipt?.lastNonce).toBe('4');
   });
 
   it('the SDK does not authorise the price of a refused call in its next voucher', async () => {
@@ -369,10 +371,19 @@ describe('charging rule: a call that did not run is neither recorded nor charged
     } finally {
       await s.close();
     }
-    // The executor's books: two calls ran, two prices authorised.
-    const sync = await (await rawSession(h.endpoint, h.policy)).channel.request('sync', {
-      sync: { leaseId: h.executor.leaseId.toString(), client: signingKey(w).address },
+    // The executor's books: two calls ran, two prices authorised (read on a session bound to the wallet).
+    const reader = await rawSession(h.endpoint, h.policy);
+    const lease = h.executor.leaseId;
+    const sync = await reader.channel.request('sync', {
+      sync: {
+        leaseId: lease.toString(),
+        client: signingKey(w).address,
+        clientProof: Buffer.from(
+          signClientBinding(signingKey(w).privateKey, reader.accepted.sessionId, lease),
+        ),
+      },
     });
+    reader.client.close();
     expect(sync.sync?.cumulativeAmount).toBe((2n * price).toString());
   });
 });

@@ -1,46 +1,56 @@
-import { ZeroHash } from 'ethers';
 import { toHex } from '../../attestation/bytes.js';
+import { type CallRequest, requestHead } from '../../protocol/call-records.js';
 import { sessionFail } from '../../protocol/errors.js';
-import {
-  recoverVoucherSigner,
-  type SignedReceipt,
-  type SignedVoucher,
-  signReceipt,
-} from '../../protocol/settlement.js';
-import type { CallRecord, TypedDataDomain } from '../../protocol/typed-data.js';
-import {
-  chainHeadsFast as chainHeads,
-  nextRequestHeadFast as nextRequestHead,
-} from '../../protocol/typed-data-fast.js';
+import type { SignedReceipt, SignedVoucher } from '../../protocol/settlement.js';
+import type { CallRecord, TypedDataDomain, Voucher } from '../../protocol/typed-data.js';
+import { chainHeadsFast as chainHeads } from '../../protocol/typed-data-fast.js';
+import { AmountBook } from './amount-book.js';
+import { NonceBook } from './nonce-book.js';
 import type { NonceStore } from './nonce-store.js';
+import type { ReceiptSigner } from './receipt-signer.js';
+import { type Finished, RecentCalls } from './recent-calls.js';
+import { checkPerCallShape, checkVoucherEnvelope } from './voucher-checks.js';
 
 /*
- * The executor's books for one (lease, client) pair (ARCHITECTURE.md, "Requests, receipts,
- * vouchers"):
- * - nonces: each accepted at most once, above the persisted floor, and no older than `window` below
- *   the highest seen (concurrent calls may arrive slightly out of order);
- * - coverage: a call is either covered by a customer voucher in its request (per-call mode) or
- *   counted as uncovered until a Settle voucher covers it (batched mode). At most `maxUncovered`
- *   calls (one batch) are served uncovered; a further call waits up to `voucherWaitMs` for a voucher
- *   and then fails with VOUCHER_REQUIRED, so a customer who stops signing gets one batch at most;
- * - receipts: signed by the enclave over the full call records of exactly the voucher's range.
+ * The executor's books for one (lease, client) (docs/session.md, "Billing rules (enforced by the
+ * executor)"). Every request passes the same rules, whatever the client sends:
+ * 1. nonces (nonce-book.ts): taken once, above the persisted floor, within the window, not too far;
+ * 2. amounts (amount-book.ts): a voucher over [first, last] authorises at least the floor plus the
+ *    price of every counting call at or below `last`, at least every accepted voucher ending before
+ *    `first`, and with the highest accepted amount at least the floor plus the price of every call
+ *    a voucher covers (so calls that arrive out of order cannot lower what the provider can redeem);
+ * 3. deadlines (voucher-checks.ts): at least `minVoucherLifetimeS` left;
+ * 4. coverage: a call is covered once, by its inline voucher or by one Settle, which claims its
+ *    calls synchronously before it waits for any of them. Calls served without a voucher (claimed
+ *    ones included, until their receipt is signed) stay between 0 and `maxUncovered`;
+ * 5. memory: calls that ran stay open until covered (Sync lists them as unsettled); the last
+ *    `recentCalls` finished ones are kept for Sync{nonces}; a nonce Sync asks about that could still
+ *    be taken is fenced (taken without running).
  */
 
-export interface CallRequest {
-  readonly nonce: bigint;
-  /** 0x-hex SHA-256 of the module. */
-  readonly functionHash: string;
-  /** 0x-hex SHA-256 of the input. */
-  readonly inputHash: string;
-}
-
-interface Call extends CallRequest {
-  covered: boolean;
-  startedAt: number;
-  finishedAt: number;
-  record: CallRecord | undefined;
-  readonly done: Promise<void>;
-  resolve(): void;
+export interface LedgerRules {
+  /** Replay window of nonces. */
+  readonly window: number;
+  /** How far above the highest nonce seen a new one may be. */
+  readonly maxNonceJump: number;
+  /** Calls served without a voucher at most (one batch). */
+  readonly maxUncovered: number;
+  /** Calls one Settle voucher may cover at most. */
+  readonly maxVoucherRange: number;
+  /** How long a call over the uncovered cap waits for a voucher. */
+  readonly voucherWaitMs: number;
+  /** How long a Settle waits for claimed calls still running. */
+  readonly settleWaitMs: number;
+  /** Price of every call that ran, failed or not (the lease's terms). */
+  readonly pricePerCall: bigint;
+  /** Nonces reserved per persisted write. */
+  readonly reserveBlock: bigint;
+  /** Seconds a voucher must still be redeemable for when accepted. */
+  readonly minVoucherLifetimeS: number;
+  /** Finished calls remembered for Sync{nonces}. */
+  readonly recentCalls: number;
+  /** Settled vouchers remembered, so the same voucher sent again gets the same receipt. */
+  readonly recentSettles: number;
 }
 
 export interface AccountConfig {
@@ -48,175 +58,203 @@ export interface AccountConfig {
   /** Lower-case 0x address of the customer wallet. */
   readonly client: string;
   readonly domain: TypedDataDomain;
+  readonly signer: ReceiptSigner;
   readonly store: NonceStore;
-  readonly window: number;
-  readonly maxUncovered: number;
-  readonly maxVoucherRange: number;
-  readonly voucherWaitMs: number;
-  /** Price of every call that ran, failed or not (the lease's terms). */
-  readonly pricePerCall: bigint;
-  /** Nonces reserved per persisted write. */
-  readonly reserveBlock: bigint;
+  readonly rules: LedgerRules;
   readonly now: () => number;
 }
 
+/**
+ * How a call is covered: `none` (served without a voucher), `claimed` (a Settle is waiting for it),
+ * `inline` (its own voucher), `settled` (a receipt covers it).
+ */
+type Coverage = 'none' | 'claimed' | 'inline' | 'settled';
+
+interface Call extends CallRequest {
+  coverage: Coverage;
+  /** Per-call mode: the evidence hash of the invoking session, which its receipt carries. */
+  readonly evidenceHash: Uint8Array | undefined;
+  readonly startedAt: number;
+  finishedAt: number;
+  record: CallRecord | undefined;
+  abandoned: boolean;
+  readonly done: Promise<void>;
+  resolve(): void;
+}
+
+/** A call's nonce is taken; `durable` resolves once the nonce reservation is on disk. */
+export interface Admission {
+  readonly durable: Promise<void>;
+}
+
+/** The fate of one nonce, for Sync{nonces}. */
+export type CallState =
+  | Finished
+  | { readonly state: 'running' }
+  | { readonly state: 'ran-uncovered'; readonly record: CallRecord }
+  | { readonly state: 'unknown' };
+
+export interface AccountStatus {
+  readonly nextNonce: bigint;
+  /** Last nonce covered by a receipt (0 when none). */
+  readonly vouchedThrough: bigint;
+  /** Highest cumulative amount accepted. */
+  readonly cumulativeAmount: bigint;
+}
+
 export class Account {
-  private readonly key: string;
-  private floor: bigint;
-  private highest: bigint;
-  private readonly seen = new Set<bigint>();
-  private readonly calls = new Map<bigint, Call>();
+  readonly key: string;
+  private readonly nonces: NonceBook;
+  private readonly amounts: AmountBook;
+  private readonly open = new Map<bigint, Call>();
+  private readonly recent: RecentCalls;
+  /** Open calls not covered by a receipt: coverage `none` or `claimed`. */
   private uncovered = 0;
-  private coverageWaiters: (() => void)[] = [];
-  /** Sum of the prices of receipted calls since start. */
-  private cumulative = 0n;
-  /** Highest cumulative amount a voucher authorised (what the provider would redeem). */
-  private authorised = 0n;
+  /** Counting calls covered by a voucher: coverage `inline`, `claimed` or `settled`. */
+  private covered = 0;
   private vouchedThrough = 0n;
+  private roomWaiters: (() => void)[] = [];
+  private readonly settles = new Map<string, { voucher: Voucher; receipt: Promise<SignedReceipt> }>();
 
   constructor(private readonly cfg: AccountConfig) {
     this.key = `${cfg.leaseId}/${cfg.client}`;
-    this.floor = cfg.store.ceiling(this.key);
-    this.highest = this.floor;
+    const floors = cfg.store.floors(this.key);
+    this.nonces = new NonceBook(floors.ceiling, {
+      window: cfg.rules.window,
+      maxJump: cfg.rules.maxNonceJump,
+    });
+    this.amounts = new AmountBook(floors.amountFloor, cfg.rules.window);
+    this.recent = new RecentCalls(cfg.rules.recentCalls);
   }
 
-  /** The lowest nonce that can still be accepted as the next new one. */
   get nextNonce(): bigint {
-    return this.highest + 1n;
+    return this.nonces.nextNonce;
   }
 
-  get status(): { nextNonce: bigint; vouchedThrough: bigint; cumulativeAmount: bigint } {
+  get status(): AccountStatus {
     return {
-      nextNonce: this.nextNonce,
+      nextNonce: this.nonces.nextNonce,
       vouchedThrough: this.vouchedThrough,
-      cumulativeAmount: this.authorised,
+      cumulativeAmount: this.amounts.highest,
     };
   }
 
-  /** Per-call mode: checks a voucher for exactly this call before anything runs. */
-  checkInlineVoucher(sv: SignedVoucher, req: CallRequest): void {
-    const price = this.cfg.pricePerCall;
-    const v = sv.voucher;
-    this.checkVoucherEnvelope(sv);
-    if (v.firstNonce !== req.nonce || v.lastNonce !== req.nonce)
-      sessionFail('VOUCHER_MISMATCH', 'a per-call voucher must cover exactly its call', {
-        nonce: req.nonce.toString(),
-      });
-    if (v.requestHead !== nextRequestHead(ZeroHash, req))
-      sessionFail('VOUCHER_MISMATCH', 'voucher request chain does not match the call', {
-        nonce: req.nonce.toString(),
-      });
-    if (v.cumulativeAmount < price)
-      sessionFail('VOUCHER_MISMATCH', 'voucher authorises less than the call costs', {
-        price: price.toString(),
-      });
+  /** Calls served without a receipt covering them (always within [0, maxUncovered]). */
+  get uncoveredCount(): number {
+    return this.uncovered;
   }
 
-  /** Accepts a nonce (or throws NONCE_STALE / VOUCHER_REQUIRED); resolves once its reservation is durable. */
-  async admit(req: CallRequest, covered: boolean): Promise<void> {
-    if (!covered && this.uncovered >= this.cfg.maxUncovered) {
-      const deadline = this.cfg.now() + this.cfg.voucherWaitMs;
-      while (this.uncovered >= this.cfg.maxUncovered) {
-        const left = deadline - this.cfg.now();
-        if (left <= 0)
-          sessionFail(
-            'VOUCHER_REQUIRED',
-            `${this.uncovered} calls are not covered by a voucher; settle them first`,
-            {
-              uncovered: this.uncovered,
-              vouchedThrough: this.vouchedThrough.toString(),
-            },
-          );
-        await this.waitCoverage(left);
-      }
-    }
-    const n = req.nonce;
-    if (n <= this.floor || n <= this.highest - BigInt(this.cfg.window) || this.seen.has(n))
-      sessionFail('NONCE_STALE', `nonce ${n} is not above the last one seen`, {
-        nonce: n.toString(),
-        nextNonce: this.nextNonce.toString(),
-      });
-    this.seen.add(n);
-    if (n > this.highest) {
-      this.highest = n;
-      const drop = this.highest - BigInt(this.cfg.window);
-      if (this.seen.size > this.cfg.window * 2) for (const s of this.seen) if (s <= drop) this.seen.delete(s);
+  /** The highest cumulative amount accepted, what the books persist as the amount floor. */
+  get highestAmount(): bigint {
+    return this.amounts.highest;
+  }
+
+  /**
+   * Per-call mode, before anything else of the call is looked at: the voucher's lease, deadline and
+   * signature, and that it covers exactly this call. Its amount is checked at admission.
+   */
+  checkInlineVoucher(sv: SignedVoucher, req: CallRequest): void {
+    checkVoucherEnvelope(sv, this.voucherContext());
+    checkPerCallShape(sv, req);
+  }
+
+  /**
+   * Takes the call's nonce, or refuses it (the nonce stays free): NONCE_STALE, NONCE_TOO_FAR,
+   * VOUCHER_AMOUNT_TOO_LOW (per call), VOUCHER_REQUIRED (a call without a voucher over the cap,
+   * after waiting `voucherWaitMs` for one). Everything after the wait runs synchronously.
+   */
+  async admit(
+    req: CallRequest,
+    o: { voucher?: SignedVoucher | undefined; evidenceHash: Uint8Array },
+  ): Promise<Admission> {
+    const v = o.voucher?.voucher;
+    if (!v) await this.waitForRoom();
+    const refused = this.nonces.refusal(req.nonce);
+    if (refused) throw refused;
+    if (v) this.checkAmount(v, 1, 1);
+    this.nonces.take(req.nonce, true);
+    if (v) {
+      this.amounts.accept(v.lastNonce, v.cumulativeAmount);
+      this.covered++;
+    } else {
+      this.uncovered++;
     }
     let resolve!: () => void;
     const done = new Promise<void>((r) => {
       resolve = r;
     });
-    this.calls.set(n, {
-      ...req,
-      covered,
+    this.open.set(req.nonce, {
+      nonce: req.nonce,
+      functionHash: req.functionHash,
+      inputHash: req.inputHash,
+      coverage: v ? 'inline' : 'none',
+      evidenceHash: v ? o.evidenceHash : undefined,
       startedAt: this.cfg.now(),
       finishedAt: 0,
       record: undefined,
+      abandoned: false,
       done,
       resolve,
     });
-    if (!covered) this.uncovered++;
-    if (n > this.cfg.store.ceiling(this.key)) await this.cfg.store.raise(this.key, n + this.cfg.reserveBlock);
+    const durable = this.reserve(req.nonce).catch((e: unknown) => {
+      this.abandon(req.nonce);
+      throw e;
+    });
+    return { durable };
   }
 
-  complete(record: CallRecord): void {
-    const c = this.calls.get(record.nonce);
-    if (!c) return;
+  /**
+   * The function ran: the call has its record. Per call, returns its receipt (and the call is
+   * finished); a call served without a voucher stays open until a Settle covers it.
+   */
+  complete(record: CallRecord): SignedReceipt | undefined {
+    const c = this.open.get(record.nonce);
+    if (!c || c.abandoned || c.record) return undefined;
     c.record = record;
     c.finishedAt = this.cfg.now();
     c.resolve();
+    if (c.coverage !== 'inline') return undefined;
+    const receipt = this.sign([c], c.evidenceHash!);
+    this.finish([c], receipt);
+    return receipt;
   }
 
   /**
    * A call admitted but not run (the runtime refused it: busy, closed, its worker failed): the nonce
-   * stays spent (it cannot be replayed) but the call leaves no record, so no voucher or receipt can
-   * cover it and it is never charged. A batch voucher over it is refused as not served.
+   * stays spent (it cannot be replayed) but the call stops counting and leaves no record, so no
+   * voucher or receipt covers it and it is never charged. A Settle that claimed it fails.
    */
   abandon(nonce: bigint): void {
-    const c = this.calls.get(nonce);
-    if (!c || c.record) return;
-    this.calls.delete(nonce);
-    if (!c.covered) {
-      this.uncovered--;
-      const waiters = this.coverageWaiters;
-      this.coverageWaiters = [];
-      for (const w of waiters) w();
-    }
+    const c = this.open.get(nonce);
+    if (!c || c.record || c.abandoned) return;
+    c.abandoned = true;
+    this.open.delete(nonce);
+    this.nonces.uncount(nonce);
+    if (c.coverage === 'none' || c.coverage === 'claimed') this.freeRoom(1);
+    if (c.coverage !== 'none') this.covered--;
+    this.recent.add(nonce, { state: 'not-run' });
     c.resolve();
   }
 
-  /** Per-call mode: the receipt for a completed, voucher-covered call. */
-  receiptFor(
-    nonce: bigint,
-    sv: SignedVoucher,
-    evidenceHash: Uint8Array,
-    identityKey: Uint8Array,
-  ): SignedReceipt {
-    const c = this.calls.get(nonce);
-    if (!c?.record) return sessionFail('EXECUTOR_INTERNAL', `call ${nonce} has no record`);
-    this.calls.delete(nonce);
-    this.cumulative += c.record.price;
-    if (sv.voucher.cumulativeAmount > this.authorised) this.authorised = sv.voucher.cumulativeAmount;
-    if (nonce > this.vouchedThrough) this.vouchedThrough = nonce;
-    return this.sign([c], evidenceHash, identityKey);
-  }
-
-  /** Batched mode: verifies a voucher over served calls and returns the receipt over the same range. */
-  async settle(sv: SignedVoucher, evidenceHash: Uint8Array, identityKey: Uint8Array): Promise<SignedReceipt> {
+  /**
+   * Batched mode: a voucher over open calls. Its calls are claimed synchronously (a second Settle
+   * naming any of them is refused), then awaited (bounded) if still running; the receipt covers
+   * exactly the voucher's range. The same voucher sent again gets the same receipt.
+   */
+  async settle(sv: SignedVoucher, evidenceHash: Uint8Array): Promise<SignedReceipt> {
+    // Nothing below awaits before the claims are made: an async function runs synchronously up to
+    // its first await.
+    const id = toHex(sv.signature);
+    const again = this.settles.get(id);
+    if (again && sameVoucher(again.voucher, sv.voucher)) return again.receipt;
     const v = sv.voucher;
-    this.checkVoucherEnvelope(sv);
-    if (v.lastNonce < v.firstNonce || v.lastNonce - v.firstNonce >= BigInt(this.cfg.maxVoucherRange))
-      sessionFail('VOUCHER_MISMATCH', `voucher range must hold 1..${this.cfg.maxVoucherRange} calls`);
-    // Calls of the range may still be in flight; wait for them (bounded).
-    const deadline = this.cfg.now() + this.cfg.voucherWaitMs;
+    checkVoucherEnvelope(sv, this.voucherContext());
+    if (v.lastNonce < v.firstNonce || v.lastNonce - v.firstNonce >= BigInt(this.cfg.rules.maxVoucherRange))
+      sessionFail('VOUCHER_MISMATCH', `voucher range must hold 1..${this.cfg.rules.maxVoucherRange} calls`);
     const calls: Call[] = [];
     for (let n = v.firstNonce; n <= v.lastNonce; n++) {
-      let c = this.calls.get(n);
-      while (!c && this.cfg.now() < deadline) {
-        await sleep(2);
-        c = this.calls.get(n);
-      }
-      if (!c || c.covered)
+      const c = this.open.get(n);
+      if (c?.coverage !== 'none')
         sessionFail(
           'VOUCHER_MISMATCH',
           `voucher covers call ${n}, which is not an open call of this client`,
@@ -226,84 +264,221 @@ export class Account {
         );
       calls.push(c);
     }
-    const owed = BigInt(calls.length) * this.cfg.pricePerCall;
-    if (v.cumulativeAmount < owed)
-      sessionFail('VOUCHER_MISMATCH', 'voucher authorises less than its calls cost', {
-        owed: owed.toString(),
-      });
-    let head: string = ZeroHash;
-    for (const c of calls) head = nextRequestHead(head, c);
-    if (head !== v.requestHead)
+    if (requestHead(calls) !== v.requestHead)
       sessionFail('VOUCHER_MISMATCH', 'voucher request chain does not match the calls served', {
         firstNonce: v.firstNonce.toString(),
         lastNonce: v.lastNonce.toString(),
       });
-    // Covered from now on: the next batch may proceed while the last calls of this one finish.
-    for (const c of calls) c.covered = true;
-    this.uncovered -= calls.length;
-    const waiters = this.coverageWaiters;
-    this.coverageWaiters = [];
-    for (const w of waiters) w();
-    await Promise.race([
-      Promise.all(calls.map((c) => c.done)),
-      sleep(Math.max(0, deadline - this.cfg.now()) + 60_000),
-    ]);
-    const price = calls.reduce((s, c) => s + (c.record?.price ?? 0n), 0n);
-    for (const c of calls) this.calls.delete(c.nonce);
-    this.cumulative += price;
-    if (v.cumulativeAmount > this.authorised) this.authorised = v.cumulativeAmount;
-    if (v.lastNonce > this.vouchedThrough) this.vouchedThrough = v.lastNonce;
-    return this.sign(calls, evidenceHash, identityKey);
+    this.checkAmount(v, 0, calls.length);
+    for (const c of calls) c.coverage = 'claimed';
+    this.covered += calls.length;
+    this.amounts.accept(v.lastNonce, v.cumulativeAmount);
+    const receipt = this.finishSettle(calls, evidenceHash);
+    this.remember(id, v, receipt);
+    return await receipt;
   }
 
-  private checkVoucherEnvelope(sv: SignedVoucher): void {
-    const v = sv.voucher;
-    if (v.leaseId !== this.cfg.leaseId)
-      sessionFail('WRONG_LEASE', `voucher is for lease ${v.leaseId}, not ${this.cfg.leaseId}`);
-    if (v.deadline * 1000n < BigInt(this.cfg.now()))
-      sessionFail('VOUCHER_EXPIRED', 'voucher deadline has passed', { deadline: v.deadline.toString() });
-    const signer = recoverVoucherSigner(this.cfg.domain, sv);
-    if (signer !== this.cfg.client)
-      sessionFail('VOUCHER_INVALID', 'voucher is not signed by the client wallet', {
-        client: this.cfg.client,
-        ...(signer && { signer }),
+  /**
+   * The fate of each nonce. A nonce never taken that could still be taken is fenced: taken without
+   * running, so a request still on its way is refused (NONCE_STALE) and the answer stays true.
+   * Resolves once a fenced nonce above the persisted ceiling is durable.
+   */
+  async statuses(nonces: readonly bigint[]): Promise<CallState[]> {
+    let fenced = 0n;
+    const out = nonces.map((n): CallState => {
+      const c = this.open.get(n);
+      if (c) return c.record ? { state: 'ran-uncovered', record: c.record } : { state: 'running' };
+      const f = this.recent.get(n);
+      if (f) return f;
+      if (this.nonces.refusal(n)) return { state: 'unknown' };
+      this.nonces.take(n, false);
+      this.recent.add(n, { state: 'not-run' });
+      if (n > fenced) fenced = n;
+      return { state: 'not-run' };
+    });
+    if (fenced > 0n) await this.reserve(fenced);
+    return out;
+  }
+
+  /** Records of the calls that ran and that no voucher covers or claims, by nonce. */
+  unsettled(): CallRecord[] {
+    const out: CallRecord[] = [];
+    for (const c of this.open.values()) if (c.record && c.coverage === 'none') out.push(c.record);
+    return out.sort((a, b) => (a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
+  }
+
+  /** Persists the amount floor (at a clean stop); the nonce ceiling stays as reserved. */
+  persist(): Promise<void> {
+    const f = this.cfg.store.floors(this.key);
+    return this.cfg.store.raise(this.key, { ceiling: f.ceiling, amountFloor: this.amounts.highest });
+  }
+
+  // ---- the rules ----
+
+  /**
+   * The amount rule for a voucher `v` whose acceptance makes `ownUncounted` more calls count (its
+   * own call, per call) and `newlyCovered` more calls covered.
+   */
+  private checkAmount(v: Voucher, ownUncounted: number, newlyCovered: number): void {
+    const price = this.cfg.rules.pricePerCall;
+    const floor = this.amounts.floor;
+    const byCalls = floor + price * BigInt(this.nonces.countAtOrBelow(v.lastNonce) + ownUncounted);
+    const byOrder = this.amounts.endingBefore(v.firstNonce);
+    const byCovered = floor + price * BigInt(this.covered + newlyCovered);
+    const required = max(byCalls, byOrder, this.amounts.highest >= byCovered ? 0n : byCovered);
+    if (v.cumulativeAmount < required)
+      sessionFail(
+        'VOUCHER_AMOUNT_TOO_LOW',
+        `voucher authorises ${v.cumulativeAmount}; the calls it follows and covers need at least ${required}`,
+        { required: required.toString(), cumulativeAmount: v.cumulativeAmount.toString() },
+      );
+  }
+
+  private async waitForRoom(): Promise<void> {
+    const max = this.cfg.rules.maxUncovered;
+    if (this.uncovered < max) return;
+    const deadline = this.cfg.now() + this.cfg.rules.voucherWaitMs;
+    while (this.uncovered >= max) {
+      const left = deadline - this.cfg.now();
+      if (left <= 0)
+        sessionFail(
+          'VOUCHER_REQUIRED',
+          `${this.uncovered} calls are not covered by a voucher; settle them first`,
+          {
+            uncovered: this.uncovered,
+            vouchedThrough: this.vouchedThrough.toString(),
+          },
+        );
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, left);
+        function done() {
+          clearTimeout(t);
+          resolve();
+        }
+        this.roomWaiters.push(done);
       });
+    }
   }
 
-  private sign(calls: readonly Call[], evidenceHash: Uint8Array, identityKey: Uint8Array): SignedReceipt {
-    const records = calls.map(
-      (c) => c.record ?? sessionFail('EXECUTOR_INTERNAL', `call ${c.nonce} did not finish`),
-    );
+  private freeRoom(n: number): void {
+    this.uncovered -= n;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Waits (bounded) for claimed calls still running, then signs, or gives the claims back. */
+  private async finishSettle(calls: readonly Call[], evidenceHash: Uint8Array): Promise<SignedReceipt> {
+    if (calls.some((c) => !c.record && !c.abandoned)) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(calls.map((c) => c.done)),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, this.cfg.rules.settleWaitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    const missing = calls.find((c) => !c.record);
+    if (missing) {
+      for (const c of calls)
+        if (!c.abandoned) {
+          c.coverage = 'none';
+          this.covered--;
+        }
+      return sessionFail(
+        'VOUCHER_MISMATCH',
+        missing.abandoned
+          ? `voucher covers call ${missing.nonce}, which did not run`
+          : `voucher covers call ${missing.nonce}, which is still running`,
+        { nonce: missing.nonce.toString() },
+      );
+    }
+    const receipt = this.sign(calls, evidenceHash);
+    this.finish(calls, receipt);
+    this.freeRoom(calls.length);
+    return receipt;
+  }
+
+  /** Covered calls that ran leave the open set for the memory of recent calls. */
+  private finish(calls: readonly Call[], receipt: SignedReceipt): void {
+    for (const c of calls) {
+      c.coverage = 'settled';
+      this.open.delete(c.nonce);
+      this.recent.add(c.nonce, { state: 'ran', record: c.record!, receipt });
+    }
+    const last = calls[calls.length - 1]!.nonce;
+    if (last > this.vouchedThrough) this.vouchedThrough = last;
+  }
+
+  private remember(id: string, voucher: Voucher, receipt: Promise<SignedReceipt>): void {
+    this.settles.set(id, { voucher, receipt });
+    // A refused Settle is forgotten (the same voucher is judged again); a signed one is kept.
+    receipt.catch(() => {
+      if (this.settles.get(id)?.receipt === receipt) this.settles.delete(id);
+    });
+    if (this.settles.size > this.cfg.rules.recentSettles) {
+      const oldest = this.settles.keys().next();
+      if (!oldest.done) this.settles.delete(oldest.value);
+    }
+  }
+
+  private sign(calls: readonly Call[], evidenceHash: Uint8Array): SignedReceipt {
+    const records = calls.map((c) => c.record!);
     const first = calls[0]!.nonce;
     const last = calls[calls.length - 1]!.nonce;
     const { recordHead } = chainHeads(records, first, last);
-    return signReceipt(
-      this.cfg.domain,
-      {
-        leaseId: this.cfg.leaseId,
-        firstNonce: first,
-        lastNonce: last,
-        recordHead,
-        evidenceHash: `0x${toHex(evidenceHash)}`,
-        startedAt: BigInt(Math.min(...calls.map((c) => c.startedAt))),
-        finishedAt: BigInt(Math.max(...calls.map((c) => c.finishedAt))),
-      },
-      identityKey,
-    );
+    let startedAt = calls[0]!.startedAt;
+    let finishedAt = calls[0]!.finishedAt;
+    for (const c of calls) {
+      if (c.startedAt < startedAt) startedAt = c.startedAt;
+      if (c.finishedAt > finishedAt) finishedAt = c.finishedAt;
+    }
+    return this.cfg.signer.sign({
+      leaseId: this.cfg.leaseId,
+      firstNonce: first,
+      lastNonce: last,
+      recordHead,
+      evidenceHash: `0x${toHex(evidenceHash)}`,
+      startedAt: BigInt(startedAt),
+      finishedAt: BigInt(finishedAt),
+    });
   }
 
-  private waitCoverage(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.coverageWaiters.push(done);
+  /** Before serving nonce n: its reservation on disk (or the write already raising it). */
+  private reserve(n: bigint): Promise<void> {
+    const f = this.cfg.store.floors(this.key);
+    if (n <= f.ceiling) return this.cfg.store.raise(this.key, f);
+    return this.cfg.store.raise(this.key, {
+      ceiling: n + this.cfg.rules.reserveBlock,
+      amountFloor: this.amounts.highest,
     });
+  }
+
+  private voucherContext() {
+    return {
+      leaseId: this.cfg.leaseId,
+      client: this.cfg.client,
+      domain: this.cfg.domain,
+      minLifetimeS: this.cfg.rules.minVoucherLifetimeS,
+      now: this.cfg.now(),
+    };
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref?.());
+function max(...xs: bigint[]): bigint {
+  let m = xs[0]!;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+}
+
+function sameVoucher(a: Voucher, b: Voucher): boolean {
+  return (
+    a.leaseId === b.leaseId &&
+    a.firstNonce === b.firstNonce &&
+    a.lastNonce === b.lastNonce &&
+    a.requestHead === b.requestHead &&
+    a.cumulativeAmount === b.cumulativeAmount &&
+    a.deadline === b.deadline
+  );
 }

@@ -1,0 +1,86 @@
+import type { CallStatus } from '../../proto/gen/defaas/executor/v1/CallStatus.js';
+import type { SyncRequest__Output } from '../../proto/gen/defaas/executor/v1/SyncRequest.js';
+import type { SessionResponse } from '../../proto/load.js';
+import { clientBindingSigner } from '../../protocol/client-binding.js';
+import { sessionFail } from '../../protocol/errors.js';
+import { parseUint, receiptToWire, recordToWire } from '../../protocol/wire.js';
+import type { CallState } from '../ledger/account.js';
+import type { ServerSession } from '../session/server-session.js';
+import type { RequestContext } from './context.js';
+import { parseClient, parseLease } from './parse.js';
+
+/** Nonces one Sync may ask about (SyncRequest.nonces). */
+export const MAX_SYNC_NONCES = 64;
+
+/**
+ * Sync (docs/session.md, "Client binding", "The client's trust rule" and "Billing rules", 5 and 6):
+ * with `client_proof` it binds the session to the wallet; it answers only for a wallet the session
+ * is bound to (CLIENT_NOT_BOUND otherwise): the next nonce, the vouched range and amount, the fate of
+ * the nonces asked about (fencing those that could still be taken), and the calls that ran and wait
+ * for a voucher.
+ */
+export async function sync(
+  c: RequestContext,
+  session: ServerSession,
+  s: SyncRequest__Output,
+): Promise<SessionResponse> {
+  const lease = parseLease(s.leaseId, c.terms.leaseId);
+  const client = parseClient(s.client);
+  if (s.nonces.length > MAX_SYNC_NONCES)
+    sessionFail(
+      'REQUEST_MALFORMED',
+      `a Sync asks about at most ${MAX_SYNC_NONCES} nonces, not ${s.nonces.length}`,
+    );
+  const nonces = s.nonces.map((n) => parseUint(n, 'nonce', 64));
+  const key = `${lease}/${client}`;
+  if (s.clientProof.length > 0) {
+    const signer = clientBindingSigner(s.clientProof, session.id, lease);
+    if (signer !== client)
+      sessionFail('CLIENT_PROOF_INVALID', 'the client binding is not signed by the client wallet', {
+        client,
+        ...(signer && { signer }),
+      });
+    session.boundClients.add(key);
+  } else if (!session.boundClients.has(key)) {
+    sessionFail(
+      'CLIENT_NOT_BOUND',
+      `Sync answers only for a wallet this session is bound to, not ${client}`,
+      {
+        client,
+      },
+    );
+  }
+  const account = c.books.get(lease, client);
+  const calls = await account.statuses(nonces);
+  const st = account.status;
+  return {
+    sync: {
+      nextNonce: st.nextNonce.toString(),
+      vouchedThrough: st.vouchedThrough.toString(),
+      cumulativeAmount: st.cumulativeAmount.toString(),
+      calls: calls.map((state, i) => callStatus(nonces[i]!, state)),
+      unsettled: account.unsettled().map(recordToWire),
+    },
+  };
+}
+
+function callStatus(nonce: bigint, s: CallState): CallStatus {
+  const n = nonce.toString();
+  switch (s.state) {
+    case 'ran':
+      return {
+        nonce: n,
+        state: 'CALL_STATE_RAN',
+        record: recordToWire(s.record),
+        receipt: receiptToWire(s.receipt),
+      };
+    case 'ran-uncovered':
+      return { nonce: n, state: 'CALL_STATE_RAN', record: recordToWire(s.record) };
+    case 'running':
+      return { nonce: n, state: 'CALL_STATE_RUNNING' };
+    case 'not-run':
+      return { nonce: n, state: 'CALL_STATE_NOT_RUN' };
+    case 'unknown':
+      return { nonce: n, state: 'CALL_STATE_UNKNOWN' };
+  }
+}
