@@ -5,6 +5,7 @@ import type { FetchCollateralOptions } from '../attestation/fetch-collateral.js'
 import { INTEL_PCS_BASE_URL, INTEL_ROOT_CA_CRL_URL } from '../attestation/intel/pcs.js';
 import { AMD_KDS_BASE } from '../attestation/sev-snp/kds.js';
 import { fetchGetter } from '../sdk/http-getter.js';
+import { httpUrlArg } from './args.js';
 
 /** The collateral-fetching flags shared by `attest verify` and `invoke`. */
 export interface FetchFlags {
@@ -24,9 +25,19 @@ export function defaultCacheDir(): string {
 export function addFetchFlags(cmd: Command, what: string): Command {
   return cmd
     .option('--fetch', what)
-    .option('--pcs-url <url>', 'Intel PCS (or a PCCS serving the v4 API) for --fetch', INTEL_PCS_BASE_URL)
-    .option('--root-crl-url <url>', 'where --fetch gets the Intel SGX Root CA CRL', INTEL_ROOT_CA_CRL_URL)
-    .option('--kds-url <url>', 'AMD KDS for --fetch', AMD_KDS_BASE)
+    .option(
+      '--pcs-url <url>',
+      'Intel PCS (or a PCCS serving the v4 API) for --fetch',
+      httpUrlArg,
+      INTEL_PCS_BASE_URL,
+    )
+    .option(
+      '--root-crl-url <url>',
+      'where --fetch gets the Intel SGX Root CA CRL',
+      httpUrlArg,
+      INTEL_ROOT_CA_CRL_URL,
+    )
+    .option('--kds-url <url>', 'AMD KDS for --fetch', httpUrlArg, AMD_KDS_BASE)
     .option('--cache-dir <dir>', 'where --fetch keeps fetched collateral', defaultCacheDir());
 }
 

@@ -1,18 +1,21 @@
 import { readFile, stat } from 'node:fs/promises';
-import { UsageError } from './exit-codes.js';
+import { isAttestationError } from '../attestation/errors.js';
+import { type Policy, parsePolicy } from '../attestation/policy.js';
+import { UsageError } from './errors.js';
 
 /*
- * Files named on the command line. A file that is missing or unreadable is the user's mistake:
- * a UsageError (exit 2) that names the flag and the path.
+ * Files named on the command line. A file that is missing, unreadable or not what its flag expects
+ * is the user's mistake: a UsageError (exit 2) that names the flag and the path, never the content.
  */
 
 function unreadable(what: string, path: string, e: unknown): UsageError {
   const code = (e as NodeJS.ErrnoException).code;
-  return new UsageError(
-    code === 'ENOENT'
-      ? `${what}: ${path} does not exist`
-      : `${what}: cannot read ${path} (${code ?? 'error'})`,
-  );
+  return code === 'ENOENT'
+    ? new UsageError(`${what}: ${path} does not exist`, 'FILE_NOT_FOUND', { flag: what, path })
+    : new UsageError(`${what}: cannot read ${path} (${code ?? 'error'})`, 'FILE_UNREADABLE', {
+        flag: what,
+        path,
+      });
 }
 
 /** Fails with a UsageError unless `path` exists (a file or a directory). */
@@ -34,4 +37,63 @@ export async function readBytes(path: string, what: string): Promise<Uint8Array>
 
 export async function readText(path: string, what: string): Promise<string> {
   return new TextDecoder().decode(await readBytes(path, what));
+}
+
+/** secp256k1's group order (SEC 2, section 2.4.1): a private key is an integer in [1, n-1]. */
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/** 64 hex digits (0x optional) naming a valid secp256k1 private key, 0x-prefixed; else undefined. */
+function privateKeyHex(text: string): string | undefined {
+  const t = text.trim();
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(t)) return undefined;
+  const h = t.startsWith('0x') ? t : `0x${t}`;
+  const k = BigInt(h);
+  return k > 0n && k < SECP256K1_N ? h : undefined;
+}
+
+/**
+ * A private key from a file (`--key <file>`): one line of 64 hex digits. A file holding anything
+ * else is refused, naming the file and never echoing what it holds.
+ */
+export async function readPrivateKey(path: string, what = '--key'): Promise<string> {
+  const key = privateKeyHex(await readText(path, what));
+  if (key === undefined)
+    throw new UsageError(
+      `${what}: ${path} does not hold a secp256k1 private key (expected one line of 64 hex digits)`,
+      'FILE_INVALID',
+      { flag: what, path },
+    );
+  return key;
+}
+
+/** A private key from an environment variable (the same rule as a key file); undefined when unset. */
+export function privateKeyFromEnv(name: string): string | undefined {
+  const v = process.env[name];
+  if (v === undefined || v.trim() === '') return undefined;
+  const key = privateKeyHex(v);
+  if (key === undefined)
+    throw new UsageError(
+      `$${name} does not hold a secp256k1 private key (expected 64 hex digits)`,
+      'INVALID_ARGUMENT',
+      {
+        env: name,
+      },
+    );
+  return key;
+}
+
+/** An attestation policy file (`--policy`): a malformed one is the user's mistake, not the evidence's. */
+export async function readPolicy(path: string, what = '--policy'): Promise<Policy> {
+  const text = await readText(path, what);
+  try {
+    return parsePolicy(text);
+  } catch (e) {
+    if (isAttestationError(e))
+      throw new UsageError(`${what}: ${path}: ${e.message}`, 'FILE_INVALID', {
+        flag: what,
+        path,
+        reason: e.code,
+      });
+    throw e;
+  }
 }

@@ -1,10 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAttest } from './commands/attest.js';
 import { registerChain } from './commands/chain.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExecutor } from './commands/executor.js';
 import { registerInvoke } from './commands/invoke.js';
-import { EXIT, UsageError } from './exit-codes.js';
+import { EXIT } from './exit-codes.js';
+import { reportFailure } from './output.js';
+
+/** The version in package.json, read when the program is built. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version?: unknown;
+  };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
 
 /** Builds the `defaas` program. One file per subcommand under cli/commands/. */
 export function buildProgram(): Command {
@@ -12,8 +22,10 @@ export function buildProgram(): Command {
     .description(
       'defaas: confidential Function-as-a-Service on attested TEEs, witnessed and settled on an EVM chain',
     )
-    .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)');
+    .version(packageVersion())
+    // commander's own error text is replaced by reportFailure's (one format, JSON under --json);
+    // subcommands inherit this.
+    .configureOutput({ outputError: () => {} });
   registerAttest(program);
   registerChain(program);
   registerExecutor(program);
@@ -22,7 +34,13 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI and resolves with the process exit code (0 ok, 1 rejected, 2 usage, 3 transient). */
+/** `--json` among the arguments (before a `--`): how a parse error is reported before any action runs. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** Runs the CLI and resolves with the process exit code (the table in exit-codes.ts). */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   program.exitOverride();
@@ -30,19 +48,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     c.exitOverride();
     c.commands.forEach(override);
   });
+  let json = wantsJson(argv.slice(2));
+  program.hook('preAction', (_program, command) => {
+    json = command.opts().json === true;
+  });
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      // --help and --version end through here with exitCode 0.
-      return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
-    }
-    if (e instanceof UsageError) {
-      process.stderr.write(`defaas: ${e.message}\n`);
-      return EXIT.USAGE;
-    }
-    process.stderr.write(`defaas: ${e instanceof Error ? e.message : String(e)}\n`);
-    return EXIT.REJECTED;
+    // --help and --version end here too, with exit code 0 and nothing more to say.
+    if (e instanceof CommanderError && e.exitCode === 0) return EXIT.OK;
+    return reportFailure(e, json);
   }
 }

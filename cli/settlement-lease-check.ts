@@ -1,9 +1,6 @@
-import type { SettlementContract } from '../contracts/bindings/index.js';
+import { type SettlementContract, SettlementLeaseStatus } from '../contracts/bindings/index.js';
 import type { LeaseCheck } from '../enclave-host/executor.js';
 import { sessionFail } from '../protocol/errors.js';
-
-/** ISettlement.LeaseStatus (contracts/src/interfaces/ISettlement.sol). */
-const LEASE_OPEN = 1n;
 
 /**
  * The executor's on-chain lease check against the Settlement contract: the lease must be open, bound
@@ -14,7 +11,7 @@ const LEASE_OPEN = 1n;
 export function settlementLeaseCheck(settlement: Pick<SettlementContract, 'lease'>): LeaseCheck {
   return async ({ leaseId, client, enclave }) => {
     const l = await settlement.lease(leaseId);
-    if (BigInt(l.status) !== LEASE_OPEN)
+    if (l.status !== SettlementLeaseStatus.Open)
       sessionFail('LEASE_NOT_ACTIVE', `lease ${leaseId} is not open on chain`, {
         leaseId: leaseId.toString(),
         status: Number(l.status),

@@ -1,15 +1,25 @@
 /*
- * Compiles contracts/src with the npm `solc` package (no compiler download), writes ABIs and bytecode
- * to contracts/artifacts/<Name>.json and typed ethers v6 bindings to contracts/bindings/<name>.ts.
- *   npx tsx contracts/build.ts          # rebuild
- *   npx tsx contracts/build.ts --check  # exit 1 when committed artifacts or bindings are stale
+ * Compiles contracts/src with the npm `solc` package (no compiler download), writes each contract's ABI
+ * and creation bytecode to contracts/artifacts/<Name>.json (their one stored copy), typed ethers v6
+ * bindings that import them to contracts/bindings/<name>.ts, and the Solidity enums, read from the
+ * compiler's AST, to contracts/bindings/enums.ts.
+ *   npx tsx contracts/build.ts          # rebuild (and remove generated files that are no longer produced)
+ *   npx tsx contracts/build.ts --check  # exit 1 when a committed artifact or binding is stale or extra
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import solc from 'solc';
-import { type AbiParam, renderBinding, renderIndex } from './codegen.js';
+import {
+  type AbiParam,
+  enumName,
+  renderArtifact,
+  renderBinding,
+  renderEnums,
+  renderIndex,
+  type SolidityEnum,
+} from './codegen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -27,23 +37,37 @@ export const CONTRACTS = [
   'AttestationLog',
 ] as const;
 
-/** Compiler settings shared with foundry.toml (optimizer 200 runs, prague). */
+/**
+ * Compiler settings shared with foundry.toml (optimizer 200 runs, prague). The AST (`''`: per source)
+ * is where the enums are read from.
+ */
 export const SOLC_SETTINGS = {
   optimizer: { enabled: true, runs: 200 },
   evmVersion: 'prague',
   metadata: { bytecodeHash: 'none' },
-  outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
+  outputSelection: { '*': { '': ['ast'], '*': ['abi', 'evm.bytecode.object'] } },
 } as const;
+
+/** The parts of a solc AST node that the enum walk reads (solc "compact" AST). */
+interface AstNode {
+  nodeType: string;
+  name?: string;
+  canonicalName?: string;
+  members?: { name: string }[];
+  documentation?: { text: string } | null;
+  nodes?: AstNode[];
+}
 
 interface SolcOutput {
   errors?: { severity: string; formattedMessage: string }[];
-  contracts: Record<
-    string,
-    Record<
-      string,
-      { abi: AbiEntry[]; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }
-    >
-  >;
+  sources: Record<string, { ast: AstNode }>;
+  contracts: Record<string, Record<string, { abi: AbiEntry[]; evm: { bytecode: { object: string } } }>>;
+}
+
+export interface Compiled {
+  contracts: Map<string, { abi: AbiEntry[]; bytecode: string }>;
+  /** The enums declared in contracts/src (not those of imported libraries), in source order. */
+  enums: SolidityEnum[];
 }
 
 export interface AbiEntry {
@@ -56,9 +80,11 @@ export interface AbiEntry {
 }
 
 function listSources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? listSources(join(dir, d.name)) : d.name.endsWith('.sol') ? [join(dir, d.name)] : [],
-  );
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .flatMap((d) =>
+      d.isDirectory() ? listSources(join(dir, d.name)) : d.name.endsWith('.sol') ? [join(dir, d.name)] : [],
+    );
 }
 
 function findImport(path: string): { contents: string } | { error: string } {
@@ -69,45 +95,74 @@ function findImport(path: string): { contents: string } | { error: string } {
   return { error: `not found: ${path}` };
 }
 
-export function compile(): Map<string, { abi: AbiEntry[]; bytecode: string; deployedBytecode: string }> {
+export function compile(): Compiled {
   const sources: Record<string, { content: string }> = {};
   for (const f of listSources(srcDir)) sources[relative(here, f)] = { content: readFileSync(f, 'utf8') };
   const input = { language: 'Solidity', sources, settings: SOLC_SETTINGS };
   const out = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport })) as SolcOutput;
   const errors = (out.errors ?? []).filter((e) => e.severity === 'error');
   if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'));
-  const result = new Map<string, { abi: AbiEntry[]; bytecode: string; deployedBytecode: string }>();
+  const contracts = new Map<string, { abi: AbiEntry[]; bytecode: string }>();
   for (const name of CONTRACTS) {
     const c = out.contracts[`src/${name}.sol`]?.[name];
     if (!c) throw new Error(`solc produced no ${name}`);
-    result.set(name, {
-      abi: c.abi,
-      bytecode: `0x${c.evm.bytecode.object}`,
-      deployedBytecode: `0x${c.evm.deployedBytecode.object}`,
-    });
+    contracts.set(name, { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` });
   }
-  return result;
+  const enums = Object.keys(sources).flatMap((source) => {
+    const ast = out.sources[source]?.ast;
+    if (!ast) throw new Error(`solc produced no AST for ${source}`);
+    return enumsOf(ast, source);
+  });
+  const names = enums.map((e) => enumName(e.canonicalName));
+  const clash = names.find((n, i) => names.indexOf(n) !== i);
+  if (clash) throw new Error(`two Solidity enums would both be named ${clash} in TypeScript`);
+  return { contracts, enums };
+}
+
+/** Enums are declared at file level or inside a contract, interface or library: two levels deep at most. */
+function enumsOf(node: AstNode, source: string): SolidityEnum[] {
+  return (node.nodes ?? []).flatMap((n): SolidityEnum[] => {
+    if (n.nodeType === 'ContractDefinition') return enumsOf(n, source);
+    if (n.nodeType !== 'EnumDefinition') return [];
+    const e: SolidityEnum = {
+      canonicalName: n.canonicalName ?? n.name!,
+      source,
+      members: (n.members ?? []).map((m) => m.name),
+    };
+    if (n.documentation?.text) e.doc = n.documentation.text;
+    return [e];
+  });
 }
 
 function outputs(): Map<string, string> {
   const files = new Map<string, string>();
-  const compiled = compile();
-  for (const [name, c] of compiled) {
-    const artifact = {
-      contractName: name,
-      sourceName: `contracts/src/${name}.sol`,
-      compiler: { version: solc.version(), settings: SOLC_SETTINGS },
-      abi: c.abi,
-      bytecode: c.bytecode,
-      deployedBytecode: c.deployedBytecode,
-    };
-    files.set(join(artifactsDir, `${name}.json`), `${JSON.stringify(artifact, null, 2)}\n`);
+  const { contracts, enums } = compile();
+  for (const [name, c] of contracts) {
+    files.set(join(artifactsDir, `${name}.json`), renderArtifact(c.abi, c.bytecode));
     const binding = join(bindingsDir, `${kebab(name)}.ts`);
-    files.set(binding, biomeFormat(binding, renderBinding(name, c.abi, c.bytecode)));
+    files.set(binding, biomeFormat(binding, renderBinding(name, c.abi, enums)));
   }
+  const enumsFile = join(bindingsDir, 'enums.ts');
+  files.set(enumsFile, biomeFormat(enumsFile, renderEnums(enums)));
   const index = join(bindingsDir, 'index.ts');
   files.set(index, biomeFormat(index, renderIndex(CONTRACTS.map((n) => ({ name: n, file: kebab(n) })))));
   return files;
+}
+
+/**
+ * Files in the output folders that the build wrote once but no longer produces: every artifact, and
+ * every binding that starts with the generated header (bindings/commitments.ts is written by hand).
+ */
+function extraOutputs(files: ReadonlyMap<string, string>): string[] {
+  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+  const artifacts = list(artifactsDir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => join(artifactsDir, f));
+  const bindings = list(bindingsDir)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(bindingsDir, f))
+    .filter((f) => readFileSync(f, 'utf8').startsWith('// Generated by contracts/build.ts'));
+  return [...artifacts, ...bindings].filter((f) => !files.has(f));
 }
 
 /** Formats generated TypeScript exactly as `biome format` would, so lint and --check agree. */
@@ -127,13 +182,16 @@ export function kebab(name: string): string {
   return name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
 }
 
-/** Compiles and lists the committed artifacts and bindings that differ from a fresh build. */
+/**
+ * Compiles and lists the committed artifacts and bindings that differ from a fresh build, are missing,
+ * or are generated files the build no longer produces.
+ */
 export function staleOutputs(): { stale: string[]; total: number } {
   const files = outputs();
   const stale = [...files]
     .filter(([path, content]) => !existsSync(path) || readFileSync(path, 'utf8') !== content)
-    .map(([path]) => relative(root, path));
-  return { stale, total: files.size };
+    .map(([path]) => path);
+  return { stale: [...stale, ...extraOutputs(files)].map((p) => relative(root, p)), total: files.size };
 }
 
 function main(): number {
@@ -147,12 +205,17 @@ function main(): number {
     console.log(`contracts: ${total} artifacts and bindings up to date`);
     return 0;
   }
-  for (const [path, content] of outputs()) {
+  const files = outputs();
+  for (const [path, content] of files) {
     const current = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
     if (current === content) continue;
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, content);
     console.log(`wrote ${relative(root, path)}`);
+  }
+  for (const path of extraOutputs(files)) {
+    rmSync(path);
+    console.log(`removed ${relative(root, path)}`);
   }
   return 0;
 }

@@ -13,6 +13,7 @@ import {
   deployWitnessPool,
   type MarketContract,
   type RegistryContract,
+  RegistryTeeType,
   type SettlementContract,
   type TokenContract,
   type WitnessPoolContract,
@@ -136,11 +137,13 @@ export const TEST_PARAMS: ChainParams = {
   minBiddingWindow: 10n,
 };
 
+const { Simulated, Tdx, SevSnp } = RegistryTeeType;
+
 /** The FaaS levels a fresh chain starts with (the table is append-only afterwards). */
 export const DEFAULT_LEVELS = [
-  { cpuCores: 1, memoryMiB: 512, gpuMemoryMiB: 0, minGflops: 1, teeType: 0, labels: 'sim-small' },
-  { cpuCores: 2, memoryMiB: 2048, gpuMemoryMiB: 0, minGflops: 10, teeType: 1, labels: 'tdx-small' },
-  { cpuCores: 4, memoryMiB: 8192, gpuMemoryMiB: 0, minGflops: 40, teeType: 2, labels: 'snp-medium' },
+  { cpuCores: 1, memoryMiB: 512, gpuMemoryMiB: 0, minGflops: 1, teeType: Simulated, labels: 'sim-small' },
+  { cpuCores: 2, memoryMiB: 2048, gpuMemoryMiB: 0, minGflops: 10, teeType: Tdx, labels: 'tdx-small' },
+  { cpuCores: 4, memoryMiB: 8192, gpuMemoryMiB: 0, minGflops: 40, teeType: SevSnp, labels: 'snp-medium' },
 ] as const;
 
 export interface DeployOptions {

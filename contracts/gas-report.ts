@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEther } from 'ethers';
 import * as bindings from './bindings/index.js';
+import { WitnessPoolVerdict } from './bindings/index.js';
 import { CONTRACTS } from './build.js';
 import { runForge } from './forge.js';
 import {
@@ -21,10 +22,14 @@ import {
   signedVoucher,
   startChain,
   startLease,
-  VERDICT,
 } from './test/chain-fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/** The verdicts of `n` committee members that all reveal NotViolated. */
+function notViolated(n: number): WitnessPoolVerdict[] {
+  return Array(n).fill(WitnessPoolVerdict.NotViolated);
+}
 
 async function measure(
   ch: Chain,
@@ -62,7 +67,7 @@ export async function gasReport(): Promise<string> {
       );
       roundId = await startLease(ch, orderId);
     });
-    const round3 = await measure(ch, () => playRound(ch, roundId, [1, 1, 1]));
+    const round3 = await measure(ch, () => playRound(ch, roundId, notViolated(3)));
     const finish = await measure(ch, async () => {
       await ch.advance(DURATION);
       await ch.tx('Market.finish', c.market.finish(orderId));
@@ -92,7 +97,7 @@ export async function gasReport(): Promise<string> {
     for (const [n, m] of sizes) {
       const id = await auction(ch, [5n * 10n ** 14n], { size: n, majority: m });
       const r = await startLease(ch, id);
-      const round = await measure(ch, () => playRound(ch, r, Array(n).fill(VERDICT.NotViolated)));
+      const round = await measure(ch, () => playRound(ch, r, notViolated(n)));
       drawGas[n] = round.txs[0]!.gas;
       roundGas[n] = round.total;
       flows.push({
@@ -109,7 +114,13 @@ export async function gasReport(): Promise<string> {
         playRound(
           ch,
           r,
-          [VERDICT.Violated, VERDICT.Violated, VERDICT.Violated, VERDICT.NotViolated, null],
+          [
+            WitnessPoolVerdict.Violated,
+            WitnessPoolVerdict.Violated,
+            WitnessPoolVerdict.Violated,
+            WitnessPoolVerdict.NotViolated,
+            null,
+          ],
           started + 10n,
         ),
       );
@@ -122,7 +133,7 @@ export async function gasReport(): Promise<string> {
 
     // 3. vouchers and disputes on a fresh lease
     const leaseId = await auction(ch, [5n * 10n ** 14n]);
-    await playRound(ch, await startLease(ch, leaseId), [1, 1, 1]);
+    await playRound(ch, await startLease(ch, leaseId), notViolated(3));
     const provider = ch.providers[0]!;
     const enclave = ch.enclaves[0]!;
     const warm = await signedVoucher(ch, leaseId, records(0n, 1), parseEther('0.001'));

@@ -10,6 +10,8 @@ import {
 import type { ErrorDetail__Output } from '../proto/gen/defaas/executor/v1/ErrorDetail.js';
 import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
 import { isSessionError } from '../protocol/errors.js';
+import type { VerifiedReceipt } from '../protocol/receipts.js';
+import type { CallRecord } from '../protocol/typed-data.js';
 import { parseInfoJson } from '../protocol/wire.js';
 import {
   isWireErrorCode,
@@ -62,15 +64,32 @@ export interface FunctionOutput {
   readonly stderrTruncatedBytes: number;
 }
 
+/**
+ * Where an error came from, which decides what it may change:
+ * - `sealed`: the enclave said it, inside the session (a fact);
+ * - `plaintext`: a gRPC status or trailer, or a stream refusal frame: anyone on the path can forge
+ *   it, so it is a hint that moves no client state (docs/session.md, "The client's trust rule");
+ * - `local`: raised by the SDK itself (a check failed, the transport broke, a deadline passed).
+ */
+export type ErrorOrigin = 'sealed' | 'plaintext' | 'local';
+
+/** What became of a refused call's nonce, as the enclave said it (sealed errors only). */
+export type CallOutcome = 'not-admitted' | 'not-run';
+
 export class DefaasError extends CodedError<DefaasErrorCode, DefaasErrorKind> {
   override readonly name = 'DefaasError';
-  /** The gRPC status the executor answered with, when the error came over the wire. */
+  /** The gRPC status the executor answered with, when the error came over the wire as a status. */
   readonly grpcStatus: number | undefined;
+  origin: ErrorOrigin = 'local';
+  /** Sealed refusals of a call: its nonce was not taken, or taken without running (not charged). */
+  callOutcome: CallOutcome | undefined;
   /**
    * A function failure's partial stdout and stderr. Set only from a response sealed by the enclave
    * (never from a plaintext gRPC trailer, which a relay or the host could forge).
    */
   functionOutput: FunctionOutput | undefined;
+  /** A call that ran (failed, or whose output was lost): its verified record and receipt, if any. */
+  call: CallEvidence | undefined;
 
   constructor(
     code: DefaasErrorCode,
@@ -82,6 +101,12 @@ export class DefaasError extends CodedError<DefaasErrorCode, DefaasErrorKind> {
     super(code, kindOf(code), `${code}: ${message}`, info, cause);
     this.grpcStatus = grpcStatus;
   }
+}
+
+/** The verified record of a call that ran, with the receipt covering it (per call, or a promise for its batch). */
+export interface CallEvidence {
+  readonly record: CallRecord;
+  readonly receipt: VerifiedReceipt | Promise<VerifiedReceipt> | undefined;
 }
 
 export function isDefaasError(e: unknown, code?: DefaasErrorCode): e is DefaasError {
@@ -110,35 +135,38 @@ function knownCode(code: string): code is DefaasErrorCode {
   return code in ATTESTATION_ERROR_KINDS || isWireErrorCode(code) || code in SDK_ERROR_KINDS;
 }
 
-/** A typed error from the executor's ErrorDetail read in the clear (trailer): no function output. */
-export function fromErrorDetail(
+/** A typed error from an ErrorDetail: the code if it is one we know (else TRANSPORT_ERROR), message, info. */
+function fromErrorDetail(
   d: { code: string; message: string; infoJson: string },
+  origin: ErrorOrigin,
   grpcStatus?: number,
 ): DefaasError {
   const info: ErrorInfo = parseInfoJson(d.infoJson);
   const code = knownCode(d.code) ? d.code : 'TRANSPORT_ERROR';
-  return new DefaasError(
+  const e = new DefaasError(
     code,
     d.message,
     code === d.code ? info : { ...info, remoteCode: d.code },
     undefined,
     grpcStatus,
   );
+  e.origin = origin;
+  return e;
 }
 
-/**
- * A typed error from an ErrorDetail that came out of a frame the enclave sealed: the only place a
- * function's partial stdout and stderr are read from.
- */
-export function fromSealedErrorDetail(d: ErrorDetail__Output, grpcStatus?: number): DefaasError {
-  const e = fromErrorDetail(d, grpcStatus);
-  const out = d.functionOutput;
-  if (out)
-    e.functionOutput = {
-      stdout: new Uint8Array(out.stdout),
-      stderr: new Uint8Array(out.stderr),
-      stderrTruncatedBytes: Number(out.stderrTruncatedBytes),
-    };
+/** A typed error from an ErrorDetail read in the clear (trailer, stream refusal frame): a hint. */
+export function fromPlainErrorDetail(
+  d: { code: string; message: string; infoJson: string },
+  grpcStatus?: number,
+): DefaasError {
+  return fromErrorDetail(d, 'plaintext', grpcStatus);
+}
+
+/** A typed error from an ErrorDetail inside a frame the enclave sealed: the only one with a call outcome. */
+export function fromSealedErrorDetail(d: ErrorDetail__Output): DefaasError {
+  const e = fromErrorDetail(d, 'sealed');
+  if (d.callOutcome === 'CALL_OUTCOME_NOT_ADMITTED') e.callOutcome = 'not-admitted';
+  else if (d.callOutcome === 'CALL_OUTCOME_NOT_RUN') e.callOutcome = 'not-run';
   return e;
 }
 
@@ -148,11 +176,17 @@ export function fromGrpcError(e: ServiceError): DefaasError {
   const raw = md?.get(ERROR_DETAIL_KEY)[0];
   if (raw instanceof Buffer) {
     try {
-      return fromErrorDetail(sessionCodec().decodeError(raw), e.code);
+      return fromPlainErrorDetail(sessionCodec().decodeError(raw), e.code);
     } catch {
       // Fall through to the status code.
     }
   }
+  const err = statusError(e);
+  err.origin = 'plaintext';
+  return err;
+}
+
+function statusError(e: ServiceError): DefaasError {
   switch (e.code) {
     case status.UNAVAILABLE:
       return new DefaasError('TRANSPORT_UNAVAILABLE', e.details || 'executor unreachable', {}, e, e.code);

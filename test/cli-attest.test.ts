@@ -1,32 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../cli/main.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DemoSummary } from '../cli/demo/network.js';
+import { expectFailure, onlyJson, runCli } from './cli-run.js';
 import { VECTORS, type VectorIndexEntry, vectorIndex, vectorPath } from './vectors.js';
 
-/** Runs `defaas …` in-process and captures what it prints. */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  const before = process.exitCode;
-  try {
-    const code = await main(['node', 'defaas', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    process.exitCode = before;
-  }
-}
+const run = runCli;
 
 afterEach(() => {
   process.exitCode = undefined;
@@ -55,20 +35,20 @@ describe.skipIf(!VECTORS)('defaas attest verify on every real vector (platform p
 
   it.each(cases.map((c) => [c.v.id, c] as const))('%s', async (_id, { v, args }) => {
     const r = await run('attest', 'verify', ...args, '--at', v.verify_at, '--json');
-    const j = JSON.parse(r.out || r.err) as Record<string, unknown>;
+    const j = onlyJson(r.out);
     const verdict = v.expected.verdict;
     if (verdict === 'accept' || verdict.startsWith('accept (Intel QVL)')) {
       expect(j.ok, JSON.stringify(j)).toBe(true);
       expect(r.code).toBe(0);
     } else if (verdict === 'accept-with-status') {
-      // Genuine, but the platform policy accepts only UpToDate.
-      expect(j.code).toBe('POLICY_TCB_STATUS');
+      // Genuine, but the platform policy accepts only UpToDate: a policy refusal, exit 4.
+      expect(j).toMatchObject({ ok: false, code: 'POLICY_TCB_STATUS', kind: 'policy' });
       expect(j.tcbStatus).toBe(v.expected.tcb_status);
       expect(j.advisoryIds).toEqual(v.expected.advisory_ids);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(4);
     } else if (verdict === 'reject-by-policy') {
-      expect(j.code).toBe('POLICY_DEBUG');
-      expect(r.code).toBe(1);
+      expect(j).toMatchObject({ ok: false, code: 'POLICY_DEBUG', kind: 'policy' });
+      expect(r.code).toBe(4);
     } else {
       expect(j.ok).toBe(false);
       expect(j.kind).toBe('verification');
@@ -76,7 +56,10 @@ describe.skipIf(!VECTORS)('defaas attest verify on every real vector (platform p
     }
     if (j.ok) {
       expect(Object.keys(j.measurements as object).length).toBeGreaterThan(3);
-      expect(j.reportData).toMatch(/^[0-9a-f]{128}$/);
+      for (const h of Object.values(j.measurements as object)) expect(h).toMatch(/^0x([0-9a-f]{2})+$/);
+      expect(j.reportData).toMatch(/^0x[0-9a-f]{128}$/);
+      expect(j.evidenceHash).toMatch(/^0x[0-9a-f]{64}$/);
+      expect(j).not.toHaveProperty('code');
     }
     if (v.expected.tcb_status && verdict !== 'reject') expect(j.tcbStatus).toBe(v.expected.tcb_status);
   });
@@ -87,13 +70,13 @@ describe.skipIf(!VECTORS)('defaas attest verify on every real vector (platform p
       .map((c) => [c.v.id, c] as const),
   )('%s one day after its window is rejected as expired', async (_id, { v, args }) => {
     const r = await run('attest', 'verify', ...args, '--at', plusOneDay(v.valid_window!.to), '--json');
-    expect(JSON.parse(r.out || r.err).code).toBe('COLLATERAL_EXPIRED');
+    expectFailure(r.out, 'COLLATERAL_EXPIRED', 'verification');
     expect(r.code).toBe(1);
   });
 
   it('applies a policy file, and a policy written from the output pins the measurements', async () => {
     const v = idx.tdx[0]!;
-    const first = JSON.parse(
+    const first = onlyJson<{ measurements: { mrTd: string } }>(
       (await run('attest', 'verify', ...intelArgs(v), '--at', v.verify_at, '--json')).out,
     );
     const dir = mkdtempSync(join(tmpdir(), 'defaas-policy-'));
@@ -111,13 +94,34 @@ describe.skipIf(!VECTORS)('defaas attest verify on every real vector (platform p
       JSON.stringify({ allowedTees: ['tdx'], measurements: { tdx: { mrTd: '00'.repeat(48) } } }),
     );
     const r = await run('attest', 'verify', ...intelArgs(v), '--at', v.verify_at, '--policy', bad, '--json');
-    expect(r.code).toBe(1);
-    expect(JSON.parse(r.err || r.out).code).toBe('POLICY_MEASUREMENT_MISMATCH');
+    expect(r.code).toBe(4);
+    expectFailure(r.out, 'POLICY_MEASUREMENT_MISMATCH', 'policy');
+    // A policy file that is not a policy is the user's mistake (exit 2), not the evidence's.
     const typo = join(dir, 'typo.json');
     writeFileSync(typo, JSON.stringify({ allowedTees: ['tdx'], dangerouslyAllowAnyMeasurment: true }));
-    await expect(
-      run('attest', 'verify', ...intelArgs(v), '--at', v.verify_at, '--policy', typo),
-    ).resolves.toMatchObject({ code: 1 });
+    const t = await run('attest', 'verify', ...intelArgs(v), '--at', v.verify_at, '--policy', typo, '--json');
+    expect(t.code).toBe(2);
+    expect(expectFailure(t.out, 'FILE_INVALID', 'usage').message).toContain(typo);
+  });
+
+  it('keeps a policy refusal (exit 4) apart from a failed verification (exit 1), in JSON and in text', async () => {
+    const byPolicy = cases.find((c) => c.v.expected.verdict === 'accept-with-status');
+    const forged = cases.find((c) => c.v.expected.verdict === 'reject');
+    if (!byPolicy || !forged) throw new Error('the vectors have lost their policy or reject cases');
+    const p = await run('attest', 'verify', ...byPolicy.args, '--at', byPolicy.v.verify_at, '--json');
+    expect(p.code).toBe(4);
+    const pj = expectFailure(p.out, 'POLICY_TCB_STATUS', 'policy');
+    // The refusal still says what the genuine evidence is, so a policy can be written from it.
+    expect(pj.measurements).not.toBeNull();
+    expect(pj.verifiedAt).toBe(new Date(byPolicy.v.verify_at).toISOString());
+    const f = await run('attest', 'verify', ...forged.args, '--at', forged.v.verify_at, '--json');
+    expect(f.code).toBe(1);
+    expect(onlyJson(f.out)).toMatchObject({ ok: false, kind: 'verification' });
+    // Text: nothing on stdout, `defaas: CODE: message` then details on stderr.
+    const t = await run('attest', 'verify', ...byPolicy.args, '--at', byPolicy.v.verify_at);
+    expect(t.code).toBe(4);
+    expect(t.out).toBe('');
+    expect(t.err).toMatch(/^defaas: POLICY_TCB_STATUS: .+\n {2}policy: {7}platform/);
   });
 });
 
@@ -136,7 +140,19 @@ describe('defaas attest verify: usage errors exit 2', () => {
     writeFileSync(f, Buffer.from([2, 0, 0, 0]));
     const r = await run('attest', 'verify', f, '--at', 'yesterday');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/RFC 3339/);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(
+      /^defaas: INVALID_ARGUMENT: option '--at <time>' argument 'yesterday' is invalid\. .*RFC 3339/,
+    );
+    const j = await run('attest', 'verify', f, '--at', '2025-07-01', '--json');
+    expect(j.code).toBe(2);
+    expectFailure(j.out, 'INVALID_ARGUMENT', 'usage');
+  });
+
+  it('a missing evidence file is a usage error naming it, as JSON under --json', async () => {
+    const r = await run('attest', 'verify', '/nonexistent/quote.bin', '--json');
+    expect(r.code).toBe(2);
+    expect(expectFailure(r.out, 'FILE_NOT_FOUND', 'usage').message).toContain('/nonexistent/quote.bin');
   });
 
   it('an Intel quote without --collateral, and an SNP report without --vcek, are usage errors', async () => {
@@ -149,13 +165,13 @@ describe('defaas attest verify: usage errors exit 2', () => {
     expect((await run('attest', 'verify', s)).err).toMatch(/--vcek/);
   });
 
-  it('unknown evidence is rejected (exit 1) with its code', async () => {
+  it('unknown evidence fails verification (exit 1) with its code', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'defaas-ev-'));
     const f = join(dir, 'junk.bin');
     writeFileSync(f, Buffer.from('hello world'));
     const r = await run('attest', 'verify', f, '--json');
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.err || r.out).code).toBe('EVIDENCE_UNKNOWN_FORMAT');
+    expectFailure(r.out, 'EVIDENCE_UNKNOWN_FORMAT', 'malformed');
   });
 
   it('--help works on every command', async () => {
@@ -176,8 +192,12 @@ describe('defaas demo', () => {
   it('runs the whole local network: lease on anvil, verified calls, provider paid on-chain', async () => {
     const r = await run('demo', '--json', '--calls', '100');
     expect(r.code, r.err).toBe(0);
-    const j = JSON.parse(r.out);
+    // Progress goes to stderr under --json; stdout holds only the summary.
+    expect(r.err).toMatch(/5\. customer: attested session/);
+    const j = onlyJson<DemoSummary>(r.out);
     expect(j.ok).toBe(true);
+    expect(j.functionId).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(j.evidenceHash).toMatch(/^0x[0-9a-f]{64}$/);
     expect(j.calls).toBe(100);
     expect(j.callsOk).toBe(100);
     expect(j.outputsChecked).toBe(100);
@@ -196,6 +216,10 @@ describe('defaas demo', () => {
   });
 
   it('refuses a bad --calls as a usage error', async () => {
-    expect((await run('demo', '--calls', '0')).code).toBe(2);
+    for (const calls of ['0', '10001', '1.5', 'many']) {
+      const r = await run('demo', '--calls', calls, '--json');
+      expect(r.code, calls).toBe(2);
+      expectFailure(r.out, 'INVALID_ARGUMENT', 'usage');
+    }
   });
 });

@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectFailure, onlyJson, runCli } from './cli-run.js';
 import { VECTORS, vectorPath } from './vectors.js';
 import { SNP_DIR, startVendorServices, type VendorServices } from './vendor-services.js';
 
@@ -22,22 +22,7 @@ beforeAll(async () => {
 
 afterAll(() => services.close());
 
-async function run(...args: string[]) {
-  let out = '';
-  const capture = (s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  };
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    return { code: await main(['node', 'defaas', ...args]), out };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+const run = runCli;
 
 const intel = () => [
   'attest',
@@ -75,16 +60,16 @@ describe.skipIf(!VECTORS)(
     it('fetches Intel collateral for the quote and accepts it', async () => {
       services.mode = 'ok';
       const r = await run(...intel());
-      expect(r.code, r.out).toBe(0);
-      expect(JSON.parse(r.out).tcbStatus).toBe('UpToDate');
+      expect(r.code, r.out + r.err).toBe(0);
+      expect(onlyJson(r.out).tcbStatus).toBe('UpToDate');
       expect(services.hits).toContain('/tdx/certification/v4/tcb');
     });
 
     it('fetches the VCEK and the AMD chain for an SNP report and accepts it', async () => {
       services.mode = 'ok';
       const r = await run(...snp());
-      expect(r.code, r.out).toBe(0);
-      expect(JSON.parse(r.out).product).toBe('Milan');
+      expect(r.code, r.out + r.err).toBe(0);
+      expect(onlyJson(r.out).product).toBe('Milan');
     });
 
     it('rate limiting is transient: exit 3 with COLLATERAL_RATE_LIMITED', async () => {
@@ -92,7 +77,7 @@ describe.skipIf(!VECTORS)(
       for (const args of [intel(), snp()]) {
         const r = await run(...args);
         expect(r.code, r.out).toBe(3);
-        expect(JSON.parse(r.out).code).toBe('COLLATERAL_RATE_LIMITED');
+        expectFailure(r.out, 'COLLATERAL_RATE_LIMITED', 'transient');
       }
     });
 
@@ -100,13 +85,13 @@ describe.skipIf(!VECTORS)(
       services.mode = '404';
       const r = await run(...intel());
       expect(r.code, r.out).toBe(3);
-      expect(JSON.parse(r.out).code).toBe('COLLATERAL_UNAVAILABLE');
+      expectFailure(r.out, 'COLLATERAL_UNAVAILABLE', 'transient');
     });
 
     it('an unreachable service is transient too', async () => {
       const r = await run(...intel().map((a) => (a === base ? 'http://127.0.0.1:9' : a)));
       expect(r.code, r.out).toBe(3);
-      expect(JSON.parse(r.out).code).toBe('COLLATERAL_UNAVAILABLE');
+      expectFailure(r.out, 'COLLATERAL_UNAVAILABLE', 'transient');
     });
   },
 );

@@ -1,17 +1,17 @@
 /*
  * `defaas chain up`: starts anvil, deploys and wires everything, writes the deployment file; with --rpc
- * it deploys to an existing endpoint and returns.
+ * it deploys to an existing endpoint and returns; the deployer key comes from --key <file>.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { JsonRpcProvider } from 'ethers';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chainUp, registerChain } from '../cli/commands/chain.js';
+import { chainUp } from '../cli/commands/chain.js';
 import type { Anvil } from '../contracts/anvil.js';
 import { connectMarket, connectToken, connectWitnessPool } from '../contracts/bindings/index.js';
 import type { Deployment } from '../contracts/deploy.js';
+import { onlyJson, runCli } from './cli-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'defaas-chain-'));
 let anvil: Anvil | undefined;
@@ -24,17 +24,16 @@ afterAll(async () => {
 describe('contracts: defaas chain up', () => {
   it('starts anvil, deploys everything and writes the deployment file', async () => {
     const out = join(dir, 'deployment.json');
-    const lines: string[] = [];
-    const r = await chainUp({ out }, (l) => lines.push(l));
+    const r = await chainUp({ out });
     anvil = r.anvil;
     expect(anvil?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(r.file).toBe(out);
     const file = JSON.parse(readFileSync(out, 'utf8')) as Deployment;
     expect(file).toEqual(r.deployment);
     expect(file.chainId).toBe(31337);
     expect(Object.keys(file.contracts).sort()).toEqual(
       ['attestationLog', 'market', 'registry', 'settlement', 'token', 'witnessPool'].sort(),
     );
-    expect(lines.join('\n')).toContain(file.contracts.market);
 
     const provider = new JsonRpcProvider(file.rpcUrl, undefined, {
       staticNetwork: true,
@@ -55,19 +54,42 @@ describe('contracts: defaas chain up', () => {
     }
   });
 
-  it('with --rpc deploys to the given endpoint and returns', async () => {
+  it('with --rpc deploys to the given endpoint and returns (text, then one JSON object with --json)', async () => {
     const out = join(dir, 'rpc.json');
-    const program = new Command().exitOverride();
-    registerChain(program);
-    const log = console.log;
-    console.log = () => {};
-    try {
-      await program.parseAsync(['chain', 'up', '--rpc', anvil!.url, '--out', out], { from: 'user' });
-    } finally {
-      console.log = log;
-    }
+    const t = await runCli('chain', 'up', '--rpc', anvil!.url, '--out', out);
+    expect(t.code, t.err).toBe(0);
     const file = JSON.parse(readFileSync(out, 'utf8')) as Deployment;
     expect(file.rpcUrl).toBe(anvil!.url);
-    expect(file.contracts.token).not.toBe('');
+    expect(t.out).toContain(`deployed to ${anvil!.url} (chain id 31337)`);
+    expect(t.out).toContain(file.contracts.market);
+    expect(t.out).toContain(`deployment written to ${out}`);
+    const j = await runCli('chain', 'up', '--rpc', anvil!.url, '--out', out, '--json');
+    expect(j.code, j.err).toBe(0);
+    const o = onlyJson(j.out);
+    expect(o).toEqual({
+      ok: true,
+      deployment: JSON.parse(readFileSync(out, 'utf8')),
+      file: out,
+      anvil: null,
+    });
+  });
+
+  it('deploys with the key in --key <file> (the token treasury is that account)', async () => {
+    const keyFile = join(dir, 'deployer.key');
+    // anvil's second development account, funded at genesis.
+    writeFileSync(keyFile, '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d\n', {
+      mode: 0o600,
+    });
+    const out = join(dir, 'key.json');
+    const r = await runCli('chain', 'up', '--rpc', anvil!.url, '--out', out, '--key', keyFile, '--json');
+    expect(r.code, r.out + r.err).toBe(0);
+    const { deployment } = onlyJson<{ deployment: Deployment }>(r.out);
+    const provider = new JsonRpcProvider(anvil!.url, undefined, { staticNetwork: true });
+    try {
+      const token = connectToken(deployment.contracts.token, provider);
+      expect(await token.balanceOf('0x70997970C51812dc3A010C7d01b50e0d17dc79C8')).toBeGreaterThan(0n);
+    } finally {
+      provider.destroy();
+    }
   });
 });

@@ -4,7 +4,14 @@
  */
 import { parseEther } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bidCommitment, Verdict, verdictCommitment } from '../contracts/bindings/index.js';
+import {
+  bidCommitment,
+  MarketState,
+  SettlementClaimStatus,
+  SettlementLeaseStatus,
+  verdictCommitment,
+  WitnessPoolVerdict,
+} from '../contracts/bindings/index.js';
 import {
   auction,
   type Chain,
@@ -16,18 +23,8 @@ import {
   signedVoucher,
   startChain,
   startLease,
-  VERDICT,
 } from '../contracts/test/chain-fixture.js';
 import { chainHeads, receiptDigest, voucherDigest } from '../protocol/typed-data.js';
-
-const STATE = {
-  Bidding: 1n,
-  Confirming: 2n,
-  Deploying: 3n,
-  Fulfilling: 4n,
-  Finished: 5n,
-  Failed: 6n,
-} as const;
 
 let ch: Chain;
 /** Sign with the canonical TypeScript typed data, so the contract must agree with attestation/. */
@@ -50,10 +47,12 @@ async function conservation(): Promise<void> {
   let settlementHeld = 0n;
   for (let id = 1n; id <= (await c.market.orderCount()); id++) {
     const l = await c.settlement.lease(id);
-    if (l.status === 1n || l.status === 2n) settlementHeld += l.budget - l.collected;
+    if (l.status === SettlementLeaseStatus.Open || l.status === SettlementLeaseStatus.Closed)
+      settlementHeld += l.budget - l.collected;
   }
   for (let id = 1n; id <= (await c.settlement.claimCount()); id++) {
-    if ((await c.settlement.claim(id)).status === 1n) settlementHeld += await c.settlement.claimBond();
+    if ((await c.settlement.claim(id)).status === SettlementClaimStatus.Open)
+      settlementHeld += await c.settlement.claimBond();
   }
   const held = (await c.market.totalHeld()) + settlementHeld + (await c.registry.totalStaked());
   expect(await c.token.totalSupply()).toBe(sum + held);
@@ -69,7 +68,7 @@ describe('contracts: lease lifecycle on anvil', () => {
     const prices = [9n, 5n, 7n, 5n, 8n].map((x) => x * 10n ** 14n);
     const orderId = await auction(ch, prices);
     let o = await c.market.order(orderId);
-    expect(o.state).toBe(STATE.Confirming);
+    expect(o.state).toBe(MarketState.Confirming);
     expect(o.winner).toBe(1n); // lowest price, tie to the earlier commit
     expect(o.price).toBe(prices[1]);
 
@@ -81,18 +80,18 @@ describe('contracts: lease lifecycle on anvil', () => {
 
     const roundId = await startLease(ch, orderId);
     o = await c.market.order(orderId);
-    expect(o.state).toBe(STATE.Fulfilling);
+    expect(o.state).toBe(MarketState.Fulfilling);
     const lease = await c.settlement.lease(orderId);
     expect(lease.enclave).toBe(ch.enclaves[1]!.address);
     expect(lease.budget).toBe(MAX_BUDGET());
 
     const members = await playRound(ch, roundId, [
-      VERDICT.NotViolated,
-      VERDICT.NotViolated,
-      VERDICT.NotViolated,
+      WitnessPoolVerdict.NotViolated,
+      WitnessPoolVerdict.NotViolated,
+      WitnessPoolVerdict.NotViolated,
     ]);
     expect(new Set(members).size).toBe(3);
-    expect((await c.witnessPool.round(roundId)).verdict).toBe(1n);
+    expect((await c.witnessPool.round(roundId)).verdict).toBe(WitnessPoolVerdict.NotViolated);
 
     // two batches redeemed with cumulative vouchers
     const provider = ch.providers[1]!;
@@ -121,7 +120,7 @@ describe('contracts: lease lifecycle on anvil', () => {
       'Settlement.answerClaim',
       c.settlement.connect(provider.signer).answerClaim(1n, r2.receipt, r2.signature, b2),
     );
-    expect((await c.settlement.claim(1n)).status).toBe(2n);
+    expect((await c.settlement.claim(1n)).status).toBe(SettlementClaimStatus.Answered);
 
     // a receipt signed by another key does not answer a claim; unanswered, the claim is upheld
     const b3 = records(5n, 1);
@@ -148,7 +147,7 @@ describe('contracts: lease lifecycle on anvil', () => {
     const p1 = await c.token.balanceOf(provider.address);
     await ch.tx('Market.finish', c.market.finish(orderId));
     expect((await c.token.balanceOf(provider.address)) - p1).toBe(prices[1]! * DURATION);
-    expect((await c.market.order(orderId)).state).toBe(STATE.Finished);
+    expect((await c.market.order(orderId)).state).toBe(MarketState.Finished);
     await expect(ch.tx('twice', c.market.finish(orderId))).rejects.toThrow('MarketWrongState');
 
     await ch.advance(ch.params.redeemWindow);
@@ -165,11 +164,16 @@ describe('contracts: lease lifecycle on anvil', () => {
     const started = (await c.market.order(orderId)).startedAt;
     const stakeBefore = (await c.registry.executor(ch.executorIds[0]!)).stake;
     const customerBefore = await c.token.balanceOf(ch.customer.address);
-    await playRound(ch, roundId, [VERDICT.Violated, VERDICT.Violated, null], started + DURATION / 4n);
+    await playRound(
+      ch,
+      roundId,
+      [WitnessPoolVerdict.Violated, WitnessPoolVerdict.Violated, null],
+      started + DURATION / 4n,
+    );
     const r = await c.witnessPool.round(roundId);
-    expect(r.verdict).toBe(2n);
+    expect(r.verdict).toBe(WitnessPoolVerdict.Violated);
     const o = await c.market.order(orderId);
-    expect(o.state).toBe(STATE.Failed);
+    expect(o.state).toBe(MarketState.Failed);
     expect((await c.registry.executor(ch.executorIds[0]!)).stake).toBe(stakeBefore / 2n);
     // customer: 3/4 of the reservation fee back plus half of the slashed stake
     const fee = 6n * 10n ** 14n * DURATION;
@@ -196,11 +200,11 @@ describe('contracts: lease lifecycle on anvil', () => {
         leaseId,
         roundId,
         bidder,
-        Verdict.Violated,
+        WitnessPoolVerdict.Violated,
         99n,
         salt,
       ),
-    ).toBe(await c.witnessPool.verdictCommitment(roundId, bidder, Verdict.Violated, 99n, salt));
+    ).toBe(await c.witnessPool.verdictCommitment(roundId, bidder, WitnessPoolVerdict.Violated, 99n, salt));
   });
 
   it('rejects a voucher replayed on another lease', async () => {

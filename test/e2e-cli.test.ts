@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildExample } from '../examples/build-example.js';
+import { expectFailure, onlyJson } from './cli-run.js';
 
 /** `executor start` on the simulated TEE, one worker, a free port on 127.0.0.1, state in `stateDir`. */
 const simulatedExecutor = (stateDir: string) => [
@@ -20,18 +21,15 @@ const simulatedExecutor = (stateDir: string) => [
 ];
 
 /**
- * The two-terminal flow of issue 3, as child processes: `executor start --tee simulated` and
- * `invoke … --json`, then SIGTERM. The commands are registered on a bare commander program here
- * (cli/main.ts wires them into `defaas`).
+ * The two-terminal flow, as child processes of the real entry point (bin/defaas.mjs):
+ * `executor start --tee simulated --json` and `invoke … --json`, then SIGTERM.
  */
 
 const repo = new URL('..', import.meta.url).pathname;
 
-let entry = '';
-
-/** `node bin/run-ts.mjs <entry> …args`, the entry registering both commands on a bare program. */
+/** `node bin/defaas.mjs …args`. */
 function cli(args: string[]): ChildProcess {
-  return spawn(process.execPath, [join(repo, 'bin', 'run-ts.mjs'), entry, ...args], {
+  return spawn(process.execPath, [join(repo, 'bin', 'defaas.mjs'), ...args], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -50,55 +48,49 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   return new Promise((resolve) => c.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr })));
 }
 
-function runMain(args: string[]): Promise<{ code: number; stderr: string }> {
-  const c = spawn(process.execPath, [join(repo, 'bin', 'defaas.mjs'), ...args], {
-    cwd: repo,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  c.stderr?.on('data', (d) => {
-    stderr += d;
-  });
-  return new Promise((resolve) => c.on('exit', (code) => resolve({ code: code ?? -1, stderr })));
+interface Serving {
+  endpoint: string;
+  leaseId: string;
+  devLease: boolean;
+  identity: string;
+  tee: string;
+  policyFile: string | null;
+  limits: Record<string, number>;
 }
 
 describe('defaas executor start / defaas invoke', () => {
   let dir: string;
   let executor: ChildProcess;
+  let serving: Serving;
   let endpoint: string;
+  let stdout = '';
   let logs = '';
+  let echo: string;
+  let policy: string;
+  /** `invoke` of the echo function on the executor, with the dev policy. */
+  const invokeEcho = (...more: string[]) =>
+    run(['invoke', '--endpoint', endpoint, '--wasm', echo, '--input', 'x', '--policy', policy, ...more]);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'defaas-cli-'));
-    entry = join(dir, 'cli-entry.mts');
-    await writeFile(
-      entry,
-      [
-        `import { Command } from '${createRequire(import.meta.url).resolve('commander')}';`,
-        `import { registerExecutor } from '${join(repo, 'cli/commands/executor.ts')}';`,
-        `import { registerInvoke } from '${join(repo, 'cli/commands/invoke.ts')}';`,
-        "const p = new Command('defaas');",
-        'registerExecutor(p);',
-        'registerInvoke(p);',
-        'await p.parseAsync(process.argv);',
-      ].join('\n'),
-    );
-    executor = cli([...simulatedExecutor(join(dir, 'state'))]);
-    executor.stdout?.on('data', (d) => {
+    echo = join(dir, 'echo.wasm');
+    await writeFile(echo, await buildExample('echo'));
+    policy = join(dir, 'state', 'policy.json');
+    executor = cli([...simulatedExecutor(join(dir, 'state')), '--json']);
+    executor.stderr?.on('data', (d) => {
       logs += d;
     });
-    endpoint = await new Promise<string>((resolve, reject) => {
-      let err = '';
-      const t = setTimeout(() => reject(new Error(`executor did not start: ${err}`)), 20_000);
-      executor.stderr?.on('data', (d) => {
-        err += d;
-        const m = /listening on (127\.0\.0\.1:\d+)/.exec(err);
-        if (m) {
+    serving = await new Promise<Serving>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`executor did not start: ${logs}`)), 20_000);
+      executor.stdout?.on('data', (d) => {
+        stdout += d;
+        if (stdout.includes('\n')) {
           clearTimeout(t);
-          resolve(m[1]!);
+          resolve(onlyJson<Serving>(stdout));
         }
       });
     });
+    endpoint = serving.endpoint;
   }, 30_000);
 
   afterAll(async () => {
@@ -106,43 +98,58 @@ describe('defaas executor start / defaas invoke', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('invokes a function and prints the verified receipt as JSON', async () => {
-    const wat = join(dir, 'echo.wasm');
-    const { buildExample } = await import('../examples/build-example.js');
-    await writeFile(wat, await buildExample('echo'));
+  it('executor start --json prints one line on stdout once serving; its logs go to stderr', () => {
+    expect(serving).toMatchObject({ ok: true, tee: 'simulated', devLease: true, policyFile: policy });
+    expect(serving.endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(serving.leaseId).toMatch(/^[0-9]+$/);
+    expect(serving.identity).toMatch(/^0x[0-9a-f]{40}$/);
+    expect(serving.limits.wallTimeMs).toBe(5000);
+    expect(logs).toMatch(/"msg":"executor serving"/);
+  });
+
+  it('invokes a function and prints the verified receipt as one JSON object', async () => {
     const r = await run([
       'invoke',
       '--endpoint',
       endpoint,
       '--wasm',
-      wat,
+      echo,
       '--input',
       'hello, enclave',
       '--policy',
-      join(dir, 'state', 'policy.json'),
+      policy,
       '--json',
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const o = JSON.parse(r.stdout) as Record<string, unknown> & {
-      receipt: { signer: string; typedData: { message: { firstNonce: string } } };
-    };
+    const o = onlyJson<{
+      output: string;
+      outputText: string;
+      functionId: string;
+      nonce: string;
+      receiptVerified: boolean;
+      enclave: { identity: string; evidenceHash: string; tee: string };
+      receipt: { signer: string; signature: string; typedData: { message: { firstNonce: string } } };
+    }>(r.stdout);
+    expect(o.ok).toBe(true);
     expect(o.outputText).toBe('hello, enclave');
-    expect(Buffer.from(String(o.output), 'base64').toString()).toBe('hello, enclave');
+    expect(o.output).toBe(`0x${Buffer.from('hello, enclave').toString('hex')}`);
+    expect(o.functionId).toMatch(/^0x[0-9a-f]{64}$/);
     expect(o.receiptVerified).toBe(true);
-    expect(o.receipt.signer).toMatch(/^0x[0-9a-f]{40}$/);
+    expect(o.receipt.signer).toBe(serving.identity);
+    expect(o.receipt.signature).toMatch(/^0x[0-9a-f]{130}$/);
     expect(o.receipt.typedData.message.firstNonce).toBe(o.nonce);
+    expect(o.enclave).toMatchObject({ identity: serving.identity, tee: 'simulated' });
+    expect(o.enclave.evidenceHash).toMatch(/^0x[0-9a-f]{64}$/);
   }, 30_000);
 
   it("shows the function's stderr and the executor's signed limits (--json and human output)", async () => {
     const wasm = join(dir, 'greet.wasm');
-    const { buildExample } = await import('../examples/build-example.js');
     await writeFile(wasm, await buildExample('greet'));
-    const base = ['invoke', '--endpoint', endpoint, '--wasm', wasm, '--input', 'cli'];
-    const policy = ['--policy', join(dir, 'state', 'policy.json')];
-    const j = await run([...base, ...policy, '--json']);
+    const base = ['invoke', '--endpoint', endpoint, '--wasm', wasm, '--input', 'cli', '--policy', policy];
+    const j = await run([...base, '--json']);
     expect(j.code).toBe(0);
-    const o = JSON.parse(j.stdout) as Record<string, unknown>;
+    const o = onlyJson(j.stdout);
     expect(o.outputText).toBe('hello, cli');
     expect(o.stderr).toBe('greet: said hello\n');
     expect(o.stderrTruncatedBytes).toBe(0);
@@ -155,7 +162,7 @@ describe('defaas executor start / defaas invoke', () => {
       maxStderrBytes: 64 * 1024,
       maxMessageBytes: 40 * 1024 * 1024,
     });
-    const h = await run([...base, ...policy, '--verbose']);
+    const h = await run([...base, '--verbose']);
     expect(h.code).toBe(0);
     expect(h.stdout).toBe('hello, cli\n');
     expect(h.stderr).toContain('[function stderr] greet: said hello\n');
@@ -164,8 +171,49 @@ describe('defaas executor start / defaas invoke', () => {
     );
   }, 30_000);
 
+  it('a function that ran and failed exits 5, with its partial output and stderr', async () => {
+    const wasm = join(dir, 'exit-nonzero.wasm');
+    await writeFile(wasm, await buildExample('exit-nonzero'));
+    const base = ['invoke', '--endpoint', endpoint, '--wasm', wasm, '--input', 'x', '--policy', policy];
+    const j = await run([...base, '--json']);
+    expect(j.code).toBe(5);
+    const o = expectFailure(j.stdout, 'FUNCTION_EXIT_NONZERO', 'function');
+    expect(o.outputText).toBe('partial');
+    expect(o.stderr).toBe('exit-nonzero: giving up with code 3\n');
+    expect(o.limits).toMatchObject({ wallTimeMs: 5000 });
+    const h = await run(base);
+    expect(h.code).toBe(5);
+    expect(h.stdout).toBe('partial\n');
+    expect(h.stderr).toMatch(
+      /\[function stderr\] exit-nonzero: giving up with code 3\ndefaas: FUNCTION_EXIT_NONZERO: /,
+    );
+  }, 30_000);
+
+  it('--identity and --evidence-hash pin the enclave: the right one is accepted', async () => {
+    const first = onlyJson<{ enclave: { evidenceHash: string } }>((await invokeEcho('--json')).stdout);
+    const evidenceHash = first.enclave.evidenceHash;
+    const r = await invokeEcho('--identity', serving.identity, '--evidence-hash', evidenceHash, '--json');
+    expect(r.code, r.stdout).toBe(0);
+    expect(onlyJson(r.stdout).enclave).toMatchObject({ identity: serving.identity, evidenceHash });
+    // EIP-55 checksummed spelling of the same address is the same pin.
+    const { getAddress } = await import('ethers');
+    expect((await invokeEcho('--identity', getAddress(serving.identity))).code).toBe(0);
+  }, 30_000);
+
+  it('--identity naming another enclave is refused: IDENTITY_MISMATCH, a verification failure (exit 1)', async () => {
+    const other = '0x000000000000000000000000000000000000dead';
+    const j = await invokeEcho('--identity', other, '--json');
+    expect(j.code).toBe(1);
+    const o = expectFailure(j.stdout, 'IDENTITY_MISMATCH', 'protocol');
+    expect(o.message).toContain(other);
+    const h = await invokeEcho('--evidence-hash', `0x${'00'.repeat(32)}`);
+    expect(h.code).toBe(1);
+    expect(h.stdout).toBe('');
+    expect(h.stderr).toMatch(/^defaas: IDENTITY_MISMATCH: /);
+  }, 30_000);
+
   it('refuses at start an output limit that cannot fit one gRPC message, naming both numbers', async () => {
-    const r = await runMain([
+    const r = await run([
       ...simulatedExecutor(join(dir, 'state-64m')),
       '--max-output-bytes',
       String(64 * 1024 * 1024),
@@ -177,16 +225,7 @@ describe('defaas executor start / defaas invoke', () => {
 
   it('--fetch asks the vendors only for what is missing (simulated evidence needs nothing)', async () => {
     const nowhere = 'http://127.0.0.1:9'; // discard port: any request would fail as COLLATERAL_UNAVAILABLE
-    const r = await run([
-      'invoke',
-      '--endpoint',
-      endpoint,
-      '--wasm',
-      join(dir, 'echo.wasm'),
-      '--input',
-      'x',
-      '--policy',
-      join(dir, 'state', 'policy.json'),
+    const r = await invokeEcho(
       '--fetch',
       '--pcs-url',
       nowhere,
@@ -194,12 +233,12 @@ describe('defaas executor start / defaas invoke', () => {
       nowhere,
       '--cache-dir',
       join(dir, 'cache'),
-    ]);
+    );
     expect(r.stderr).toMatch(/receipt verified/);
     expect(r.code).toBe(0);
   }, 30_000);
 
-  it('exits non-zero with the stable code when the policy refuses the executor', async () => {
+  it('a policy refusal exits 4 with the stable code, apart from verification failures', async () => {
     const bad = join(dir, 'bad-policy.json');
     await writeFile(bad, JSON.stringify({ allowedTees: ['tdx'], dangerouslyAllowAnyMeasurement: true }));
     const r = await run([
@@ -207,20 +246,27 @@ describe('defaas executor start / defaas invoke', () => {
       '--endpoint',
       endpoint,
       '--wasm',
-      join(dir, 'echo.wasm'),
+      echo,
       '--input',
       'x',
       '--policy',
       bad,
+      '--json',
     ]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/POLICY_TEE_NOT_ALLOWED/);
+    expect(r.code).toBe(4);
+    // The SDK's kind for every evidence refusal is `attestation`; the code says it is the policy's.
+    expectFailure(r.stdout, 'POLICY_TEE_NOT_ALLOWED', 'attestation');
+  }, 30_000);
+
+  it("a refusal by the executor's terms exits 4 too (a lease it does not serve)", async () => {
+    const other = serving.leaseId === '1' ? '2' : '1';
+    const r = await invokeEcho('--lease', other, '--json');
+    expect(r.code).toBe(4);
+    expectFailure(r.stdout, 'TERMS_MISMATCH', 'rejected');
   }, 30_000);
 
   it('refuses collateral flags that do not fit the TEE, or files that are missing, with exit 2', async () => {
     const state = ['--state-dir', join(dir, 'state-flags'), '--listen', '127.0.0.1:0'];
-    // Through the real entry point (bin/defaas.mjs), which maps usage errors to exit 2.
-    const run = (args: string[]) => runMain(args);
     const wrongTee = await run([
       'executor',
       'start',
@@ -231,18 +277,30 @@ describe('defaas executor start / defaas invoke', () => {
       ...state,
     ]);
     expect(wrongTee.code).toBe(2);
-    expect(wrongTee.stderr).toMatch(/--collateral is for --tee tdx/);
+    expect(wrongTee.stderr).toMatch(/^defaas: INVALID_ARGUMENT: --collateral is for --tee tdx/);
     const missing = await run([
       'executor',
       'start',
       '--tee',
-      'snp',
+      'sev-snp',
       '--snp-chain',
       join(dir, 'nope.pem'),
       ...state,
+      '--json',
     ]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/--snp-chain: .*nope\.pem does not exist/);
+    expect(expectFailure(missing.stdout, 'FILE_NOT_FOUND', 'usage').message).toMatch(
+      /--snp-chain: .*nope\.pem does not exist/,
+    );
+  }, 30_000);
+
+  it('a --listen address already in use is a usage error (exit 2)', async () => {
+    const r = await run([...simulatedExecutor(join(dir, 'state-busy')), '--listen', endpoint, '--json']);
+    expect(r.code).toBe(2);
+    expect(expectFailure(r.stdout, 'INVALID_ARGUMENT', 'usage').info).toEqual({
+      flag: '--listen',
+      errno: 'EADDRINUSE',
+    });
   }, 30_000);
 
   it('shuts down cleanly on SIGTERM', async () => {
@@ -250,6 +308,8 @@ describe('defaas executor start / defaas invoke', () => {
     executor.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(logs).toMatch(/"msg":"executor stopped"/);
+    // stdout held the one serving line, nothing more.
+    expect(stdout.split('\n').filter(Boolean)).toHaveLength(1);
   }, 30_000);
 });
 

@@ -76,6 +76,7 @@ export async function startExecutor(
 
 import * as grpc from '@grpc/grpc-js';
 import type { ExecutorClient } from '../proto/gen/defaas/executor/v1/Executor.js';
+import type { SealedFrame, SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
 import type { ServerHello__Output } from '../proto/gen/defaas/executor/v1/ServerHello.js';
 import { loadProtos } from '../proto/load.js';
 import { SecureChannel } from '../sdk/session/channel.js';
@@ -131,12 +132,48 @@ export interface Relay {
 }
 
 /**
+ * What a relay does with the frames of an InvokeStream: `up` sees each frame from the client and
+ * may forward it (`send`), drop it, or answer it itself (`reply`); `down` sees each frame from the
+ * executor. Without a StreamRelay the relay ends InvokeStream at once.
+ */
+export interface StreamRelay {
+  up?(
+    frame: SealedFrame__Output,
+    send: (f: SealedFrame__Output) => void,
+    reply: (f: SealedFrame) => void,
+  ): void;
+  down?(frame: SealedFrame__Output, send: (f: SealedFrame__Output) => void): void;
+}
+
+function relayStream(
+  up: ExecutorClient,
+  hooks: StreamRelay,
+): (call: grpc.ServerDuplexStream<SealedFrame__Output, SealedFrame>) => void {
+  return (call) => {
+    const upstream = up.InvokeStream();
+    const toClient = (f: SealedFrame) => call.write(f);
+    upstream.on('data', (f: SealedFrame__Output) => (hooks.down ? hooks.down(f, toClient) : toClient(f)));
+    upstream.on('end', () => call.end());
+    upstream.on('error', () => call.end());
+    const toExecutor = (f: SealedFrame__Output) => upstream.write(f);
+    call.on('data', (f: SealedFrame__Output) =>
+      hooks.up ? hooks.up(f, toExecutor, toClient) : toExecutor(f),
+    );
+    call.on('end', () => upstream.end());
+    call.on('error', () => upstream.cancel());
+    call.on('cancelled', () => upstream.cancel());
+  };
+}
+
+/**
  * A relay (an attacker on the path) in front of the executor at `upstream`: forwards every unary
- * RPC as is, except those `overrides` answers itself; ends InvokeStream at once.
+ * RPC as is, except those `overrides` answers itself; InvokeStream goes through `stream`'s hooks
+ * (without them the relay ends it at once).
  */
 export async function startRelay(
   upstream: string,
   overrides: Partial<Record<UnaryMethod, RelayHandler>> = {},
+  stream?: StreamRelay,
 ): Promise<Relay> {
   const up = rawClient(upstream);
   const server = new grpc.Server();
@@ -168,7 +205,9 @@ export async function startRelay(
   );
   server.addService(loadProtos().executor.defaas.executor.v1.Executor.service, {
     ...handlers,
-    InvokeStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
+    InvokeStream: stream
+      ? relayStream(up, stream)
+      : (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
   });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>

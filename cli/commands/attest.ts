@@ -1,17 +1,19 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { EvidenceBundle, SnpCollateral } from '../../attestation/bundle.js';
-import { toHex } from '../../attestation/bytes.js';
 import { verifyEvidence } from '../../attestation/check.js';
 import { detectEvidenceFormat } from '../../attestation/detect.js';
-import { type AttestationError, isAttestationError } from '../../attestation/errors.js';
-import type { VerifiedEvidence } from '../../attestation/evidence.js';
+import { isAttestationError } from '../../attestation/errors.js';
+import type { TeeType, VerifiedEvidence } from '../../attestation/evidence.js';
 import { fetchIntelCollateral, fetchSnpCollateral } from '../../attestation/fetch-collateral.js';
 import { loadIntelCollateral } from '../../attestation/intel/collateral.js';
-import { PLATFORM_POLICY, type Policy, parsePolicy, validateEvidence } from '../../attestation/policy.js';
+import { PLATFORM_POLICY, type Policy, validateEvidence } from '../../attestation/policy.js';
 import { parseSnpReport } from '../../attestation/sev-snp/report.js';
-import { EXIT, exitCodeFor, UsageError } from '../exit-codes.js';
+import { timeArg } from '../args.js';
+import { UsageError } from '../errors.js';
+import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { addFetchFlags, type FetchFlags, fetchOptions } from '../fetch-options.js';
-import { exists, readBytes, readText } from '../files.js';
+import { exists, readBytes, readPolicy, readText } from '../files.js';
+import { action, hex, printResult, reportFailure } from '../output.js';
 
 export function registerAttest(program: Command): void {
   const attest = program
@@ -38,21 +40,24 @@ export function registerAttest(program: Command): void {
     verify,
     'fetch what is missing: Intel collateral from PCS, the VCEK and AMD chain from KDS (network)',
   )
-    .option('--at <time>', 'verification time, RFC 3339 (default: now); collateral windows are judged at it')
+    .addOption(
+      new Option(
+        '--at <time>',
+        'verification time, RFC 3339 (default: now); collateral windows are judged at it',
+      ).argParser(timeArg),
+    )
     .option(
       '--policy <file>',
       'policy JSON (default: the platform policy: genuine, fresh, TCB UpToDate, no debug)',
     )
-    .option('--json', 'print one JSON object instead of text')
+    .option('--json', 'print one JSON object (the verdict and what the evidence says) on stdout')
     .addHelpText(
       'after',
-      '\nExit codes: 0 accepted, 1 rejected (malformed, failed verification or policy), 2 usage error, 3 transient\n' +
-        '(collateral could not be fetched now).\n' +
+      `${EXIT_CODES_HELP}Genuine evidence the policy refuses exits 4; forged, broken, stale or malformed evidence exits 1;\n` +
+        'collateral that could not be fetched now exits 3.\n' +
         'Example:\n  defaas attest verify quote.bin --collateral collateral.json --at 2025-07-01T00:00:00Z --json',
     )
-    .action(async (evidencePath: string, opts: AttestVerifyOptions) => {
-      process.exitCode = await attestVerify(evidencePath, opts);
-    });
+    .action(action(attestVerify));
 }
 
 interface AttestVerifyOptions extends FetchFlags {
@@ -61,37 +66,33 @@ interface AttestVerifyOptions extends FetchFlags {
   chain?: string;
   crl?: string;
   collateral?: string;
-  at?: string;
+  at?: Date;
   policy?: string;
   json?: boolean;
 }
 
-async function attestVerify(evidencePath: string, o: AttestVerifyOptions): Promise<number> {
-  const now = o.at === undefined ? new Date() : parseTime(o.at);
-  const policy: Policy = o.policy ? parsePolicy(await readText(o.policy, '--policy')) : PLATFORM_POLICY;
-  const policyName =
-    o.policy ??
-    'platform (genuine evidence, fresh collateral, TCB UpToDate, debug off; measurements not pinned)';
+const PLATFORM_POLICY_NAME =
+  'platform (genuine evidence, fresh collateral, TCB UpToDate, debug off; measurements not pinned)';
+
+async function attestVerify(json: boolean, evidencePath: string, o: AttestVerifyOptions): Promise<ExitCode> {
+  const now = o.at ?? new Date();
+  const policy: Policy = o.policy ? await readPolicy(o.policy) : PLATFORM_POLICY;
+  const policyName = o.policy ?? PLATFORM_POLICY_NAME;
   const evidence = decodeMaybeHex(await readBytes(evidencePath, 'evidence'));
   let verified: VerifiedEvidence | undefined;
   try {
     const bundle = await assembleBundle(evidence, o, now);
     verified = verifyEvidence(bundle, { now });
     validateEvidence(verified, policy, { now });
-    report(o.json, { ok: true, verified, policy: policyName, at: now });
-    return EXIT.OK;
   } catch (e) {
     if (!isAttestationError(e)) throw e;
-    report(o.json, {
-      ok: false,
-      verified,
-      error: e,
-      policy: policyName,
-      at: now,
-      tee: teeOfFormat(evidence),
-    });
-    return exitCodeFor(e);
+    const facts = evidenceFacts(verified, teeOfFormat(evidence), policyName, now);
+    return reportFailure(e, json, { fields: facts, lines: factLines(facts) });
   }
+  const facts = evidenceFacts(verified, undefined, policyName, now);
+  const text = [`ACCEPTED  ${facts.tee} evidence`, ...factLines(facts).map((l) => `  ${l}`)];
+  printResult(json, facts, text.join('\n'));
+  return EXIT.OK;
 }
 
 async function assembleBundle(
@@ -107,20 +108,28 @@ async function assembleBundle(
       return { evidence, intel: await loadIntelCollateral(o.collateral) };
     }
     if (!o.fetch)
-      throw new UsageError('an Intel quote needs --collateral <collateral.json | PCS directory>, or --fetch');
+      throw new UsageError(
+        'an Intel quote needs --collateral <collateral.json | PCS directory>, or --fetch',
+        'MISSING_ARGUMENT',
+      );
     return { evidence, intel: await fetchIntelCollateral(evidence, fetching, now) };
   }
   if (format === 'sev-snp-report') {
     if (!o.fetch && !o.vcek && !o.vlek)
-      throw new UsageError('an SEV-SNP report needs --vcek <file> or --vlek <file>, or --fetch');
+      throw new UsageError(
+        'an SEV-SNP report needs --vcek <file> or --vlek <file>, or --fetch',
+        'MISSING_ARGUMENT',
+      );
     if (!o.fetch && !o.chain) {
       throw new UsageError(
         'an SEV-SNP report needs --chain <pem> (ASK or ASVK, then ARK: AMD KDS cert_chain), or --fetch',
+        'MISSING_ARGUMENT',
       );
     }
     if (o.fetch && !o.vcek && !o.vlek && !parseSnpReport(evidence).cpuidProduct)
       throw new UsageError(
         'a v2 SEV-SNP report names no product: pass --vcek and --chain instead of --fetch',
+        'MISSING_ARGUMENT',
       );
     const have: SnpCollateral = {
       ...(o.vcek && { vcek: pemOrDer(await readBytes(o.vcek, '--vcek')) }),
@@ -133,7 +142,7 @@ async function assembleBundle(
   return { evidence };
 }
 
-function teeOfFormat(evidence: Uint8Array): string | undefined {
+function teeOfFormat(evidence: Uint8Array): TeeType | undefined {
   const f = detectEvidenceFormat(evidence);
   if (f === 'simulated') return 'simulated';
   if (f === 'sev-snp-report') return 'sev-snp';
@@ -141,84 +150,56 @@ function teeOfFormat(evidence: Uint8Array): string | undefined {
   return undefined;
 }
 
-interface Outcome {
-  ok: boolean;
-  verified: VerifiedEvidence | undefined;
-  error?: AttestationError;
-  policy: string;
-  at: Date;
-  tee?: string | undefined;
+/**
+ * What the evidence says, as far as it was verified (null where it was not), with the policy and the
+ * time it was judged by: the result on success, the details of a refusal. Bytes stay bytes here; the
+ * output turns them into 0x-hex.
+ */
+export function evidenceFacts(
+  v: VerifiedEvidence | undefined,
+  tee: TeeType | undefined,
+  policy: string,
+  at: Date,
+): Record<string, unknown> {
+  const intel = v && (v.tee === 'tdx' || v.tee === 'sgx') ? v : undefined;
+  return {
+    tee: v?.tee ?? tee ?? null,
+    tcbStatus: intel ? intel.tcbStatus : null,
+    advisoryIds: intel ? intel.advisoryIds : [],
+    measurements: v ? { ...v.measurements } : null,
+    reportData: v ? v.reportData : null,
+    debug: v ? v.debug : null,
+    ...(intel && { ppid: intel.ppid, fmspc: intel.fmspc }),
+    ...(v?.tee === 'sev-snp' && {
+      chipId: v.chipId,
+      product: v.product,
+      signingKey: v.signingKey,
+      vmpl: v.vmpl,
+      reportedTcb: v.reportedTcb,
+    }),
+    ...(v?.tee === 'simulated' && { rootKeyHash: v.rootKeyHash }),
+    evidenceHash: v ? v.evidenceHash : null,
+    policy,
+    verifiedAt: at,
+  };
 }
 
-/** The `--json` object (one per run) and the text rendering of the same facts. */
-export function outcomeJson(r: Outcome): Record<string, unknown> {
-  const v = r.verified;
-  const out: Record<string, unknown> = { ok: r.ok, tee: v?.tee ?? r.tee ?? null };
-  if (r.error) {
-    out.code = r.error.code;
-    out.kind = r.error.kind;
-    out.message = r.error.message;
-  } else {
-    out.message = 'accepted';
+/** The text rendering of evidenceFacts. */
+function factLines(f: Record<string, unknown>): string[] {
+  const lines = [`policy:       ${f.policy}`, `verified at:  ${(f.verifiedAt as Date).toISOString()}`];
+  if (f.tcbStatus) {
+    const ids = f.advisoryIds as string[];
+    lines.push(`TCB status:   ${f.tcbStatus}${ids.length ? ` (${ids.join(', ')})` : ''}`);
   }
-  out.tcbStatus = v && (v.tee === 'tdx' || v.tee === 'sgx') ? v.tcbStatus : null;
-  out.advisoryIds = v && (v.tee === 'tdx' || v.tee === 'sgx') ? v.advisoryIds : [];
-  out.measurements = v
-    ? Object.fromEntries(Object.entries(v.measurements).map(([k, b]) => [k, toHex(b)]))
-    : null;
-  out.reportData = v ? toHex(v.reportData) : null;
-  out.debug = v ? v.debug : null;
-  if (v && (v.tee === 'tdx' || v.tee === 'sgx')) {
-    out.ppid = toHex(v.ppid);
-    out.fmspc = toHex(v.fmspc);
+  if (f.debug !== null) lines.push(`debug:        ${f.debug}`);
+  if (f.measurements) {
+    lines.push('measurements:');
+    for (const [k, b] of Object.entries(f.measurements as Record<string, Uint8Array>))
+      lines.push(`  ${k.padEnd(15)} ${hex(b)}`);
+    lines.push(`reportData:   ${hex(f.reportData as Uint8Array)}`);
   }
-  if (v?.tee === 'sev-snp') {
-    out.chipId = toHex(v.chipId);
-    out.product = v.product;
-    out.signingKey = v.signingKey;
-    out.vmpl = v.vmpl;
-    out.reportedTcb = v.reportedTcb;
-  }
-  if (v?.tee === 'simulated') out.rootKeyHash = toHex(v.rootKeyHash);
-  if (v) out.evidenceHash = toHex(v.evidenceHash);
-  out.policy = r.policy;
-  out.verifiedAt = r.at.toISOString();
-  return out;
-}
-
-function report(json: boolean | undefined, r: Outcome): void {
-  const o = outcomeJson(r);
-  if (json) {
-    process.stdout.write(`${JSON.stringify(o, null, 2)}\n`);
-    return;
-  }
-  const lines = [
-    r.ok ? `ACCEPTED  ${o.tee} evidence` : `REJECTED  [${o.code}] ${o.message}`,
-    `  policy:       ${r.policy}`,
-    `  verified at:  ${o.verifiedAt}`,
-  ];
-  if (o.tcbStatus)
-    lines.push(
-      `  TCB status:   ${o.tcbStatus}${(o.advisoryIds as string[]).length ? ` (${(o.advisoryIds as string[]).join(', ')})` : ''}`,
-    );
-  if (o.debug !== null) lines.push(`  debug:        ${o.debug}`);
-  if (o.measurements) {
-    lines.push('  measurements:');
-    for (const [k, h] of Object.entries(o.measurements as Record<string, string>))
-      lines.push(`    ${k.padEnd(15)} ${h}`);
-    lines.push(`  reportData:   ${o.reportData}`);
-  }
-  (r.ok ? process.stdout : process.stderr).write(`${lines.join('\n')}\n`);
-}
-
-function parseTime(s: string): Date {
-  // RFC 3339: a full date, 'T', a time and an explicit zone.
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(s)) {
-    throw new UsageError(`--at: "${s}" is not an RFC 3339 time (e.g. 2025-07-01T00:00:00Z)`);
-  }
-  const d = new Date(s);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`--at: "${s}" is not a valid time`);
-  return d;
+  if (f.evidenceHash) lines.push(`evidence:     sha256 ${hex(f.evidenceHash as Uint8Array)}`);
+  return lines;
 }
 
 /** Evidence files may hold raw bytes or hex text (as many projects ship quotes). */

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { formatEther } from 'ethers';
+import { CodedError } from '../../attestation/errors.js';
+import { integerArg } from '../args.js';
 import { DemoStepError, runDemo } from '../demo/network.js';
-import { EXIT, UsageError } from '../exit-codes.js';
+import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
+import { action, printResult, progress, reportFailure } from '../output.js';
 
 /**
  * `npm start`: the whole local network on 127.0.0.1, one lease from order to payment (cli/demo/network.ts).
@@ -13,8 +16,8 @@ export function registerDemo(program: Command): void {
       'run the whole local network on 127.0.0.1: embedded anvil + contracts, a provider with a simulated-TEE ' +
         'executor, a customer who leases it on the market, invokes a function with verified receipts and pays',
     )
-    .option('--calls <n>', 'invocations of the sha256 example, batched (1-10000)', '100')
-    .option('--json', 'print only a JSON summary (progress lines are not printed)')
+    .option('--calls <n>', 'invocations of the sha256 example, batched (1-10000)', integerArg(1, 10_000), 100)
+    .option('--json', 'print one JSON summary on stdout (progress lines go to stderr)')
     .addHelpText(
       'after',
       '\nSteps:\n' +
@@ -29,37 +32,34 @@ export function registerDemo(program: Command): void {
         '     and invokes it --calls times in batched mode; every call is covered by a verified receipt\n' +
         '  6. the provider redeems the latest cumulative voucher on Settlement and collects; balances before/after\n' +
         '  7. everything started is stopped (session, executor, runtime, anvil by its pid)\n' +
-        'Exit code 0 when every step succeeded; otherwise the failed step and its error are printed and it exits 1.\n' +
-        'The simulated TEE is signed by a software root: production policies reject it.',
+        'When a step fails, its number and title are printed with the error (JSON: step, title), and the exit\n' +
+        "code is the error's (70 when the error is untyped).\n" +
+        'The simulated TEE is signed by a software root: production policies reject it.\n' +
+        EXIT_CODES_HELP,
     )
-    .action(async (o: { json?: boolean; calls: string }) => {
-      const calls = Number(o.calls);
-      if (!Number.isSafeInteger(calls) || calls < 1 || calls > 10_000)
-        throw new UsageError('--calls must be an integer from 1 to 10000');
-      process.exitCode = await demo(o.json === true, calls);
-    });
+    .action(action(demo));
 }
 
-async function demo(json: boolean, calls: number): Promise<number> {
-  const log = (s: string) => {
-    if (!json) process.stdout.write(`${s}\n`);
-  };
+async function demo(json: boolean, o: { calls: number }): Promise<ExitCode> {
+  const log = (s: string) => progress(json, s);
   log('defaas demo — the whole local network on 127.0.0.1 (simulated TEE: a software root, dev only)');
   try {
-    const summary = await runDemo({ calls, log });
-    if (json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else
-      log(
-        `\nDone in ${(summary.durationMs / 1000).toFixed(1)} s: ${summary.callsOk}/${summary.calls} calls, ` +
-          `${summary.receiptsVerified} covered by ${summary.receipts} verified receipts, provider paid ` +
-          `${formatEther(summary.providerPaid)} tokens on-chain.`,
-      );
+    const summary = await runDemo({ calls: o.calls, log });
+    printResult(
+      json,
+      { ...summary },
+      `\nDone in ${(summary.durationMs / 1000).toFixed(1)} s: ${summary.callsOk}/${summary.calls} calls, ` +
+        `${summary.receiptsVerified} covered by ${summary.receipts} verified receipts, provider paid ` +
+        `${formatEther(summary.providerPaid)} tokens on-chain.`,
+    );
     return EXIT.OK;
   } catch (e) {
-    const step = e instanceof DemoStepError ? { step: e.step, title: e.title } : {};
-    const message = e instanceof Error ? e.message : String(e);
-    if (json) process.stdout.write(`${JSON.stringify({ ok: false, ...step, error: message }, null, 2)}\n`);
-    process.stderr.write(`defaas demo: ${message}\n`);
-    return EXIT.REJECTED;
+    if (!(e instanceof DemoStepError)) throw e;
+    // A typed cause keeps its code and kind (and exit code); anything else is the step's failure.
+    const typed = e.cause instanceof CodedError ? e.cause : undefined;
+    return reportFailure(typed ?? e, json, {
+      fields: { step: e.step, title: e.title },
+      lines: typed ? [`in step ${e.step} (${e.title})`] : [],
+    });
   }
 }

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { ZeroAddress } from 'ethers';
 import pino from 'pino';
 import { toHex } from '../../attestation/bytes.js';
+import { CodedError } from '../../attestation/errors.js';
+import type { TeeType } from '../../attestation/evidence.js';
 import { loadIntelCollateral } from '../../attestation/intel/collateral.js';
 import type { Policy } from '../../attestation/policy.js';
 import { parseAmdChain } from '../../attestation/sev-snp/certs.js';
@@ -23,9 +25,12 @@ import {
   hostCollateral,
   type QuoteSource,
 } from '../../enclave-host/session/evidence-source.js';
-import { EXIT, UsageError } from '../exit-codes.js';
+import { hostPortArg, integerArg, uint256Arg } from '../args.js';
+import { UsageError } from '../errors.js';
+import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { exists, readText } from '../files.js';
-import { formatLimits } from '../limits.js';
+import { formatLimits, limitsJson } from '../limits.js';
+import { action, printResult } from '../output.js';
 
 export const DEFAULT_STATE_DIR = '.defaas/executor';
 
@@ -46,24 +51,31 @@ export function simulatedDevPolicy(root: SimulatedRoot): Policy {
   };
 }
 
+/** The TEE types an executor runs on (attestation's spelling; sgx hosts no executor). */
+const EXECUTOR_TEES = ['simulated', 'tdx', 'sev-snp'] as const satisfies readonly TeeType[];
+type ExecutorTee = (typeof EXECUTOR_TEES)[number];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 interface StartOptions {
-  tee: string;
+  tee: ExecutorTee;
   listen: string;
   stateDir: string;
-  lease?: string;
-  price: string;
-  workers?: string;
-  memoryMb: string;
-  timeoutMs: string;
-  maxInputBytes: string;
-  maxOutputBytes: string;
-  maxStderrBytes: string;
-  maxSessions: string;
-  maxSessionsPerPeer: string;
-  handshakesPerSecond: string;
+  lease?: bigint;
+  price: bigint;
+  workers?: number;
+  memoryMb: number;
+  timeoutMs: number;
+  maxInputBytes: number;
+  maxOutputBytes: number;
+  maxStderrBytes: number;
+  maxSessions: number;
+  maxSessionsPerPeer: number;
+  handshakesPerSecond: number;
   logLevel: string;
   collateral?: string;
   snpChain?: string;
+  json?: boolean;
 }
 
 export function registerExecutor(program: Command): void {
@@ -75,12 +87,15 @@ export function registerExecutor(program: Command): void {
     .description(
       'start an executor: create the enclave keys, obtain evidence binding them, and serve attested sessions over gRPC',
     )
-    .option(
-      '--tee <type>',
-      'TEE: simulated (software root, dev only), tdx or snp (Linux configfs-tsm)',
-      'simulated',
+    .addOption(
+      new Option(
+        '--tee <type>',
+        'TEE: simulated (software root, dev only), tdx or sev-snp (Linux configfs-tsm)',
+      )
+        .choices(EXECUTOR_TEES)
+        .default('simulated'),
     )
-    .option('--listen <host:port>', 'address to serve gRPC on', '127.0.0.1:7443')
+    .option('--listen <host:port>', 'address to serve gRPC on', hostPortArg, '127.0.0.1:7443')
     .option(
       '--state-dir <dir>',
       'persistent state: nonce high-water marks, simulated root, dev policy',
@@ -89,24 +104,31 @@ export function registerExecutor(program: Command): void {
     .option(
       '--lease <id>',
       'lease id to serve (uint256, decimal); default: a generated dev lease, printed at start',
+      uint256Arg,
     )
-    .option('--price <units>', 'price per call in token base units', '0')
-    .option('--workers <n>', 'WASM worker threads (default and maximum: the CPU count)')
-    .option('--memory-mb <n>', 'linear memory limit per invocation, MiB', '64')
-    .option('--timeout-ms <n>', 'wall-time limit per invocation', '5000')
-    .option('--max-input-bytes <n>', 'largest input accepted', String(4 * 1024 * 1024))
-    .option('--max-output-bytes <n>', 'largest output produced', String(4 * 1024 * 1024))
+    .addOption(
+      new Option('--price <units>', 'price per call in token base units (uint256, decimal)')
+        .argParser(uint256Arg)
+        .default(0n, '0'),
+    )
+    .option('--workers <n>', 'WASM worker threads (default and maximum: the CPU count)', integerArg(1))
+    .option('--memory-mb <n>', 'linear memory limit per invocation, MiB', integerArg(1), 64)
+    .option('--timeout-ms <n>', 'wall-time limit per invocation', integerArg(1), 5000)
+    .option('--max-input-bytes <n>', 'largest input accepted', integerArg(0), 4 * 1024 * 1024)
+    .option('--max-output-bytes <n>', 'largest output produced', integerArg(0), 4 * 1024 * 1024)
     .option(
       '--max-stderr-bytes <n>',
       'stderr returned to the caller per invocation (the rest is dropped and counted); never logged on the host',
-      String(64 * 1024),
+      integerArg(0),
+      64 * 1024,
     )
-    .option('--max-sessions <n>', 'open sessions at most', '1024')
-    .option('--max-sessions-per-peer <n>', 'open sessions of one peer address at most', '64')
+    .option('--max-sessions <n>', 'open sessions at most', integerArg(1), 1024)
+    .option('--max-sessions-per-peer <n>', 'open sessions of one peer address at most', integerArg(1), 64)
     .option(
       '--handshakes-per-second <n>',
       'handshakes one peer address may start per second (burst: twice this)',
-      '20',
+      integerArg(1),
+      20,
     )
     .option(
       '--collateral <file|dir>',
@@ -114,36 +136,33 @@ export function registerExecutor(program: Command): void {
     )
     .option(
       '--snp-chain <pem>',
-      'snp: AMD chain (ASK or ASVK, then ARK) presented when the host certificate table lacks it',
+      'sev-snp: AMD chain (ASK or ASVK, then ARK) presented when the host certificate table lacks it',
     )
-    .option('--log-level <level>', 'pino log level', 'info')
+    .addOption(
+      new Option('--log-level <level>', 'pino log level (logs go to stderr)')
+        .choices(LOG_LEVELS)
+        .default('info'),
+    )
+    .option(
+      '--json',
+      'once serving, print one JSON line on stdout: endpoint, leaseId, devLease, identity, tee, policyFile, limits',
+    )
     .addHelpText(
       'after',
       '\nStandalone mode (until the chain is wired in): the executor serves the --lease given (or a generated dev\n' +
         'lease) to any client that signs vouchers correctly. Vouchers and receipts use the EIP-712 domain\n' +
         '{ name: "defaas Settlement", version: "1", chainId: 31337, verifyingContract: 0x0000…0000 }.\n' +
-        'With --tee simulated the software root is kept in <state-dir>/simulated-root.pem and a policy pinning it\n' +
-        'is written to <state-dir>/policy.json (use it with `defaas invoke --policy`). Stops cleanly on SIGTERM/SIGINT\n' +
-        '(under npx, also when npx exits: it does not forward signals).\n' +
-        'With --tee snp the host certificate table (configfs-tsm auxblob: VCEK or VLEK, ASK, ARK) is presented\n' +
+        'Once serving it prints where and what it serves on stdout (one JSON line with --json); its logs (pino,\n' +
+        'JSON lines) go to stderr. With --tee simulated the software root is kept in <state-dir>/simulated-root.pem\n' +
+        'and a policy pinning it is written to <state-dir>/policy.json (use it with `defaas invoke --policy`).\n' +
+        'Stops cleanly on SIGTERM/SIGINT (under npx, also when npx exits: it does not forward signals).\n' +
+        'With --tee sev-snp the host certificate table (configfs-tsm auxblob: VCEK or VLEK, ASK, ARK) is presented\n' +
         'with the report, so clients need not ask AMD KDS; with --tee tdx, pass --collateral or clients must bring\n' +
-        'their own (SDK `collateral`). Collateral is read once at start: restart to present newer collateral.\n\n' +
-        'Example:\n  defaas executor start --tee simulated --listen 127.0.0.1:7443',
+        'their own (SDK `collateral`). Collateral is read once at start: restart to present newer collateral.\n' +
+        EXIT_CODES_HELP +
+        '\nExample:\n  defaas executor start --tee simulated --listen 127.0.0.1:7443',
     )
-    .action(async (o: StartOptions) => {
-      process.exitCode = await start(o);
-    });
-}
-
-function int(name: string, v: string, min = 0): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${name} must be an integer ≥ ${min}`);
-  return n;
-}
-
-function uint(name: string, v: string): bigint {
-  if (!/^[0-9]{1,78}$/.test(v)) throw new UsageError(`${name} must be a decimal integer`);
-  return BigInt(v);
+    .action(action(start));
 }
 
 async function simulatedRoot(stateDir: string): Promise<SimulatedRoot> {
@@ -176,9 +195,24 @@ async function presentedCollateral(o: StartOptions): Promise<CollateralHook | un
   return undefined;
 }
 
-async function start(o: StartOptions): Promise<number> {
-  const log = pino({ level: o.logLevel, base: { svc: 'defaas-executor' } });
-  await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
+  // stdout carries the serving line (the result); logs go to stderr.
+  const log = pino(
+    { level: o.logLevel, base: { svc: 'defaas-executor' } },
+    pino.destination({ dest: 2, sync: true }),
+  );
+  if (o.collateral !== undefined && o.tee !== 'tdx') throw new UsageError('--collateral is for --tee tdx');
+  if (o.snpChain !== undefined && o.tee !== 'sev-snp')
+    throw new UsageError('--snp-chain is for --tee sev-snp');
+  try {
+    await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new UsageError(
+      `--state-dir: cannot create ${o.stateDir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      'FILE_UNWRITABLE',
+      { flag: '--state-dir', path: o.stateDir },
+    );
+  }
   let quotes: QuoteSource;
   if (o.tee === 'simulated') {
     const root = await simulatedRoot(o.stateDir);
@@ -186,59 +220,76 @@ async function start(o: StartOptions): Promise<number> {
     const policy = simulatedDevPolicy(root);
     await writeFile(join(o.stateDir, 'policy.json'), `${JSON.stringify(policy, null, 2)}\n`);
     log.warn({ rootKeyHash: toHex(root.keyHash) }, 'simulated TEE: evidence proves nothing about hardware');
-  } else if (o.tee === 'tdx' || o.tee === 'snp') {
-    quotes = new ConfigfsTsmQuoteProvider({ tee: o.tee === 'tdx' ? 'tdx' : 'sev-snp' });
   } else {
-    throw new UsageError(`--tee must be simulated, tdx or snp (got ${o.tee})`);
+    quotes = new ConfigfsTsmQuoteProvider({ tee: o.tee });
   }
-  if (o.collateral !== undefined && o.tee !== 'tdx') throw new UsageError('--collateral is for --tee tdx');
-  if (o.snpChain !== undefined && o.tee !== 'snp') throw new UsageError('--snp-chain is for --tee snp');
   const collateral = await presentedCollateral(o);
   const runtime = new FunctionRuntime({
-    ...(o.workers !== undefined && { workers: int('--workers', o.workers, 1) }),
+    ...(o.workers !== undefined && { workers: o.workers }),
     limits: {
-      memoryBytes: int('--memory-mb', o.memoryMb, 1) * 1024 * 1024,
-      wallTimeMs: int('--timeout-ms', o.timeoutMs, 1),
-      maxInputBytes: int('--max-input-bytes', o.maxInputBytes),
-      maxOutputBytes: int('--max-output-bytes', o.maxOutputBytes),
+      memoryBytes: o.memoryMb * 1024 * 1024,
+      wallTimeMs: o.timeoutMs,
+      maxInputBytes: o.maxInputBytes,
+      maxOutputBytes: o.maxOutputBytes,
     },
     // A function's stderr goes back to its caller, sealed; it is never written to this log.
-    maxLogBytes: int('--max-stderr-bytes', o.maxStderrBytes),
+    maxLogBytes: o.maxStderrBytes,
   });
   let executor: Executor;
   try {
-    executor = newExecutor();
+    executor = new Executor({
+      quotes,
+      runtime,
+      logger: log,
+      stateDir: o.stateDir,
+      ...(o.lease !== undefined && { leaseId: o.lease }),
+      domain: { chainId: 31337n, verifyingContract: ZeroAddress },
+      pricePerCall: o.price,
+      maxSessions: o.maxSessions,
+      maxSessionsPerPeer: o.maxSessionsPerPeer,
+      handshakesPerSecond: o.handshakesPerSecond,
+      // Room for the largest module (32 MiB) plus framing.
+      maxMessageBytes: 40 * 1024 * 1024,
+      ...(collateral && { collateral }),
+    });
   } catch (e) {
     await runtime.close();
     // Limits that cannot fit one gRPC message are a usage error: say which numbers clash.
     if (isEnclaveHostError(e, 'INVALID_ARGUMENT')) throw new UsageError(e.message);
     throw e;
   }
-  function newExecutor(): Executor {
-    return new Executor({
-      quotes,
-      runtime,
-      logger: log,
-      stateDir: o.stateDir,
-      ...(o.lease !== undefined && { leaseId: uint('--lease', o.lease) }),
-      domain: { chainId: 31337n, verifyingContract: ZeroAddress },
-      pricePerCall: uint('--price', o.price),
-      maxSessions: int('--max-sessions', o.maxSessions, 1),
-      maxSessionsPerPeer: int('--max-sessions-per-peer', o.maxSessionsPerPeer, 1),
-      handshakesPerSecond: int('--handshakes-per-second', o.handshakesPerSecond, 1),
-      // Room for the largest module (32 MiB) plus framing.
-      maxMessageBytes: 40 * 1024 * 1024,
-      ...(collateral && { collateral }),
-    });
+  let port: number;
+  try {
+    port = await executor.start(o.listen);
+  } catch (e) {
+    await executor.stop(0).catch(() => {});
+    // gRPC reports a failed bind as a plain Error naming the errno: a --listen the user can change.
+    const errno = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(e instanceof Error ? e.message : '');
+    if (errno && !(e instanceof CodedError))
+      throw new UsageError(`--listen: cannot listen on ${o.listen} (${errno[1]})`, 'INVALID_ARGUMENT', {
+        flag: '--listen',
+        errno: errno[1],
+      });
+    throw e;
   }
-  const port = await executor.start(o.listen);
   const host = o.listen.slice(0, o.listen.lastIndexOf(':'));
-  process.stderr.write(
+  const policyFile = o.tee === 'simulated' ? join(o.stateDir, 'policy.json') : null;
+  printResult(
+    json,
+    {
+      endpoint: `${host}:${port}`,
+      leaseId: executor.leaseId,
+      devLease: o.lease === undefined,
+      identity: executor.identity.identityAddress,
+      tee: o.tee,
+      policyFile,
+      limits: limitsJson(executor.terms.limits),
+    },
     `executor listening on ${host}:${port}\n` +
       `  lease      ${executor.leaseId}${o.lease === undefined ? ' (generated dev lease)' : ''}\n` +
       `  identity   ${executor.identity.identityAddress}\n` +
       `  tee        ${o.tee}\n` +
-      (o.tee === 'simulated' ? `  policy     ${join(o.stateDir, 'policy.json')}\n` : '') +
+      (policyFile ? `  policy     ${policyFile}\n` : '') +
       `  limits     ${formatLimits(executor.terms.limits)}\n`,
   );
   await new Promise<void>((resolve) => {

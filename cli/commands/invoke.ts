@@ -1,22 +1,24 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { Wallet } from 'ethers';
-import { toHex } from '../../attestation/bytes.js';
-import { isAttestationError } from '../../attestation/errors.js';
-import { parsePolicy } from '../../attestation/policy.js';
-import { typedDataJson } from '../../protocol/typed-data.js';
+import type { Policy } from '../../attestation/policy.js';
+import { eip712Domain } from '../../protocol/typed-data.js';
 import {
   connect,
   type DefaasError,
+  type EnclaveIdentityPin,
   isDefaasError,
   LocalReceiptStore,
   type ReceiptMode,
 } from '../../sdk/index.js';
-import { EXIT, UsageError } from '../exit-codes.js';
+import { addressArg, hash32Arg, hostPortArg, uint256Arg } from '../args.js';
+import { UsageError } from '../errors.js';
+import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { addFetchFlags, type FetchFlags, fetchOptions } from '../fetch-options.js';
-import { readBytes, readText } from '../files.js';
+import { readBytes, readPolicy, readPrivateKey } from '../files.js';
 import { formatLimits, limitsJson } from '../limits.js';
+import { action, hex, printResult, reportFailure } from '../output.js';
 import { DEFAULT_STATE_DIR } from './executor.js';
 
 interface InvokeOptions extends FetchFlags {
@@ -24,13 +26,15 @@ interface InvokeOptions extends FetchFlags {
   wasm: string;
   input?: string;
   inputFile?: string;
-  lease?: string;
+  lease?: bigint;
   key?: string;
   policy?: string;
+  identity?: string;
+  evidenceHash?: Uint8Array;
   json?: boolean;
   verbose?: boolean;
-  mode: string;
-  receipts: string;
+  mode: 'normal' | 'fresh';
+  receipts: ReceiptMode;
   store?: string;
 }
 
@@ -40,18 +44,43 @@ export function registerInvoke(program: Command): void {
     .description(
       'open an attested session to an executor, deploy a WASM function (encrypted to the enclave), invoke it once, and print the output with its verified receipt',
     )
-    .requiredOption('--endpoint <host:port>', 'executor gRPC address')
+    .requiredOption('--endpoint <host:port>', 'executor gRPC address', hostPortArg)
     .requiredOption('--wasm <file>', 'WASI preview 1 command module (input on stdin, output on stdout)')
-    .option('--input <text>', 'input as UTF-8 text')
+    .addOption(new Option('--input <text>', 'input as UTF-8 text').conflicts('inputFile'))
     .option('--input-file <path>', 'input bytes from a file')
-    .option('--lease <id>', 'require the executor to serve this lease (default: accept the one it presents)')
-    .option('--key <file>', 'wallet private key (hex) that signs vouchers (default: a new random wallet)')
+    .option(
+      '--lease <id>',
+      'require the executor to serve this lease (uint256, decimal; default: accept the one it presents)',
+      uint256Arg,
+    )
+    .option(
+      '--key <file>',
+      'private key file (one line of hex) of the wallet that signs vouchers (default: a new random wallet)',
+    )
     .option(
       '--policy <file>',
       `attestation policy JSON (default: ${DEFAULT_STATE_DIR}/policy.json, if present)`,
     )
-    .option('--mode <mode>', 'session mode: normal, or fresh (a new quote bound to this handshake)', 'normal')
-    .option('--receipts <mode>', 'per-call or batched', 'per-call')
+    .option(
+      '--identity <address>',
+      'pin the enclave: its identity address (from the chain, `executor start` or an earlier --json)',
+      addressArg,
+    )
+    .option(
+      '--evidence-hash <hex>',
+      'pin the enclave: the SHA-256 of the evidence it presents (32 bytes of hex)',
+      hash32Arg,
+    )
+    .addOption(
+      new Option('--mode <mode>', 'session mode: normal, or fresh (a new quote bound to this handshake)')
+        .choices(['normal', 'fresh'])
+        .default('normal'),
+    )
+    .addOption(
+      new Option('--receipts <mode>', 'a receipt per call, or per batch')
+        .choices(['per-call', 'batched'])
+        .default('per-call'),
+    )
     .option('--store <file>', 'append the verified receipt, records and voucher to this JSON-lines file');
   addFetchFlags(
     cmd,
@@ -59,124 +88,121 @@ export function registerInvoke(program: Command): void {
   )
     .option(
       '--json',
-      "print one JSON object: output (base64), outputText, stderr, stderrTruncatedBytes, limits (the executor's signed limits), receipt, receiptVerified",
+      'print one JSON object: output (0x-hex), outputText, stderr, stderrTruncatedBytes, limits, functionId, ' +
+        'wallet, nonce, enclave {identity, evidenceHash, tee}, receipt, receiptVerified',
     )
     .option('--verbose', "also print the executor's signed limits (human output)")
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 rejected (the stable error code is in the message), 2 usage error, 3 transient.\n' +
+      `${EXIT_CODES_HELP}An executor whose evidence the policy refuses, or that refuses the call, exits 4; one that fails\n` +
+        'verification (or is not the pinned --identity / --evidence-hash: IDENTITY_MISMATCH) exits 1; a function\n' +
+        'that traps or exits non-zero exits 5, after its partial output and stderr.\n' +
         'Example:\n  defaas invoke --endpoint 127.0.0.1:7443 --wasm examples/build/sha256.wasm --input hello --json',
     )
-    .action(async (o: InvokeOptions) => {
-      process.exitCode = await invoke(o);
-    });
+    .action(action(invoke));
 }
 
-async function invoke(o: InvokeOptions): Promise<number> {
-  if ((o.input === undefined) === (o.inputFile === undefined))
-    throw new UsageError('give exactly one of --input and --input-file');
-  if (o.mode !== 'normal' && o.mode !== 'fresh') throw new UsageError('--mode must be normal or fresh');
-  if (o.receipts !== 'per-call' && o.receipts !== 'batched')
-    throw new UsageError('--receipts must be per-call or batched');
-  if (o.lease !== undefined && !/^[0-9]{1,78}$/.test(o.lease))
-    throw new UsageError('--lease must be a decimal integer');
-  let policyPath = o.policy;
-  if (policyPath === undefined) {
-    const dev = join(DEFAULT_STATE_DIR, 'policy.json');
-    if (
-      !(await access(dev).then(
-        () => true,
-        () => false,
-      ))
-    )
-      throw new UsageError(
-        'no --policy given and no dev policy found: an executor must be verified against a policy',
-      );
-    policyPath = dev;
-  }
-  let policy: ReturnType<typeof parsePolicy>;
-  try {
-    policy = parsePolicy(await readText(policyPath, '--policy'));
-  } catch (e) {
-    if (isAttestationError(e)) throw new UsageError(`${policyPath}: ${e.message}`);
-    throw e;
-  }
+/** The --policy file, else the dev policy an `executor start --tee simulated` in this folder wrote. */
+async function policyOf(o: InvokeOptions): Promise<Policy> {
+  if (o.policy !== undefined) return readPolicy(o.policy);
+  const dev = join(DEFAULT_STATE_DIR, 'policy.json');
+  const found = await access(dev).then(
+    () => true,
+    () => false,
+  );
+  if (!found)
+    throw new UsageError(
+      'no --policy given and no dev policy found: an executor must be verified against a policy',
+      'MISSING_ARGUMENT',
+    );
+  return readPolicy(dev);
+}
+
+function identityPin(o: InvokeOptions): EnclaveIdentityPin | undefined {
+  if (o.identity === undefined && o.evidenceHash === undefined) return undefined;
+  return {
+    ...(o.identity !== undefined && { address: o.identity }),
+    ...(o.evidenceHash !== undefined && { evidenceHash: o.evidenceHash }),
+  };
+}
+
+async function invoke(json: boolean, o: InvokeOptions): Promise<ExitCode> {
+  if (o.input === undefined && o.inputFile === undefined)
+    throw new UsageError('give one of --input and --input-file', 'MISSING_ARGUMENT');
+  const policy = await policyOf(o);
   const wasm = await readBytes(o.wasm, '--wasm');
   const input =
     o.input !== undefined ? Buffer.from(o.input, 'utf8') : await readBytes(o.inputFile!, '--input-file');
-  const wallet = o.key ? new Wallet((await readText(o.key, '--key')).trim()) : Wallet.createRandom();
+  const wallet = o.key ? new Wallet(await readPrivateKey(o.key)) : Wallet.createRandom();
+  const identity = identityPin(o);
   const store = new LocalReceiptStore(o.store ? { file: o.store } : {});
   try {
     const session = await connect(o.endpoint, {
       policy,
       mode: o.mode,
-      receipts: o.receipts as ReceiptMode,
+      receipts: o.receipts,
       store,
-      ...(o.lease !== undefined && { leaseId: BigInt(o.lease) }),
+      ...(identity && { identity }),
+      ...(o.lease !== undefined && { leaseId: o.lease }),
       ...(o.fetch && { fetchCollateral: fetchOptions(o) }),
     });
     try {
       const fn = await session.deploy(wasm);
       const limits = limitsJson(session.terms.limits);
-      if (o.verbose && !o.json)
+      if (o.verbose && !json)
         process.stderr.write(`executor limits: ${formatLimits(session.terms.limits)}\n`);
       let result: Awaited<ReturnType<typeof session.invoke>>;
       try {
         result = await session.invoke(fn, input, { wallet });
       } catch (e) {
-        if (isDefaasError(e) && e.functionOutput) reportFailedOutput(o, e, limits);
+        if (isDefaasError(e) && e.functionOutput) return reportFunctionFailure(json, e, limits);
         throw e;
       }
       const { output, stderr, stderrTruncatedBytes, record, receipt } = result;
       const text = utf8(output);
-      const receiptJson = {
-        typedData: {
-          domain: {
-            name: 'defaas Settlement',
-            version: '1',
-            chainId: receipt.domain.chainId.toString(),
-            verifyingContract: receipt.domain.verifyingContract,
+      const a = session.accepted;
+      if (!json) writeStderr(stderr, stderrTruncatedBytes);
+      printResult(
+        json,
+        {
+          output,
+          ...(text !== undefined && { outputText: text }),
+          stderr: Buffer.from(stderr).toString('utf8'),
+          stderrTruncatedBytes,
+          limits,
+          functionId: fn.hash,
+          wallet: wallet.address,
+          nonce: record.nonce,
+          enclave: {
+            identity: a.identityAddress,
+            evidenceHash: a.verified.evidenceHash,
+            tee: a.verified.tee,
           },
-          primaryType: 'Receipt',
-          message: typedDataJson(receipt.receipt),
+          receipt: {
+            typedData: {
+              domain: eip712Domain(receipt.domain),
+              primaryType: 'Receipt',
+              message: receipt.receipt,
+            },
+            signature: receipt.signature,
+            signer: receipt.signer,
+            records: receipt.records,
+          },
+          receiptVerified: true,
         },
-        signature: `0x${toHex(receipt.signature)}`,
-        signer: receipt.signer,
-        records: receipt.records.map(typedDataJson),
-      };
-      if (o.json) {
-        process.stdout.write(
-          `${JSON.stringify({
-            output: Buffer.from(output).toString('base64'),
-            ...(text !== undefined && { outputText: text }),
-            stderr: Buffer.from(stderr).toString('utf8'),
-            stderrTruncatedBytes,
-            limits,
-            functionId: fn.id,
-            wallet: wallet.address,
-            nonce: record.nonce.toString(),
-            receipt: receiptJson,
-            receiptVerified: true,
-          })}\n`,
-        );
-      } else {
-        writeStderr(stderr, stderrTruncatedBytes);
-        process.stdout.write(text !== undefined ? text : `${Buffer.from(output).toString('base64')}\n`);
-        if (text !== undefined && !text.endsWith('\n')) process.stdout.write('\n');
+        text !== undefined ? text : Buffer.from(output).toString('base64'),
+      );
+      if (!json) {
         const r = receipt.receipt;
         process.stderr.write(
           `receipt verified: lease ${r.leaseId}, nonces ${r.firstNonce}..${r.lastNonce}, signed by enclave ${receipt.signer}\n` +
-            `  function ${fn.id}\n  record head ${r.recordHead}\n  signature 0x${toHex(receipt.signature)}\n`,
+            `  function ${fn.hash}\n  record head ${r.recordHead}\n  signature ${hex(receipt.signature)}\n`,
         );
       }
       return EXIT.OK;
     } finally {
       await session.close();
     }
-  } catch (e) {
-    if (!isDefaasError(e)) throw e;
-    process.stderr.write(`defaas: ${e.message}\n`);
-    return e.kind === 'transient' ? EXIT.TRANSIENT : e.kind === 'usage' ? EXIT.USAGE : EXIT.REJECTED;
   } finally {
     await store.close();
   }
@@ -193,25 +219,33 @@ function writeStderr(stderr: Uint8Array, truncated: number): void {
     process.stderr.write(`[function stderr] … ${truncated} more bytes dropped by the executor\n`);
 }
 
-/** A function failure: what it wrote before failing (sealed by the enclave) goes out before the error. */
-function reportFailedOutput(o: InvokeOptions, e: DefaasError, limits: ReturnType<typeof limitsJson>): void {
+/**
+ * A function failure: what it wrote before failing (sealed by the enclave) goes out with the error,
+ * in the failure object under --json, else on stdout and stderr before the error line.
+ */
+function reportFunctionFailure(
+  json: boolean,
+  e: DefaasError,
+  limits: ReturnType<typeof limitsJson>,
+): ExitCode {
   const out = e.functionOutput!;
-  if (o.json) {
-    process.stdout.write(
-      `${JSON.stringify({
-        error: { code: e.code, message: e.message },
-        output: Buffer.from(out.stdout).toString('base64'),
-        stderr: Buffer.from(out.stderr).toString('utf8'),
-        stderrTruncatedBytes: out.stderrTruncatedBytes,
-        limits,
-      })}\n`,
-    );
-    return;
+  const text = utf8(out.stdout);
+  if (!json) {
+    writeStderr(out.stderr, out.stderrTruncatedBytes);
+    if (out.stdout.length > 0) {
+      process.stdout.write(Buffer.from(out.stdout));
+      if (out.stdout[out.stdout.length - 1] !== 0x0a) process.stdout.write('\n');
+    }
   }
-  writeStderr(out.stderr, out.stderrTruncatedBytes);
-  if (out.stdout.length === 0) return;
-  process.stdout.write(Buffer.from(out.stdout));
-  if (out.stdout[out.stdout.length - 1] !== 0x0a) process.stdout.write('\n');
+  return reportFailure(e, json, {
+    fields: {
+      output: out.stdout,
+      ...(text !== undefined && { outputText: text }),
+      stderr: Buffer.from(out.stderr).toString('utf8'),
+      stderrTruncatedBytes: out.stderrTruncatedBytes,
+      limits,
+    },
+  });
 }
 
 function utf8(b: Uint8Array): string | undefined {

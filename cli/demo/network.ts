@@ -26,7 +26,7 @@ import { isAttestationError } from '../../attestation/errors.js';
 import { PLATFORM_POLICY } from '../../attestation/policy.js';
 import { generateSimulatedRoot } from '../../attestation/simulated.js';
 import { type Anvil, startAnvil } from '../../contracts/anvil.js';
-import { bidCommitment, defaasErrors } from '../../contracts/bindings/index.js';
+import { bidCommitment, defaasErrors, RegistryTeeType } from '../../contracts/bindings/index.js';
 import { type ChainParams, DEFAULT_PARAMS, deployAll, PaddedWallet } from '../../contracts/deploy.js';
 import { Executor } from '../../enclave-host/executor.js';
 import { SimulatedQuoteProvider } from '../../enclave-host/quote/simulated.js';
@@ -79,6 +79,7 @@ export interface DemoSummary {
   readonly leaseId: string;
   readonly winningUnitPrice: string;
   readonly pricePerCall: string;
+  /** SHA-256 of the module, 0x-hex. */
   readonly functionId: string;
   /** The error code the production platform policy gives the same evidence. */
   readonly productionPolicy: string;
@@ -260,7 +261,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
               memoryMiB: 1024,
               gpuMemoryMiB: 0,
               gflops: CLAIMED_GFLOPS,
-              teeType: 0, // simulated
+              teeType: RegistryTeeType.Simulated,
               evidenceHash,
               endpoint,
             },
@@ -424,7 +425,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           `session to ${onChain.endpoint} (read from the Registry): evidence verified, its hash and the enclave match the chain`,
         );
         const fn = await session.deploy(await buildExample('sha256'));
-        sub(`deployed examples/sha256.wat, function id ${fn.id.slice(0, 16)}…`);
+        sub(`deployed examples/sha256.wat, function id ${fn.hash.slice(0, 18)}…`);
         const inputs = Array.from({ length: calls }, (_, i) =>
           new TextEncoder().encode(`defaas demo call ${i}`),
         );
@@ -529,7 +530,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       leaseId: leaseId.toString(),
       winningUnitPrice: unitPrice.toString(),
       pricePerCall: PRICE_PER_CALL.toString(),
-      functionId: inv.fn.id,
+      functionId: inv.fn.hash,
       productionPolicy: inv.refused,
       calls,
       callsOk: inv.ok,

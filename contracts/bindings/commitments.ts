@@ -3,6 +3,7 @@
 // or verdict to the RPC node before the reveal. Checked against the contracts in
 // test/contracts-lifecycle.test.ts.
 import { AbiCoder, keccak256 } from 'ethers';
+import type { WitnessPoolVerdict } from './enums.js';
 
 const abi = AbiCoder.defaultAbiCoder();
 
@@ -24,9 +25,6 @@ export function bidCommitment(
   );
 }
 
-/** WitnessPool verdicts: 1 = NotViolated, 2 = Violated. */
-export const Verdict = { NotViolated: 1, Violated: 2 } as const;
-
 /**
  * `WitnessPool.verdictCommitment`: keccak256(abi.encode(chainId, pool, leaseId, roundId, witness, verdict,
  * violationTime, salt)); the lease id is the "sla" of ARCHITECTURE.md.
@@ -37,7 +35,7 @@ export function verdictCommitment(
   leaseId: bigint,
   roundId: bigint,
   witness: string,
-  verdict: number,
+  verdict: WitnessPoolVerdict,
   violationTime: bigint,
   salt: string,
 ): string {

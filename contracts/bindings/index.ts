@@ -2,6 +2,7 @@
 
 export * from './attestation-log.js';
 export * from './commitments.js';
+export * from './enums.js';
 export * from './market.js';
 export * from './registry.js';
 export * from './settlement.js';

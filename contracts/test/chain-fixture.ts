@@ -14,7 +14,13 @@ import {
   ZeroHash,
 } from 'ethers';
 import { type Anvil, startAnvil } from '../anvil.js';
-import { bidCommitment, defaasErrors, verdictCommitment } from '../bindings/index.js';
+import {
+  bidCommitment,
+  defaasErrors,
+  RegistryTeeType,
+  verdictCommitment,
+  WitnessPoolVerdict,
+} from '../bindings/index.js';
 import {
   type ChainParams,
   type Contracts,
@@ -25,8 +31,6 @@ import {
 } from '../deploy.js';
 
 export const ANVIL_DEV_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
-
-export const VERDICT = { NotViolated: 1, Violated: 2 } as const;
 
 export interface Actor {
   readonly wallet: PaddedWallet;
@@ -136,7 +140,7 @@ export async function startChain(
           memoryMiB: 1024,
           gpuMemoryMiB: 0,
           gflops: 50,
-          teeType: 0,
+          teeType: RegistryTeeType.Simulated,
           evidenceHash: keccak256(toUtf8Bytes(`evidence ${i}`)),
           endpoint: `127.0.0.1:${7000 + i}`,
         },
@@ -265,7 +269,7 @@ export async function startLease(ch: Chain, orderId: bigint): Promise<bigint> {
 export async function playRound(
   ch: Chain,
   roundId: bigint,
-  verdicts: readonly (number | null)[],
+  verdicts: readonly (WitnessPoolVerdict | null)[],
   violationTime = 0n,
 ): Promise<string[]> {
   const { c } = ch;
@@ -276,7 +280,7 @@ export async function playRound(
   const leaseId = (await c.witnessPool.round(roundId)).leaseId;
   for (const [i, m] of members.entries()) {
     const w = byAddress.get(m)!;
-    const v = verdicts[i] ?? VERDICT.NotViolated;
+    const v = verdicts[i] ?? WitnessPoolVerdict.NotViolated;
     const commitment = verdictCommitment(
       BigInt(ch.deployment.chainId),
       ch.deployment.contracts.witnessPool,
@@ -301,7 +305,12 @@ export async function playRound(
       'WitnessPool.revealVerdict',
       c.witnessPool
         .connect(w.signer)
-        .revealVerdict(roundId, v ?? VERDICT.NotViolated, violationTime, salt(`w ${roundId} ${m}`)),
+        .revealVerdict(
+          roundId,
+          v ?? WitnessPoolVerdict.NotViolated,
+          violationTime,
+          salt(`w ${roundId} ${m}`),
+        ),
     );
   }
   if (verdicts.some((v) => v === null)) await ch.advance(ch.params.revealWindow);

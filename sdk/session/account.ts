@@ -1,45 +1,15 @@
-import type { CallRequest } from '../../protocol/call-records.js';
-import type { VerifiedReceipt } from '../../protocol/receipts.js';
-import type { SignedVoucher } from '../../protocol/settlement.js';
-import type { CallRecord } from '../../protocol/typed-data.js';
-
-/** One call waiting for the receipt of its batch. */
-export interface BatchEntry {
-  readonly req: CallRequest;
-  /** Set when the executor answered with the call's record (success or function error). */
-  record: CallRecord | undefined;
-  /** True once the call was answered (with a record, or refused before it ran). */
-  answered: boolean;
-  resolve(r: VerifiedReceipt): void;
-  reject(e: unknown): void;
-}
-
-/** The calls of one batch (batched mode): closes after `maxCalls` calls or `maxMillis`. */
-export class Batch {
-  readonly entries: BatchEntry[] = [];
-  closed = false;
-  /** Set once its vouchers went out (exactly once per batch). */
-  settling = false;
-  timer: NodeJS.Timeout | undefined;
-
-  /** `key`: the wallet key of `account` that signs this batch's vouchers. */
-  constructor(
-    readonly account: ClientAccount,
-    readonly key: Uint8Array,
-  ) {}
-}
-
 /**
- * Client-side books for one (lease, wallet): nonce counter, authorised amount, open batch. The
- * executor keeps its books per (lease, client) whatever the session, so every session of this
- * process that uses the wallet on the lease shares one of these (see `sharedAccount`).
+ * Client-side books for one (lease, wallet): nonce counter, authorised amount, and the batched calls
+ * whose voucher is not settled yet. The executor keeps its books per (lease, client) whatever the
+ * session, so every session of this process that uses the wallet on the lease shares one of these
+ * (see `sharedAccount`). Only sealed answers move them (docs/session.md, "The client's trust rule").
  */
 export class ClientAccount {
   nextNonce = 0n;
   /** Cumulative amount authorised by the vouchers signed so far. */
   authorised = 0n;
-  batch: Batch | undefined;
-  readonly vouchers: SignedVoucher[] = [];
+  /** Batched calls sent and not yet settled (their nonces); recovery leaves them to their batch. */
+  readonly unsettled = new Set<bigint>();
   /**
    * Batched calls sent whose voucher has not been sent yet. The executor serves at most
    * `batchMaxCalls` such calls per (lease, client) and makes a further call wait for a voucher; a
@@ -51,6 +21,21 @@ export class ClientAccount {
   private uncoveredWaiters: (() => void)[] = [];
 
   constructor(readonly address: string) {}
+
+  /** The next nonce, taken. */
+  takeNonce(): bigint {
+    return this.nextNonce++;
+  }
+
+  /** Raises the next nonce to what the executor said, inside the session, it will accept. */
+  syncNonce(next: bigint): void {
+    if (next > this.nextNonce) this.nextNonce = next;
+  }
+
+  /** Raises the authorised amount to the highest the executor accepted (a new process of the same wallet). */
+  syncAuthorised(accepted: bigint): void {
+    if (accepted > this.authorised) this.authorised = accepted;
+  }
 
   /** Waits until fewer than `max` batched calls are uncovered, then counts one more. */
   async reserveUncovered(max: number): Promise<void> {

@@ -4,13 +4,12 @@ import type { SealedFrame, SealedFrame__Output } from '../../proto/gen/defaas/ex
 import {
   encodedSealedFrame,
   requestParts,
-  SEALED_ERROR_KEY,
   type SessionRequest,
   type SessionResponse__Output,
   sessionCodec,
 } from '../../proto/load.js';
 import { FrameCipher, sealedLength } from '../../protocol/frame-cipher.js';
-import { DefaasError, fromGrpcError, fromSealedErrorDetail } from '../errors.js';
+import { DefaasError, fromGrpcError, fromPlainErrorDetail, fromSealedErrorDetail } from '../errors.js';
 import type { AcceptedSession } from './handshake.js';
 
 export type RequestKind = 'deploy' | 'invoke' | 'settle' | 'sync' | 'undeploy';
@@ -25,9 +24,12 @@ const METHOD = {
 } as const;
 
 /**
- * Sealed unary requests under an accepted session: each request takes the next sequence number;
- * its response must come back sealed by the server key under the same number, so a relay can
- * neither swap responses between calls nor replay an old one.
+ * Sealed requests under an accepted session: each request takes the next sequence number; its
+ * answer must come back sealed by the server key under the same number, so a relay can neither
+ * swap answers between calls nor replay an old one. A request resolves with its sealed response
+ * body, or rejects with a DefaasError whose `origin` says whether the enclave said it (`sealed`: a
+ * SessionResponse{error}) or not (`plaintext`: a gRPC status or a stream refusal frame; `local`: the
+ * answer did not authenticate, or the transport failed). Only sealed errors are facts.
  */
 export class SecureChannel {
   private seq = 0n;
@@ -51,7 +53,7 @@ export class SecureChannel {
     this.rx = new FrameCipher(accepted.keys.s2c, 's2c');
   }
 
-  /** Seals `req` now (so calls reach the wire in the order they were made) and awaits the response. */
+  /** Seals `req` now (so calls reach the wire in the order they were made) and awaits the answer. */
   request(kind: RequestKind, req: SessionRequest): Promise<SessionResponse__Output> {
     const seq = this.seq++;
     const frame = this.seal(seq, req);
@@ -83,7 +85,8 @@ export class SecureChannel {
     let done!: (err: grpc.ServiceError | null, res?: SealedFrame__Output) => void;
     const p = new Promise<SessionResponse__Output>((resolve, reject) => {
       done = (err, res) => {
-        if (err) return reject(this.openError(seq, err));
+        // A status is never the enclave's word: every authenticated request is answered sealed.
+        if (err) return reject(fromGrpcError(err));
         if (!res) return reject(new DefaasError('TRANSPORT_ERROR', 'empty response'));
         try {
           resolve(this.openResponse(seq, res));
@@ -107,8 +110,11 @@ export class SecureChannel {
       this.stream = s;
       s.on('data', (r: SealedFrame__Output) => {
         const p = this.pending.get(r.seq);
+        if (!p) return;
         this.pending.delete(r.seq);
-        p?.resolve(r);
+        // A refusal frame (the request did not authenticate at the executor, or a relay says so).
+        if (r.error && r.ciphertext.length === 0) p.reject(fromPlainErrorDetail(r.error));
+        else p.resolve(r);
       });
       const fail = (e: unknown) => {
         if (this.stream === s) this.stream = undefined;
@@ -147,23 +153,7 @@ export class SecureChannel {
     });
   }
 
-  /** A failed RPC; prefers the sealed detail (SEALED_ERROR_KEY) when it opens under this request's number. */
-  private openError(seq: bigint, err: grpc.ServiceError): DefaasError {
-    const sealed = err.metadata?.get(SEALED_ERROR_KEY)[0];
-    if (sealed instanceof Buffer) {
-      const plain = this.rx.open(this.accepted.sessionId, seq, sealed);
-      if (plain) {
-        try {
-          const body = this.codec.decodeResponse(plain);
-          if (body.error) return fromSealedErrorDetail(body.error, err.code);
-        } catch {
-          // Fall back to the plain detail.
-        }
-      }
-    }
-    return fromGrpcError(err);
-  }
-
+  /** Opens the answer to request `seq`; a sealed SessionResponse{error} rejects as a sealed error. */
   private openResponse(seq: bigint, res: SealedFrame__Output): SessionResponse__Output {
     const id = this.accepted.sessionId;
     if (res.seq !== seq.toString() || !Buffer.from(id).equals(res.sessionId))

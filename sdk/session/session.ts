@@ -6,9 +6,11 @@ import type { FetchCollateralOptions } from '../../attestation/fetch-collateral.
 import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
 import type { TrustRoots } from '../../attestation/roots.js';
+import type { CallStatus__Output } from '../../proto/gen/defaas/executor/v1/CallStatus.js';
 import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor.js';
+import type { InvokeResponse__Output } from '../../proto/gen/defaas/executor/v1/InvokeResponse.js';
 import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
-import { loadProtos } from '../../proto/load.js';
+import { loadProtos, type SessionResponse__Output } from '../../proto/load.js';
 import { asBuffer } from '../../protocol/buffers.js';
 import { type CallRequest, checkRecord, requestHead } from '../../protocol/call-records.js';
 import { signClientBinding } from '../../protocol/client-binding.js';
@@ -17,11 +19,18 @@ import { type SignedVoucher, sha256Hex, signVoucher } from '../../protocol/settl
 import type { LeaseTermsFields, SessionMode } from '../../protocol/transcript.js';
 import type { CallRecord, TypedDataDomain } from '../../protocol/typed-data.js';
 import { parseUint, receiptFromWire, recordFromWire, voucherToWire } from '../../protocol/wire.js';
-import { DefaasError, isDefaasError, toDefaasError } from '../errors.js';
+import {
+  type CallEvidence,
+  DefaasError,
+  fromSealedErrorDetail,
+  isDefaasError,
+  toDefaasError,
+} from '../errors.js';
 import { fetchGetter } from '../http-getter.js';
 import type { ReceiptStore } from '../store.js';
 import { signingKey, type WalletLike } from '../wallet.js';
-import { Batch, type BatchEntry, type ClientAccount, sharedAccount } from './account.js';
+import { type ClientAccount, sharedAccount } from './account.js';
+import { Batcher } from './batcher.js';
 import { type RequestKind, SecureChannel, type Transport, waitForReady } from './channel.js';
 import {
   type AcceptedSession,
@@ -113,10 +122,21 @@ export interface InvokeOptions {
   readonly wallet: WalletLike;
 }
 
+/** A call's answer, classified by what the enclave said about it (docs/session.md, "The client's trust rule"). */
+type Answer =
+  /** The call ran: its sealed response (success, or `error` when the function failed). */
+  | { readonly ran: InvokeResponse__Output }
+  /** The call ran, its response was lost: the record (and receipt) the executor returned through Sync. */
+  | { readonly recovered: CallStatus__Output; readonly cause: DefaasError }
+  /** The call did not run, by the enclave's word: `retry` says how it may be sent again. */
+  | { readonly refused: DefaasError; readonly retry: 'new-nonce' | 'resync-nonce' | false };
+
 /**
  * An attested session to one executor: deploy, invoke, and the voucher/receipt books. Opening it
  * verified the evidence; re-opening (after the executor restarted or the session expired) verifies
- * again and re-deploys the functions this session deployed.
+ * again and re-deploys the functions this session deployed. Only what the enclave says inside the
+ * session moves nonces, amounts or batches; a call that may have run is never sent again unless the
+ * executor says, inside the session, that it did not run (docs/session.md, "The client's trust rule").
  */
 export class Session {
   private channel: SecureChannel;
@@ -127,6 +147,13 @@ export class Session {
   private readonly keys = new Map<string, Uint8Array>();
   /** Client bindings of the current channel, by wallet address (see `account`). */
   private bindings = new Map<string, Promise<void>>();
+  /**
+   * The connection dropped since the session last answered: the executor may have restarted, so
+   * the session is checked with an idempotent Sync before a call (which must not be re-sent blindly)
+   * goes out.
+   */
+  private connectionLost = false;
+  private readonly batcher: Batcher;
   private closed = false;
   readonly receiptMode: ReceiptMode;
 
@@ -138,6 +165,12 @@ export class Session {
   ) {
     this.channel = channel;
     this.receiptMode = opts.receipts ?? 'per-call';
+    const t = channel.accepted.terms;
+    this.batcher = new Batcher(
+      { maxCalls: t.batchMaxCalls, maxMillis: t.batchMaxMillis },
+      (acct, key, records) => this.settleRun(acct, key, records),
+    );
+    this.watchConnection();
   }
 
   /** See `connect` (sdk/connect.ts). */
@@ -200,7 +233,14 @@ export class Session {
     return { ...rest, receipt: await receipt };
   }
 
-  /** Like `invoke`, but resolves with the output first; the receipt follows when the batch closes. */
+  /**
+   * Like `invoke`, but resolves with the output first; the receipt follows when the batch closes.
+   * A function that ran and failed rejects with kind `function`, its verified record and receipt in
+   * `error.call` and its partial output in `error.functionOutput`. A call whose response was lost
+   * rejects with CALL_OUTPUT_LOST (it ran and is charged; `error.call` holds its record) or
+   * CALL_OUTCOME_UNKNOWN (the executor cannot tell); a call the executor says did not run is sent
+   * again under a new nonce.
+   */
   async invokeDeferred(
     fn: FunctionHandle,
     input: Uint8Array,
@@ -211,28 +251,23 @@ export class Session {
     const inputHash = sha256Hex(input);
     for (let attempt = 0; ; attempt++) {
       const acct = await this.account(key.address, key.privateKey);
+      if (this.connectionLost || !this.connected()) await this.checkSession(acct);
       if (this.receiptMode === 'batched') await acct.reserveUncovered(this.accepted.terms.batchMaxCalls);
-      const req: CallRequest = { nonce: acct.nextNonce++, functionHash: fn.hash, inputHash };
-      try {
-        return await (this.receiptMode === 'per-call'
-          ? this.invokePerCall(acct, key.privateKey, fn, input, req)
-          : this.invokeBatched(acct, key.privateKey, fn, input, req));
-      } catch (e) {
-        // NONCE_STALE is refused before anything runs (e.g. the executor restarted and skipped a
-        // block of nonces): retry once with the executor's next nonce.
-        if (attempt > 0 || !isDefaasError(e, 'NONCE_STALE')) throw e;
-      }
+      const req: CallRequest = { nonce: acct.takeNonce(), functionHash: fn.hash, inputHash };
+      const sent =
+        this.receiptMode === 'per-call'
+          ? await this.invokePerCall(acct, key.privateKey, fn, input, req)
+          : await this.invokeBatched(acct, key.privateKey, fn, input, req);
+      if ('result' in sent) return sent.result;
+      if (sent.retry === false || attempt >= 2) throw sent.error;
+      if (sent.retry === 'resync-nonce') await this.refreshNonce(acct);
     }
   }
 
   /** Closes the open batches (batched mode), waits for their receipts, and closes the connection. */
   async close(): Promise<void> {
     if (this.closed) return;
-    for (const a of this.accounts.values()) if (a.batch) this.closeBatch(a, a.batch);
-    await Promise.race([
-      Promise.allSettled([...this.pendingReceipts]),
-      new Promise((r) => setTimeout(r, 5_000).unref()),
-    ]);
+    await this.batcher.flush(5_000);
     this.closed = true;
     this.channel.close();
     this.client.close();
@@ -246,7 +281,7 @@ export class Session {
     fn: FunctionHandle,
     input: Uint8Array,
     req: CallRequest,
-  ): Promise<DeferredInvokeResult> {
+  ): Promise<Sent> {
     const terms = this.accepted.terms;
     acct.authorised += terms.pricePerCall;
     const voucher = signVoucher(
@@ -261,57 +296,39 @@ export class Session {
       },
       priv,
     );
-    let res: Awaited<ReturnType<Session['request']>>;
-    try {
-      res = await this.invokeRequest(acct, fn, input, req, voucher);
-    } catch (e) {
-      const err = toDefaasError(e);
-      this.onCallError(acct, err);
-      // A function error still carries the call's record and receipt: verify and keep them.
-      const rec = err.info.record as Record<string, string> | undefined;
-      const rc = err.info.receipt as Record<string, string> | undefined;
-      if (rec && rc) {
-        const record = checkRecord(recordFromJson(rec), req, undefined, terms.pricePerCall);
-        this.keep(verifyReceipt(receiptFromJson(rc), [record], this.expectation()), voucher);
-      } else if (!err.code.startsWith('TRANSPORT_')) {
-        // Refused by the executor before it ran (unlike a lost response, TRANSPORT_*, which may have
-        // run): nothing was charged and no record kept, so the next voucher must not authorise this
-        // call's price either. (A voucher already signed for a concurrent later call still includes
-        // it; docs/runtime.md, "Charging rule".)
-        acct.authorised -= terms.pricePerCall;
-      }
-      throw err;
+    const answer = await this.call(acct, priv, fn, input, req, voucher);
+    if ('refused' in answer) {
+      // Not run, by the enclave's word: not charged, so later vouchers do not authorise its price.
+      // (A voucher already signed for a concurrent later call still counts it; docs/runtime.md.)
+      acct.authorised -= terms.pricePerCall;
+      return { error: answer.refused, retry: answer.retry };
     }
-    const inv = res.invoke;
-    if (!inv?.record || !inv.receipt)
+    if ('recovered' in answer) {
+      const s = answer.recovered;
+      if (!s.record)
+        throw new DefaasError('RECEIPT_MISMATCH', `Sync says call ${req.nonce} ran, without its record`);
+      const record = checkRecord(recordFromWire(s.record), req, undefined, terms.pricePerCall);
+      const receipt = s.receipt
+        ? this.keep(verifyReceipt(receiptFromWire(s.receipt), [record], this.expectation()), voucher)
+        : undefined;
+      throw outputLost(req.nonce, answer.cause, { record, receipt });
+    }
+    const inv = answer.ran;
+    if (!inv.record || !inv.receipt)
       throw new DefaasError('RECEIPT_MISMATCH', 'per-call response without receipt');
-    const output: Uint8Array = inv.output;
-    const record = checkRecord(recordFromWire(inv.record), req, { output }, terms.pricePerCall);
+    const errorCode = inv.error?.code;
+    const record = checkRecord(
+      recordFromWire(inv.record),
+      req,
+      { output: inv.output, errorCode },
+      terms.pricePerCall,
+    );
     const receipt = this.keep(
       verifyReceipt(receiptFromWire(inv.receipt), [record], this.expectation()),
       voucher,
     );
-    return { output, ...stderrOf(inv), record, receipt: Promise.resolve(receipt) };
-  }
-
-  /** One Invoke request; per-call mode carries the call's voucher. */
-  private invokeRequest(
-    acct: ClientAccount,
-    fn: FunctionHandle,
-    input: Uint8Array,
-    req: CallRequest,
-    voucher?: SignedVoucher,
-  ) {
-    return this.request('invoke', {
-      invoke: {
-        leaseId: this.accepted.terms.leaseId.toString(),
-        client: acct.address,
-        nonce: req.nonce.toString(),
-        functionId: Buffer.from(fn.id, 'hex'),
-        input: asBuffer(input),
-        ...(voucher && { voucher: voucherToWire(voucher) }),
-      },
-    });
+    if (inv.error) throw functionFailed(inv, { record, receipt });
+    return { result: { output: inv.output, ...stderrOf(inv), record, receipt: Promise.resolve(receipt) } };
   }
 
   // ---- batched mode ----
@@ -322,122 +339,215 @@ export class Session {
     fn: FunctionHandle,
     input: Uint8Array,
     req: CallRequest,
-  ): Promise<DeferredInvokeResult> {
-    const terms = this.accepted.terms;
-    let batch = acct.batch;
-    if (!batch || batch.closed) {
-      batch = new Batch(acct, priv);
-      acct.batch = batch;
-      const b = batch;
-      b.timer = setTimeout(() => this.closeBatch(acct, b), terms.batchMaxMillis);
-    }
-    let entry!: BatchEntry;
-    const receipt = new Promise<VerifiedReceipt>((resolve, reject) => {
-      entry = { req, record: undefined, answered: false, resolve, reject };
-    });
-    receipt.catch(() => {});
-    this.pendingReceipts.add(receipt);
-    void receipt.finally(() => this.pendingReceipts.delete(receipt)).catch(() => {});
-    batch.entries.push(entry);
-    const b = batch;
-    if (b.entries.length >= terms.batchMaxCalls) this.closeBatch(acct, b);
+  ): Promise<Sent> {
+    const price = this.accepted.terms.pricePerCall;
+    const entry = this.batcher.add(acct, priv, req);
     try {
-      const res = await this.invokeRequest(acct, fn, input, req);
-      const inv = res.invoke;
-      if (!inv?.record) throw new DefaasError('RECEIPT_MISMATCH', 'response without record');
-      const output: Uint8Array = inv.output;
-      entry.record = checkRecord(recordFromWire(inv.record), req, { output }, terms.pricePerCall);
-      return { output, ...stderrOf(inv), record: entry.record, receipt };
-    } catch (e) {
-      const err = toDefaasError(e);
-      this.onCallError(acct, err);
-      const rec = err.info.record as Record<string, string> | undefined;
-      if (rec) {
-        try {
-          entry.record = checkRecord(recordFromJson(rec), req, undefined, terms.pricePerCall);
-        } catch {
-          entry.record = undefined;
-        }
+      const answer = await this.call(acct, priv, fn, input, req);
+      if ('refused' in answer) return { error: answer.refused, retry: answer.retry };
+      if ('recovered' in answer) {
+        const s = answer.recovered;
+        if (!s.record)
+          throw new DefaasError('RECEIPT_MISMATCH', `Sync says call ${req.nonce} ran, without its record`);
+        // It ran: its batch's voucher covers it, like any call of the batch.
+        entry.record = checkRecord(recordFromWire(s.record), req, undefined, price);
+        throw outputLost(req.nonce, answer.cause, { record: entry.record, receipt: entry.receipt });
       }
-      throw err;
+      const inv = answer.ran;
+      if (!inv.record) throw new DefaasError('RECEIPT_MISMATCH', 'response without record');
+      const errorCode = inv.error?.code;
+      entry.record = checkRecord(recordFromWire(inv.record), req, { output: inv.output, errorCode }, price);
+      if (inv.error) throw functionFailed(inv, { record: entry.record, receipt: entry.receipt });
+      return {
+        result: { output: inv.output, ...stderrOf(inv), record: entry.record, receipt: entry.receipt },
+      };
     } finally {
-      entry.answered = true;
-      this.maybeSettle(b);
+      this.batcher.answered(entry);
     }
   }
 
-  private closeBatch(acct: ClientAccount, b: Batch): void {
-    if (b.closed) return;
-    b.closed = true;
-    if (b.timer) clearTimeout(b.timer);
-    if (acct.batch === b) acct.batch = undefined;
-    this.maybeSettle(b);
-  }
-
-  private readonly pendingReceipts = new Set<Promise<VerifiedReceipt>>();
-
-  /** Once a closed batch has all its answers: one voucher and one receipt per contiguous run of records. */
-  private maybeSettle(b: Batch): void {
-    if (!b.closed || b.entries.some((e) => !e.answered)) return;
-    if (b.settling) return;
-    b.settling = true;
-    const runs: BatchEntry[][] = [];
-    let run: BatchEntry[] = [];
-    for (const e of [...b.entries].sort((x, y) => (x.req.nonce < y.req.nonce ? -1 : 1))) {
-      const contiguous = run.length > 0 && run[run.length - 1]!.req.nonce + 1n === e.req.nonce;
-      if (!e.record) {
-        e.reject(
-          new DefaasError('VOUCHER_MISMATCH', `call ${e.req.nonce} was refused; no receipt covers it`),
-        );
-        if (run.length) runs.push(run);
-        run = [];
-        continue;
-      }
-      if (!contiguous && run.length) {
-        runs.push(run);
-        run = [];
-      }
-      run.push(e);
-    }
-    if (run.length) runs.push(run);
-    // settleRun seals its voucher before its first await, so the vouchers are on their way before
-    // calls held back by the cap (ClientAccount.reserveUncovered) are sealed.
-    for (const r of runs) void this.settleRun(b.account, b.key, r);
-    b.account.releaseUncovered(b.entries.length);
-  }
-
-  private async settleRun(acct: ClientAccount, priv: Uint8Array, run: BatchEntry[]): Promise<void> {
+  /** Signs a voucher over a run of ran calls, settles it, and verifies and keeps the receipt. */
+  private async settleRun(
+    acct: ClientAccount,
+    priv: Uint8Array,
+    records: readonly CallRecord[],
+  ): Promise<VerifiedReceipt> {
     const terms = this.accepted.terms;
-    const first = run[0]!.req.nonce;
-    const last = run[run.length - 1]!.req.nonce;
-    acct.authorised += BigInt(run.length) * terms.pricePerCall;
+    acct.authorised += BigInt(records.length) * terms.pricePerCall;
     const voucher = signVoucher(
       this.domain,
       {
         leaseId: terms.leaseId,
-        firstNonce: first,
-        lastNonce: last,
-        requestHead: requestHead(run.map((e) => e.req)),
+        firstNonce: records[0]!.nonce,
+        lastNonce: records[records.length - 1]!.nonce,
+        requestHead: requestHead(records),
         cumulativeAmount: acct.authorised,
         deadline: this.voucherDeadline(),
       },
       priv,
     );
-    try {
-      const res = await this.request('settle', {
-        settle: { client: acct.address, voucher: voucherToWire(voucher) },
-      });
-      if (!res.settle?.receipt) throw new DefaasError('RECEIPT_MISMATCH', 'settle response without receipt');
-      const records = run.map((e) => e.record!);
-      const verified = this.keep(
-        verifyReceipt(receiptFromWire(res.settle.receipt), records, this.expectation()),
-        voucher,
-      );
-      for (const e of run) e.resolve(verified);
-    } catch (e) {
-      const err = toDefaasError(e);
-      for (const x of run) x.reject(err);
+    const res = await this.request('settle', {
+      settle: { client: acct.address, voucher: voucherToWire(voucher) },
+    });
+    if (!res.settle?.receipt) throw new DefaasError('RECEIPT_MISMATCH', 'settle response without receipt');
+    return this.keep(
+      verifyReceipt(receiptFromWire(res.settle.receipt), records, this.expectation()),
+      voucher,
+    );
+  }
+
+  /**
+   * Settles the calls the executor lists as ran and not covered (`unsettled` of a binding Sync):
+   * calls of an earlier process of this wallet, or whose responses were lost, that would otherwise
+   * hold its batched mode at the executor's cap. Calls of this process's open batches are left to
+   * their batch. The records come sealed from the enclave, which served them to this wallet.
+   */
+  private async settleUnsettled(
+    acct: ClientAccount,
+    priv: Uint8Array,
+    unsettled: readonly CallRecord[],
+  ): Promise<void> {
+    const runs: CallRecord[][] = [];
+    for (const r of [...unsettled].sort((a, b) => (a.nonce < b.nonce ? -1 : 1))) {
+      if (acct.unsettled.has(r.nonce) || r.price !== this.accepted.terms.pricePerCall) continue;
+      const run = runs[runs.length - 1];
+      if (
+        run &&
+        run[run.length - 1]!.nonce + 1n === r.nonce &&
+        run.length < this.accepted.terms.batchMaxCalls
+      )
+        run.push(r);
+      else runs.push([r]);
     }
+    for (const run of runs)
+      await this.settleRun(acct, priv, run).catch(() => {
+        // Left for the next binding: the executor keeps listing them until a voucher covers them.
+      });
+  }
+
+  // ---- one call, and what became of it ----
+
+  /**
+   * Sends one Invoke and classifies its answer. A sealed answer is a fact. Anything else (a gRPC
+   * status, a stream refusal frame, a response that does not open, a transport failure) says
+   * nothing about whether the call ran: the executor is asked inside the session (`askFate`).
+   */
+  private async call(
+    acct: ClientAccount,
+    priv: Uint8Array,
+    fn: FunctionHandle,
+    input: Uint8Array,
+    req: CallRequest,
+    voucher?: SignedVoucher,
+  ): Promise<Answer> {
+    let res: SessionResponse__Output;
+    try {
+      res = await this.channel.request('invoke', {
+        invoke: {
+          leaseId: this.accepted.terms.leaseId.toString(),
+          client: acct.address,
+          nonce: req.nonce.toString(),
+          functionId: Buffer.from(fn.id, 'hex'),
+          input: asBuffer(input),
+          ...(voucher && { voucher: voucherToWire(voucher) }),
+        },
+      });
+    } catch (e) {
+      const cause = toDefaasError(e);
+      if (cause.origin !== 'sealed') return this.afterLostAnswer(acct, priv, req, cause);
+      this.connectionLost = false;
+      const stale = cause.code === 'NONCE_STALE' || cause.code === 'NONCE_TOO_FAR';
+      return { refused: cause, retry: stale ? 'resync-nonce' : false };
+    }
+    this.connectionLost = false;
+    if (!res.invoke) throw new DefaasError('RECEIPT_MISMATCH', `sealed answer to an invoke is a ${res.body}`);
+    return { ran: res.invoke };
+  }
+
+  /** What became of a call whose answer was lost or not sealed: the executor is asked inside the session. */
+  private async afterLostAnswer(
+    acct: ClientAccount,
+    priv: Uint8Array,
+    req: CallRequest,
+    cause: DefaasError,
+  ): Promise<Answer> {
+    const fate = await this.askFate(acct, priv, req.nonce, cause);
+    if (fate.state === 'CALL_STATE_RAN') return { recovered: fate, cause };
+    if (fate.state === 'CALL_STATE_NOT_RUN') return { refused: cause, retry: 'new-nonce' };
+    throw new DefaasError(
+      'CALL_OUTCOME_UNKNOWN',
+      `the answer to call ${req.nonce} was lost (${cause.code}) and the executor cannot tell whether it ran`,
+      { nonce: req.nonce.toString(), state: fate.state },
+      cause,
+    );
+  }
+
+  /**
+   * The fate of `nonce`, from a sealed Sync on a working session: re-opens the session when it is
+   * gone (verifying the evidence again), asks again while the call is still running, and gives up
+   * with CALL_OUTCOME_UNKNOWN at the deadline. The Sync fences a nonce the executor has not seen,
+   * so a NOT_RUN answer stays true.
+   */
+  private async askFate(
+    acct: ClientAccount,
+    priv: Uint8Array,
+    nonce: bigint,
+    cause: DefaasError,
+  ): Promise<CallStatus__Output> {
+    const deadline = Date.now() + (this.opts.deadlineMs ?? 30_000);
+    let last = cause;
+    for (let pause = 10; Date.now() < deadline; pause = Math.min(pause * 2, 500)) {
+      try {
+        if (isSessionGone(last)) await this.reconnect(this.channel);
+        await this.account(acct.address, priv);
+        const res = await this.channel.request('sync', {
+          sync: {
+            leaseId: this.accepted.terms.leaseId.toString(),
+            client: acct.address,
+            nonces: [nonce.toString()],
+          },
+        });
+        this.connectionLost = false;
+        const s = res.sync?.calls[0];
+        if (!s || s.nonce !== nonce.toString())
+          throw new DefaasError('RECEIPT_MISMATCH', `Sync did not answer for call ${nonce}`);
+        if (s.state !== 'CALL_STATE_RUNNING') return s;
+      } catch (e) {
+        last = toDefaasError(e);
+        // A sealed refusal, or a local check that failed (the re-opened session's evidence, a pinned
+        // identity, a bad record), is final; a plaintext error or a transport failure is asked again.
+        if (
+          last.origin === 'sealed' ||
+          (last.origin === 'local' && (last.kind === 'protocol' || last.kind === 'attestation'))
+        )
+          throw last;
+      }
+      await sleep(Math.min(pause, Math.max(0, deadline - Date.now())));
+    }
+    throw new DefaasError(
+      'CALL_OUTCOME_UNKNOWN',
+      `the answer to call ${nonce} was lost (${cause.code}) and the executor could not be asked in time`,
+      { nonce: nonce.toString() },
+      last,
+    );
+  }
+
+  /**
+   * Before a call after the connection dropped: an idempotent Sync on the session, which re-opens it
+   * if the executor lost it (restarted). The call itself then goes out on a session known to work,
+   * instead of being refused on a dead one and leaving its fate unknown.
+   */
+  private async checkSession(acct: ClientAccount): Promise<void> {
+    await this.refreshNonce(acct);
+    this.connectionLost = false;
+  }
+
+  /** Reads the next nonce of the wallet through a sealed Sync (the session is bound to it). */
+  private async refreshNonce(acct: ClientAccount): Promise<void> {
+    const res = await this.request('sync', {
+      sync: { leaseId: this.accepted.terms.leaseId.toString(), client: acct.address },
+    });
+    acct.syncNonce(parseUint(res.sync?.nextNonce ?? '0', 'next nonce', 64));
   }
 
   // ---- plumbing ----
@@ -461,18 +571,11 @@ export class Session {
     return BigInt(Math.floor(Date.now() / 1000) + (this.opts.voucherTtlSeconds ?? 3600));
   }
 
-  private onCallError(acct: ClientAccount, e: DefaasError): void {
-    if (e.code === 'NONCE_STALE' && typeof e.info.nextNonce === 'string') {
-      const n = BigInt(e.info.nextNonce);
-      if (n > acct.nextNonce) acct.nextNonce = n;
-    }
-  }
-
   /**
    * The wallet's account, with this session bound to the wallet: the first use of a wallet on a
    * session (and on every re-opened session) sends a Sync with the client binding (the wallet's
-   * signature over the session id and lease; protocol/client-binding.ts), which also
-   * reads the executor's next nonce for it.
+   * signature over the session id and lease; protocol/client-binding.ts), which also reads the
+   * executor's next nonce, the highest amount it accepted, and the calls it holds unsettled.
    */
   private async account(address: string, priv: Uint8Array, retried = false): Promise<ClientAccount> {
     let a = this.accounts.get(address);
@@ -485,8 +588,7 @@ export class Session {
     try {
       await (this.bindings.get(address) ?? this.startBinding(ch, a, priv));
     } catch (e) {
-      const gone = isDefaasError(e, 'SESSION_UNKNOWN') || isDefaasError(e, 'SESSION_EXPIRED');
-      if (!gone || retried) throw e;
+      if (!isSessionGone(e) || retried) throw e;
       await this.reconnect(ch);
       return this.account(address, priv, true);
     }
@@ -512,21 +614,30 @@ export class Session {
         clientProof: Buffer.from(signClientBinding(priv, ch.accepted.sessionId, leaseId)),
       },
     });
-    const next = parseUint(res.sync?.nextNonce ?? '1', 'next nonce', 64);
-    if (next > acct.nextNonce) acct.nextNonce = next;
+    const sync = res.sync;
+    if (!sync) throw new DefaasError('RECEIPT_MISMATCH', `sealed answer to a Sync is a ${res.body}`);
+    acct.syncNonce(parseUint(sync.nextNonce, 'next nonce', 64));
+    acct.syncAuthorised(parseUint(sync.cumulativeAmount || '0', 'cumulative amount'));
+    if (sync.unsettled.length > 0) await this.settleUnsettled(acct, priv, sync.unsettled.map(recordFromWire));
   }
 
   private assertOpen(): void {
     if (this.closed) throw new DefaasError('SDK_SESSION_CLOSED', 'the session is closed');
   }
 
-  /** A sealed request; re-opens the session once if the executor lost it (restart, expiry). */
-  private async request(kind: RequestKind, body: Parameters<SecureChannel['request']>[1]) {
+  /**
+   * An idempotent sealed request (Deploy, Undeploy, Sync, Settle with a signed voucher); re-opens
+   * the session once and sends it again if the executor lost the session (restart, expiry). Never
+   * used for Invoke, which must not be sent twice.
+   */
+  private async request(kind: Exclude<RequestKind, 'invoke'>, body: Parameters<SecureChannel['request']>[1]) {
     const ch = this.channel;
     try {
-      return await ch.request(kind, body);
+      const res = await ch.request(kind, body);
+      this.connectionLost = false;
+      return res;
     } catch (e) {
-      if (!(isDefaasError(e, 'SESSION_UNKNOWN') || isDefaasError(e, 'SESSION_EXPIRED'))) throw e;
+      if (!isSessionGone(e)) throw e;
       await this.reconnect(ch);
       return await this.channel.request(kind, body);
     }
@@ -538,8 +649,9 @@ export class Session {
       try {
         stale.close();
         this.channel = await handshake(this.client, this.opts);
+        this.connectionLost = false;
         // The executor may have restarted: re-deploy, and bind the new session to every wallet used
-        // (which also re-reads their nonce floors) before a call is re-sent on it.
+        // (which also re-reads their nonce floors) before a call is sent on it.
         for (const wasm of this.functions.values())
           await this.channel.request('deploy', { deploy: { wasm: Buffer.from(wasm) } });
         this.bindings = new Map();
@@ -555,6 +667,60 @@ export class Session {
     })();
     return this.reconnecting;
   }
+
+  /** Whether the gRPC connection is up now (a call then reaches the instance that holds the session). */
+  private connected(): boolean {
+    return this.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY;
+  }
+
+  /** Notes when the connection leaves READY (see `connectionLost`). */
+  private watchConnection(): void {
+    const ch = this.client.getChannel();
+    const watch = (state: grpc.connectivityState) => {
+      if (this.closed || state === grpc.connectivityState.SHUTDOWN) return;
+      ch.watchConnectivityState(state, Infinity, () => {
+        const next = ch.getConnectivityState(false);
+        if (state === grpc.connectivityState.READY && next !== grpc.connectivityState.READY)
+          this.connectionLost = true;
+        watch(next);
+      });
+    };
+    watch(ch.getConnectivityState(false));
+  }
+}
+
+/** What one attempt of a call came to: its result, or a refusal saying whether it may be sent again. */
+type Sent =
+  | { readonly result: DeferredInvokeResult }
+  | { readonly error: DefaasError; readonly retry: 'new-nonce' | 'resync-nonce' | false };
+
+/** The session is gone at the executor (restart, expiry): a new handshake is needed, nothing ran. */
+function isSessionGone(e: unknown): boolean {
+  return isDefaasError(e, 'SESSION_UNKNOWN') || isDefaasError(e, 'SESSION_EXPIRED');
+}
+
+/** The function ran and failed: a `function` error carrying the verified call and what it wrote. */
+function functionFailed(inv: InvokeResponse__Output, call: CallEvidence): DefaasError {
+  const d = inv.error!;
+  const e = fromSealedErrorDetail(d);
+  e.call = call;
+  e.functionOutput = { stdout: new Uint8Array(inv.output), ...stderrOf(inv) };
+  return e;
+}
+
+function outputLost(nonce: bigint, cause: DefaasError, call: CallEvidence): DefaasError {
+  const e = new DefaasError(
+    'CALL_OUTPUT_LOST',
+    `call ${nonce} ran and is charged, but its answer was lost (${cause.code})`,
+    { nonce: nonce.toString() },
+    cause,
+  );
+  e.call = call;
+  return e;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<SecureChannel> {
@@ -589,29 +755,4 @@ async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<
 
 function stderrOf(inv: { stderr: Buffer; stderrTruncatedBytes: string }) {
   return { stderr: new Uint8Array(inv.stderr), stderrTruncatedBytes: Number(inv.stderrTruncatedBytes) };
-}
-
-function recordFromJson(o: Record<string, string>): CallRecord {
-  return {
-    nonce: parseUint(String(o.nonce), 'record.nonce', 64),
-    functionHash: String(o.functionHash),
-    inputHash: String(o.inputHash),
-    outputHash: String(o.outputHash),
-    usage: parseUint(String(o.usage), 'record.usage', 64),
-    price: parseUint(String(o.price), 'record.price'),
-  };
-}
-
-function receiptFromJson(o: Record<string, string>) {
-  const hex = (s: unknown) => Buffer.from(String(s).replace(/^0x/, ''), 'hex');
-  return receiptFromWire({
-    leaseId: String(o.leaseId),
-    firstNonce: String(o.firstNonce),
-    lastNonce: String(o.lastNonce),
-    recordHead: hex(o.recordHead),
-    evidenceHash: hex(o.evidenceHash),
-    startedAt: String(o.startedAt),
-    finishedAt: String(o.finishedAt),
-    signature: hex(o.signature),
-  });
 }
