@@ -56,7 +56,9 @@ describe('invocation', () => {
       );
       expect(err, name).toBeInstanceOf(DefaasError);
       expect((err as DefaasError).code, name).toBe(code);
-      expect((err as DefaasError).info.receipt, name).toBeDefined();
+      // The call ran: its verified record and receipt come with the error.
+      expect((err as DefaasError).call?.record.nonce, name).toBeDefined();
+      expect(await (err as DefaasError).call?.receipt, name).toBeDefined();
       await stillServes();
     }
   });
@@ -95,7 +97,7 @@ describe('invocation', () => {
         (e: unknown) => e,
       );
       expect((err as DefaasError).code).toBe('FUNCTION_TRAPPED');
-      expect((err as DefaasError).info.record).toBeDefined();
+      expect((err as DefaasError).call?.record).toBeDefined();
       const ok = await st.invoke(e2, enc('after'), { wallet });
       expect(new TextDecoder().decode(ok.output)).toBe('after');
       await st.close();
