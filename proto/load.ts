@@ -79,16 +79,9 @@ export function sessionCodec(): SessionCodec {
   };
 }
 
-/** Trailer key carrying an encoded ErrorDetail on every failed executor RPC. */
+/** Trailer key carrying an encoded ErrorDetail on an executor RPC refused before its frame authenticated. */
 export const ERROR_DETAIL_KEY = 'defaas-error-bin';
 
-/**
- * Trailer key of a failed sealed RPC whose request authenticated: a SessionResponse{error} with the
- * full detail, sealed like a response under the request's sequence number. The plain
- * `defaas-error-bin` detail then carries the code and message only, so call records (input and
- * output hashes) and receipts never travel in the clear.
- */
-export const SEALED_ERROR_KEY = 'defaas-sealed-error-bin';
 
 // ---- SealedFrame encoded once ----
 

@@ -8,7 +8,7 @@ import { Executor, SEALED_RESPONSE_OVERHEAD_BYTES } from '../enclave-host/execut
 import { SimulatedQuoteProvider } from '../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
-import { ERROR_DETAIL_KEY, SEALED_ERROR_KEY, sessionCodec } from '../proto/load.js';
+import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
 import { signClientBinding } from '../protocol/client-binding.js';
 import { sha256Hex, signVoucher } from '../protocol/settlement.js';
 import { nextRequestHead } from '../protocol/typed-data.js';
@@ -158,8 +158,8 @@ function forgingRelay(target: string) {
         functionOutput: { stdout: Buffer.from('FORGED STDOUT'), stderr: Buffer.from('FORGED STDERR') },
       };
       md.set(ERROR_DETAIL_KEY, codec.encodeError(forged));
-      // A "sealed" detail the relay cannot seal: it must not open.
-      md.set(SEALED_ERROR_KEY, codec.encodeResponse({ error: forged }));
+      // A "sealed" detail in a trailer (which the protocol does not have): the client must ignore it.
+      md.set('defaas-sealed-error-bin', codec.encodeResponse({ error: forged }));
       cb({ code: grpc.status.ABORTED, details: 'forged', metadata: md });
     },
   });
