@@ -82,7 +82,6 @@ export function sessionCodec(): SessionCodec {
 /** Trailer key carrying an encoded ErrorDetail on an executor RPC refused before its frame authenticated. */
 export const ERROR_DETAIL_KEY = 'defaas-error-bin';
 
-
 // ---- SealedFrame encoded once ----
 
 const ENCODED = Symbol('defaas.encodedSealedFrame');
