@@ -1,3 +1,5 @@
+import type { Batch } from './batcher.js';
+
 /**
  * Client-side books for one (lease, wallet): nonce counter, authorised amount, and the batched calls
  * whose voucher is not settled yet. The executor keeps its books per (lease, client) whatever the
@@ -8,6 +10,8 @@ export class ClientAccount {
   nextNonce = 0n;
   /** Cumulative amount authorised by the vouchers signed so far. */
   authorised = 0n;
+  /** The open batch (batched mode), shared by every session of this process that uses the wallet. */
+  openBatch: Batch | undefined;
   /** Batched calls sent and not yet settled (their nonces); recovery leaves them to their batch. */
   readonly unsettled = new Set<bigint>();
   /**

@@ -28,8 +28,11 @@ export type SettleRun = (
   records: readonly CallRecord[],
 ) => Promise<VerifiedReceipt>;
 
-interface Batch {
+/** A batch of one wallet's calls; the account holds its open one, shared by the sessions using it. */
+export interface Batch {
   readonly account: ClientAccount;
+  /** How this batch's vouchers are settled: through the session that opened it. */
+  readonly settle: SettleRun;
   /** The wallet key of `account` that signs this batch's vouchers. */
   readonly key: Uint8Array;
   readonly entries: Entry[];
@@ -41,13 +44,15 @@ interface Batch {
 
 /**
  * Batched receipts (docs/session.md, "Calls, vouchers and receipts"): calls join the open batch of
- * their wallet; a batch closes after `maxCalls` calls or `maxMillis`; once every call of a closed
- * batch is answered, one voucher goes out per contiguous run of calls that ran, and the receipt
- * resolves their entries. A call that did not run (refused, or not run by the executor's word) splits
- * the runs and its entry rejects.
+ * their wallet (one per wallet and lease in the process, whichever session sends them, as the
+ * executor keeps one set of books per wallet); a batch closes after `maxCalls` calls or `maxMillis`;
+ * once every call of a closed batch is answered, one voucher goes out per contiguous run of calls
+ * that ran, and the receipt resolves their entries. A call that did not run (refused, or not run by
+ * the executor's word) splits the runs and its entry rejects.
  */
 export class Batcher {
-  private readonly open = new Map<ClientAccount, Batch>();
+  /** Accounts this session added calls to (their open batches close with `flush`). */
+  private readonly accounts = new Set<ClientAccount>();
   private readonly pending = new Set<Promise<VerifiedReceipt>>();
 
   constructor(
@@ -57,11 +62,20 @@ export class Batcher {
 
   /** Adds a call to its wallet's open batch (opening one if needed). */
   add(acct: ClientAccount, key: Uint8Array, req: CallRequest): BatchEntry {
-    let b = this.open.get(acct);
+    this.accounts.add(acct);
+    let b = acct.openBatch;
     if (!b) {
-      const nb: Batch = { account: acct, key, entries: [], closed: false, settling: false, timer: undefined };
+      const nb: Batch = {
+        account: acct,
+        settle: this.settleRun,
+        key,
+        entries: [],
+        closed: false,
+        settling: false,
+        timer: undefined,
+      };
       nb.timer = setTimeout(() => this.close(nb), this.limits.maxMillis);
-      this.open.set(acct, nb);
+      acct.openBatch = nb;
       b = nb;
     }
     let resolve!: (r: VerifiedReceipt) => void;
@@ -88,7 +102,7 @@ export class Batcher {
 
   /** Closes every open batch and waits (at most `waitMs`) for the receipts still due. */
   async flush(waitMs: number): Promise<void> {
-    for (const b of [...this.open.values()]) this.close(b);
+    for (const a of this.accounts) if (a.openBatch) this.close(a.openBatch);
     await Promise.race([
       Promise.allSettled([...this.pending]),
       new Promise((r) => setTimeout(r, waitMs).unref()),
@@ -99,7 +113,7 @@ export class Batcher {
     if (b.closed) return;
     b.closed = true;
     if (b.timer) clearTimeout(b.timer);
-    if (this.open.get(b.account) === b) this.open.delete(b.account);
+    if (b.account.openBatch === b) b.account.openBatch = undefined;
     this.maybeSettle(b);
   }
 
@@ -130,7 +144,7 @@ export class Batcher {
     // settleRun signs and seals its voucher before its first await, so the vouchers are on their way
     // before calls held back by the cap (ClientAccount.reserveUncovered) are sealed.
     for (const r of runs) {
-      this.settleRun(
+      b.settle(
         b.account,
         b.key,
         r.map((e) => e.record!),

@@ -129,7 +129,7 @@ type Answer =
   /** The call ran, its response was lost: the record (and receipt) the executor returned through Sync. */
   | { readonly recovered: CallStatus__Output; readonly cause: DefaasError }
   /** The call did not run, by the enclave's word: `retry` says how it may be sent again. */
-  | { readonly refused: DefaasError; readonly retry: 'new-nonce' | 'resync-nonce' | false };
+  | { readonly refused: DefaasError; readonly retry: 'new-nonce' | 'resync' | false };
 
 /**
  * An attested session to one executor: deploy, invoke, and the voucher/receipt books. Opening it
@@ -260,7 +260,7 @@ export class Session {
           : await this.invokeBatched(acct, key.privateKey, fn, input, req);
       if ('result' in sent) return sent.result;
       if (sent.retry === false || attempt >= 2) throw sent.error;
-      if (sent.retry === 'resync-nonce') await this.refreshNonce(acct);
+      if (sent.retry === 'resync') await this.resync(acct);
     }
   }
 
@@ -372,8 +372,25 @@ export class Session {
     priv: Uint8Array,
     records: readonly CallRecord[],
   ): Promise<VerifiedReceipt> {
+    acct.authorised += BigInt(records.length) * this.accepted.terms.pricePerCall;
+    try {
+      return await this.settleOnce(acct, priv, records, acct.authorised);
+    } catch (e) {
+      // A voucher of this process for calls further on arrived first and now counts calls this one
+      // did not (concurrent settles, or two sessions of the wallet): the amount signed since covers
+      // them. Signed again once with it (the same calls, a higher amount).
+      if (!isDefaasError(e, 'VOUCHER_AMOUNT_TOO_LOW') || e.origin !== 'sealed') throw e;
+      return await this.settleOnce(acct, priv, records, acct.authorised);
+    }
+  }
+
+  private async settleOnce(
+    acct: ClientAccount,
+    priv: Uint8Array,
+    records: readonly CallRecord[],
+    cumulativeAmount: bigint,
+  ): Promise<VerifiedReceipt> {
     const terms = this.accepted.terms;
-    acct.authorised += BigInt(records.length) * terms.pricePerCall;
     const voucher = signVoucher(
       this.domain,
       {
@@ -381,7 +398,7 @@ export class Session {
         firstNonce: records[0]!.nonce,
         lastNonce: records[records.length - 1]!.nonce,
         requestHead: requestHead(records),
-        cumulativeAmount: acct.authorised,
+        cumulativeAmount,
         deadline: this.voucherDeadline(),
       },
       priv,
@@ -456,8 +473,10 @@ export class Session {
       const cause = toDefaasError(e);
       if (cause.origin !== 'sealed') return this.afterLostAnswer(acct, priv, req, cause);
       this.connectionLost = false;
-      const stale = cause.code === 'NONCE_STALE' || cause.code === 'NONCE_TOO_FAR';
-      return { refused: cause, retry: stale ? 'resync-nonce' : false };
+      // The executor moved on without this process (another process of the wallet, or a restart):
+      // its next nonce and highest amount are read, sealed, and the call goes out once more.
+      const behind = ['NONCE_STALE', 'NONCE_TOO_FAR', 'VOUCHER_AMOUNT_TOO_LOW'].includes(cause.code);
+      return { refused: cause, retry: behind ? 'resync' : false };
     }
     this.connectionLost = false;
     if (!res.invoke) throw new DefaasError('RECEIPT_MISMATCH', `sealed answer to an invoke is a ${res.body}`);
@@ -538,16 +557,17 @@ export class Session {
    * instead of being refused on a dead one and leaving its fate unknown.
    */
   private async checkSession(acct: ClientAccount): Promise<void> {
-    await this.refreshNonce(acct);
+    await this.resync(acct);
     this.connectionLost = false;
   }
 
-  /** Reads the next nonce of the wallet through a sealed Sync (the session is bound to it). */
-  private async refreshNonce(acct: ClientAccount): Promise<void> {
+  /** Reads the wallet's next nonce and highest accepted amount through a sealed Sync (the session is bound to it). */
+  private async resync(acct: ClientAccount): Promise<void> {
     const res = await this.request('sync', {
       sync: { leaseId: this.accepted.terms.leaseId.toString(), client: acct.address },
     });
     acct.syncNonce(parseUint(res.sync?.nextNonce ?? '0', 'next nonce', 64));
+    acct.syncAuthorised(parseUint(res.sync?.cumulativeAmount || '0', 'cumulative amount'));
   }
 
   // ---- plumbing ----
@@ -692,7 +712,7 @@ export class Session {
 /** What one attempt of a call came to: its result, or a refusal saying whether it may be sent again. */
 type Sent =
   | { readonly result: DeferredInvokeResult }
-  | { readonly error: DefaasError; readonly retry: 'new-nonce' | 'resync-nonce' | false };
+  | { readonly error: DefaasError; readonly retry: 'new-nonce' | 'resync' | false };
 
 /** The session is gone at the executor (restart, expiry): a new handshake is needed, nothing ran. */
 function isSessionGone(e: unknown): boolean {
