@@ -36,15 +36,25 @@ const nonceArb: fc.Arbitrary<NonceChoice> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ abs: fc.bigInt({ min: 0n, max: 24n }) }) },
   { weight: 1, arbitrary: fc.record({ abs: fc.constantFrom(1n << 62n, (1n << 64n) - 2n, 1_000_000n) }) },
 );
-/** An amount relative to the prices of the calls taken so far (`d` prices more or fewer). */
-const amountArb = fc.integer({ min: -3, max: 2 });
+/**
+ * An amount `d` prices above or below the calls taken so far (`of: 'taken'`), the highest amount
+ * accepted (`of: 'highest'`), or zero: around both edges of the rule.
+ */
+type AmountChoice = { of: 'taken' | 'highest' | 'zero'; d: number };
+const amountArb: fc.Arbitrary<AmountChoice> = fc.oneof(
+  fc.record({
+    of: fc.constantFrom('taken' as const, 'highest' as const),
+    d: fc.integer({ min: -4, max: 2 }),
+  }),
+  fc.record({ of: fc.constant('zero' as const), d: fc.integer({ min: 0, max: 8 }) }),
+);
 
 type Op =
-  | { t: 'inline'; n: NonceChoice; k: number; soon: boolean }
+  | { t: 'inline'; n: NonceChoice; k: AmountChoice; soon: boolean }
   | { t: 'batched'; n: NonceChoice }
   | { t: 'complete'; i: number }
   | { t: 'abandon'; i: number }
-  | { t: 'settle'; first: SettleFirst; len: number; k: number }
+  | { t: 'settle'; first: SettleFirst; len: number; k: AmountChoice }
   | { t: 'replay' }
   | { t: 'sync'; ns: NonceChoice[] }
   | { t: 'restart' };
@@ -72,9 +82,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 4,
     arbitrary: fc.record({
       t: fc.constant('settle' as const),
-      // Mostly from a call served without a voucher, else anywhere near the top.
+      // Mostly from a call a Settle could claim, else anywhere near the top.
       first: firstArb,
-      len: fc.integer({ min: 1, max: CAP + 1 }),
+      len: fc.oneof(
+        { weight: 3, arbitrary: fc.integer({ min: 1, max: 2 }) },
+        { weight: 1, arbitrary: fc.integer({ min: 1, max: CAP + 1 }) },
+      ),
       k: amountArb,
     }),
   },
@@ -141,12 +154,20 @@ describe('the books hold whatever the client sends', () => {
           const n = a.nextNonce + BigInt(c.d);
           return n < 0n ? 0n : n;
         };
-        /** One of the calls served without a voucher so far (settled or not), by index. */
-        const served: bigint[] = [];
-        const openCall = (i: number) => (served.length ? served[i % served.length]! : a.nextNonce);
-        const amount = (d: number) => {
-          const k = BigInt(taken.size + d);
-          return k > 0n ? k * P : 0n;
+        /** Calls served without a voucher so far (some settled since). */
+        const served = new Set<bigint>();
+        /** One of the calls a Settle could still claim (ran or running, no voucher), by index. */
+        const openCall = (i: number) => {
+          const open = [...a.unsettled().map((r) => r.nonce), ...running.filter((n) => served.has(n))].sort(
+            (x, y) => (x < y ? -1 : 1),
+          );
+          return open.length ? open[i % open.length]! : a.nextNonce;
+        };
+        const amount = (k: AmountChoice) => {
+          const base =
+            k.of === 'taken' ? BigInt(taken.size) * P : k.of === 'highest' ? a.status.cumulativeAmount : 0n;
+          const v = base + BigInt(k.d) * P;
+          return v > 0n ? v : 0n;
         };
 
         for (const op of ops) {
@@ -165,7 +186,7 @@ describe('the books hold whatever the client sends', () => {
               const n = nonce(op.n);
               if (await ok(a.admit(req(n), { evidenceHash: EVIDENCE }).then((x) => x.durable))) {
                 admitted(n);
-                served.push(n);
+                served.add(n);
               }
               break;
             }
@@ -234,11 +255,11 @@ const honestArb: fc.Arbitrary<HonestOp> = fc.oneof(
 );
 
 /**
- * A client that follows the rules of docs/session.md ("Billing rules", 2): the amount of a voucher
- * over [first, last] is the amount Sync reported when it (re)bound plus the price of every call at or
- * below `last` it sent since and was not told did not run, and never less than a voucher it signed
- * for an earlier range. It counts by nonce, not by time: an older range signed late (a lost batch
- * recovered) must not carry more than a newer range signed before it.
+ * A client that follows the rules of docs/session.md ("Billing rules", 2: "letting its amounts rise
+ * with its nonces"): the amount of a voucher over [first, last] is the amount Sync reported when it
+ * (re)bound plus the price of every call at or below `last` it sent since and was not told did not
+ * run, and never less than a voucher it signed for an earlier range. It counts by nonce, not by
+ * time, so an older range signed late (a lost batch recovered) needs no second signature.
  */
 class HonestClient {
   next: bigint;

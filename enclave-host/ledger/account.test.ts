@@ -91,7 +91,7 @@ describe('rule 1: nonces', () => {
   });
 });
 
-describe('rule 2: monotonic amounts', () => {
+describe('rule 2: amounts cover what they follow', () => {
   it('a per-call voucher authorises every call at or below it, its own included', async () => {
     const { account: a, clock } = newAccount();
     await perCall(a, clock, 1n, P);
@@ -102,14 +102,20 @@ describe('rule 2: monotonic amounts', () => {
     expect(a.status.cumulativeAmount).toBe(2n * P);
   });
 
-  it('counts running calls, and not abandoned or fenced ones', async () => {
+  it('counts covered calls, running or ran; not calls awaiting a Settle, abandoned or fenced', async () => {
     const { account: a, clock } = newAccount();
-    await batched(a, 1n, false); // running
-    expect(await codeOfAsync(perCall(a, clock, 2n, P))).toBe('VOUCHER_AMOUNT_TOO_LOW');
-    a.abandon(1n);
+    await batched(a, 1n); // ran, awaiting a Settle: not covered yet
     await perCall(a, clock, 2n, P);
-    await a.statuses([3n]); // fenced
+    const v3 = voucher(3n, 3n, 2n * P, clock.deadlineIn(3600));
+    await (await a.admit(req(3n), { voucher: v3, evidenceHash: EVIDENCE })).durable; // running
+    expect((await refusal(perCall(a, clock, 4n, 2n * P))).info.required).toBe((3n * P).toString());
+    a.abandon(3n);
     await perCall(a, clock, 4n, 2n * P);
+    await a.statuses([5n]); // fenced
+    await perCall(a, clock, 6n, 3n * P);
+    // Settling call 1 covers it: the highest amount must then pay for 1, 2, 4 and 6.
+    expect((await refusal(settle(a, clock, 1n, 1n, 3n * P))).info.required).toBe((4n * P).toString());
+    await settle(a, clock, 1n, 1n, 4n * P);
   });
 
   it('honest vouchers arriving out of order pass; a lower amount reordered to arrive last does not', async () => {
@@ -126,12 +132,12 @@ describe('rule 2: monotonic amounts', () => {
     await perCall(a, clock, 3n, 4n * P);
   });
 
-  it('a voucher authorises at least every accepted voucher that ends before it', async () => {
+  it('an amount below an earlier one passes while the highest pays for every covered call', async () => {
     const { account: a, clock } = newAccount();
     await perCall(a, clock, 1n, 9n * P);
-    const low = await refusal(perCall(a, clock, 2n, 2n * P));
-    expect(low.info.required).toBe((9n * P).toString());
-    await perCall(a, clock, 2n, 9n * P);
+    await perCall(a, clock, 2n, 2n * P);
+    // The highest accepted amount never decreases.
+    expect(a.status.cumulativeAmount).toBe(9n * P);
   });
 
   it('persists the amount floor with the ceiling: after a restart, vouchers start above it', async () => {
@@ -269,7 +275,7 @@ describe('rule 5: recovery without a restart', () => {
     expect(ran.state === 'ran' && ran.receipt.receipt.lastNonce).toBe(1n);
     // Nonce 5 was fenced: it can no longer run, and it was never charged.
     expect(await codeOfAsync(batched(a, 5n))).toBe('NONCE_STALE');
-    await perCall(a, clock, 6n, 4n * P); // 1, 2, 3 (running) and its own: not 4 or 5
+    await perCall(a, clock, 6n, 2n * P); // 1 (covered) and its own: not 2 or 3 (no voucher yet), 4 or 5
     // The memory of finished calls is bounded: the oldest are forgotten.
     await a.statuses([7n, 8n]);
     expect((await a.statuses([1n]))[0]!.state).toBe('unknown');

@@ -4,8 +4,7 @@ import { sessionFail } from '../../protocol/errors.js';
 import type { SignedReceipt, SignedVoucher } from '../../protocol/settlement.js';
 import type { CallRecord, TypedDataDomain, Voucher } from '../../protocol/typed-data.js';
 import { chainHeadsFast as chainHeads } from '../../protocol/typed-data-fast.js';
-import { AmountBook } from './amount-book.js';
-import { NonceBook } from './nonce-book.js';
+import { NonceBook, type Taken } from './nonce-book.js';
 import type { NonceStore } from './nonce-store.js';
 import type { ReceiptSigner } from './receipt-signer.js';
 import { type Finished, RecentCalls } from './recent-calls.js';
@@ -15,10 +14,11 @@ import { checkPerCallShape, checkVoucherEnvelope } from './voucher-checks.js';
  * The executor's books for one (lease, client) (docs/session.md, "Billing rules (enforced by the
  * executor)"). Every request passes the same rules, whatever the client sends:
  * 1. nonces (nonce-book.ts): taken once, above the persisted floor, within the window, not too far;
- * 2. amounts (amount-book.ts): a voucher over [first, last] authorises at least the floor plus the
- *    price of every counting call at or below `last`, at least every accepted voucher ending before
- *    `first`, and with the highest accepted amount at least the floor plus the price of every call
- *    a voucher covers (so calls that arrive out of order cannot lower what the provider can redeem);
+ * 2. amounts: a voucher over [first, last] authorises at least the amount floor plus the price of
+ *    every covered call at or below `last` (its own included), and after it the highest accepted
+ *    amount pays for every covered call (so vouchers arriving out of order cannot lower what the
+ *    provider can redeem). The highest accepted amount never decreases and is persisted with the
+ *    nonce ceiling as the next process's amount floor;
  * 3. deadlines (voucher-checks.ts): at least `minVoucherLifetimeS` left;
  * 4. coverage: a call is covered once, by its inline voucher or by one Settle, which claims its
  *    calls synchronously before it waits for any of them. Calls served without a voucher (claimed
@@ -105,13 +105,14 @@ export interface AccountStatus {
 export class Account {
   readonly key: string;
   private readonly nonces: NonceBook;
-  private readonly amounts: AmountBook;
+  /** The amount floor this account started from (persisted by an earlier process). */
+  private readonly amountFloor: bigint;
+  /** The highest cumulative amount accepted (at least the floor). */
+  private highest: bigint;
   private readonly open = new Map<bigint, Call>();
   private readonly recent: RecentCalls;
   /** Open calls not covered by a receipt: coverage `none` or `claimed`. */
   private uncovered = 0;
-  /** Counting calls covered by a voucher: coverage `inline`, `claimed` or `settled`. */
-  private covered = 0;
   private vouchedThrough = 0n;
   private roomWaiters: (() => void)[] = [];
   private readonly settles = new Map<string, { voucher: Voucher; receipt: Promise<SignedReceipt> }>();
@@ -123,7 +124,8 @@ export class Account {
       window: cfg.rules.window,
       maxJump: cfg.rules.maxNonceJump,
     });
-    this.amounts = new AmountBook(floors.amountFloor, cfg.rules.window);
+    this.amountFloor = floors.amountFloor;
+    this.highest = floors.amountFloor;
     this.recent = new RecentCalls(cfg.rules.recentCalls);
   }
 
@@ -135,7 +137,7 @@ export class Account {
     return {
       nextNonce: this.nonces.nextNonce,
       vouchedThrough: this.vouchedThrough,
-      cumulativeAmount: this.amounts.highest,
+      cumulativeAmount: this.highest,
     };
   }
 
@@ -146,7 +148,7 @@ export class Account {
 
   /** The highest cumulative amount accepted, what the books persist as the amount floor. */
   get highestAmount(): bigint {
-    return this.amounts.highest;
+    return this.highest;
   }
 
   /**
@@ -171,14 +173,10 @@ export class Account {
     if (!v) await this.waitForRoom();
     const refused = this.nonces.refusal(req.nonce);
     if (refused) throw refused;
-    if (v) this.checkAmount(v, 1, 1);
-    this.nonces.take(req.nonce, true);
-    if (v) {
-      this.amounts.accept(v.lastNonce, v.cumulativeAmount);
-      this.covered++;
-    } else {
-      this.uncovered++;
-    }
+    if (v) this.checkAmount(v, 1);
+    this.nonces.take(req.nonce, v ? 'covered' : 'uncovered');
+    if (v) this.accept(v);
+    else this.uncovered++;
     let resolve!: () => void;
     const done = new Promise<void>((r) => {
       resolve = r;
@@ -229,9 +227,8 @@ export class Account {
     if (!c || c.record || c.abandoned) return;
     c.abandoned = true;
     this.open.delete(nonce);
-    this.nonces.uncount(nonce);
+    this.nonces.mark(nonce, taken(c), 'void');
     if (c.coverage === 'none' || c.coverage === 'claimed') this.freeRoom(1);
-    if (c.coverage !== 'none') this.covered--;
     this.recent.add(nonce, { state: 'not-run' });
     c.resolve();
   }
@@ -269,10 +266,12 @@ export class Account {
         firstNonce: v.firstNonce.toString(),
         lastNonce: v.lastNonce.toString(),
       });
-    this.checkAmount(v, 0, calls.length);
-    for (const c of calls) c.coverage = 'claimed';
-    this.covered += calls.length;
-    this.amounts.accept(v.lastNonce, v.cumulativeAmount);
+    this.checkAmount(v, calls.length);
+    for (const c of calls) {
+      c.coverage = 'claimed';
+      this.nonces.mark(c.nonce, 'uncovered', 'covered');
+    }
+    this.accept(v);
     const receipt = this.finishSettle(calls, evidenceHash);
     this.remember(id, v, receipt);
     return await receipt;
@@ -291,7 +290,7 @@ export class Account {
       const f = this.recent.get(n);
       if (f) return f;
       if (this.nonces.refusal(n)) return { state: 'unknown' };
-      this.nonces.take(n, false);
+      this.nonces.take(n, 'void');
       this.recent.add(n, { state: 'not-run' });
       if (n > fenced) fenced = n;
       return { state: 'not-run' };
@@ -310,28 +309,32 @@ export class Account {
   /** Persists the amount floor (at a clean stop); the nonce ceiling stays as reserved. */
   persist(): Promise<void> {
     const f = this.cfg.store.floors(this.key);
-    return this.cfg.store.raise(this.key, { ceiling: f.ceiling, amountFloor: this.amounts.highest });
+    return this.cfg.store.raise(this.key, { ceiling: f.ceiling, amountFloor: this.highest });
   }
 
   // ---- the rules ----
 
   /**
-   * The amount rule for a voucher `v` whose acceptance makes `ownUncounted` more calls count (its
-   * own call, per call) and `newlyCovered` more calls covered.
+   * The amount rule (docs/session.md, "Billing rules", 2) for a voucher `v` whose acceptance covers
+   * `newlyCovered` more calls, all at or below its last nonce: it pays for every covered call at or
+   * below `last`, and the highest amount after it pays for every covered call.
    */
-  private checkAmount(v: Voucher, ownUncounted: number, newlyCovered: number): void {
+  private checkAmount(v: Voucher, newlyCovered: number): void {
     const price = this.cfg.rules.pricePerCall;
-    const floor = this.amounts.floor;
-    const byCalls = floor + price * BigInt(this.nonces.countAtOrBelow(v.lastNonce) + ownUncounted);
-    const byOrder = this.amounts.endingBefore(v.firstNonce);
-    const byCovered = floor + price * BigInt(this.covered + newlyCovered);
-    const required = max(byCalls, byOrder, this.amounts.highest >= byCovered ? 0n : byCovered);
+    const floor = this.amountFloor;
+    const byLast = floor + price * BigInt(this.nonces.coveredAtOrBelow(v.lastNonce) + newlyCovered);
+    const byAll = floor + price * BigInt(this.nonces.covered + newlyCovered);
+    const required = this.highest >= byAll ? byLast : byAll;
     if (v.cumulativeAmount < required)
       sessionFail(
         'VOUCHER_AMOUNT_TOO_LOW',
-        `voucher authorises ${v.cumulativeAmount}; the calls it follows and covers need at least ${required}`,
+        `voucher authorises ${v.cumulativeAmount}; the covered calls it follows need at least ${required}`,
         { required: required.toString(), cumulativeAmount: v.cumulativeAmount.toString() },
       );
+  }
+
+  private accept(v: Voucher): void {
+    if (v.cumulativeAmount > this.highest) this.highest = v.cumulativeAmount;
   }
 
   private async waitForRoom(): Promise<void> {
@@ -384,7 +387,7 @@ export class Account {
       for (const c of calls)
         if (!c.abandoned) {
           c.coverage = 'none';
-          this.covered--;
+          this.nonces.mark(c.nonce, 'covered', 'uncovered');
         }
       return sessionFail(
         'VOUCHER_MISMATCH',
@@ -451,7 +454,7 @@ export class Account {
     if (n <= f.ceiling) return this.cfg.store.raise(this.key, f);
     return this.cfg.store.raise(this.key, {
       ceiling: n + this.cfg.rules.reserveBlock,
-      amountFloor: this.amounts.highest,
+      amountFloor: this.highest,
     });
   }
 
@@ -466,10 +469,9 @@ export class Account {
   }
 }
 
-function max(...xs: bigint[]): bigint {
-  let m = xs[0]!;
-  for (const x of xs) if (x > m) m = x;
-  return m;
+/** What the call's nonce stands for in the nonce book. */
+function taken(c: Call): Taken {
+  return c.coverage === 'none' ? 'uncovered' : 'covered';
 }
 
 function sameVoucher(a: Voucher, b: Voucher): boolean {

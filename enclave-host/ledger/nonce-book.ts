@@ -3,9 +3,9 @@ import { SessionError } from '../../protocol/errors.js';
 /*
  * The nonce rule of one (lease, client) (docs/session.md, "Billing rules", 1): a nonce is taken at
  * most once, above the persisted floor, within `window` below the highest taken, at most `maxJump`
- * above it, and never above MAX_NONCE. A taken nonce either counts (its call was admitted: it runs
- * or ran) or not (its call was abandoned before running, or a Sync fenced it); the count of counting
- * nonces at or below a voucher's last nonce is what the amount rule charges (amount-book.ts).
+ * above it, and never above MAX_NONCE. Each taken nonce stands for a call a voucher covers, a call
+ * served without one (yet), or nothing that runs (abandoned, or fenced by a Sync); the count of
+ * covered nonces at or below a voucher's last nonce is what the amount rule charges (rule 2).
  */
 
 /**
@@ -21,15 +21,18 @@ export interface NonceRules {
   readonly maxJump: number;
 }
 
+/** What a taken nonce stands for. */
+export type Taken = 'covered' | 'uncovered' | 'void';
+
 export class NonceBook {
   private top: bigint;
-  /** Nonces taken above `pruned`, each with whether it counts. */
-  private readonly taken = new Map<bigint, boolean>();
+  /** Nonces taken above `pruned`, with what each stands for. */
+  private readonly taken = new Map<bigint, Taken>();
   /** Every nonce at or below this has left `taken` (it is below the window, or below the floor). */
   private pruned: bigint;
-  private countedTotal = 0;
-  /** Of `countedTotal`, the counting nonces at or below `pruned`. */
-  private countedPruned = 0;
+  private coveredTotal = 0;
+  /** Of `coveredTotal`, the covered nonces at or below `pruned`. */
+  private coveredPruned = 0;
 
   constructor(
     /** The persisted ceiling this account started from: every nonce at or below it is refused. */
@@ -50,9 +53,9 @@ export class NonceBook {
     return this.top + 1n;
   }
 
-  /** Calls that count: admitted and not abandoned. */
-  get counted(): number {
-    return this.countedTotal;
+  /** Calls a voucher covers (claimed by a Settle included), not abandoned. */
+  get covered(): number {
+    return this.coveredTotal;
   }
 
   /** Why `n` cannot be taken now (NONCE_STALE or NONCE_TOO_FAR), or undefined when it can. */
@@ -70,54 +73,57 @@ export class NonceBook {
     return undefined;
   }
 
-  /** Takes `n`, which must pass `refusal`. `counts`: an admitted call (false: fenced). */
-  take(n: bigint, counts: boolean): void {
+  /** Takes `n`, which must pass `refusal`. */
+  take(n: bigint, as: Taken): void {
     const r = this.refusal(n);
     if (r) throw r;
-    this.taken.set(n, counts);
-    if (counts) this.countedTotal++;
+    this.taken.set(n, as);
+    if (as === 'covered') this.coveredTotal++;
     if (n > this.top) {
       this.top = n;
       if (this.taken.size > 2 * this.rules.window) this.prune();
     }
   }
 
-  /** A counting nonce whose call was abandoned before it ran: it stays taken and stops counting. */
-  uncount(n: bigint): void {
-    if (n <= this.pruned) {
-      this.countedPruned--;
-    } else {
-      if (this.taken.get(n) !== true) return;
-      this.taken.set(n, false);
-    }
-    this.countedTotal--;
+  /**
+   * A taken nonce's call changes: claimed by a Settle (`uncovered` → `covered`), given back
+   * (`covered` → `uncovered`), abandoned (→ `void`). `from` is what the caller's books say it was,
+   * which also holds for a nonce already below the window.
+   */
+  mark(n: bigint, from: Taken, to: Taken): void {
+    if (from === to) return;
+    if (n > this.pruned) this.taken.set(n, to);
+    const delta = (to === 'covered' ? 1 : 0) - (from === 'covered' ? 1 : 0);
+    this.coveredTotal += delta;
+    if (n <= this.pruned) this.coveredPruned += delta;
   }
 
   /**
-   * Counting nonces at or below `last`: exact down to the window's lower edge; below it, a lower
-   * bound (the rules built on it then ask less, never more, than the exact count would).
+   * Covered nonces at or below `last`: exact down to the window's lower edge; below it, a lower
+   * bound (the rule built on it then asks less, never more, than the exact count would; the rule on
+   * the highest amount still counts every covered call).
    */
-  countAtOrBelow(last: bigint): number {
-    if (last >= this.top) return this.countedTotal;
+  coveredAtOrBelow(last: bigint): number {
+    if (last >= this.top) return this.coveredTotal;
     if (last < this.pruned) {
-      const below = BigInt(this.countedPruned) - (this.pruned - last);
+      const below = BigInt(this.coveredPruned) - (this.pruned - last);
       return below > 0n ? Number(below) : 0;
     }
     let above = 0;
     if (this.top - last < BigInt(this.taken.size)) {
-      for (let n = last + 1n; n <= this.top; n++) if (this.taken.get(n) === true) above++;
+      for (let n = last + 1n; n <= this.top; n++) if (this.taken.get(n) === 'covered') above++;
     } else {
-      for (const [n, counts] of this.taken) if (counts && n > last) above++;
+      for (const [n, t] of this.taken) if (t === 'covered' && n > last) above++;
     }
-    return this.countedTotal - above;
+    return this.coveredTotal - above;
   }
 
   private prune(): void {
     const edge = this.top - BigInt(this.rules.window);
-    for (const [n, counts] of this.taken)
+    for (const [n, t] of this.taken)
       if (n <= edge) {
         this.taken.delete(n);
-        if (counts) this.countedPruned++;
+        if (t === 'covered') this.coveredPruned++;
       }
     if (edge > this.pruned) this.pruned = edge;
   }
