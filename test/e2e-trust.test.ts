@@ -10,7 +10,6 @@ import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
 import {
   connect,
   DefaasError,
-  type FunctionHandle,
   LocalReceiptStore,
   type ReceiptMode,
   type Session,
