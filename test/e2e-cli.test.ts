@@ -181,11 +181,15 @@ describe('defaas executor start / defaas invoke', () => {
     expect(o.outputText).toBe('partial');
     expect(o.stderr).toBe('exit-nonzero: giving up with code 3\n');
     expect(o.limits).toMatchObject({ wallTimeMs: 5000 });
+    // It ran, so it is charged: its record and the receipt covering it were verified.
+    expect(o.nonce).toBe('1');
+    expect(o.receiptVerified).toBe(true);
+    expect((o.record as { outputHash: string }).outputHash).toMatch(/^0x[0-9a-f]{64}$/);
     const h = await run(base);
     expect(h.code).toBe(5);
     expect(h.stdout).toBe('partial\n');
     expect(h.stderr).toMatch(
-      /\[function stderr\] exit-nonzero: giving up with code 3\ndefaas: FUNCTION_EXIT_NONZERO: /,
+      /\[function stderr\] exit-nonzero: giving up with code 3\ndefaas: FUNCTION_EXIT_NONZERO: .*\n {2}the call ran and is charged: nonce 1, receipt verified/,
     );
   }, 30_000);
 

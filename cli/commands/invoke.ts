@@ -155,7 +155,7 @@ async function invoke(json: boolean, o: InvokeOptions): Promise<ExitCode> {
       try {
         result = await session.invoke(fn, input, { wallet });
       } catch (e) {
-        if (isDefaasError(e) && e.functionOutput) return reportFunctionFailure(json, e, limits);
+        if (isDefaasError(e) && e.call) return await reportCallFailure(json, e, limits);
         throw e;
       }
       const { output, stderr, stderrTruncatedBytes, record, receipt } = result;
@@ -220,17 +220,21 @@ function writeStderr(stderr: Uint8Array, truncated: number): void {
 }
 
 /**
- * A function failure: what it wrote before failing (sealed by the enclave) goes out with the error,
- * in the failure object under --json, else on stdout and stderr before the error line.
+ * A call that ran but did not succeed: the function failed (what it wrote before failing, sealed by
+ * the enclave, goes out with the error), or its answer was lost (CALL_OUTPUT_LOST). Either way the
+ * call is charged, and its verified record and receipt go out too: in the failure object under
+ * --json, else on stdout and stderr before the error line.
  */
-function reportFunctionFailure(
+async function reportCallFailure(
   json: boolean,
   e: DefaasError,
   limits: ReturnType<typeof limitsJson>,
-): ExitCode {
-  const out = e.functionOutput!;
-  const text = utf8(out.stdout);
-  if (!json) {
+): Promise<ExitCode> {
+  const call = e.call!;
+  const receipt = await Promise.resolve(call.receipt).catch(() => undefined);
+  const out = e.functionOutput;
+  const text = out && utf8(out.stdout);
+  if (!json && out) {
     writeStderr(out.stderr, out.stderrTruncatedBytes);
     if (out.stdout.length > 0) {
       process.stdout.write(Buffer.from(out.stdout));
@@ -239,12 +243,20 @@ function reportFunctionFailure(
   }
   return reportFailure(e, json, {
     fields: {
-      output: out.stdout,
-      ...(text !== undefined && { outputText: text }),
-      stderr: Buffer.from(out.stderr).toString('utf8'),
-      stderrTruncatedBytes: out.stderrTruncatedBytes,
+      ...(out && {
+        output: out.stdout,
+        ...(text !== undefined && { outputText: text }),
+        stderr: Buffer.from(out.stderr).toString('utf8'),
+        stderrTruncatedBytes: out.stderrTruncatedBytes,
+      }),
       limits,
+      nonce: call.record.nonce,
+      record: call.record,
+      receiptVerified: receipt !== undefined,
     },
+    lines: [
+      `the call ran and is charged: nonce ${call.record.nonce}, ${receipt ? `receipt verified (nonces ${receipt.receipt.firstNonce}..${receipt.receipt.lastNonce})` : 'no receipt'}`,
+    ],
   });
 }
 
