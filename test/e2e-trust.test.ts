@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { Wallet } from 'ethers';
+import { getBytes, Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../attestation/bytes.js';
 import type { Runtime } from '../enclave-host/executor.js';
@@ -7,6 +7,7 @@ import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
 import type { SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
 import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
+import { signClientBinding } from '../protocol/client-binding.js';
 import {
   connect,
   DefaasError,
@@ -330,5 +331,60 @@ describe('Sync through the raw channel (the executor side of the trust rule)', (
     expect((e as DefaasError).origin).toBe('sealed');
     expect((e as DefaasError).code).toBe('CLIENT_NOT_BOUND');
     raw.client.close();
+  });
+});
+
+describe('recovery after a client crashed with a batch unsettled', () => {
+  const price = 5n;
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startExecutor({ pricePerCall: price, batchMaxCalls: 8, voucherWaitMs: 300 });
+  });
+  afterAll(async () => {
+    await h.stop();
+  });
+
+  it('the next SDK process of the wallet settles the calls that ran, and its batched calls are served', async () => {
+    const wallet = Wallet.createRandom();
+    const key = { address: wallet.address.toLowerCase(), privateKey: getBytes(wallet.privateKey) };
+    const lease = h.executor.leaseId;
+    // The crashed process: 8 batched calls ran (the cap), no voucher was ever sent.
+    const raw = await rawSession(h.endpoint, h.policy);
+    const d = await raw.channel.request('deploy', {
+      deploy: { wasm: Buffer.from(await buildExample('echo')) },
+    });
+    await raw.channel.request('sync', {
+      sync: {
+        leaseId: lease.toString(),
+        client: key.address,
+        clientProof: Buffer.from(signClientBinding(key.privateKey, raw.accepted.sessionId, lease)),
+      },
+    });
+    for (let n = 1n; n <= 8n; n++)
+      await raw.channel.request('invoke', {
+        invoke: {
+          leaseId: lease.toString(),
+          client: key.address,
+          nonce: n.toString(),
+          functionId: d.deploy!.functionId,
+          input: Buffer.from(enc(`before the crash ${n}`)),
+        },
+      });
+    raw.client.close();
+
+    const store = new LocalReceiptStore();
+    const s = await connect(h.endpoint, { policy: h.policy, receipts: 'batched', store });
+    const fn = await s.deploy(await buildExample('echo'));
+    const r = await s.invoke(fn, enc('after'), { wallet });
+    expect(dec(r.output)).toBe('after');
+    expect(r.record.nonce).toBe(9n);
+    await s.close();
+    // The 8 calls that ran are covered by a receipt the SDK verified and kept; all 9 are paid for.
+    const covered = store.entries.flatMap((e) => e.receipt.records.map((x) => x.nonce));
+    expect(covered.sort((a, b) => (a < b ? -1 : 1))).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);
+    const amounts = store.entries
+      .map((e) => e.voucher.voucher.cumulativeAmount)
+      .sort((a, b) => (a < b ? -1 : 1));
+    expect(amounts.at(-1)).toBe(9n * price);
   });
 });
