@@ -1,10 +1,20 @@
+import * as grpc from '@grpc/grpc-js';
 import { getBytes, Wallet } from 'ethers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildExample } from '../examples/build-example.js';
 import { signClientBinding } from '../protocol/client-binding.js';
 import { sessionFail } from '../protocol/errors.js';
 import { DefaasError } from '../sdk/errors.js';
+import { connect, LocalReceiptStore, type Session } from '../sdk/index.js';
 import type { SecureChannel } from '../sdk/session/channel.js';
-import { type Harness, type RawSession, rawSession, startExecutor } from './e2e-harness.js';
+import {
+  type Harness,
+  type RawSession,
+  type Relay,
+  rawSession,
+  startExecutor,
+  startRelay,
+} from './e2e-harness.js';
 
 /*
  * Attacks on the session protocol over real gRPC on 127.0.0.1 (docs/session.md, "The client's trust
@@ -12,6 +22,9 @@ import { type Harness, type RawSession, rawSession, startExecutor } from './e2e-
  * would not, a provider trying to charge for what did not run. Each case asserts the precise outcome
  * the protocol promises.
  */
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 interface Key {
   readonly address: string;
@@ -79,4 +92,83 @@ describe('a stranger to the lease keeps no books (lease check on Sync)', () => {
     expect(res.sync?.calls[0]?.state).toBe('CALL_STATE_NOT_RUN');
     expect(h.executor.clientBooks).toBe(1);
   });
+});
+
+describe('a relay answering a Settle in the clear (the trust rule, 2)', () => {
+  const price = 7n;
+  let h: Harness;
+  let echo: Uint8Array;
+  let relay: Relay | undefined;
+  let session: Session | undefined;
+
+  beforeAll(async () => {
+    h = await startExecutor({ pricePerCall: price });
+    echo = await buildExample('echo');
+  });
+  afterEach(async () => {
+    await session?.close();
+    relay?.stop();
+    session = undefined;
+    relay = undefined;
+  });
+  afterAll(async () => {
+    await h.stop();
+  });
+
+  /** The executor's highest accepted amount and unsettled calls for `wallet`, over a session of its own. */
+  async function books(wallet: { address: string; privateKey: string }) {
+    const raw = await rawSession(h.endpoint, h.policy);
+    try {
+      const key = { address: wallet.address.toLowerCase(), privateKey: getBytes(wallet.privateKey) };
+      const r = await bindSync(raw.channel, h.executor.leaseId, key);
+      return { amount: BigInt(r.sync!.cumulativeAmount), unsettled: r.sync!.unsettled.map((c) => c.nonce) };
+    } finally {
+      raw.client.close();
+    }
+  }
+
+  /** A relay whose first Settle is answered with a forged UNAVAILABLE: after forwarding it, or instead. */
+  function settleRelay(forward: boolean) {
+    let settles = 0;
+    const r = startRelay(h.endpoint, {
+      Settle: (call, cb, up) => {
+        settles++;
+        if (settles > 1) return up.Settle(call.request as never, (e, res) => cb(e, res));
+        const forged = { code: grpc.status.UNAVAILABLE, details: 'forged' } as grpc.ServiceError;
+        if (!forward) return cb(forged);
+        up.Settle(call.request as never, () => cb(forged));
+      },
+    });
+    return { relay: r, settles: () => settles };
+  }
+
+  it.each([
+    ['after forwarding it', true],
+    ['instead of forwarding it', false],
+  ])(
+    'a forged UNAVAILABLE %s: the same voucher goes again, the call resolves with its receipt, paid once',
+    async (_, forward) => {
+      const r = settleRelay(forward);
+      relay = await r.relay;
+      const store = new LocalReceiptStore();
+      session = await connect(relay.endpoint, {
+        policy: h.policy,
+        receipts: 'batched',
+        store,
+        deadlineMs: 5_000,
+      });
+      const fn = await session.deploy(echo);
+      const wallet = Wallet.createRandom();
+      const res = await session.invoke(fn, enc('settle-me'), { wallet });
+      expect(dec(res.output)).toBe('settle-me');
+      expect(res.receipt.records.map((x) => x.nonce)).toEqual([res.record.nonce]);
+      expect(r.settles()).toBe(2);
+      expect(store.entries.map((e) => e.voucher.voucher.cumulativeAmount)).toEqual([price]);
+      expect(await books(wallet)).toEqual({ amount: price, unsettled: [] });
+      // The next batch pays for exactly one more call.
+      await session.invoke(fn, enc('next'), { wallet });
+      expect(store.entries.map((e) => e.voucher.voucher.cumulativeAmount)).toEqual([price, 2n * price]);
+      expect(await books(wallet)).toEqual({ amount: 2n * price, unsettled: [] });
+    },
+  );
 });

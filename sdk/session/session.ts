@@ -646,20 +646,25 @@ export class Session {
   }
 
   /**
-   * An idempotent sealed request (Deploy, Undeploy, Sync, Settle with a signed voucher); re-opens
-   * the session once and sends it again if the executor lost the session (restart, expiry). Never
-   * used for Invoke, which must not be sent twice.
+   * An idempotent sealed request (Deploy, Undeploy, Sync, Settle with a signed voucher). Only a
+   * sealed answer is final; a plaintext error or a lost answer says nothing, so the request goes
+   * again, up to REQUEST_ATTEMPTS times in all (docs/session.md, "The client's trust rule", 2): on a
+   * re-opened session if the executor lost the session (restart, expiry), else after a short pause.
+   * A Settle sent again gets the same receipt. Never used for Invoke, which must not be sent twice.
    */
   private async request(kind: Exclude<RequestKind, 'invoke'>, body: Parameters<SecureChannel['request']>[1]) {
-    const ch = this.channel;
-    try {
-      const res = await ch.request(kind, body);
-      this.connectionLost = false;
-      return res;
-    } catch (e) {
-      if (!isSessionGone(e)) throw e;
-      await this.reconnect(ch);
-      return await this.channel.request(kind, body);
+    for (let attempt = 1; ; attempt++) {
+      const ch = this.channel;
+      try {
+        const res = await ch.request(kind, body);
+        this.connectionLost = false;
+        return res;
+      } catch (e) {
+        const err = toDefaasError(e);
+        if (err.origin === 'sealed' || attempt >= REQUEST_ATTEMPTS) throw err;
+        if (isSessionGone(err)) await this.reconnect(ch);
+        else await sleep(20 * attempt);
+      }
     }
   }
 
@@ -708,6 +713,9 @@ export class Session {
     watch(ch.getConnectivityState(false));
   }
 }
+
+/** Attempts of an idempotent request whose answers are lost or refused in the clear (`request`). */
+const REQUEST_ATTEMPTS = 3;
 
 /** What one attempt of a call came to: its result, or a refusal saying whether it may be sent again. */
 type Sent =
