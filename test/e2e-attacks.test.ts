@@ -171,4 +171,36 @@ describe('a relay answering a Settle in the clear (the trust rule, 2)', () => {
       expect(await books(wallet)).toEqual({ amount: 2n * price, unsettled: [] });
     },
   );
+
+  it('every Settle of a session refused in the clear: the call is settled on the next session, and paid once', async () => {
+    // The relay refuses every Settle of the first session without forwarding it.
+    relay = await startRelay(h.endpoint, {
+      Settle: (_call, cb) => cb({ code: grpc.status.UNAVAILABLE, details: 'forged' } as grpc.ServiceError),
+    });
+    const store = new LocalReceiptStore();
+    const wallet = Wallet.createRandom();
+    const first = await connect(relay.endpoint, {
+      policy: h.policy,
+      receipts: 'batched',
+      store,
+      deadlineMs: 5_000,
+    });
+    const e = await first.invoke(await first.deploy(echo), enc('a'), { wallet }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect((e as DefaasError).code).toBe('TRANSPORT_UNAVAILABLE');
+    await first.close();
+    expect(await books(wallet)).toEqual({ amount: 0n, unsettled: ['1'] });
+    // A new session of the same process: its binding lists call 1, settled with the price counted once.
+    session = await connect(h.endpoint, { policy: h.policy, receipts: 'batched', store });
+    await session.invoke(await session.deploy(echo), enc('b'), { wallet });
+    expect(await books(wallet)).toEqual({ amount: 2n * price, unsettled: [] });
+    expect(
+      store.entries.map((x) => [x.voucher.voucher.firstNonce, x.voucher.voucher.cumulativeAmount]),
+    ).toEqual([
+      [1n, price],
+      [2n, 2n * price],
+    ]);
+  });
 });

@@ -372,16 +372,21 @@ export class Session {
     priv: Uint8Array,
     records: readonly CallRecord[],
   ): Promise<VerifiedReceipt> {
-    acct.authorised += BigInt(records.length) * this.accepted.terms.pricePerCall;
+    const nonces = records.map((r) => r.nonce);
+    // Counted once per call, also when an earlier voucher over it got no receipt.
+    acct.countSettled(nonces, this.accepted.terms.pricePerCall);
+    let receipt: VerifiedReceipt;
     try {
-      return await this.settleOnce(acct, priv, records, acct.authorised);
+      receipt = await this.settleOnce(acct, priv, records, acct.authorised);
     } catch (e) {
       // A voucher of this process for calls further on arrived first and now counts calls this one
       // did not (concurrent settles, or two sessions of the wallet): the amount signed since covers
       // them. Signed again once with it (the same calls, a higher amount).
       if (!isDefaasError(e, 'VOUCHER_AMOUNT_TOO_LOW') || e.origin !== 'sealed') throw e;
-      return await this.settleOnce(acct, priv, records, acct.authorised);
+      receipt = await this.settleOnce(acct, priv, records, acct.authorised);
     }
+    acct.receiptFor(nonces);
+    return receipt;
   }
 
   private async settleOnce(
