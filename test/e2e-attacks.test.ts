@@ -1,7 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { getBytes, Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Runtime } from '../enclave-host/executor.js';
+import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
+import type { ExecutorClient } from '../proto/gen/defaas/executor/v1/Executor.js';
+import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
 import { signClientBinding } from '../protocol/client-binding.js';
 import { sessionFail } from '../protocol/errors.js';
 import { DefaasError } from '../sdk/errors.js';
@@ -9,8 +13,10 @@ import { connect, LocalReceiptStore, type Session } from '../sdk/index.js';
 import type { SecureChannel } from '../sdk/session/channel.js';
 import {
   type Harness,
+  LIMITS,
   type RawSession,
   type Relay,
+  rawClient,
   rawSession,
   startExecutor,
   startRelay,
@@ -25,6 +31,30 @@ import {
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A function runtime that counts how often each input ran (shared by several executors). */
+function countingRuntime(runs: Map<string, number>): Runtime {
+  const rt = new FunctionRuntime({ workers: 2, limits: LIMITS });
+  return {
+    register: (wasm, owner) => rt.register(wasm, owner),
+    unregister: (id, owner) => rt.unregister(id, owner),
+    has: (id) => rt.has(id),
+    close: () => rt.close(),
+    get effectiveLimits() {
+      return rt.effectiveLimits;
+    },
+    invoke: (fn, input, tenant) => {
+      runs.set(dec(input), (runs.get(dec(input)) ?? 0) + 1);
+      return rt.invoke(fn, input, tenant);
+    },
+  };
+}
+
+function forgedStatus(code: string, grpcCode: grpc.status): grpc.ServiceError {
+  const md = new grpc.Metadata();
+  md.set(ERROR_DETAIL_KEY, sessionCodec().encodeError({ code, message: 'forged', infoJson: '{}' }));
+  return Object.assign(new Error('forged'), { code: grpcCode, details: `${code}: forged`, metadata: md });
+}
 
 interface Key {
   readonly address: string;
@@ -203,4 +233,76 @@ describe('a relay answering a Settle in the clear (the trust rule, 2)', () => {
       [2n, 2n * price],
     ]);
   });
+});
+
+describe('a relay that re-routes a lost call to another genuine enclave', () => {
+  const runs = new Map<string, number>();
+  let a: Harness;
+  let b: Harness;
+  let toB: ExecutorClient;
+
+  beforeAll(async () => {
+    a = await startExecutor({ runtime: countingRuntime(runs) });
+    // Same root, measurement and lease: only the pinned identity tells them apart.
+    b = await startExecutor({ root: a.root, leaseId: a.executor.leaseId, runtime: countingRuntime(runs) });
+    toB = rawClient(b.endpoint);
+  });
+  afterAll(async () => {
+    toB.close();
+    await a.stop();
+    await b.stop();
+  });
+
+  /**
+   * Everything goes to A until the first Invoke, which runs on A and is answered with a forged
+   * SESSION_UNKNOWN; from then on everything goes to B.
+   */
+  function switchingRelay(): Promise<Relay> {
+    let switched = false;
+    const route =
+      (m: 'OpenSession' | 'Deploy' | 'Sync' | 'Settle' | 'Undeploy') =>
+      (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>, up: ExecutorClient) => {
+        const to = switched ? toB : up;
+        (
+          to[m] as unknown as (r: unknown, c: (e: grpc.ServiceError | null, r?: unknown) => void) => void
+        ).call(to, call.request, (e, r) => cb(e, r));
+      };
+    return startRelay(a.endpoint, {
+      OpenSession: route('OpenSession'),
+      Deploy: route('Deploy'),
+      Sync: route('Sync'),
+      Settle: route('Settle'),
+      Undeploy: route('Undeploy'),
+      Invoke: (call, cb, up) => {
+        if (switched) return toB.Invoke(call.request as never, (e, r) => cb(e, r));
+        up.Invoke(call.request as never, () => {
+          switched = true;
+          cb(forgedStatus('SESSION_UNKNOWN', grpc.status.NOT_FOUND));
+        });
+      },
+    });
+  }
+
+  it.each(['per-call', 'batched'] as const)(
+    '%s: the other enclave cannot say the call did not run: CALL_OUTCOME_UNKNOWN, and it ran once',
+    async (receipts) => {
+      const relay = await switchingRelay();
+      const s = await connect(relay.endpoint, { policy: a.policy, receipts, deadlineMs: 5_000 });
+      try {
+        const fn = await s.deploy(await buildExample('echo'));
+        const wallet = Wallet.createRandom();
+        const input = `once-${receipts}`;
+        const e = await s.invoke(fn, enc(input), { wallet }).then(
+          () => undefined,
+          (x: unknown) => x,
+        );
+        expect(s.accepted.identityAddress).toBe(b.executor.identity.identityAddress);
+        expect((e as DefaasError).code).toBe('CALL_OUTCOME_UNKNOWN');
+        expect(runs.get(input)).toBe(1);
+      } finally {
+        await s.close();
+        relay.stop();
+      }
+    },
+  );
 });

@@ -463,8 +463,9 @@ export class Session {
     voucher?: SignedVoucher,
   ): Promise<Answer> {
     let res: SessionResponse__Output;
+    const ch = this.channel;
     try {
-      res = await this.channel.request('invoke', {
+      res = await ch.request('invoke', {
         invoke: {
           leaseId: this.accepted.terms.leaseId.toString(),
           client: acct.address,
@@ -476,7 +477,8 @@ export class Session {
       });
     } catch (e) {
       const cause = toDefaasError(e);
-      if (cause.origin !== 'sealed') return this.afterLostAnswer(acct, priv, req, cause);
+      if (cause.origin !== 'sealed')
+        return this.afterLostAnswer(acct, priv, req, cause, ch.accepted.identityAddress);
       this.connectionLost = false;
       // The executor moved on without this process (another process of the wallet, or a restart):
       // its next nonce and highest amount are read, sealed, and the call goes out once more.
@@ -488,14 +490,18 @@ export class Session {
     return { ran: res.invoke };
   }
 
-  /** What became of a call whose answer was lost or not sealed: the executor is asked inside the session. */
+  /**
+   * What became of a call whose answer was lost or not sealed: the executor is asked inside the
+   * session. `sentTo` is the identity address of the enclave the call was sent to.
+   */
   private async afterLostAnswer(
     acct: ClientAccount,
     priv: Uint8Array,
     req: CallRequest,
     cause: DefaasError,
+    sentTo: string,
   ): Promise<Answer> {
-    const fate = await this.askFate(acct, priv, req.nonce, cause);
+    const fate = await this.askFate(acct, priv, req.nonce, cause, sentTo);
     if (fate.state === 'CALL_STATE_RAN') return { recovered: fate, cause };
     if (fate.state === 'CALL_STATE_NOT_RUN') return { refused: cause, retry: 'new-nonce' };
     throw new DefaasError(
@@ -510,13 +516,16 @@ export class Session {
    * The fate of `nonce`, from a sealed Sync on a working session: re-opens the session when it is
    * gone (verifying the evidence again), asks again while the call is still running, and gives up
    * with CALL_OUTCOME_UNKNOWN at the deadline. The Sync fences a nonce the executor has not seen,
-   * so a NOT_RUN answer stays true.
+   * so a NOT_RUN answer stays true, when it comes from the enclave the call was sent to (`sentTo`):
+   * another enclave (a re-opened session that a relay took elsewhere) has not seen the call either
+   * way, so its NOT_RUN is UNKNOWN.
    */
   private async askFate(
     acct: ClientAccount,
     priv: Uint8Array,
     nonce: bigint,
     cause: DefaasError,
+    sentTo: string,
   ): Promise<CallStatus__Output> {
     const deadline = Date.now() + (this.opts.deadlineMs ?? 30_000);
     let last = cause;
@@ -535,6 +544,8 @@ export class Session {
         const s = res.sync?.calls[0];
         if (!s || s.nonce !== nonce.toString())
           throw new DefaasError('RECEIPT_MISMATCH', `Sync did not answer for call ${nonce}`);
+        if (s.state === 'CALL_STATE_NOT_RUN' && this.accepted.identityAddress !== sentTo)
+          return { ...s, state: 'CALL_STATE_UNKNOWN' };
         if (s.state !== 'CALL_STATE_RUNNING') return s;
       } catch (e) {
         last = toDefaasError(e);
