@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { isSessionError } from '../../protocol/errors.js';
 import { codeOfAsync } from '../../test/error-code.js';
 import type { Account } from './account.js';
-import { type Clock, EVIDENCE, newAccount, RULES, record, req, voucher } from './account-fixture.js';
+import {
+  type Clock,
+  countingSigner,
+  EVIDENCE,
+  newAccount,
+  RULES,
+  record,
+  req,
+  voucher,
+} from './account-fixture.js';
 
 /*
  * A customer attacking its own books (docs/session.md, "Billing rules"): requests an honest SDK
@@ -104,6 +113,24 @@ describe('vouchers that try to cover what is not theirs', () => {
     );
     expect(a.unsettled().map((r) => r.nonce)).toEqual([1n, 3n]);
     expect(a.status.cumulativeAmount).toBe(0n);
+  });
+
+  it('an old Settle voucher replayed after its receipt left the memory of settles gets no second receipt', async () => {
+    const signer = countingSigner();
+    const { account: a, clock } = newAccount({ signer });
+    const vouchers = [];
+    for (let n = 1n; n <= BigInt(RULES.recentSettles) + 2n; n++) {
+      await batched(a, n);
+      const v = voucher(n, n, n * P, clock.deadlineIn(3600));
+      await a.settle(v, EVIDENCE);
+      vouchers.push(v);
+    }
+    const signed = signer.signed.length;
+    expect(await codeOfAsync(a.settle(vouchers[0]!, EVIDENCE))).toBe('VOUCHER_MISMATCH');
+    expect(signer.signed.length).toBe(signed);
+    // The last one is remembered: the same receipt, not a new one.
+    expect(await a.settle(vouchers[vouchers.length - 1]!, EVIDENCE)).toBe(signer.signed[signed - 1]);
+    expect(signer.signed.length).toBe(signed);
   });
 
   it('descending nonces with a constant amount: each voucher past the first must pay for every covered call', async () => {
