@@ -17,8 +17,9 @@ import { checkPerCallShape, checkVoucherEnvelope } from './voucher-checks.js';
  * 2. amounts: a voucher over [first, last] authorises at least the amount floor plus the price of
  *    every covered call at or below `last` (its own included), and after it the highest accepted
  *    amount pays for every covered call (so vouchers arriving out of order cannot lower what the
- *    provider can redeem). The highest accepted amount never decreases and is persisted with the
- *    nonce ceiling as the next process's amount floor;
+ *    provider can redeem). An inline voucher's amount is accepted at admission, a Settle's once its
+ *    receipt is signed (a refused Settle moves nothing). The highest accepted amount never decreases
+ *    and is persisted with the nonce ceiling as the next process's amount floor;
  * 3. deadlines (voucher-checks.ts): at least `minVoucherLifetimeS` left;
  * 4. coverage: a call is covered once, by its inline voucher or by one Settle, which claims its
  *    calls synchronously before it waits for any of them. Calls served without a voucher (claimed
@@ -271,8 +272,10 @@ export class Account {
       c.coverage = 'claimed';
       this.nonces.mark(c.nonce, 'uncovered', 'covered');
     }
-    this.accept(v);
-    const receipt = this.finishSettle(calls, evidenceHash);
+    // The amount counts once the receipt is signed: a Settle refused after waiting leaves no voucher
+    // the provider holds, so its amount must not stand in for one (rule 2 relies on the highest
+    // amount being redeemable). Meanwhile its calls count as covered, which only asks more.
+    const receipt = this.finishSettle(v, calls, evidenceHash);
     this.remember(id, v, receipt);
     return await receipt;
   }
@@ -370,8 +373,15 @@ export class Account {
     for (const w of waiters) w();
   }
 
-  /** Waits (bounded) for claimed calls still running, then signs, or gives the claims back. */
-  private async finishSettle(calls: readonly Call[], evidenceHash: Uint8Array): Promise<SignedReceipt> {
+  /**
+   * Waits (bounded) for claimed calls still running, then signs and accepts `v`'s amount, or gives
+   * the claims back (and `v` moves nothing).
+   */
+  private async finishSettle(
+    v: Voucher,
+    calls: readonly Call[],
+    evidenceHash: Uint8Array,
+  ): Promise<SignedReceipt> {
     if (calls.some((c) => !c.record && !c.abandoned)) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -399,6 +409,7 @@ export class Account {
     }
     const receipt = this.sign(calls, evidenceHash);
     this.finish(calls, receipt);
+    this.accept(v);
     this.freeRoom(calls.length);
     return receipt;
   }

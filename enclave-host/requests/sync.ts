@@ -14,10 +14,10 @@ export const MAX_SYNC_NONCES = 64;
 
 /**
  * Sync (docs/session.md, "Client binding", "The client's trust rule" and "Billing rules", 5 and 6):
- * with `client_proof` it binds the session to the wallet; it answers only for a wallet the session
- * is bound to (CLIENT_NOT_BOUND otherwise): the next nonce, the vouched range and amount, the fate of
- * the nonces asked about (fencing those that could still be taken), and the calls that ran and wait
- * for a voucher.
+ * with `client_proof` it binds the session to the wallet, once the lease check passed for it; it
+ * answers only for a wallet the session is bound to (CLIENT_NOT_BOUND otherwise): the next nonce,
+ * the vouched range and amount, the fate of the nonces asked about (fencing those that could still
+ * be taken), and the calls that ran and wait for a voucher.
  */
 export async function sync(
   c: RequestContext,
@@ -33,14 +33,14 @@ export async function sync(
     );
   const nonces = s.nonces.map((n) => parseUint(n, 'nonce', 64));
   const key = `${lease}/${client}`;
-  if (s.clientProof.length > 0) {
+  const binding = s.clientProof.length > 0;
+  if (binding) {
     const signer = clientBindingSigner(s.clientProof, session.id, lease);
     if (signer !== client)
       sessionFail('CLIENT_PROOF_INVALID', 'the client binding is not signed by the client wallet', {
         client,
         ...(signer && { signer }),
       });
-    session.boundClients.add(key);
   } else if (!session.boundClients.has(key)) {
     sessionFail(
       'CLIENT_NOT_BOUND',
@@ -50,6 +50,10 @@ export async function sync(
       },
     );
   }
+  // A key is free to make: the proof shows the wallet, not that the lease serves it. The lease check
+  // (as for a call) comes before the session is bound or any books are kept or nonces fenced.
+  await c.leaseChecks.check(lease, client);
+  if (binding) session.boundClients.add(key);
   const account = c.books.get(lease, client);
   const calls = await account.statuses(nonces);
   const st = account.status;

@@ -23,6 +23,12 @@ export class ClientAccount {
    */
   private uncovered = 0;
   private uncoveredWaiters: (() => void)[] = [];
+  /**
+   * Batched calls whose price `authorised` counts already: a voucher over them was signed and no
+   * receipt came back (the Settle was refused, or its answer lost). When the executor lists them as
+   * unsettled later, the voucher that settles them does not count them again.
+   */
+  private readonly counted = new Set<bigint>();
 
   constructor(readonly address: string) {}
 
@@ -39,6 +45,20 @@ export class ClientAccount {
   /** Raises the authorised amount to the highest the executor accepted (a new process of the same wallet). */
   syncAuthorised(accepted: bigint): void {
     if (accepted > this.authorised) this.authorised = accepted;
+  }
+
+  /** Counts the price of the calls `nonces` not counted yet into `authorised` (settling them). */
+  countSettled(nonces: readonly bigint[], price: bigint): void {
+    for (const n of nonces)
+      if (!this.counted.has(n)) {
+        this.counted.add(n);
+        this.authorised += price;
+      }
+  }
+
+  /** A receipt covers the calls `nonces`: no voucher settles them again. */
+  receiptFor(nonces: readonly bigint[]): void {
+    for (const n of nonces) this.counted.delete(n);
   }
 
   /** Waits until fewer than `max` batched calls are uncovered, then counts one more. */

@@ -372,16 +372,21 @@ export class Session {
     priv: Uint8Array,
     records: readonly CallRecord[],
   ): Promise<VerifiedReceipt> {
-    acct.authorised += BigInt(records.length) * this.accepted.terms.pricePerCall;
+    const nonces = records.map((r) => r.nonce);
+    // Counted once per call, also when an earlier voucher over it got no receipt.
+    acct.countSettled(nonces, this.accepted.terms.pricePerCall);
+    let receipt: VerifiedReceipt;
     try {
-      return await this.settleOnce(acct, priv, records, acct.authorised);
+      receipt = await this.settleOnce(acct, priv, records, acct.authorised);
     } catch (e) {
       // A voucher of this process for calls further on arrived first and now counts calls this one
       // did not (concurrent settles, or two sessions of the wallet): the amount signed since covers
       // them. Signed again once with it (the same calls, a higher amount).
       if (!isDefaasError(e, 'VOUCHER_AMOUNT_TOO_LOW') || e.origin !== 'sealed') throw e;
-      return await this.settleOnce(acct, priv, records, acct.authorised);
+      receipt = await this.settleOnce(acct, priv, records, acct.authorised);
     }
+    acct.receiptFor(nonces);
+    return receipt;
   }
 
   private async settleOnce(
@@ -458,8 +463,9 @@ export class Session {
     voucher?: SignedVoucher,
   ): Promise<Answer> {
     let res: SessionResponse__Output;
+    const ch = this.channel;
     try {
-      res = await this.channel.request('invoke', {
+      res = await ch.request('invoke', {
         invoke: {
           leaseId: this.accepted.terms.leaseId.toString(),
           client: acct.address,
@@ -471,7 +477,8 @@ export class Session {
       });
     } catch (e) {
       const cause = toDefaasError(e);
-      if (cause.origin !== 'sealed') return this.afterLostAnswer(acct, priv, req, cause);
+      if (cause.origin !== 'sealed')
+        return this.afterLostAnswer(acct, priv, req, cause, ch.accepted.identityAddress);
       this.connectionLost = false;
       // The executor moved on without this process (another process of the wallet, or a restart):
       // its next nonce and highest amount are read, sealed, and the call goes out once more.
@@ -483,14 +490,18 @@ export class Session {
     return { ran: res.invoke };
   }
 
-  /** What became of a call whose answer was lost or not sealed: the executor is asked inside the session. */
+  /**
+   * What became of a call whose answer was lost or not sealed: the executor is asked inside the
+   * session. `sentTo` is the identity address of the enclave the call was sent to.
+   */
   private async afterLostAnswer(
     acct: ClientAccount,
     priv: Uint8Array,
     req: CallRequest,
     cause: DefaasError,
+    sentTo: string,
   ): Promise<Answer> {
-    const fate = await this.askFate(acct, priv, req.nonce, cause);
+    const fate = await this.askFate(acct, priv, req.nonce, cause, sentTo);
     if (fate.state === 'CALL_STATE_RAN') return { recovered: fate, cause };
     if (fate.state === 'CALL_STATE_NOT_RUN') return { refused: cause, retry: 'new-nonce' };
     throw new DefaasError(
@@ -505,13 +516,16 @@ export class Session {
    * The fate of `nonce`, from a sealed Sync on a working session: re-opens the session when it is
    * gone (verifying the evidence again), asks again while the call is still running, and gives up
    * with CALL_OUTCOME_UNKNOWN at the deadline. The Sync fences a nonce the executor has not seen,
-   * so a NOT_RUN answer stays true.
+   * so a NOT_RUN answer stays true, when it comes from the enclave the call was sent to (`sentTo`):
+   * another enclave (a re-opened session that a relay took elsewhere) has not seen the call either
+   * way, so its NOT_RUN is UNKNOWN.
    */
   private async askFate(
     acct: ClientAccount,
     priv: Uint8Array,
     nonce: bigint,
     cause: DefaasError,
+    sentTo: string,
   ): Promise<CallStatus__Output> {
     const deadline = Date.now() + (this.opts.deadlineMs ?? 30_000);
     let last = cause;
@@ -530,6 +544,8 @@ export class Session {
         const s = res.sync?.calls[0];
         if (!s || s.nonce !== nonce.toString())
           throw new DefaasError('RECEIPT_MISMATCH', `Sync did not answer for call ${nonce}`);
+        if (s.state === 'CALL_STATE_NOT_RUN' && this.accepted.identityAddress !== sentTo)
+          return { ...s, state: 'CALL_STATE_UNKNOWN' };
         if (s.state !== 'CALL_STATE_RUNNING') return s;
       } catch (e) {
         last = toDefaasError(e);
@@ -646,20 +662,25 @@ export class Session {
   }
 
   /**
-   * An idempotent sealed request (Deploy, Undeploy, Sync, Settle with a signed voucher); re-opens
-   * the session once and sends it again if the executor lost the session (restart, expiry). Never
-   * used for Invoke, which must not be sent twice.
+   * An idempotent sealed request (Deploy, Undeploy, Sync, Settle with a signed voucher). Only a
+   * sealed answer is final; a plaintext error or a lost answer says nothing, so the request goes
+   * again, up to REQUEST_ATTEMPTS times in all (docs/session.md, "The client's trust rule", 2): on a
+   * re-opened session if the executor lost the session (restart, expiry), else after a short pause.
+   * A Settle sent again gets the same receipt. Never used for Invoke, which must not be sent twice.
    */
   private async request(kind: Exclude<RequestKind, 'invoke'>, body: Parameters<SecureChannel['request']>[1]) {
-    const ch = this.channel;
-    try {
-      const res = await ch.request(kind, body);
-      this.connectionLost = false;
-      return res;
-    } catch (e) {
-      if (!isSessionGone(e)) throw e;
-      await this.reconnect(ch);
-      return await this.channel.request(kind, body);
+    for (let attempt = 1; ; attempt++) {
+      const ch = this.channel;
+      try {
+        const res = await ch.request(kind, body);
+        this.connectionLost = false;
+        return res;
+      } catch (e) {
+        const err = toDefaasError(e);
+        if (err.origin === 'sealed' || attempt >= REQUEST_ATTEMPTS) throw err;
+        if (isSessionGone(err)) await this.reconnect(ch);
+        else await sleep(20 * attempt);
+      }
     }
   }
 
@@ -708,6 +729,9 @@ export class Session {
     watch(ch.getConnectivityState(false));
   }
 }
+
+/** Attempts of an idempotent request whose answers are lost or refused in the clear (`request`). */
+const REQUEST_ATTEMPTS = 3;
 
 /** What one attempt of a call came to: its result, or a refusal saying whether it may be sent again. */
 type Sent =

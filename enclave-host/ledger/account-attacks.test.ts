@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { isSessionError } from '../../protocol/errors.js';
+import { codeOfAsync } from '../../test/error-code.js';
+import type { Account } from './account.js';
+import {
+  type Clock,
+  countingSigner,
+  EVIDENCE,
+  newAccount,
+  RULES,
+  record,
+  req,
+  voucher,
+} from './account-fixture.js';
+
+/*
+ * A customer attacking its own books (docs/session.md, "Billing rules"): requests an honest SDK
+ * would not send, aimed at getting calls whose price no voucher the provider holds pays for. The
+ * invariant every case checks: the highest amount the books count is the amount of a voucher they
+ * accepted, and it pays for every covered call.
+ */
+
+const P = RULES.pricePerCall;
+
+async function perCall(a: Account, clock: Clock, n: bigint, amount: bigint) {
+  const v = voucher(n, n, amount, clock.deadlineIn(3600));
+  a.checkInlineVoucher(v, req(n));
+  await (await a.admit(req(n), { voucher: v, evidenceHash: EVIDENCE })).durable;
+  return a.complete(record(n));
+}
+
+async function batched(a: Account, n: bigint, complete = true) {
+  await (await a.admit(req(n), { evidenceHash: EVIDENCE })).durable;
+  if (complete) a.complete(record(n));
+}
+
+async function required(p: Promise<unknown>): Promise<string> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  if (!isSessionError(e) || e.code !== 'VOUCHER_AMOUNT_TOO_LOW') throw new Error(`expected TOO_LOW: ${e}`);
+  return String(e.info.required);
+}
+
+describe('a refused Settle moves no amount', () => {
+  it('a huge Settle voucher refused because a claimed call did not run does not raise the highest amount', async () => {
+    const { account: a, clock } = newAccount();
+    await batched(a, 1n);
+    await batched(a, 2n, false);
+    // Claims 1 and 2 with an amount no provider will ever hold (the Settle is refused).
+    const s = a.settle(voucher(1n, 2n, 1_000_000n * P, clock.deadlineIn(3600)), EVIDENCE);
+    a.abandon(2n);
+    expect(await codeOfAsync(s)).toBe('VOUCHER_MISMATCH');
+    expect(a.status.cumulativeAmount).toBe(0n);
+    // Otherwise the phantom amount would let every later voucher pay only for the calls at or
+    // below its own nonce: descending nonces would each carry the same amount.
+    await perCall(a, clock, 1026n, P);
+    expect(await required(perCall(a, clock, 1025n, P))).toBe((2n * P).toString());
+    await perCall(a, clock, 1025n, 2n * P);
+    expect(a.status.cumulativeAmount).toBe(2n * P);
+  });
+
+  it('a Settle still waiting counts its calls as covered but not its amount; once signed, it counts', async () => {
+    const { account: a, clock } = newAccount();
+    await batched(a, 1n);
+    await batched(a, 2n, false);
+    const s = a.settle(voucher(1n, 2n, 100n * P, clock.deadlineIn(3600)), EVIDENCE);
+    // A per-call voucher meanwhile must pay for the two claimed calls and its own.
+    expect(await required(perCall(a, clock, 3n, P))).toBe((3n * P).toString());
+    await perCall(a, clock, 3n, 3n * P);
+    a.complete(record(2n));
+    await s;
+    expect(a.status.cumulativeAmount).toBe(100n * P);
+  });
+
+  it('the same refused voucher sent again is judged again, and still moves nothing', async () => {
+    const { account: a, clock } = newAccount();
+    await batched(a, 1n);
+    await batched(a, 2n, false);
+    const v = voucher(1n, 2n, 50n * P, clock.deadlineIn(3600));
+    const first = a.settle(v, EVIDENCE);
+    a.abandon(2n);
+    expect(await codeOfAsync(first)).toBe('VOUCHER_MISMATCH');
+    expect(await codeOfAsync(a.settle(v, EVIDENCE))).toBe('VOUCHER_MISMATCH');
+    expect(a.status.cumulativeAmount).toBe(0n);
+    expect(a.unsettled().map((r) => r.nonce)).toEqual([1n]);
+  });
+});
+
+describe('vouchers that try to cover what is not theirs', () => {
+  it('a Settle naming a call its per-call voucher covers already is refused; nothing is covered twice', async () => {
+    const { account: a, clock } = newAccount();
+    await perCall(a, clock, 1n, P);
+    await batched(a, 2n);
+    const s = a.settle(voucher(1n, 2n, 2n * P, clock.deadlineIn(3600)), EVIDENCE);
+    expect(await codeOfAsync(s)).toBe('VOUCHER_MISMATCH');
+    expect(a.uncoveredCount).toBe(1);
+    await a.settle(voucher(2n, 2n, 2n * P, clock.deadlineIn(3600)), EVIDENCE);
+    expect(a.uncoveredCount).toBe(0);
+  });
+
+  it('a Settle over a fenced nonce, or over a nonce never served, is refused', async () => {
+    const { account: a, clock } = newAccount();
+    await batched(a, 1n);
+    await a.statuses([2n]); // fenced: spent, never ran
+    await batched(a, 3n);
+    expect(await codeOfAsync(a.settle(voucher(1n, 3n, 3n * P, clock.deadlineIn(3600)), EVIDENCE))).toBe(
+      'VOUCHER_MISMATCH',
+    );
+    expect(await codeOfAsync(a.settle(voucher(3n, 4n, 3n * P, clock.deadlineIn(3600)), EVIDENCE))).toBe(
+      'VOUCHER_MISMATCH',
+    );
+    expect(a.unsettled().map((r) => r.nonce)).toEqual([1n, 3n]);
+    expect(a.status.cumulativeAmount).toBe(0n);
+  });
+
+  it('an old Settle voucher replayed after its receipt left the memory of settles gets no second receipt', async () => {
+    const signer = countingSigner();
+    const { account: a, clock } = newAccount({ signer });
+    const vouchers = [];
+    for (let n = 1n; n <= BigInt(RULES.recentSettles) + 2n; n++) {
+      await batched(a, n);
+      const v = voucher(n, n, n * P, clock.deadlineIn(3600));
+      await a.settle(v, EVIDENCE);
+      vouchers.push(v);
+    }
+    const signed = signer.signed.length;
+    expect(await codeOfAsync(a.settle(vouchers[0]!, EVIDENCE))).toBe('VOUCHER_MISMATCH');
+    expect(signer.signed.length).toBe(signed);
+    // The last one is remembered: the same receipt, not a new one.
+    expect(await a.settle(vouchers[vouchers.length - 1]!, EVIDENCE)).toBe(signer.signed[signed - 1]);
+    expect(signer.signed.length).toBe(signed);
+  });
+
+  it('descending nonces with a constant amount: each voucher past the first must pay for every covered call', async () => {
+    const { account: a, clock } = newAccount();
+    await perCall(a, clock, 100n, P);
+    for (let n = 99n; n > 90n; n--) {
+      const count = BigInt(101n - n);
+      expect(await required(perCall(a, clock, n, P))).toBe((count * P).toString());
+      await perCall(a, clock, n, count * P);
+    }
+    expect(a.status.cumulativeAmount).toBe(10n * P);
+  });
+});
+
+describe('an inline voucher whose call is abandoned', () => {
+  // A customer can make its own call be abandoned: over its per-tenant queue the runtime refuses it
+  // (RUNTIME_BUSY) after admission. Its voucher's amount was accepted at admission and stays the
+  // highest, although the call did not run and no receipt covers it; rule 2 then asks descending
+  // nonces only for the covered calls at or below them. Open: which vouchers the provider may
+  // redeem (and so which amounts may stand in for the rest) is not settled by the books yet.
+  it.fails('does not leave its amount standing in for the covered calls after it', async () => {
+    const { account: a, clock } = newAccount();
+    await perCall(a, clock, 1n, P);
+    const v = voucher(1025n, 1025n, 1_000_000n * P, clock.deadlineIn(3600));
+    await (await a.admit(req(1025n), { voucher: v, evidenceHash: EVIDENCE })).durable;
+    a.abandon(1025n);
+    await perCall(a, clock, 1024n, 2n * P);
+    // Calls 1 and 1024 are covered: 1023 must pay for three.
+    expect(await required(perCall(a, clock, 1023n, 2n * P))).toBe((3n * P).toString());
+  });
+});
