@@ -431,7 +431,8 @@ function targets(rs: readonly CaseResult[], setup: Summary): Target[] {
   const base1k = find(rs, 'baseline', KIB, 1);
   const batched = find(rs, 'batched', KIB, 1);
   const perCall = find(rs, 'per-call', KIB, 1);
-  const batched32 = find(rs, 'batched', KIB, 32).callsPerSecond / find(rs, 'baseline', KIB, 32).callsPerSecond;
+  const batched32 =
+    find(rs, 'batched', KIB, 32).callsPerSecond / find(rs, 'baseline', KIB, 32).callsPerSecond;
   const out: Target[] = [
     {
       what: 'session setup p50 < 5 ms (normal mode)',
