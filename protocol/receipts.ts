@@ -19,8 +19,12 @@ export interface ReceiptExpectation {
   readonly leaseId: bigint;
   /** The attested enclave identity (lower-case address). */
   readonly identityAddress: string;
-  /** SHA-256 of the evidence the session verified. */
-  readonly evidenceHash: Uint8Array;
+  /**
+   * SHA-256 of the evidence the session verified; or of each piece of evidence the client verified
+   * for this same identity (fresh mode presents a new quote per session, and a receipt given again
+   * for a voucher sent again names the session that first settled it).
+   */
+  readonly evidenceHash: Uint8Array | readonly Uint8Array[];
 }
 
 /**
@@ -41,7 +45,9 @@ export function verifyReceipt(
       ...(signer && { signer }),
     });
   if (r.leaseId !== exp.leaseId) sessionFail('RECEIPT_MISMATCH', `receipt is for lease ${r.leaseId}`);
-  if (!bytesEqual(fromHex(r.evidenceHash), exp.evidenceHash))
+  const named = fromHex(r.evidenceHash);
+  const known = exp.evidenceHash instanceof Uint8Array ? [exp.evidenceHash] : exp.evidenceHash;
+  if (!known.some((h) => bytesEqual(named, h)))
     sessionFail('RECEIPT_MISMATCH', 'receipt names evidence other than the session verified');
   let heads: { recordHead: string };
   try {

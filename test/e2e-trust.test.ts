@@ -388,3 +388,38 @@ describe('recovery after a client crashed with a batch unsettled', () => {
     expect(amounts.at(-1)).toBe(9n * price);
   });
 });
+
+describe('a Settle sent again on a re-opened fresh-mode session', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startExecutor();
+  });
+  afterAll(async () => {
+    await h.stop();
+  });
+
+  it('accepts the receipt given again, which names the evidence of the session that settled first', async () => {
+    let forged = false;
+    const relay = await startRelay(h.endpoint, {
+      Settle: (call, cb, up) => {
+        if (forged) return up.Settle(call.request as never, (e, r) => cb(e, r));
+        forged = true;
+        up.Settle(call.request as never, () =>
+          cb(forgedStatus('SESSION_UNKNOWN', {}, grpc.status.NOT_FOUND)),
+        );
+      },
+    });
+    const s = await connect(relay.endpoint, { policy: h.policy, mode: 'fresh', receipts: 'batched' });
+    try {
+      const first = toHex(s.accepted.verified.evidenceHash);
+      const fn = await s.deploy(await buildExample('echo'));
+      const r = await s.invoke(fn, enc('fresh'), { wallet: Wallet.createRandom() });
+      // A new session with a new quote; the receipt is the one signed under the first.
+      expect(toHex(s.accepted.verified.evidenceHash)).not.toBe(first);
+      expect(r.receipt.receipt.evidenceHash).toBe(`0x${first}`);
+    } finally {
+      await s.close();
+      relay.stop();
+    }
+  });
+});

@@ -154,6 +154,8 @@ export class Session {
    */
   private connectionLost = false;
   private readonly batcher: Batcher;
+  /** Evidence hashes verified per enclave identity, for receipts given again (see `evidenceOf`). */
+  private readonly evidence = new Map<string, Uint8Array[]>();
   private closed = false;
   readonly receiptMode: ReceiptMode;
 
@@ -164,6 +166,7 @@ export class Session {
     private readonly opts: ConnectOptions,
   ) {
     this.channel = channel;
+    this.noteAccepted(channel.accepted);
     this.receiptMode = opts.receipts ?? 'per-call';
     const t = channel.accepted.terms;
     this.batcher = new Batcher(
@@ -599,8 +602,20 @@ export class Session {
       domain: this.domain,
       leaseId: a.terms.leaseId,
       identityAddress: a.identityAddress,
-      evidenceHash: a.verified.evidenceHash,
+      evidenceHash: this.evidenceOf(a),
     };
+  }
+
+  /** The evidence hashes this Session verified for the identity of `a` (one per session in fresh mode). */
+  private evidenceOf(a: AcceptedSession): readonly Uint8Array[] {
+    return this.evidence.get(a.identityAddress) ?? [a.verified.evidenceHash];
+  }
+
+  /** Remembers what an accepted handshake verified (see `evidenceOf`). */
+  private noteAccepted(a: AcceptedSession): void {
+    const seen = this.evidence.get(a.identityAddress) ?? [];
+    if (!seen.some((h) => Buffer.from(h).equals(a.verified.evidenceHash))) seen.push(a.verified.evidenceHash);
+    this.evidence.set(a.identityAddress, seen);
   }
 
   private voucherDeadline(): bigint {
@@ -690,6 +705,7 @@ export class Session {
       try {
         stale.close();
         this.channel = await handshake(this.client, this.opts);
+        this.noteAccepted(this.channel.accepted);
         this.connectionLost = false;
         // The executor may have restarted: re-deploy, and bind the new session to every wallet used
         // (which also re-reads their nonce floors) before a call is sent on it.
