@@ -45,6 +45,10 @@ export interface ExecutorOptions {
   readonly maxSessionsPerPeer?: number;
   /** A session that carried no authenticated frame yet expires this long after opening (default 60 s). */
   readonly unusedSessionTtlMs?: number;
+  /** Wallets one session may be bound to (Sync with client_proof) at most (default 16). */
+  readonly maxClientsPerSession?: number;
+  /** Distinct wallets the open sessions of one peer address may be bound to at most, together (default 256). */
+  readonly maxClientsPerPeer?: number;
   /** Handshakes per second one peer address may start (default 20, burst 40). */
   readonly handshakesPerSecond?: number;
   /** Replay window of sealed-frame sequence numbers and of call nonces (default 1,024). */
@@ -139,6 +143,8 @@ export class Executor {
         maxSessions: opts.maxSessions ?? 1024,
         maxSessionsPerPeer: opts.maxSessionsPerPeer ?? 64,
         unusedTtlMs: opts.unusedSessionTtlMs ?? 60_000,
+        maxClientsPerSession: opts.maxClientsPerSession ?? 16,
+        maxClientsPerPeer: opts.maxClientsPerPeer ?? 256,
       },
       now,
     );
@@ -178,6 +184,7 @@ export class Executor {
     const requests = new RequestHandler({
       runtime: opts.runtime,
       books: this.books,
+      sessions: this.sessions,
       leaseChecks: new LeaseChecks({
         check: opts.leaseCheck,
         ttlMs: opts.leaseCheckTtlMs ?? 10_000,

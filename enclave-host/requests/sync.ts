@@ -14,8 +14,9 @@ export const MAX_SYNC_NONCES = 64;
 
 /**
  * Sync (docs/session.md, "Client binding", "The client's trust rule" and "Billing rules", 5 and 6):
- * with `client_proof` it binds the session to the wallet; it answers only for a wallet the session
- * is bound to (CLIENT_NOT_BOUND otherwise): the next nonce, the vouched range and amount, the fate of
+ * with `client_proof` it binds the session to the wallet (within the session's and its peer's quota
+ * of wallets, CLIENT_BINDING_LIMIT); it answers only for a wallet the session is bound to
+ * (CLIENT_NOT_BOUND otherwise): the next nonce, the vouched range and amount, the fate of
  * the nonces asked about (fencing those that could still be taken), and the calls that ran and wait
  * for a voucher.
  */
@@ -33,14 +34,15 @@ export async function sync(
     );
   const nonces = s.nonces.map((n) => parseUint(n, 'nonce', 64));
   const key = `${lease}/${client}`;
-  if (s.clientProof.length > 0) {
+  const binding = s.clientProof.length > 0;
+  if (binding) {
     const signer = clientBindingSigner(s.clientProof, session.id, lease);
     if (signer !== client)
       sessionFail('CLIENT_PROOF_INVALID', 'the client binding is not signed by the client wallet', {
         client,
         ...(signer && { signer }),
       });
-    session.boundClients.add(key);
+    c.sessions.checkBinding(session, key);
   } else if (!session.boundClients.has(key)) {
     sessionFail(
       'CLIENT_NOT_BOUND',
@@ -50,7 +52,10 @@ export async function sync(
       },
     );
   }
+  // The binding is made once the books have a place for the wallet (ACCOUNT_LIMIT otherwise), so a
+  // refused Sync binds nothing; nothing awaits in between.
   const account = c.books.get(lease, client);
+  if (binding) c.sessions.bindClient(session, key);
   const calls = await account.statuses(nonces);
   const st = account.status;
   return {
