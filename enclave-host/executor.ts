@@ -49,6 +49,11 @@ export interface ExecutorOptions {
   readonly maxClientsPerSession?: number;
   /** Distinct wallets the open sessions of one peer address may be bound to at most, together (default 256). */
   readonly maxClientsPerPeer?: number;
+  /**
+   * (lease, client) books kept in memory at most (default 65,536). When full, the least recently
+   * used idle one is let go (its floors persisted) for a new one; when none is idle, ACCOUNT_LIMIT.
+   */
+  readonly maxAccounts?: number;
   /** Handshakes per second one peer address may start (default 20, burst 40). */
   readonly handshakesPerSecond?: number;
   /** Replay window of sealed-frame sequence numbers and of call nonces (default 1,024). */
@@ -152,6 +157,9 @@ export class Executor {
       domain: this.domain,
       signer: enclaveReceiptSigner(this.identity, this.domain),
       now,
+      maxAccounts: opts.maxAccounts ?? 65_536,
+      onStoreError: (e) =>
+        this.log.error({ err: e }, 'the floors of an evicted account could not be written yet'),
       rules: {
         window,
         maxNonceJump: opts.maxNonceJump ?? 1024,
