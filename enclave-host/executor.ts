@@ -80,6 +80,8 @@ export interface ExecutorOptions {
   readonly leaseCheck?: LeaseCheck;
   /** How long a passed lease check is trusted; default 10 s (a closed lease stops being served within it). */
   readonly leaseCheckTtlMs?: number;
+  /** Lease checks remembered at most (default 4,096); beyond, the expired and then the oldest go. */
+  readonly leaseCheckCacheSize?: number;
   readonly now?: () => number;
 }
 
@@ -196,6 +198,7 @@ export class Executor {
       leaseChecks: new LeaseChecks({
         check: opts.leaseCheck,
         ttlMs: opts.leaseCheckTtlMs ?? 10_000,
+        maxEntries: opts.leaseCheckCacheSize ?? 4096,
         enclave: this.identity.identityAddress,
         now,
         log: this.log,
