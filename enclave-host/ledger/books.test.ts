@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isSessionError } from '../../protocol/errors.js';
 import { addressOfPrivateKey } from '../../protocol/secp256k1.js';
@@ -227,6 +228,71 @@ describe('Books: the quota of accounts', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Books: letting accounts go never replays a nonce or lowers what must be paid', () => {
+  it('per-call calls and fencing Syncs of three clients in one or two places, against a reference', async () => {
+    const clients = [CLIENT, B, C];
+    let total = 0;
+    // Nonces and amounts near what an honest client would send: `k` from its highest nonce taken
+    // (below it: replays and reordering), `delta` calls' worth from what it owes.
+    const op = fc.record({
+      who: fc.nat({ max: 2 }),
+      sync: fc.nat({ max: 3 }).map((x) => x === 0),
+      k: fc.bigInt({ min: -3n, max: 8n }),
+      delta: fc.bigInt({ min: -2n, max: 2n }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 }), fc.array(op, { maxLength: 30 }), async (max, ops) => {
+        const clock = new Clock();
+        const books = new Books({
+          domain: DOMAIN,
+          signer: countingSigner(),
+          rules: { ...RULES, window: 8, maxNonceJump: 8, reserveBlock: 4n },
+          now: clock.now,
+          maxAccounts: max,
+        });
+        // The reference: per client, the nonces taken (run or fenced), the calls covered, the highest amount.
+        const taken = clients.map(() => new Set<bigint>());
+        const covered = clients.map(() => 0n);
+        const highest = clients.map(() => 0n);
+        let served = 0;
+        for (const o of ops) {
+          const client = clients[o.who]!;
+          const top = [...taken[o.who]!].reduce((m, n) => (n > m ? n : m), 0n);
+          const nonce = top + o.k > 0n ? top + o.k : 0n;
+          if (o.sync) {
+            const [st] = await books.get(LEASE, client).statuses([nonce]);
+            if (st?.state === 'not-run') taken[o.who]!.add(nonce);
+            continue;
+          }
+          const owed = covered[o.who]! + 1n + o.delta;
+          const amount = owed > 0n ? owed * P : 0n;
+          const v = voucher(nonce, nonce, amount, clock.deadlineIn(3600), KEYS.get(client));
+          const a = books.get(LEASE, client);
+          try {
+            await (await a.admit(req(nonce), { voucher: v, evidenceHash: EVIDENCE })).durable;
+          } catch (e) {
+            if (!isSessionError(e)) throw e;
+            continue;
+          }
+          a.complete(record(nonce));
+          served++;
+          expect(taken[o.who]!.has(nonce), `nonce ${nonce} of ${o.who} taken twice`).toBe(false);
+          taken[o.who]!.add(nonce);
+          covered[o.who]! += 1n;
+          if (amount > highest[o.who]!) highest[o.who] = amount;
+          // One voucher the provider holds pays for every call covered so far, across let-gos.
+          expect(highest[o.who]! >= covered[o.who]! * P).toBe(true);
+          expect(books.size).toBeLessThanOrEqual(max);
+        }
+        total += served;
+      }),
+      { numRuns: 1000 },
+    );
+    // The generator serves most calls (the property is not vacuous).
+    expect(total).toBeGreaterThan(1000);
   });
 });
 
