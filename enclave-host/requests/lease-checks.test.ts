@@ -23,7 +23,10 @@ function checks(maxEntries: number, refuse: (client: string) => boolean = () => 
     now: () => now,
     log: pino({ level: 'silent' }),
   });
-  return { c, asked, at: (t: number) => void (now = t) };
+  const at = (t: number) => {
+    now = t;
+  };
+  return { c, asked, at };
 }
 
 describe('LeaseChecks', () => {
