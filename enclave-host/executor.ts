@@ -45,6 +45,15 @@ export interface ExecutorOptions {
   readonly maxSessionsPerPeer?: number;
   /** A session that carried no authenticated frame yet expires this long after opening (default 60 s). */
   readonly unusedSessionTtlMs?: number;
+  /** Wallets one session may be bound to (Sync with client_proof) at most (default 16). */
+  readonly maxClientsPerSession?: number;
+  /** Distinct wallets the open sessions of one peer address may be bound to at most, together (default 256). */
+  readonly maxClientsPerPeer?: number;
+  /**
+   * (lease, client) books kept in memory at most (default 65,536). When full, the least recently
+   * used idle one is let go (its floors persisted) for a new one; when none is idle, ACCOUNT_LIMIT.
+   */
+  readonly maxAccounts?: number;
   /** Handshakes per second one peer address may start (default 20, burst 40). */
   readonly handshakesPerSecond?: number;
   /** Replay window of sealed-frame sequence numbers and of call nonces (default 1,024). */
@@ -71,6 +80,8 @@ export interface ExecutorOptions {
   readonly leaseCheck?: LeaseCheck;
   /** How long a passed lease check is trusted; default 10 s (a closed lease stops being served within it). */
   readonly leaseCheckTtlMs?: number;
+  /** Lease checks remembered at most (default 4,096); beyond, the expired and then the oldest go. */
+  readonly leaseCheckCacheSize?: number;
   readonly now?: () => number;
 }
 
@@ -139,6 +150,8 @@ export class Executor {
         maxSessions: opts.maxSessions ?? 1024,
         maxSessionsPerPeer: opts.maxSessionsPerPeer ?? 64,
         unusedTtlMs: opts.unusedSessionTtlMs ?? 60_000,
+        maxClientsPerSession: opts.maxClientsPerSession ?? 16,
+        maxClientsPerPeer: opts.maxClientsPerPeer ?? 256,
       },
       now,
     );
@@ -146,6 +159,9 @@ export class Executor {
       domain: this.domain,
       signer: enclaveReceiptSigner(this.identity, this.domain),
       now,
+      maxAccounts: opts.maxAccounts ?? 65_536,
+      onStoreError: (e) =>
+        this.log.error({ err: e }, 'the floors of an evicted account could not be written yet'),
       rules: {
         window,
         maxNonceJump: opts.maxNonceJump ?? 1024,
@@ -178,9 +194,11 @@ export class Executor {
     const requests = new RequestHandler({
       runtime: opts.runtime,
       books: this.books,
+      sessions: this.sessions,
       leaseChecks: new LeaseChecks({
         check: opts.leaseCheck,
         ttlMs: opts.leaseCheckTtlMs ?? 10_000,
+        maxEntries: opts.leaseCheckCacheSize ?? 4096,
         enclave: this.identity.identityAddress,
         now,
         log: this.log,

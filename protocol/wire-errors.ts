@@ -57,6 +57,10 @@ export const WIRE_ERRORS = {
   LEASE_CHECK_UNAVAILABLE: { kind: 'unavailable', status: status.UNAVAILABLE },
   CLIENT_NOT_BOUND: { kind: 'rejected', status: status.PERMISSION_DENIED },
   CLIENT_PROOF_INVALID: { kind: 'verification', status: status.UNAUTHENTICATED },
+  /** The session, or the sessions of its peer address, are bound to as many wallets as allowed. */
+  CLIENT_BINDING_LIMIT: { kind: 'rejected', status: status.RESOURCE_EXHAUSTED },
+  /** The executor keeps books for as many clients as it may, and none of them is idle. */
+  ACCOUNT_LIMIT: { kind: 'unavailable', status: status.RESOURCE_EXHAUSTED },
   // ---- nonces, vouchers, receipts (billing rules, docs/session.md) ----
   NONCE_STALE: { kind: 'rejected', status: status.FAILED_PRECONDITION },
   /** The nonce is further above the highest one seen than the executor allows. */

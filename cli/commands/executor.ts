@@ -71,6 +71,9 @@ interface StartOptions {
   maxStderrBytes: number;
   maxSessions: number;
   maxSessionsPerPeer: number;
+  maxAccounts: number;
+  maxClientsPerSession: number;
+  maxClientsPerPeer: number;
   handshakesPerSecond: number;
   logLevel: string;
   collateral?: string;
@@ -124,6 +127,19 @@ export function registerExecutor(program: Command): void {
     )
     .option('--max-sessions <n>', 'open sessions at most', integerArg(1), 1024)
     .option('--max-sessions-per-peer <n>', 'open sessions of one peer address at most', integerArg(1), 64)
+    .option(
+      '--max-accounts <n>',
+      'client books kept in memory at most; when full, an idle one is let go (its floors persisted)',
+      integerArg(1),
+      65_536,
+    )
+    .option('--max-clients-per-session <n>', 'wallets one session may be bound to at most', integerArg(1), 16)
+    .option(
+      '--max-clients-per-peer <n>',
+      'distinct wallets the sessions of one peer address may be bound to at most',
+      integerArg(1),
+      256,
+    )
     .option(
       '--handshakes-per-second <n>',
       'handshakes one peer address may start per second (burst: twice this)',
@@ -247,6 +263,9 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
       pricePerCall: o.price,
       maxSessions: o.maxSessions,
       maxSessionsPerPeer: o.maxSessionsPerPeer,
+      maxAccounts: o.maxAccounts,
+      maxClientsPerSession: o.maxClientsPerSession,
+      maxClientsPerPeer: o.maxClientsPerPeer,
       handshakesPerSecond: o.handshakesPerSecond,
       // Room for the largest module (32 MiB) plus framing.
       maxMessageBytes: 40 * 1024 * 1024,

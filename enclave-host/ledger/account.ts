@@ -63,6 +63,8 @@ export interface AccountConfig {
   readonly store: NonceStore;
   readonly rules: LedgerRules;
   readonly now: () => number;
+  /** Told each time the account becomes idle (`idle` true) or stops being idle. */
+  readonly onIdleChange?: (a: Account, idle: boolean) => void;
 }
 
 /**
@@ -117,6 +119,10 @@ export class Account {
   private vouchedThrough = 0n;
   private roomWaiters: (() => void)[] = [];
   private readonly settles = new Map<string, { voucher: Voucher; receipt: Promise<SignedReceipt> }>();
+  /** Admit, Settle and Sync requests inside the account (between their start and their answer). */
+  private inside = 0;
+  /** Set when the books let go of the account (evicted): its state is no longer the client's. */
+  private retired = false;
 
   constructor(private readonly cfg: AccountConfig) {
     this.key = `${cfg.leaseId}/${cfg.client}`;
@@ -153,6 +159,25 @@ export class Account {
   }
 
   /**
+   * Nothing open (no call running, uncovered or claimed) and no request inside (none waiting for
+   * room, for claimed calls or for a reservation): the account can be dropped from memory and
+   * rebuilt from its persisted floors without a client noticing more than after a restart.
+   */
+  get idle(): boolean {
+    return this.open.size === 0 && this.inside === 0;
+  }
+
+  /**
+   * The books let go of the account: its floors are raised in the store (the returned promise
+   * resolves once they are durable) and any later request on this object is an internal error,
+   * since the books may hold a newer account of the same client.
+   */
+  retire(): Promise<void> {
+    this.retired = true;
+    return this.persist();
+  }
+
+  /**
    * Per-call mode, before anything else of the call is looked at: the voucher's lease, deadline and
    * signature, and that it covers exactly this call. Its amount is checked at admission.
    */
@@ -167,6 +192,18 @@ export class Account {
    * after waiting `voucherWaitMs` for one). Everything after the wait runs synchronously.
    */
   async admit(
+    req: CallRequest,
+    o: { voucher?: SignedVoucher | undefined; evidenceHash: Uint8Array },
+  ): Promise<Admission> {
+    this.enter();
+    try {
+      return await this.admitInside(req, o);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private async admitInside(
     req: CallRequest,
     o: { voucher?: SignedVoucher | undefined; evidenceHash: Uint8Array },
   ): Promise<Admission> {
@@ -226,12 +263,14 @@ export class Account {
   abandon(nonce: bigint): void {
     const c = this.open.get(nonce);
     if (!c || c.record || c.abandoned) return;
+    const wasIdle = this.idle;
     c.abandoned = true;
     this.open.delete(nonce);
     this.nonces.mark(nonce, taken(c), 'void');
     if (c.coverage === 'none' || c.coverage === 'claimed') this.freeRoom(1);
     this.recent.add(nonce, { state: 'not-run' });
     c.resolve();
+    this.noteIdle(wasIdle);
   }
 
   /**
@@ -240,6 +279,15 @@ export class Account {
    * exactly the voucher's range. The same voucher sent again gets the same receipt.
    */
   async settle(sv: SignedVoucher, evidenceHash: Uint8Array): Promise<SignedReceipt> {
+    this.enter();
+    try {
+      return await this.settleInside(sv, evidenceHash);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private async settleInside(sv: SignedVoucher, evidenceHash: Uint8Array): Promise<SignedReceipt> {
     // Nothing below awaits before the claims are made: an async function runs synchronously up to
     // its first await.
     const id = toHex(sv.signature);
@@ -286,6 +334,15 @@ export class Account {
    * Resolves once a fenced nonce above the persisted ceiling is durable.
    */
   async statuses(nonces: readonly bigint[]): Promise<CallState[]> {
+    this.enter();
+    try {
+      return await this.statusesInside(nonces);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private async statusesInside(nonces: readonly bigint[]): Promise<CallState[]> {
     let fenced = 0n;
     const out = nonces.map((n): CallState => {
       const c = this.open.get(n);
@@ -416,6 +473,7 @@ export class Account {
 
   /** Covered calls that ran leave the open set for the memory of recent calls. */
   private finish(calls: readonly Call[], receipt: SignedReceipt): void {
+    const wasIdle = this.idle;
     for (const c of calls) {
       c.coverage = 'settled';
       this.open.delete(c.nonce);
@@ -423,6 +481,26 @@ export class Account {
     }
     const last = calls[calls.length - 1]!.nonce;
     if (last > this.vouchedThrough) this.vouchedThrough = last;
+    this.noteIdle(wasIdle);
+  }
+
+  /** A request comes inside; one on a retired account is a bug of the caller, refused as internal. */
+  private enter(): void {
+    if (this.retired) throw new Error(`the books of ${this.key} were let go; use the kept account`);
+    const wasIdle = this.idle;
+    this.inside++;
+    this.noteIdle(wasIdle);
+  }
+
+  private leave(): void {
+    const wasIdle = this.idle;
+    this.inside--;
+    this.noteIdle(wasIdle);
+  }
+
+  private noteIdle(wasIdle: boolean): void {
+    const idle = this.idle;
+    if (idle !== wasIdle) this.cfg.onIdleChange?.(this, idle);
   }
 
   private remember(id: string, voucher: Voucher, receipt: Promise<SignedReceipt>): void {

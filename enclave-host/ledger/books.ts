@@ -1,3 +1,4 @@
+import { sessionFail } from '../../protocol/errors.js';
 import type { TypedDataDomain } from '../../protocol/typed-data.js';
 import { Account, type LedgerRules } from './account.js';
 import { MemoryNonceStore, type NonceStore } from './nonce-store.js';
@@ -8,6 +9,10 @@ export interface BooksConfig {
   readonly signer: ReceiptSigner;
   readonly rules: LedgerRules;
   readonly now: () => number;
+  /** Accounts kept in memory at most; when full, the least recently used idle one is let go. */
+  readonly maxAccounts: number;
+  /** Told when the write persisting a let-go account's floors fails (the store writes again on its next raise). */
+  readonly onStoreError?: (e: unknown) => void;
 }
 
 /**
@@ -15,12 +20,36 @@ export interface BooksConfig {
  * uncovered calls, nonce window and jump, memory of recent calls) and the same persisted store.
  * Books are kept only for a client that authenticated (a voucher that passed, or a bound session),
  * so a stranger naming made-up wallets leaves nothing behind.
+ *
+ * At most `maxAccounts` are kept. A new one takes the place of the least recently used idle account
+ * (nothing open, no request inside: Account.idle), whose floors are raised in the store as it goes
+ * (Account.retire); when none is idle the new one is refused with ACCOUNT_LIMIT. Letting an idle
+ * account go is as safe as a restart, and safer (the amount floor is persisted as it goes):
+ * - the account built again for the client starts from the store's floors, which the store raises
+ *   synchronously: its nonce ceiling is at or above every nonce the old account took (each was
+ *   reserved when taken), so none is accepted again (NONCE_STALE); its amount floor is the old
+ *   account's highest accepted amount, which pays for every call the old account covered, so
+ *   what a voucher must authorise never goes down (VOUCHER_AMOUNT_TOO_LOW below it);
+ * - nothing that account serves runs before those floors are on disk: a call runs once its nonce's
+ *   reservation is durable, and the store's write for it starts after the raise (writes are
+ *   serialised, each of the whole map);
+ * - an idle account holds no call that ran without a voucher (those stay open until covered), so
+ *   no unsettled record is lost; what is lost is what a restart loses: the recent calls for
+ *   Sync{nonces} (UNKNOWN), the remembered Settles, and up to one reserved block of nonces.
  */
 export class Books {
+  /** Kept accounts by key. */
   private readonly accounts = new Map<string, Account>();
+  /** The idle ones among them, least recently idle first (each re-enters at the end). */
+  private readonly idle = new Map<string, Account>();
   private store: NonceStore = new MemoryNonceStore();
+  /** The key of the last account let go, whose floors `persist` makes sure of. */
+  private lastRetired: string | undefined;
 
-  constructor(private readonly cfg: BooksConfig) {}
+  constructor(private readonly cfg: BooksConfig) {
+    if (!Number.isSafeInteger(cfg.maxAccounts) || cfg.maxAccounts < 1)
+      throw new RangeError('maxAccounts must be a positive integer');
+  }
 
   /** Uses `store` for the persisted floors; only before any books are kept. */
   useStore(store: NonceStore): void {
@@ -33,32 +62,70 @@ export class Books {
     return this.accounts.size;
   }
 
+  /** Kept accounts that are idle (could be let go for a new one). */
+  get idleCount(): number {
+    return this.idle.size;
+  }
+
   has(leaseId: bigint, client: string): boolean {
     return this.accounts.has(keyOf(leaseId, client));
   }
 
-  /** The kept account of (lease, client), or a new one that is not kept until `keep`. */
+  /**
+   * The kept account of (lease, client), or a new one built from the store that is not kept: only
+   * for requests that change nothing unless the books of their client are kept (a voucher's
+   * signature check; a Settle, which needs open calls).
+   */
   peek(leaseId: bigint, client: string): Account {
     return this.accounts.get(keyOf(leaseId, client)) ?? this.create(leaseId, client);
   }
 
-  /** Keeps `a` (a no-op when books of its pair are kept already). */
-  keep(a: Account): Account {
-    const kept = this.accounts.get(a.key);
+  /**
+   * The account of (lease, client), kept: the kept one, or one built now from the store's floors in
+   * the place of the least recently used idle account. Throws ACCOUNT_LIMIT when the books are full
+   * and none is idle.
+   */
+  get(leaseId: bigint, client: string): Account {
+    const key = keyOf(leaseId, client);
+    const kept = this.accounts.get(key);
     if (kept) return kept;
-    this.accounts.set(a.key, a);
+    if (this.accounts.size >= this.cfg.maxAccounts) this.letGoOne();
+    const a = this.create(leaseId, client);
+    this.accounts.set(key, a);
+    this.idle.set(key, a);
     return a;
   }
 
-  /** The account of (lease, client), kept. */
-  get(leaseId: bigint, client: string): Account {
-    return this.keep(this.peek(leaseId, client));
+  /** Persists every kept account's amount floor, and the floors of those let go (at a clean stop). */
+  async persist(): Promise<void> {
+    const writes = [...this.accounts.values()].map((a) => a.persist());
+    // A raise that raises nothing resolves with the store's last write, or writes again after a
+    // failed one.
+    const k = this.lastRetired;
+    if (k !== undefined) writes.push(this.store.raise(k, this.store.floors(k)));
+    await Promise.all(writes);
   }
 
-  /** Persists every account's amount floor (at a clean stop). */
-  async persist(): Promise<void> {
-    await Promise.all([...this.accounts.values()].map((a) => a.persist()));
+  private letGoOne(): void {
+    const oldest = this.idle.values().next();
+    if (oldest.done)
+      sessionFail(
+        'ACCOUNT_LIMIT',
+        `the executor keeps books for ${this.accounts.size} clients, none of them idle; try again later`,
+        { limit: 'maxAccounts', max: this.cfg.maxAccounts, count: this.accounts.size },
+      );
+    const a = oldest.value;
+    this.accounts.delete(a.key);
+    this.idle.delete(a.key);
+    this.lastRetired = a.key;
+    a.retire().catch((e: unknown) => this.cfg.onStoreError?.(e));
   }
+
+  private readonly watch = (a: Account, idle: boolean): void => {
+    if (this.accounts.get(a.key) !== a) return;
+    this.idle.delete(a.key);
+    if (idle) this.idle.set(a.key, a);
+  };
 
   private create(leaseId: bigint, client: string): Account {
     return new Account({
@@ -69,6 +136,7 @@ export class Books {
       store: this.store,
       rules: this.cfg.rules,
       now: this.cfg.now,
+      onIdleChange: this.watch,
     });
   }
 }

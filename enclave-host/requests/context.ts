@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { LeaseTermsFields } from '../../protocol/transcript.js';
 import type { Books } from '../ledger/books.js';
 import type { FunctionRuntime } from '../runtime/function-runtime.js';
+import type { SessionTable } from '../session/session-table.js';
 import type { LeaseChecks } from './lease-checks.js';
 
 /** The slice of FunctionRuntime the executor uses (enclave-host/runtime/function-runtime.ts). */
@@ -10,10 +11,14 @@ export type Runtime = Pick<
   'register' | 'unregister' | 'invoke' | 'close' | 'has' | 'effectiveLimits'
 >;
 
-/** What the request handlers work with: the runtime, the books, the lease checks and the terms served. */
+/**
+ * What the request handlers work with: the runtime, the books, the sessions' client bindings, the
+ * lease checks and the terms served.
+ */
 export interface RequestContext {
   readonly runtime: Runtime;
   readonly books: Books;
+  readonly sessions: Pick<SessionTable, 'checkBinding' | 'bindClient'>;
   readonly leaseChecks: LeaseChecks;
   readonly terms: LeaseTermsFields;
   readonly log: Logger;

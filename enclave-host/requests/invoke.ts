@@ -64,7 +64,9 @@ export async function invoke(
         inputBytes: r.input.length,
         maxInputBytes: Number(maxInput),
       });
-    const account = c.books.keep(peeked);
+    // Kept from here (ACCOUNT_LIMIT when the books are full of busy accounts); `admit` starts
+    // synchronously, so the account is busy before anything else can let it go.
+    const account = c.books.get(lease, client);
     const admission = await account.admit(req, { voucher, evidenceHash: session.evidenceHash });
     admitted = true;
     await admission.durable;

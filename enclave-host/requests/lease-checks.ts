@@ -9,14 +9,20 @@ export type LeaseCheck = (q: { leaseId: bigint; client: string; enclave: string 
  * open, bound to this enclave, client its customer), run at most once per `ttlMs` per (lease,
  * client). A passed check is trusted for `ttlMs`; a refusal is not remembered. A check that fails
  * with anything but a SessionError refuses as LEASE_CHECK_UNAVAILABLE.
+ *
+ * At most `maxEntries` checks are remembered: one more first drops the expired ones, then the
+ * oldest (a client whose entry went is checked again on its next call).
  */
 export class LeaseChecks {
+  /** Checks by `${lease}/${client}`, oldest first (a renewed check goes to the end). */
   private readonly passed = new Map<string, { until: number; passed: Promise<void> }>();
 
   constructor(
     private readonly o: {
       readonly check: LeaseCheck | undefined;
       readonly ttlMs: number;
+      /** Checks remembered at most. */
+      readonly maxEntries: number;
       /** The enclave identity address the lease must be bound to. */
       readonly enclave: string;
       readonly now: () => number;
@@ -31,6 +37,8 @@ export class LeaseChecks {
     const now = this.o.now();
     const hit = this.passed.get(key);
     if (hit && hit.until > now) return hit.passed;
+    if (hit) this.passed.delete(key);
+    this.makeRoom(now);
     const entry = { until: now + this.o.ttlMs, passed: Promise.resolve() };
     entry.passed = check({ leaseId, client, enclave: this.o.enclave }).catch((e: unknown) => {
       if (this.passed.get(key) === entry) this.passed.delete(key);
@@ -40,5 +48,21 @@ export class LeaseChecks {
     });
     this.passed.set(key, entry);
     return entry.passed;
+  }
+
+  /** Checks remembered now (passed, or still being asked). */
+  get size(): number {
+    return this.passed.size;
+  }
+
+  /**
+   * Drops the expired entries at the front, then the oldest until one more fits. Entries are in the
+   * order they were made, all with the same TTL, so the expired ones come first.
+   */
+  private makeRoom(now: number): void {
+    for (const [k, e] of this.passed) {
+      if (e.until > now && this.passed.size < this.o.maxEntries) break;
+      this.passed.delete(k);
+    }
   }
 }

@@ -14,10 +14,11 @@ export const MAX_SYNC_NONCES = 64;
 
 /**
  * Sync (docs/session.md, "Client binding", "The client's trust rule" and "Billing rules", 5 and 6):
- * with `client_proof` it binds the session to the wallet, once the lease check passed for it; it
- * answers only for a wallet the session is bound to (CLIENT_NOT_BOUND otherwise): the next nonce,
- * the vouched range and amount, the fate of the nonces asked about (fencing those that could still
- * be taken), and the calls that ran and wait for a voucher.
+ * with `client_proof` it binds the session to the wallet, once the lease check passed for it and
+ * within the session's and its peer's quota of wallets (CLIENT_BINDING_LIMIT); it answers only for a wallet the session is bound to
+ * (CLIENT_NOT_BOUND otherwise): the next nonce, the vouched range and amount, the fate of
+ * the nonces asked about (fencing those that could still be taken), and the calls that ran and wait
+ * for a voucher.
  */
 export async function sync(
   c: RequestContext,
@@ -51,10 +52,14 @@ export async function sync(
     );
   }
   // A key is free to make: the proof shows the wallet, not that the lease serves it. The lease check
-  // (as for a call) comes before the session is bound or any books are kept or nonces fenced.
+  // (as for a call) comes before the session is bound or any books are kept or nonces fenced. The
+  // binding is made once the quota allows it and the books have a place for the wallet
+  // (CLIENT_BINDING_LIMIT, ACCOUNT_LIMIT otherwise), so a refused Sync binds nothing; nothing awaits
+  // from the quota check to the binding.
   await c.leaseChecks.check(lease, client);
-  if (binding) session.boundClients.add(key);
+  if (binding) c.sessions.checkBinding(session, key);
   const account = c.books.get(lease, client);
+  if (binding) c.sessions.bindClient(session, key);
   const calls = await account.statuses(nonces);
   const st = account.status;
   return {

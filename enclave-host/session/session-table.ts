@@ -11,6 +11,10 @@ export interface SessionTableLimits {
    * handshakes that are never used do not hold a place for the whole session lifetime.
    */
   readonly unusedTtlMs: number;
+  /** Wallets one session may be bound to at most (Sync with client_proof). */
+  readonly maxClientsPerSession: number;
+  /** Distinct wallets the open sessions of one peer may be bound to at most, all together. */
+  readonly maxClientsPerPeer: number;
 }
 
 interface Entry {
@@ -23,11 +27,15 @@ interface Entry {
 /**
  * Open sessions, capped in total and per peer, with expiry, plus the ClientHello nonce of each open
  * session (a replayed ClientHello is refused while the session it opened is alive, although it could
- * not be used). Only a handshake that succeeded leaves anything behind, and it goes with its session.
+ * not be used), and the wallets each session is bound to, capped per session and per peer (wallets
+ * cost nothing to make, and each bound one may get books). Only a handshake that succeeded leaves
+ * anything behind, and it goes with its session, its bindings with it.
  */
 export class SessionTable {
   private readonly sessions = new Map<string, Entry>();
   private readonly perPeer = new Map<string, number>();
+  /** Per peer: each wallet bound by its open sessions, with the number of them bound to it. */
+  private readonly peerClients = new Map<string, Map<string, number>>();
   private readonly helloNonces = new Set<string>();
   /** No entry expires before this time: sweeping earlier would find nothing. */
   private nextExpiry = Number.POSITIVE_INFINITY;
@@ -68,6 +76,47 @@ export class SessionTable {
     this.nextExpiry = Math.min(this.nextExpiry, this.expiry(e));
   }
 
+  /**
+   * Throws CLIENT_BINDING_LIMIT when binding `s` to `client` (a `${lease}/${client}` key) would take
+   * the session, or its peer's sessions together, over their quota of wallets. Binding a wallet
+   * the session is already bound to is always allowed.
+   */
+  checkBinding(s: ServerSession, client: string): void {
+    if (s.boundClients.has(client)) return;
+    const { maxClientsPerSession, maxClientsPerPeer } = this.limits;
+    if (s.boundClients.size >= maxClientsPerSession)
+      sessionFail(
+        'CLIENT_BINDING_LIMIT',
+        `this session is bound to ${s.boundClients.size} wallets, the most allowed`,
+        { limit: 'maxClientsPerSession', max: maxClientsPerSession, count: s.boundClients.size },
+      );
+    const e = this.entryOf(s);
+    const peer = e && this.peerClients.get(e.peer);
+    const count = peer?.size ?? 0;
+    if (count >= maxClientsPerPeer && !peer?.has(client))
+      sessionFail(
+        'CLIENT_BINDING_LIMIT',
+        `the sessions of this peer are bound to ${count} wallets, the most allowed`,
+        { limit: 'maxClientsPerPeer', max: maxClientsPerPeer, count },
+      );
+  }
+
+  /** Binds `s` to `client` (a `${lease}/${client}` key) after `checkBinding`. */
+  bindClient(s: ServerSession, client: string): void {
+    this.checkBinding(s, client);
+    if (s.boundClients.has(client)) return;
+    s.boundClients.add(client);
+    // A session that left the table (expired while the request ran) goes with its bindings.
+    const e = this.entryOf(s);
+    if (!e) return;
+    let peer = this.peerClients.get(e.peer);
+    if (!peer) {
+      peer = new Map();
+      this.peerClients.set(e.peer, peer);
+    }
+    peer.set(client, (peer.get(client) ?? 0) + 1);
+  }
+
   get(id: Uint8Array): ServerSession {
     const k = toHex(id);
     const e = this.sessions.get(k);
@@ -87,7 +136,14 @@ export class SessionTable {
   clear(): void {
     this.sessions.clear();
     this.perPeer.clear();
+    this.peerClients.clear();
     this.helloNonces.clear();
+  }
+
+  /** The entry of `s` while it is in the table. */
+  private entryOf(s: ServerSession): Entry | undefined {
+    const e = this.sessions.get(toHex(s.id));
+    return e?.session === s ? e : undefined;
   }
 
   private expiry(e: Entry): number {
@@ -102,6 +158,14 @@ export class SessionTable {
     const n = (this.perPeer.get(e.peer) ?? 1) - 1;
     if (n > 0) this.perPeer.set(e.peer, n);
     else this.perPeer.delete(e.peer);
+    const clients = this.peerClients.get(e.peer);
+    if (!clients) return;
+    for (const c of e.session.boundClients) {
+      const left = (clients.get(c) ?? 1) - 1;
+      if (left > 0) clients.set(c, left);
+      else clients.delete(c);
+    }
+    if (clients.size === 0) this.peerClients.delete(e.peer);
   }
 
   /** Drops expired sessions; a pass over the table only once something can have expired. */
