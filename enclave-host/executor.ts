@@ -50,7 +50,7 @@ export interface ExecutorOptions {
   /** Distinct wallets the open sessions of one peer address may be bound to at most, together (default 256). */
   readonly maxClientsPerPeer?: number;
   /**
-   * (lease, client) books kept in memory at most (default 65,536). When full, the least recently
+   * (lease, client) books kept in memory at most (default 4,096: ≈1.7 GB if every one is a busy per-call client). When full, the least recently
    * used idle one is let go (its floors persisted) for a new one; when none is idle, ACCOUNT_LIMIT.
    */
   readonly maxAccounts?: number;
@@ -159,7 +159,7 @@ export class Executor {
       domain: this.domain,
       signer: enclaveReceiptSigner(this.identity, this.domain),
       now,
-      maxAccounts: opts.maxAccounts ?? 65_536,
+      maxAccounts: opts.maxAccounts ?? 4_096,
       onStoreError: (e) =>
         this.log.error({ err: e }, 'the floors of an evicted account could not be written yet'),
       rules: {

@@ -131,7 +131,7 @@ export function registerExecutor(program: Command): void {
       '--max-accounts <n>',
       'client books kept in memory at most; when full, an idle one is let go (its floors persisted)',
       integerArg(1),
-      65_536,
+      4_096,
     )
     .option('--max-clients-per-session <n>', 'wallets one session may be bound to at most', integerArg(1), 16)
     .option(
