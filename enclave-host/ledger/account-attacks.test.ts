@@ -147,11 +147,10 @@ describe('vouchers that try to cover what is not theirs', () => {
 
 describe('an inline voucher whose call is abandoned', () => {
   // A customer can make its own call be abandoned: over its per-tenant queue the runtime refuses it
-  // (RUNTIME_BUSY) after admission. Its voucher's amount was accepted at admission and stays the
-  // highest, although the call did not run and no receipt covers it; rule 2 then asks descending
-  // nonces only for the covered calls at or below them. Open: which vouchers the provider may
-  // redeem (and so which amounts may stand in for the rest) is not settled by the books yet.
-  it.fails('does not leave its amount standing in for the covered calls after it', async () => {
+  // (RUNTIME_BUSY) after admission. Its voucher's amount counts while the call is admitted, but is
+  // dropped when the call is abandoned: the provider never holds that voucher, so it must not stand
+  // in for the calls after it (descending nonces would then pass at a constant amount).
+  it('does not leave its amount standing in for the covered calls after it', async () => {
     const { account: a, clock } = newAccount();
     await perCall(a, clock, 1n, P);
     const v = voucher(1025n, 1025n, 1_000_000n * P, clock.deadlineIn(3600));
@@ -160,5 +159,20 @@ describe('an inline voucher whose call is abandoned', () => {
     await perCall(a, clock, 1024n, 2n * P);
     // Calls 1 and 1024 are covered: 1023 must pay for three.
     expect(await required(perCall(a, clock, 1023n, 2n * P))).toBe((3n * P).toString());
+  });
+
+  it('calls admitted while it was pending are paid for by the next voucher once it is dropped', async () => {
+    const { account: a, clock } = newAccount();
+    await perCall(a, clock, 1n, P);
+    const v = voucher(1025n, 1025n, 1_000_000n * P, clock.deadlineIn(3600));
+    await (await a.admit(req(1025n), { voucher: v, evidenceHash: EVIDENCE })).durable;
+    // While it is pending its amount covers everything: 1024 passes at 2P (it ran, and is covered).
+    await perCall(a, clock, 1024n, 2n * P);
+    a.abandon(1025n);
+    expect(a.status.cumulativeAmount).toBe(2n * P);
+    // Dropped: the next voucher must pay for every covered call again (1, 1024 and its own).
+    expect(await required(perCall(a, clock, 1023n, 2n * P))).toBe((3n * P).toString());
+    await perCall(a, clock, 1023n, 3n * P);
+    expect(a.status.cumulativeAmount).toBe(3n * P);
   });
 });

@@ -17,8 +17,10 @@ import { checkPerCallShape, checkVoucherEnvelope } from './voucher-checks.js';
  * 2. amounts: a voucher over [first, last] authorises at least the amount floor plus the price of
  *    every covered call at or below `last` (its own included), and after it the highest accepted
  *    amount pays for every covered call (so vouchers arriving out of order cannot lower what the
- *    provider can redeem). An inline voucher's amount is accepted at admission, a Settle's once its
- *    receipt is signed (a refused Settle moves nothing). The highest accepted amount never decreases
+ *    provider can redeem). An inline voucher's amount counts from admission and is accepted once its
+ *    call ran (an abandoned call's is dropped), a Settle's once its receipt is signed (a refused
+ *    Settle moves nothing): only vouchers the provider holds stand in for other calls. The highest
+ *    accepted amount never decreases
  *    and is persisted with the nonce ceiling as the next process's amount floor;
  * 3. deadlines (voucher-checks.ts): at least `minVoucherLifetimeS` left;
  * 4. coverage: a call is covered once, by its inline voucher or by one Settle, which claims its
@@ -110,8 +112,15 @@ export class Account {
   private readonly nonces: NonceBook;
   /** The amount floor this account started from (persisted by an earlier process). */
   private readonly amountFloor: bigint;
-  /** The highest cumulative amount accepted (at least the floor). */
+  /** The highest cumulative amount accepted (at least the floor): of vouchers whose calls ran. */
   private highest: bigint;
+  /**
+   * Amounts of inline vouchers whose calls are admitted and not finished, by nonce. They count for
+   * the amount rule (an honest client's concurrent vouchers arrive in any order) until the call
+   * finishes, when the amount is accepted, or is abandoned, when it is dropped: a voucher the
+   * provider will never hold must not stand in for the calls after it.
+   */
+  private readonly inlinePending = new Map<bigint, bigint>();
   private readonly open = new Map<bigint, Call>();
   private readonly recent: RecentCalls;
   /** Open calls not covered by a receipt: coverage `none` or `claimed`. */
@@ -213,7 +222,7 @@ export class Account {
     if (refused) throw refused;
     if (v) this.checkAmount(v, 1);
     this.nonces.take(req.nonce, v ? 'covered' : 'uncovered');
-    if (v) this.accept(v);
+    if (v) this.inlinePending.set(req.nonce, v.cumulativeAmount);
     else this.uncovered++;
     let resolve!: () => void;
     const done = new Promise<void>((r) => {
@@ -250,6 +259,8 @@ export class Account {
     c.finishedAt = this.cfg.now();
     c.resolve();
     if (c.coverage !== 'inline') return undefined;
+    this.acceptAmount(this.inlinePending.get(c.nonce) ?? 0n);
+    this.inlinePending.delete(c.nonce);
     const receipt = this.sign([c], c.evidenceHash!);
     this.finish([c], receipt);
     return receipt;
@@ -266,6 +277,7 @@ export class Account {
     const wasIdle = this.idle;
     c.abandoned = true;
     this.open.delete(nonce);
+    this.inlinePending.delete(nonce);
     this.nonces.mark(nonce, taken(c), 'void');
     if (c.coverage === 'none' || c.coverage === 'claimed') this.freeRoom(1);
     this.recent.add(nonce, { state: 'not-run' });
@@ -384,7 +396,7 @@ export class Account {
     const floor = this.amountFloor;
     const byLast = floor + price * BigInt(this.nonces.coveredAtOrBelow(v.lastNonce) + newlyCovered);
     const byAll = floor + price * BigInt(this.nonces.covered + newlyCovered);
-    const required = this.highest >= byAll ? byLast : byAll;
+    const required = this.highestCounting() >= byAll ? byLast : byAll;
     if (v.cumulativeAmount < required)
       sessionFail(
         'VOUCHER_AMOUNT_TOO_LOW',
@@ -394,7 +406,18 @@ export class Account {
   }
 
   private accept(v: Voucher): void {
-    if (v.cumulativeAmount > this.highest) this.highest = v.cumulativeAmount;
+    this.acceptAmount(v.cumulativeAmount);
+  }
+
+  private acceptAmount(amount: bigint): void {
+    if (amount > this.highest) this.highest = amount;
+  }
+
+  /** The highest amount the amount rule counts: accepted ones and those of calls still running. */
+  private highestCounting(): bigint {
+    let top = this.highest;
+    for (const a of this.inlinePending.values()) if (a > top) top = a;
+    return top;
   }
 
   private async waitForRoom(): Promise<void> {
