@@ -1,19 +1,17 @@
 import * as grpc from '@grpc/grpc-js';
 import { getBytes, Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Runtime } from '../enclave-host/executor.js';
-import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
 import type { ExecutorClient } from '../proto/gen/defaas/executor/v1/Executor.js';
-import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
 import { signClientBinding } from '../protocol/client-binding.js';
 import { sessionFail } from '../protocol/errors.js';
 import { DefaasError } from '../sdk/errors.js';
 import { connect, LocalReceiptStore, type Session } from '../sdk/index.js';
 import type { SecureChannel } from '../sdk/session/channel.js';
 import {
+  countingRuntime,
+  forgedStatus,
   type Harness,
-  LIMITS,
   type RawSession,
   type Relay,
   rawClient,
@@ -31,30 +29,6 @@ import {
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-
-/** A function runtime that counts how often each input ran (shared by several executors). */
-function countingRuntime(runs: Map<string, number>): Runtime {
-  const rt = new FunctionRuntime({ workers: 2, limits: LIMITS });
-  return {
-    register: (wasm, owner) => rt.register(wasm, owner),
-    unregister: (id, owner) => rt.unregister(id, owner),
-    has: (id) => rt.has(id),
-    close: () => rt.close(),
-    get effectiveLimits() {
-      return rt.effectiveLimits;
-    },
-    invoke: (fn, input, tenant) => {
-      runs.set(dec(input), (runs.get(dec(input)) ?? 0) + 1);
-      return rt.invoke(fn, input, tenant);
-    },
-  };
-}
-
-function forgedStatus(code: string, grpcCode: grpc.status): grpc.ServiceError {
-  const md = new grpc.Metadata();
-  md.set(ERROR_DETAIL_KEY, sessionCodec().encodeError({ code, message: 'forged', infoJson: '{}' }));
-  return Object.assign(new Error('forged'), { code: grpcCode, details: `${code}: forged`, metadata: md });
-}
 
 interface Key {
   readonly address: string;
@@ -242,9 +216,13 @@ describe('a relay that re-routes a lost call to another genuine enclave', () => 
   let toB: ExecutorClient;
 
   beforeAll(async () => {
-    a = await startExecutor({ runtime: countingRuntime(runs) });
+    a = await startExecutor({ runtime: countingRuntime(runs).runtime });
     // Same root, measurement and lease: only the pinned identity tells them apart.
-    b = await startExecutor({ root: a.root, leaseId: a.executor.leaseId, runtime: countingRuntime(runs) });
+    b = await startExecutor({
+      root: a.root,
+      leaseId: a.executor.leaseId,
+      runtime: countingRuntime(runs).runtime,
+    });
     toB = rawClient(b.endpoint);
   });
   afterAll(async () => {

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { toHex } from '../attestation/bytes.js';
 import type { Policy } from '../attestation/policy.js';
 import { generateSimulatedRoot, type SimulatedRoot } from '../attestation/simulated.js';
-import { Executor, type ExecutorOptions } from '../enclave-host/executor.js';
+import { Executor, type ExecutorOptions, type Runtime } from '../enclave-host/executor.js';
 import { SimulatedQuoteProvider } from '../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import type { QuoteSource } from '../enclave-host/session/evidence-source.js';
@@ -78,7 +78,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ExecutorClient } from '../proto/gen/defaas/executor/v1/Executor.js';
 import type { SealedFrame, SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
 import type { ServerHello__Output } from '../proto/gen/defaas/executor/v1/ServerHello.js';
-import { loadProtos } from '../proto/load.js';
+import { ERROR_DETAIL_KEY, loadProtos, sessionCodec } from '../proto/load.js';
 import { SecureChannel } from '../sdk/session/channel.js';
 import {
   type AcceptedSession,
@@ -222,4 +222,43 @@ export async function startRelay(
       server.forceShutdown();
     },
   };
+}
+
+// ---- relays that forge, and counting what ran ----
+
+/** A function runtime that counts how often each input (as UTF-8) ran; `runs` may be shared by several. */
+export function countingRuntime(runs: Map<string, number> = new Map()): {
+  runtime: Runtime;
+  runs: Map<string, number>;
+} {
+  const rt = new FunctionRuntime({ workers: 2, limits: LIMITS });
+  const key = (b: Uint8Array) => new TextDecoder().decode(b);
+  const runtime: Runtime = {
+    register: (wasm, owner) => rt.register(wasm, owner),
+    unregister: (id, owner) => rt.unregister(id, owner),
+    has: (id) => rt.has(id),
+    close: () => rt.close(),
+    get effectiveLimits() {
+      return rt.effectiveLimits;
+    },
+    invoke: (fn, input, tenant) => {
+      runs.set(key(input), (runs.get(key(input)) ?? 0) + 1);
+      return rt.invoke(fn, input, tenant);
+    },
+  };
+  return { runtime, runs };
+}
+
+/** A gRPC failure with a plaintext `defaas-error-bin` detail, as a relay on the path can forge it. */
+export function forgedStatus(
+  code: string,
+  grpcCode: grpc.status,
+  info: Record<string, unknown> = {},
+): grpc.ServiceError {
+  const md = new grpc.Metadata();
+  md.set(
+    ERROR_DETAIL_KEY,
+    sessionCodec().encodeError({ code, message: 'forged', infoJson: JSON.stringify(info) }),
+  );
+  return Object.assign(new Error('forged'), { code: grpcCode, details: `${code}: forged`, metadata: md });
 }

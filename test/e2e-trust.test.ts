@@ -2,11 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { getBytes, Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../attestation/bytes.js';
-import type { Runtime } from '../enclave-host/executor.js';
-import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
 import type { SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
-import { ERROR_DETAIL_KEY, sessionCodec } from '../proto/load.js';
 import { signClientBinding } from '../protocol/client-binding.js';
 import {
   connect,
@@ -16,7 +13,15 @@ import {
   type Session,
   type Transport,
 } from '../sdk/index.js';
-import { type Harness, LIMITS, type Relay, rawSession, startExecutor, startRelay } from './e2e-harness.js';
+import {
+  countingRuntime,
+  forgedStatus,
+  type Harness,
+  type Relay,
+  rawSession,
+  startExecutor,
+  startRelay,
+} from './e2e-harness.js';
 
 /**
  * Nothing unauthenticated moves client state (docs/session.md, "The client's trust rule"): a relay
@@ -27,35 +32,6 @@ import { type Harness, LIMITS, type Relay, rawSession, startExecutor, startRelay
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 const HUGE_NONCE = ((1n << 64n) - 2n).toString();
-
-/** A function runtime that counts how often each input ran. */
-function countingRuntime(): { runtime: Runtime; runs: Map<string, number> } {
-  const rt = new FunctionRuntime({ workers: 2, limits: LIMITS });
-  const runs = new Map<string, number>();
-  const runtime: Runtime = {
-    register: (wasm, owner) => rt.register(wasm, owner),
-    unregister: (id, owner) => rt.unregister(id, owner),
-    has: (id) => rt.has(id),
-    close: () => rt.close(),
-    get effectiveLimits() {
-      return rt.effectiveLimits;
-    },
-    invoke: (fn, input, tenant) => {
-      runs.set(dec(input), (runs.get(dec(input)) ?? 0) + 1);
-      return rt.invoke(fn, input, tenant);
-    },
-  };
-  return { runtime, runs };
-}
-
-function forgedStatus(code: string, info: Record<string, unknown>, grpcCode: grpc.status): grpc.ServiceError {
-  const md = new grpc.Metadata();
-  md.set(
-    ERROR_DETAIL_KEY,
-    sessionCodec().encodeError({ code, message: 'forged', infoJson: JSON.stringify(info) }),
-  );
-  return Object.assign(new Error('forged'), { code: grpcCode, details: `${code}: forged`, metadata: md });
-}
 
 type Forge = 'after-run' | 'instead';
 
@@ -163,7 +139,7 @@ describe('forged plaintext errors move no client state', () => {
     '%s: NONCE_STALE{nextNonce: 2^64-2} forged after the call ran: CALL_OUTPUT_LOST, the nonce does not jump, the wallet keeps working',
     async (mode) => {
       relay = await forgingRelay(h.endpoint, 'after-run', () =>
-        forgedStatus('NONCE_STALE', { nonce: '1', nextNonce: HUGE_NONCE }, grpc.status.FAILED_PRECONDITION),
+        forgedStatus('NONCE_STALE', grpc.status.FAILED_PRECONDITION, { nonce: '1', nextNonce: HUGE_NONCE }),
       );
       const wallet = Wallet.createRandom();
       const { s, fn } = await open(relay.endpoint, mode);
@@ -186,7 +162,7 @@ describe('forged plaintext errors move no client state', () => {
     '%s: NONCE_STALE forged for a call the relay dropped: the executor fences the nonce, the call runs once under the next',
     async (mode) => {
       relay = await forgingRelay(h.endpoint, 'instead', () =>
-        forgedStatus('NONCE_STALE', { nonce: '1', nextNonce: HUGE_NONCE }, grpc.status.FAILED_PRECONDITION),
+        forgedStatus('NONCE_STALE', grpc.status.FAILED_PRECONDITION, { nonce: '1', nextNonce: HUGE_NONCE }),
       );
       const wallet = Wallet.createRandom();
       const { s, fn } = await open(relay.endpoint, mode);
@@ -213,7 +189,7 @@ describe('forged plaintext errors move no client state', () => {
           if (forged) return up.Invoke(call.request as never, (e, r) => cb(e, r));
           forged = true;
           up.Invoke(call.request as never, () =>
-            cb(forgedStatus('SESSION_UNKNOWN', {}, grpc.status.NOT_FOUND)),
+            cb(forgedStatus('SESSION_UNKNOWN', grpc.status.NOT_FOUND, {})),
           );
         },
       });
@@ -405,7 +381,7 @@ describe('a Settle sent again on a re-opened fresh-mode session', () => {
         if (forged) return up.Settle(call.request as never, (e, r) => cb(e, r));
         forged = true;
         up.Settle(call.request as never, () =>
-          cb(forgedStatus('SESSION_UNKNOWN', {}, grpc.status.NOT_FOUND)),
+          cb(forgedStatus('SESSION_UNKNOWN', grpc.status.NOT_FOUND, {})),
         );
       },
     });
