@@ -5,7 +5,8 @@ import { sessionFail } from '../protocol/errors.js';
 /**
  * The executor's on-chain lease check against the Settlement contract: the lease must be open, bound
  * to this enclave's identity (the key its receipts are signed with, so that they can be redeemed),
- * and the caller must be the lease's customer (only its vouchers pay for the calls). A failed RPC
+ * and the caller must be the lease's customer (only its vouchers pay for the calls). It returns the
+ * lease's budget: the books accept no voucher above it (Settlement would not redeem it). A failed RPC
  * refuses the call (the executor turns it into LEASE_CHECK_UNAVAILABLE): it never serves unchecked.
  */
 export function settlementLeaseCheck(settlement: Pick<SettlementContract, 'lease'>): LeaseCheck {
@@ -26,5 +27,6 @@ export function settlementLeaseCheck(settlement: Pick<SettlementContract, 'lease
         leaseId: leaseId.toString(),
         customer: l.customer.toLowerCase(),
       });
+    return { budget: l.budget };
   };
 }

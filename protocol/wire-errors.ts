@@ -73,6 +73,8 @@ export const WIRE_ERRORS = {
   VOUCHER_EXPIRED: { kind: 'rejected', status: status.FAILED_PRECONDITION },
   /** The deadline leaves less than the executor's minimum time to redeem the voucher on chain. */
   VOUCHER_DEADLINE_TOO_SOON: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  /** The cumulative amount is above the lease's budget: Settlement would refuse to redeem it. */
+  VOUCHER_OVER_BUDGET: { kind: 'rejected', status: status.FAILED_PRECONDITION },
   RECEIPT_INVALID: { kind: 'verification', status: status.INTERNAL },
   RECEIPT_MISMATCH: { kind: 'verification', status: status.INTERNAL },
   // ---- the executor ----

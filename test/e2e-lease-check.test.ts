@@ -88,6 +88,38 @@ describe('on-chain lease check (anvil)', () => {
     expect(await call(h, new Wallet(ch.customer.wallet.privateKey))).toBe('WRONG_LEASE');
   }, 60_000);
 
+  it('a voucher above the lease budget is refused: VOUCHER_OVER_BUDGET (Settlement would not redeem it)', async () => {
+    const { budget } = await ch.c.settlement.lease(leaseId);
+    // One call costs the whole budget: the first voucher reaches it, the second would pass it.
+    const h = await startExecutor({
+      identity: {
+        identityPrivateKey: getBytes(ch.enclaves[0]!.privateKey),
+        identityAddress: ch.enclaves[0]!.address.toLowerCase(),
+        staticKey: generateX25519(),
+      },
+      leaseId,
+      domain: {
+        chainId: BigInt(ch.deployment.chainId),
+        verifyingContract: ch.deployment.contracts.settlement,
+      },
+      leaseCheck: settlementLeaseCheck(ch.c.settlement),
+      pricePerCall: budget,
+    });
+    harnesses.push(h);
+    const s = await connect(h.endpoint, { policy: h.policy });
+    try {
+      const fn = await s.deploy(echo);
+      const customer = new Wallet(ch.customer.wallet.privateKey);
+      const first = await s.invoke(fn, new TextEncoder().encode('within'), { wallet: customer });
+      expect(first.record.price).toBe(budget);
+      expect(await codeOf(s.invoke(fn, new TextEncoder().encode('over'), { wallet: customer }))).toBe(
+        'VOUCHER_OVER_BUDGET',
+      );
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
   it('a lease that was never started is not served: LEASE_NOT_ACTIVE', async () => {
     const h = await executorFor(ch.enclaves[0], leaseId + 1000n);
     expect(await call(h, new Wallet(ch.customer.wallet.privateKey))).toBe('LEASE_NOT_ACTIVE');

@@ -176,3 +176,23 @@ describe('an inline voucher whose call is abandoned', () => {
     expect(a.status.cumulativeAmount).toBe(3n * P);
   });
 });
+
+describe('a voucher above the lease budget', () => {
+  // Settlement refuses to redeem a cumulative amount above the lease's budget, so such a voucher
+  // would stand in for later calls (the amount rule's highest amount) while paying for none.
+  it('is refused, per call and by Settle, once a lease check told the budget; calls within it pass', async () => {
+    const { account: a, clock } = newAccount();
+    a.noteBudget(10n * P);
+    expect(await codeOfAsync(perCall(a, clock, 1n, 11n * P))).toBe('VOUCHER_OVER_BUDGET');
+    await perCall(a, clock, 1n, 10n * P);
+    await batched(a, 2n);
+    expect(await codeOfAsync(a.settle(voucher(2n, 2n, 11n * P, clock.deadlineIn(3600)), EVIDENCE))).toBe(
+      'VOUCHER_OVER_BUDGET',
+    );
+    expect(a.status.cumulativeAmount).toBe(10n * P);
+    // Without a budget (no chain) nothing bounds the amount.
+    const { account: b, clock: c2 } = newAccount();
+    await perCall(b, c2, 1n, 1_000_000n * P);
+    expect(b.status.cumulativeAmount).toBe(1_000_000n * P);
+  });
+});

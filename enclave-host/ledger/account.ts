@@ -121,6 +121,8 @@ export class Account {
    * provider will never hold must not stand in for the calls after it.
    */
   private readonly inlinePending = new Map<bigint, bigint>();
+  /** The lease's budget, as the last lease check said (none: no chain, no bound). */
+  private budget: bigint | undefined;
   private readonly open = new Map<bigint, Call>();
   private readonly recent: RecentCalls;
   /** Open calls not covered by a receipt: coverage `none` or `claimed`. */
@@ -160,6 +162,14 @@ export class Account {
   /** Calls served without a receipt covering them (always within [0, maxUncovered]). */
   get uncoveredCount(): number {
     return this.uncovered;
+  }
+
+  /**
+   * The lease's budget from a passed lease check: no voucher above it is accepted, since Settlement
+   * would refuse to redeem it, so it must not stand in for any call (the amount rule).
+   */
+  noteBudget(budget: bigint | undefined): void {
+    if (budget !== undefined) this.budget = budget;
   }
 
   /** The highest cumulative amount accepted, what the books persist as the amount floor. */
@@ -392,6 +402,12 @@ export class Account {
    * below `last`, and the highest amount after it pays for every covered call.
    */
   private checkAmount(v: Voucher, newlyCovered: number): void {
+    if (this.budget !== undefined && v.cumulativeAmount > this.budget)
+      sessionFail(
+        'VOUCHER_OVER_BUDGET',
+        `voucher authorises ${v.cumulativeAmount}, above the lease budget of ${this.budget}`,
+        { budget: this.budget.toString(), cumulativeAmount: v.cumulativeAmount.toString() },
+      );
     const price = this.cfg.rules.pricePerCall;
     const floor = this.amountFloor;
     const byLast = floor + price * BigInt(this.nonces.coveredAtOrBelow(v.lastNonce) + newlyCovered);

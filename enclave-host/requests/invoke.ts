@@ -53,7 +53,7 @@ export async function invoke(
     // made-up client names cost a signature check, never a lease lookup.
     const peeked = c.books.peek(lease, client);
     if (voucher) peeked.checkInlineVoucher(voucher, req);
-    await c.leaseChecks.check(lease, client);
+    const facts = await c.leaseChecks.check(lease, client);
     // A call that cannot run is refused before its nonce is taken. Only after authentication: a
     // stranger learns nothing about which functions are deployed.
     const fnId = r.functionId.toString('hex');
@@ -67,6 +67,7 @@ export async function invoke(
     // Kept from here (ACCOUNT_LIMIT when the books are full of busy accounts); `admit` starts
     // synchronously, so the account is busy before anything else can let it go.
     const account = c.books.get(lease, client);
+    account.noteBudget(facts.budget);
     const admission = await account.admit(req, { voucher, evidenceHash: session.evidenceHash });
     admitted = true;
     await admission.durable;

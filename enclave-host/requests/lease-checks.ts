@@ -1,8 +1,21 @@
 import type { Logger } from 'pino';
 import { isSessionError, sessionFail } from '../../protocol/errors.js';
 
-/** Asks whether a lease may be served to a client. `client` and `enclave` are lower-case 0x addresses. */
-export type LeaseCheck = (q: { leaseId: bigint; client: string; enclave: string }) => Promise<void>;
+/** What a passed lease check knows about the lease. */
+export interface LeaseFacts {
+  /** The most the lease can pay (Settlement refuses to redeem a cumulative amount above it). */
+  readonly budget?: bigint;
+}
+
+/**
+ * Asks whether a lease may be served to a client; resolves with what it learnt of the lease.
+ * `client` and `enclave` are lower-case 0x addresses.
+ */
+export type LeaseCheck = (q: {
+  leaseId: bigint;
+  client: string;
+  enclave: string;
+}) => Promise<LeaseFacts | undefined>;
 
 /**
  * The lease check of a client's calls (ExecutorOptions.leaseCheck, e.g. the chain's Settlement: lease
@@ -15,7 +28,7 @@ export type LeaseCheck = (q: { leaseId: bigint; client: string; enclave: string 
  */
 export class LeaseChecks {
   /** Checks by `${lease}/${client}`, oldest first (a renewed check goes to the end). */
-  private readonly passed = new Map<string, { until: number; passed: Promise<void> }>();
+  private readonly passed = new Map<string, { until: number; passed: Promise<LeaseFacts> }>();
 
   constructor(
     private readonly o: {
@@ -30,22 +43,25 @@ export class LeaseChecks {
     },
   ) {}
 
-  check(leaseId: bigint, client: string): Promise<void> {
+  check(leaseId: bigint, client: string): Promise<LeaseFacts> {
     const check = this.o.check;
-    if (!check) return Promise.resolve();
+    if (!check) return Promise.resolve({});
     const key = `${leaseId}/${client}`;
     const now = this.o.now();
     const hit = this.passed.get(key);
     if (hit && hit.until > now) return hit.passed;
     if (hit) this.passed.delete(key);
     this.makeRoom(now);
-    const entry = { until: now + this.o.ttlMs, passed: Promise.resolve() };
-    entry.passed = check({ leaseId, client, enclave: this.o.enclave }).catch((e: unknown) => {
-      if (this.passed.get(key) === entry) this.passed.delete(key);
-      if (isSessionError(e)) throw e;
-      this.o.log.warn({ err: e, leaseId: leaseId.toString(), client }, 'lease check failed');
-      return sessionFail('LEASE_CHECK_UNAVAILABLE', 'the lease could not be checked now; try again later');
-    });
+    const entry = { until: now + this.o.ttlMs, passed: Promise.resolve<LeaseFacts>({}) };
+    entry.passed = check({ leaseId, client, enclave: this.o.enclave }).then(
+      (facts) => facts ?? {},
+      (e: unknown) => {
+        if (this.passed.get(key) === entry) this.passed.delete(key);
+        if (isSessionError(e)) throw e;
+        this.o.log.warn({ err: e, leaseId: leaseId.toString(), client }, 'lease check failed');
+        return sessionFail('LEASE_CHECK_UNAVAILABLE', 'the lease could not be checked now; try again later');
+      },
+    );
     this.passed.set(key, entry);
     return entry.passed;
   }

@@ -56,9 +56,10 @@ export async function sync(
   // binding is made once the quota allows it and the books have a place for the wallet
   // (CLIENT_BINDING_LIMIT, ACCOUNT_LIMIT otherwise), so a refused Sync binds nothing; nothing awaits
   // from the quota check to the binding.
-  await c.leaseChecks.check(lease, client);
+  const facts = await c.leaseChecks.check(lease, client);
   if (binding) c.sessions.checkBinding(session, key);
   const account = c.books.get(lease, client);
+  account.noteBudget(facts.budget);
   if (binding) c.sessions.bindClient(session, key);
   const calls = await account.statuses(nonces);
   const st = account.status;
