@@ -60,12 +60,3 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return 0;
 }
-
-/** Hex digest (as ethers returns them) to bytes. */
-export function digestBytes(hex: string): Uint8Array {
-  return fromHex(hex, 'digest');
-}
-
-export function sameAddress(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
-}

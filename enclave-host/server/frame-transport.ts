@@ -10,6 +10,7 @@ import {
 } from '../../proto/load.js';
 import { sessionFail } from '../../protocol/errors.js';
 import { sealedLength } from '../../protocol/frame-cipher.js';
+import { refusal } from '../requests/refusal.js';
 import type { RequestKind } from '../requests/request-handler.js';
 import { errorDetail, logRefusal, toServiceError, toWireError } from '../rpc-errors.js';
 import type { ServerSession } from '../session/server-session.js';
@@ -157,7 +158,7 @@ export class FrameTransport {
       }
       resp = await this.o.handle(o.session, body, kind);
     } catch (e) {
-      resp = this.sealedRefusal(e, kind);
+      resp = refusal(this.o.log, kind ?? 'InvokeStream', e);
     }
     return this.seal(o.session, o.seq, resp);
   }
@@ -168,12 +169,6 @@ export class FrameTransport {
     return encodedSealedFrame(session.id, seq, sealedLength(plain.length), (out, at) =>
       session.tx.sealPartsInto(session.id, seq, plain.parts, out, at),
     );
-  }
-
-  private sealedRefusal(e: unknown, kind: RequestKind | undefined): SessionResponse {
-    const w = toWireError(e);
-    logRefusal(this.o.log, w, e, kind ?? 'InvokeStream');
-    return { error: errorDetail(w) };
   }
 
   private serviceError(e: unknown, kind: RequestKind) {

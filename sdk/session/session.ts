@@ -6,13 +6,14 @@ import type { FetchCollateralOptions } from '../../attestation/fetch-collateral.
 import type { IntelCollateral } from '../../attestation/intel/types.js';
 import type { Policy } from '../../attestation/policy.js';
 import type { TrustRoots } from '../../attestation/roots.js';
+import type { CallRecordMsg__Output } from '../../proto/gen/defaas/executor/v1/CallRecordMsg.js';
 import type { CallStatus__Output } from '../../proto/gen/defaas/executor/v1/CallStatus.js';
 import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor.js';
 import type { InvokeResponse__Output } from '../../proto/gen/defaas/executor/v1/InvokeResponse.js';
 import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
 import { loadProtos, type SessionResponse__Output } from '../../proto/load.js';
 import { asBuffer } from '../../protocol/buffers.js';
-import { type CallRequest, checkRecord, requestHead } from '../../protocol/call-records.js';
+import { type CallRequest, type CallResult, checkRecord, requestHead } from '../../protocol/call-records.js';
 import { signClientBinding } from '../../protocol/client-binding.js';
 import { type VerifiedReceipt, verifyReceipt } from '../../protocol/receipts.js';
 import { type SignedVoucher, sha256Hex, signVoucher } from '../../protocol/settlement.js';
@@ -124,10 +125,16 @@ export interface InvokeOptions {
 
 /** A call's answer, classified by what the enclave said about it (docs/session.md, "The client's trust rule"). */
 type Answer =
-  /** The call ran: its sealed response (success, or `error` when the function failed). */
-  | { readonly ran: InvokeResponse__Output }
-  /** The call ran, its response was lost: the record (and receipt) the executor returned through Sync. */
-  | { readonly recovered: CallStatus__Output; readonly cause: DefaasError }
+  /**
+   * The call ran: its sealed response (success, or `error` when the function failed), with its
+   * record checked against the request, the lease price and the output (or error) received.
+   */
+  | { readonly ran: InvokeResponse__Output; readonly record: CallRecord }
+  /**
+   * The call ran, its response was lost: the record (checked against the request and price; the
+   * output is gone) and, if any, the receipt the executor returned through Sync.
+   */
+  | { readonly recovered: CallStatus__Output; readonly record: CallRecord; readonly cause: DefaasError }
   /** The call did not run, by the enclave's word: `retry` says how it may be sent again. */
   | { readonly refused: DefaasError; readonly retry: 'new-nonce' | 'resync' | false };
 
@@ -287,18 +294,7 @@ export class Session {
   ): Promise<Sent> {
     const terms = this.accepted.terms;
     acct.authorised += terms.pricePerCall;
-    const voucher = signVoucher(
-      this.domain,
-      {
-        leaseId: terms.leaseId,
-        firstNonce: req.nonce,
-        lastNonce: req.nonce,
-        requestHead: requestHead([req]),
-        cumulativeAmount: acct.authorised,
-        deadline: this.voucherDeadline(),
-      },
-      priv,
-    );
+    const voucher = this.signVoucher(priv, [req], acct.authorised);
     const answer = await this.call(acct, priv, fn, input, req, voucher);
     if ('refused' in answer) {
       // Not run, by the enclave's word: not charged, so later vouchers do not authorise its price.
@@ -306,26 +302,16 @@ export class Session {
       acct.authorised -= terms.pricePerCall;
       return { error: answer.refused, retry: answer.retry };
     }
+    const { record } = answer;
     if ('recovered' in answer) {
       const s = answer.recovered;
-      if (!s.record)
-        throw new DefaasError('RECEIPT_MISMATCH', `Sync says call ${req.nonce} ran, without its record`);
-      const record = checkRecord(recordFromWire(s.record), req, undefined, terms.pricePerCall);
       const receipt = s.receipt
         ? this.keep(verifyReceipt(receiptFromWire(s.receipt), [record], this.expectation()), voucher)
         : undefined;
       throw outputLost(req.nonce, answer.cause, { record, receipt });
     }
     const inv = answer.ran;
-    if (!inv.record || !inv.receipt)
-      throw new DefaasError('RECEIPT_MISMATCH', 'per-call response without receipt');
-    const errorCode = inv.error?.code;
-    const record = checkRecord(
-      recordFromWire(inv.record),
-      req,
-      { output: inv.output, errorCode },
-      terms.pricePerCall,
-    );
+    if (!inv.receipt) throw new DefaasError('RECEIPT_MISMATCH', 'per-call response without receipt');
     const receipt = this.keep(
       verifyReceipt(receiptFromWire(inv.receipt), [record], this.expectation()),
       voucher,
@@ -343,23 +329,15 @@ export class Session {
     input: Uint8Array,
     req: CallRequest,
   ): Promise<Sent> {
-    const price = this.accepted.terms.pricePerCall;
     const entry = this.batcher.add(acct, priv, req);
     try {
       const answer = await this.call(acct, priv, fn, input, req);
       if ('refused' in answer) return { error: answer.refused, retry: answer.retry };
-      if ('recovered' in answer) {
-        const s = answer.recovered;
-        if (!s.record)
-          throw new DefaasError('RECEIPT_MISMATCH', `Sync says call ${req.nonce} ran, without its record`);
-        // It ran: its batch's voucher covers it, like any call of the batch.
-        entry.record = checkRecord(recordFromWire(s.record), req, undefined, price);
+      // It ran (its answer lost or not): its batch's voucher covers it, like any call of the batch.
+      entry.record = answer.record;
+      if ('recovered' in answer)
         throw outputLost(req.nonce, answer.cause, { record: entry.record, receipt: entry.receipt });
-      }
       const inv = answer.ran;
-      if (!inv.record) throw new DefaasError('RECEIPT_MISMATCH', 'response without record');
-      const errorCode = inv.error?.code;
-      entry.record = checkRecord(recordFromWire(inv.record), req, { output: inv.output, errorCode }, price);
       if (inv.error) throw functionFailed(inv, { record: entry.record, receipt: entry.receipt });
       return {
         result: { output: inv.output, ...stderrOf(inv), record: entry.record, receipt: entry.receipt },
@@ -398,19 +376,7 @@ export class Session {
     records: readonly CallRecord[],
     cumulativeAmount: bigint,
   ): Promise<VerifiedReceipt> {
-    const terms = this.accepted.terms;
-    const voucher = signVoucher(
-      this.domain,
-      {
-        leaseId: terms.leaseId,
-        firstNonce: records[0]!.nonce,
-        lastNonce: records[records.length - 1]!.nonce,
-        requestHead: requestHead(records),
-        cumulativeAmount,
-        deadline: this.voucherDeadline(),
-      },
-      priv,
-    );
+    const voucher = this.signVoucher(priv, records, cumulativeAmount);
     const res = await this.request('settle', {
       settle: { client: acct.address, voucher: voucherToWire(voucher) },
     });
@@ -489,8 +455,21 @@ export class Session {
       return { refused: cause, retry: behind ? 'resync' : false };
     }
     this.connectionLost = false;
-    if (!res.invoke) throw new DefaasError('RECEIPT_MISMATCH', `sealed answer to an invoke is a ${res.body}`);
-    return { ran: res.invoke };
+    const inv = res.invoke;
+    if (!inv) throw new DefaasError('RECEIPT_MISMATCH', `sealed answer to an invoke is a ${res.body}`);
+    if (!inv.record)
+      throw new DefaasError('RECEIPT_MISMATCH', `the answer to call ${req.nonce} has no record`);
+    const result = { output: inv.output, errorCode: inv.error?.code };
+    return { ran: inv, record: this.checkRecord(inv.record, req, result) };
+  }
+
+  /** A record the executor returned for `req`, checked (protocol/call-records.ts `checkRecord`). */
+  private checkRecord(
+    w: CallRecordMsg__Output,
+    req: CallRequest,
+    result: CallResult | undefined,
+  ): CallRecord {
+    return checkRecord(recordFromWire(w), req, result, this.accepted.terms.pricePerCall);
   }
 
   /**
@@ -505,7 +484,11 @@ export class Session {
     sentTo: string,
   ): Promise<Answer> {
     const fate = await this.askFate(acct, priv, req.nonce, cause, sentTo);
-    if (fate.state === 'CALL_STATE_RAN') return { recovered: fate, cause };
+    if (fate.state === 'CALL_STATE_RAN') {
+      if (!fate.record)
+        throw new DefaasError('RECEIPT_MISMATCH', `Sync says call ${req.nonce} ran, without its record`);
+      return { recovered: fate, record: this.checkRecord(fate.record, req, undefined), cause };
+    }
     if (fate.state === 'CALL_STATE_NOT_RUN') return { refused: cause, retry: 'new-nonce' };
     throw new DefaasError(
       'CALL_OUTCOME_UNKNOWN',
@@ -618,8 +601,20 @@ export class Session {
     this.evidence.set(a.identityAddress, seen);
   }
 
-  private voucherDeadline(): bigint {
-    return BigInt(Math.floor(Date.now() / 1000) + (this.opts.voucherTtlSeconds ?? 3600));
+  /** The wallet's voucher over the contiguous calls `reqs` (their request chain), for `amount`. */
+  private signVoucher(priv: Uint8Array, reqs: readonly CallRequest[], amount: bigint): SignedVoucher {
+    return signVoucher(
+      this.domain,
+      {
+        leaseId: this.accepted.terms.leaseId,
+        firstNonce: reqs[0]!.nonce,
+        lastNonce: reqs[reqs.length - 1]!.nonce,
+        requestHead: requestHead(reqs),
+        cumulativeAmount: amount,
+        deadline: BigInt(Math.floor(Date.now() / 1000) + (this.opts.voucherTtlSeconds ?? 3600)),
+      },
+      priv,
+    );
   }
 
   /**
