@@ -1,14 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-/// @title FaaS market: levels, orders, sealed-bid reverse auctions, leases
-/// @notice Customers post orders for a level, locking twice the maximum fee (reservation fee plus an
-/// equal per-call budget). Providers commit sealed bids
+import {IWitnessPool} from "./IWitnessPool.sol";
+
+/// @title FaaS market: levels, orders with SLA terms, sealed-bid reverse auctions, leases in epochs
+/// @notice A customer posts an order for a level with its SLA (availability target in basis points,
+/// p95 latency target, epoch length; the winning bid's claimed GFLOP/s is the capacity target) and
+/// locks twice the maximum fee (reservation fee plus an equal per-call budget) plus the witness fee of
+/// every epoch (`epochs * committeeSize * rewardUnit`). Providers commit sealed bids
 /// `keccak256(abi.encode(chainId, market, orderId, bidder, unitPrice, claimedGflops, salt))` with a
-/// fixed bond, then reveal; the lowest revealed unit price wins, ties to the earlier commit; an
-/// unrevealed bid forfeits its bond to the customer. States:
-/// Bidding -> Confirming -> Deploying -> Fulfilling -> Finished, with Failed and Cancelled exits and a
-/// timeout at every step. The lease id equals the order id.
+/// bond proportional to the order value (`max(minBidBond, maxFee * bidBondBps / 10000)`), at most
+/// `MAX_BIDS_PER_PROVIDER` per provider, then reveal; the lowest revealed unit price wins, ties to the
+/// earlier commit; the runner-up is kept and offered the lease when the winner does not confirm. An
+/// unrevealed bid forfeits its bond to the customer.
+/// Confirmation locks the lease's collateral (`max(minProviderStake, fee + budget)`) from the
+/// executor's free stake. The lease runs in `epochs` epochs of `epochLength` seconds; anyone requests
+/// each epoch's witness round once the epoch has started. A round's outcome settles its epoch, in
+/// order: Ok pays the provider the epoch's share of the fee; Stale pays it within `staleGrace` of the
+/// first consecutive Stale epoch and refunds it after; a cancelled round, or an epoch whose round was
+/// never requested before the epoch ended, refunds it; Fraud or Unavailable pays the epoch pro rata up
+/// to the violation time, refunds the rest of the lease and fails it. When the customer never starts
+/// a deployed lease, the provider is paid `deployFeeBps` of the fee. The lease id equals the order id.
 interface IMarket {
     enum State {
         None,
@@ -31,6 +43,7 @@ interface IMarket {
         string labels;
     }
 
+    /// @notice What the customer asks for; the SLA part is carried by the lease and read by witnesses.
     struct OrderParams {
         uint32 levelId;
         uint64 duration;
@@ -38,6 +51,9 @@ interface IMarket {
         uint64 biddingWindow;
         uint8 committeeSize;
         uint8 majority;
+        uint16 availabilityBps;
+        uint32 p95LatencyMs;
+        uint64 epochLength;
     }
 
     struct Order {
@@ -46,9 +62,11 @@ interface IMarket {
         State state;
         uint8 committeeSize;
         uint8 majority;
-        uint8 bidCount;
-        uint8 revealedCount;
-        uint8 winner;
+        uint16 bidCount;
+        uint16 revealedCount;
+        uint16 winner;
+        uint16 runnerUp;
+        bool runnerUpOffered;
         uint64 duration;
         uint64 bidDeadline;
         uint64 revealDeadline;
@@ -56,7 +74,19 @@ interface IMarket {
         uint128 maxUnitPrice;
         uint128 escrow;
         uint128 price;
+        uint128 runnerUpPrice;
+        uint128 bidBond;
+        uint128 witnessFee;
         uint64 startedAt;
+        uint64 epochLength;
+        uint32 epochs;
+        uint32 nextEpoch;
+        bool roundPending;
+        uint64 staleSince;
+        uint16 availabilityBps;
+        uint32 p95LatencyMs;
+        uint32 capacityGflops;
+        uint128 collateral;
     }
 
     struct Bid {
@@ -80,6 +110,7 @@ interface IMarket {
     error MarketRevealNotOpen(uint256 orderId, uint64 opensAt);
     error MarketRevealClosed(uint256 orderId, uint64 deadline);
     error MarketTooManyBids(uint256 max);
+    error MarketTooManyBidsFromProvider(address provider, uint256 max);
     error MarketNotExecutorProvider(uint256 executorId, address caller);
     error MarketExecutorBelowLevel(uint256 executorId, uint256 levelId);
     error MarketExecutorUnderstaked(uint256 executorId, uint256 stake, uint256 min);
@@ -94,56 +125,70 @@ interface IMarket {
     error MarketDeadlineNotReached(uint256 orderId, uint64 deadline);
     error MarketDeadlinePassed(uint256 orderId, uint64 deadline);
     error MarketRoundPending(uint256 orderId);
+    error MarketEpochNotStarted(uint256 orderId, uint32 epoch, uint64 startsAt);
+    error MarketNoEpochLeft(uint256 orderId);
+    error MarketWrongEpoch(uint256 orderId, uint32 epoch, uint32 expected);
     error MarketHasBids(uint256 orderId);
 
     event LevelAdded(uint256 indexed levelId, uint32 cpuCores, uint32 memoryMiB, uint32 gpuMemoryMiB, uint32 minGflops, uint8 teeType, string labels);
     event OrderPosted(uint256 indexed orderId, address indexed customer, uint256 indexed levelId, uint64 duration, uint128 maxUnitPrice, uint64 bidDeadline, uint64 revealDeadline, uint256 escrow);
+    event OrderSla(uint256 indexed orderId, uint16 availabilityBps, uint32 p95LatencyMs, uint64 epochLength, uint32 epochs, uint256 witnessFee, uint256 bidBond);
     event OrderCancelled(uint256 indexed orderId);
     event BidCommitted(uint256 indexed orderId, uint256 indexed bidIndex, address indexed bidder, uint256 executorId, bytes32 commitment);
     event BidRevealed(uint256 indexed orderId, uint256 indexed bidIndex, uint128 price, uint32 gflops, bool leading);
     event BondClaimed(uint256 indexed orderId, uint256 indexed bidIndex, address indexed bidder, uint256 amount);
     event BiddingClosed(uint256 indexed orderId, uint256 winner, uint128 price, uint256 forfeitedBonds);
-    event LeaseConfirmed(uint256 indexed orderId, uint256 indexed executorId, address indexed enclave, string deployment, uint64 deployDeadline);
-    event LeaseStarted(uint256 indexed orderId, uint256 roundId, uint64 startedAt, uint64 endsAt);
+    event RunnerUpOffered(uint256 indexed orderId, uint256 bidIndex, uint128 price, uint64 confirmDeadline);
+    event LeaseConfirmed(uint256 indexed orderId, uint256 indexed executorId, address indexed enclave, string deployment, uint64 deployDeadline, uint256 collateral);
+    event LeaseStarted(uint256 indexed orderId, uint64 startedAt, uint64 endsAt, uint32 epochs);
+    event EpochRoundRequested(uint256 indexed orderId, uint32 indexed epoch, uint256 roundId);
+    event EpochSettled(uint256 indexed orderId, uint32 indexed epoch, IWitnessPool.Verdict verdict, uint256 providerPaid, uint256 customerRefunded);
+    event EpochsUnchecked(uint256 indexed orderId, uint32 fromEpoch, uint32 count, uint256 customerRefunded);
     event OrderFinished(uint256 indexed orderId, uint256 providerPaid, uint256 customerRefunded);
     event OrderFailed(uint256 indexed orderId, State from, uint256 providerPaid, uint256 customerRefunded);
 
-    /// @notice Appends a level (owner only).
+    /// @notice Appends a level (owner only; levels hold no funds).
     function addLevel(Level calldata level) external returns (uint256 levelId);
 
-    /// @notice Posts an order and locks `2 * maxUnitPrice * duration` from the caller.
+    /// @notice Posts an order and locks `2 * maxUnitPrice * duration + epochs * committeeSize * rewardUnit`.
     function postOrder(OrderParams calldata p) external returns (uint256 orderId);
 
     /// @notice Cancels an order that has no bid yet (customer only).
     function cancelOrder(uint256 orderId) external;
 
-    /// @notice Commits a sealed bid for one of the caller's executors and posts `bidBond`.
+    /// @notice Commits a sealed bid for one of the caller's executors and posts the order's bid bond.
     function commitBid(uint256 orderId, uint256 executorId, bytes32 commitment) external returns (uint256 bidIndex);
 
     /// @notice Reveals the caller's bid between the bid and the reveal deadline.
     function revealBid(uint256 orderId, uint256 bidIndex, uint128 unitPrice, uint32 claimedGflops, bytes32 salt) external;
 
-    /// @notice After the reveal deadline: picks the winner (-> Confirming) or fails the order.
+    /// @notice After the reveal deadline: picks the winner and the runner-up (-> Confirming) or fails the order.
     function closeBidding(uint256 orderId) external;
 
-    /// @notice Withdraws a revealed losing bid's bond (or any revealed bond of a cancelled order).
+    /// @notice Withdraws a revealed bond that no longer backs an offer.
     function claimBond(uint256 orderId, uint256 bidIndex) external;
 
-    /// @notice The winner records the deployment details and creates the lease (-> Deploying).
+    /// @notice The offered bidder (winner, or runner-up after the winner let its window pass) records
+    /// the deployment, locks the collateral and creates the lease (-> Deploying).
     function confirmLease(uint256 orderId, string calldata deployment) external;
 
-    /// @notice The customer confirms the function is deployed; the lease clock starts and a committee is
-    /// requested (-> Fulfilling).
+    /// @notice The customer confirms the function is deployed; the lease clock starts (-> Fulfilling).
     function startLease(uint256 orderId) external;
 
-    /// @notice After the lease ends and its witness round settled: pays the provider and refunds the rest.
+    /// @notice Requests the witness round of the next unsettled epoch once it has started; epochs that
+    /// ended without a round are refunded first. Anyone may call.
+    function requestRound(uint256 orderId) external returns (uint256 roundId);
+
+    /// @notice The pool reports a round's outcome (a cancelled round reports `None`); settles the epoch.
+    function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime) external;
+
+    /// @notice After the lease's end: refunds epochs that ended without a round and finishes the lease
+    /// once no round is pending. Anyone may call.
     function finish(uint256 orderId) external;
 
-    /// @notice Fails an order whose Confirming or Deploying deadline passed.
+    /// @notice Confirming past its deadline: offers the runner-up once, else fails the order.
+    /// Deploying past its deadline: pays the provider the deployment fee and refunds the rest.
     function expire(uint256 orderId) external;
-
-    /// @notice Ends a lease after a Violated verdict with a pro-rata refund (witness pool only).
-    function onViolation(uint256 leaseId, uint64 violationTime) external;
 
     function bidCommitment(uint256 orderId, address bidder, uint128 unitPrice, uint32 claimedGflops, bytes32 salt)
         external
@@ -154,6 +199,8 @@ interface IMarket {
     function order(uint256 orderId) external view returns (Order memory);
     function orderCount() external view returns (uint256);
     function bid(uint256 orderId, uint256 bidIndex) external view returns (Bid memory);
-    /// @return Tokens held as order escrow plus bid bonds.
+    /// @return The fee share of `epoch` (the fee split into `epochs` parts without dust).
+    function epochFee(uint256 orderId, uint32 epoch) external view returns (uint256);
+    /// @return Tokens held as order escrow (fees, budgets before confirmation, witness fees) plus bid bonds.
     function totalHeld() external view returns (uint256);
 }

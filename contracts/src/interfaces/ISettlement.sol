@@ -2,12 +2,17 @@
 pragma solidity ^0.8.28;
 
 /// @title Per-call settlement of a lease (ARCHITECTURE.md, "Requests, receipts, vouchers")
-/// @notice The market moves a lease's call budget here when the lease is confirmed. The provider
-/// redeems the latest customer-signed cumulative EIP-712 `Voucher`; nonce ranges strictly increase and
-/// amounts are cumulative, so no amount beyond the latest signature is ever paid and no voucher twice.
-/// A customer can claim non-delivery of a nonce it signed; the provider answers with the enclave-signed
-/// `Receipt` for that batch plus its call records (this contract recomputes both hash chains), or is
-/// slashed and the customer compensated. Typed data and chains equal `attestation/typed-data.ts`.
+/// @notice The market moves a lease's call budget here when the lease is confirmed. Only the lease's
+/// provider redeems customer-signed cumulative EIP-712 `Voucher`s: amounts are cumulative and must
+/// strictly increase, so no amount beyond the latest signature is ever paid and nothing twice, in
+/// whatever nonce order the vouchers were accepted. A batch spans at most `MAX_BATCH` nonces. Each
+/// redemption records its batch (lease, range, request head) with the amount it released.
+/// A customer can claim non-delivery of a nonce in a batch the provider redeemed (and only there: a
+/// batch the provider never accepted cannot be claimed); the provider answers with the enclave-signed
+/// `Receipt` for that batch plus its call records (this contract recomputes both hash chains), or the
+/// lease's collateral is slashed by at most what that batch paid (and `claimSlash`) for the customer.
+/// `settle` ends the lease after the redeem window and every claim, and releases the collateral.
+/// Typed data and chains equal `protocol/typed-data.ts`.
 interface ISettlement {
     /// @notice EIP-712 `Voucher`, signed by the customer's wallet.
     struct Voucher {
@@ -47,8 +52,7 @@ interface ISettlement {
         Settled
     }
 
-    /// @dev Packed so that a redemption reads two slots and writes one. `paid` is what vouchers
-    /// released to the provider, `collected` what it has withdrawn so far.
+    /// @dev `paid` is what vouchers released to the provider, `collected` what it has withdrawn so far.
     struct Lease {
         address customer;
         uint64 closedAt;
@@ -60,7 +64,6 @@ interface ISettlement {
         uint64 executorId;
         uint96 budget;
         uint96 paid;
-        uint64 nextNonce;
     }
 
     enum ClaimStatus {
@@ -77,6 +80,7 @@ interface ISettlement {
         uint64 nonce;
         uint64 deadline;
         bytes32 requestHead;
+        uint96 compensation;
         ClaimStatus status;
     }
 
@@ -87,14 +91,16 @@ interface ISettlement {
     error SettlementLeaseNotOpen(uint256 leaseId, LeaseStatus status);
     error SettlementRedeemWindowClosed(uint256 leaseId, uint64 until);
     error SettlementRedeemWindowOpen(uint256 leaseId, uint64 until);
+    error SettlementNotProvider(address caller, address provider);
     error SettlementBadRange(uint64 firstNonce, uint64 lastNonce);
-    error SettlementNonceReused(uint64 firstNonce, uint64 nextNonce);
     error SettlementVoucherExpired(uint64 deadline);
-    error SettlementAmountDecreased(uint256 cumulativeAmount, uint256 paid);
+    error SettlementNothingToRedeem(uint256 cumulativeAmount, uint256 paid);
     error SettlementOverBudget(uint256 cumulativeAmount, uint256 budget);
     error SettlementBadSigner(address recovered, address expected);
     error SettlementNonceOutsideBatch(uint64 nonce, uint64 firstNonce, uint64 lastNonce);
     error SettlementNotCustomer(address caller, address customer);
+    error SettlementBatchNotRedeemed(uint256 leaseId, uint64 firstNonce, uint64 lastNonce, bytes32 requestHead);
+    error SettlementBatchAlreadyClaimed(uint256 leaseId, uint64 firstNonce, uint64 lastNonce);
     error SettlementUnknownClaim(uint256 claimId);
     error SettlementClaimNotOpen(uint256 claimId, ClaimStatus status);
     error SettlementClaimExpired(uint256 claimId, uint64 deadline);
@@ -109,34 +115,34 @@ interface ISettlement {
     event LeaseOpened(uint256 indexed leaseId, address indexed customer, address indexed provider, address enclave, uint256 budget);
     event LeaseClosed(uint256 indexed leaseId, uint64 redeemUntil);
     event PaymentCollected(uint256 indexed leaseId, address indexed provider, uint256 amount);
-    event VoucherRedeemed(uint256 indexed leaseId, uint64 firstNonce, uint64 lastNonce, uint256 cumulativeAmount, uint256 paidNow);
+    event VoucherRedeemed(uint256 indexed leaseId, uint64 firstNonce, uint64 lastNonce, bytes32 requestHead, uint256 cumulativeAmount, uint256 paidNow);
     event LeaseSettled(uint256 indexed leaseId, uint256 paid, uint256 refunded);
-    event ClaimOpened(uint256 indexed claimId, uint256 indexed leaseId, uint64 nonce, uint64 deadline);
+    event ClaimOpened(uint256 indexed claimId, uint256 indexed leaseId, uint64 nonce, uint64 deadline, uint256 compensation);
     event ClaimAnswered(uint256 indexed claimId, uint256 indexed leaseId, bytes32 recordHead);
     event ClaimUpheld(uint256 indexed claimId, uint256 indexed leaseId, uint256 slashed, uint256 compensation);
 
-    /// @notice Records the lease; the market has already transferred `budget` tokens here.
+    /// @notice Records the lease; the market has already transferred `budget` tokens here and locked
+    /// the executor's collateral in the registry under the same lease id.
     function openLease(uint256 leaseId, address customer, address provider, uint256 executorId, address enclave, uint256 budget)
         external;
 
-    /// @notice Ends the lease; the provider may still redeem for `redeemWindow`.
+    /// @notice Ends the lease; the provider may still redeem, and the customer claim, for `redeemWindow`.
     function closeLease(uint256 leaseId) external;
 
-    /// @notice Releases `cumulativeAmount - paid` to the provider against a customer-signed voucher.
-    /// The amount is the provider's from then on; {collect} transfers it (pull payment keeps the
-    /// per-batch redemption to one storage write).
+    /// @notice The lease's provider releases `cumulativeAmount - paid` (> 0) to itself against a
+    /// customer-signed voucher and records the batch; {collect} transfers it.
     function redeem(Voucher calldata voucher, bytes calldata customerSignature) external returns (uint256 paidNow);
 
     /// @notice Transfers everything released and not yet collected to the lease's provider; anyone may call.
     function collect(uint256 leaseId) external returns (uint256 amount);
 
-    /// @notice After the redeem window, with no open claim: refunds the unused budget to the customer and
-    /// pays the provider what it has not collected.
+    /// @notice After the redeem window, with no open claim: refunds the unused budget to the customer,
+    /// pays the provider what it has not collected and releases the executor's collateral; anyone may call.
     function settle(uint256 leaseId) external returns (uint256 refunded);
 
-    /// @notice The customer claims non-delivery of `nonce`, inside the batch of a voucher it signed;
-    /// posts `claimBond`.
-    function openClaim(Voucher calldata voucher, bytes calldata customerSignature, uint64 nonce)
+    /// @notice The customer claims non-delivery of `nonce` inside a batch the provider redeemed
+    /// (identified by its range and request head); posts `claimBond`. One claim per batch.
+    function openClaim(uint256 leaseId, uint64 firstNonce, uint64 lastNonce, bytes32 requestHead, uint64 nonce)
         external
         returns (uint256 claimId);
 
@@ -145,7 +151,8 @@ interface ISettlement {
     function answerClaim(uint256 claimId, Receipt calldata receipt, bytes calldata enclaveSignature, CallRecord[] calldata records)
         external;
 
-    /// @notice After an unanswered claim's deadline: slashes the provider and compensates the customer.
+    /// @notice After an unanswered claim's deadline: slashes the lease's collateral by the claim's
+    /// compensation and pays it with the bond back to the customer; anyone may call.
     function upholdClaim(uint256 claimId) external;
 
     function voucherDigest(Voucher calldata voucher) external view returns (bytes32);
@@ -153,4 +160,10 @@ interface ISettlement {
     function chainHeads(CallRecord[] calldata records) external pure returns (bytes32 requestHead, bytes32 recordHead);
     function lease(uint256 leaseId) external view returns (Lease memory);
     function claim(uint256 claimId) external view returns (Claim memory);
+    /// @return paid What redemptions of this batch released (zero: never redeemed).
+    /// @return claimed Whether a claim was opened on it.
+    function batch(uint256 leaseId, uint64 firstNonce, uint64 lastNonce, bytes32 requestHead)
+        external
+        view
+        returns (uint256 paid, bool claimed);
 }
