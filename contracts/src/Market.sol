@@ -11,17 +11,27 @@ import {ISettlement} from "./interfaces/ISettlement.sol";
 import {IWitnessPool} from "./interfaces/IWitnessPool.sol";
 
 /// @title Market
-/// @notice See {IMarket}. Escrow of an order: `2 * maxUnitPrice * duration` at posting; at close the
-/// part above `price * duration + maxUnitPrice * duration` is refunded; at confirmation the per-call
-/// budget `maxUnitPrice * duration` moves to Settlement; the reservation fee `price * duration` stays
-/// here until the lease ends (paid pro rata after a Violated verdict).
+/// @notice See {IMarket}. The escrow of an order moves as follows (`d` = duration):
+/// - posting: `2 * maxUnitPrice * d + witnessFee`;
+/// - closing the bidding: the part of the reservation above the runner-up's price (the winner's when
+///   it is alone) goes back to the customer, so either bidder can still be confirmed;
+/// - confirmation: the call budget `maxUnitPrice * d` moves to the settlement and the reservation
+///   above the confirmed `price * d` goes back; what stays is the fee `price * d` and the witness fees;
+/// - each epoch: its witness fee goes to the pool with the round request, its fee share to the
+///   provider or back to the customer when the round settles; epochs that ended without a round are
+///   refunded in one step.
+/// `totalHeld` is the sum of every order's escrow plus the bid bonds not yet paid out.
 contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    uint256 public constant MAX_BIDS = 32;
+    uint256 public constant MAX_BIDS = 256;
+    uint256 public constant MAX_BIDS_PER_PROVIDER = 4;
+    uint256 public constant MAX_EPOCHS = 10_000;
+    uint256 private constant BPS = 10_000;
 
     struct Params {
-        uint128 bidBond;
+        uint128 minBidBond;
+        uint16 bidBondBps;
         uint128 minProviderStake;
         uint64 revealWindow;
         uint64 confirmWindow;
@@ -29,13 +39,17 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         uint64 minBiddingWindow;
         uint64 maxBiddingWindow;
         uint64 maxDuration;
+        uint64 minEpochLength;
+        uint64 staleGrace;
+        uint16 deployFeeBps;
     }
 
     IERC20 public immutable token;
     IRegistry public immutable registry;
     ISettlement public immutable settlement;
     IWitnessPool public immutable pool;
-    uint128 public immutable bidBond;
+    uint128 public immutable minBidBond;
+    uint16 public immutable bidBondBps;
     uint128 public immutable minProviderStake;
     uint64 public immutable revealWindow;
     uint64 public immutable confirmWindow;
@@ -43,21 +57,31 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     uint64 public immutable minBiddingWindow;
     uint64 public immutable maxBiddingWindow;
     uint64 public immutable maxDuration;
+    uint64 public immutable minEpochLength;
+    uint64 public immutable staleGrace;
+    uint16 public immutable deployFeeBps;
 
+    /// @inheritdoc IMarket
     uint256 public totalHeld;
     Level[] private _levels;
     Order[] private _orders; // index = id - 1
     mapping(uint256 orderId => mapping(uint256 bidIndex => Bid)) private _bids;
     mapping(uint256 orderId => mapping(uint256 executorId => bool)) private _hasBid;
+    mapping(uint256 orderId => mapping(address bidder => uint256)) private _bidsBy;
 
     constructor(IERC20 token_, IRegistry registry_, ISettlement settlement_, IWitnessPool pool_, Params memory p)
         Ownable(msg.sender)
     {
+        if (
+            p.bidBondBps > BPS || p.deployFeeBps > BPS || p.minEpochLength == 0
+                || p.minBiddingWindow > p.maxBiddingWindow
+        ) revert MarketBadParams();
         token = token_;
         registry = registry_;
         settlement = settlement_;
         pool = pool_;
-        bidBond = p.bidBond;
+        minBidBond = p.minBidBond;
+        bidBondBps = p.bidBondBps;
         minProviderStake = p.minProviderStake;
         revealWindow = p.revealWindow;
         confirmWindow = p.confirmWindow;
@@ -65,6 +89,9 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         minBiddingWindow = p.minBiddingWindow;
         maxBiddingWindow = p.maxBiddingWindow;
         maxDuration = p.maxDuration;
+        minEpochLength = p.minEpochLength;
+        staleGrace = p.staleGrace;
+        deployFeeBps = p.deployFeeBps;
     }
 
     // ---------------------------------------------------------------- levels and orders
@@ -79,39 +106,20 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IMarket
     function postOrder(OrderParams calldata p) external nonReentrant returns (uint256 orderId) {
         if (p.levelId == 0 || p.levelId > _levels.length) revert MarketUnknownLevel(p.levelId);
-        if (
-            p.duration == 0 || p.duration > maxDuration || p.maxUnitPrice == 0 || p.biddingWindow < minBiddingWindow
-                || p.biddingWindow > maxBiddingWindow
-        ) revert MarketBadOrder();
         pool.validateCommittee(p.committeeSize, p.majority);
-        uint256 maxFee = uint256(p.maxUnitPrice) * p.duration;
-        if (maxFee > type(uint96).max) revert MarketBadOrder();
-        uint256 escrow = 2 * maxFee;
-        uint64 bidDeadline = uint64(block.timestamp) + p.biddingWindow;
-        uint64 revealDeadline = bidDeadline + revealWindow;
-        _orders.push(
-            Order({
-                customer: msg.sender,
-                levelId: p.levelId,
-                state: State.Bidding,
-                committeeSize: p.committeeSize,
-                majority: p.majority,
-                bidCount: 0,
-                revealedCount: 0,
-                winner: 0,
-                duration: p.duration,
-                bidDeadline: bidDeadline,
-                revealDeadline: revealDeadline,
-                stepDeadline: revealDeadline,
-                maxUnitPrice: p.maxUnitPrice,
-                escrow: uint128(escrow),
-                price: 0,
-                startedAt: 0
-            })
-        );
+        (uint256 maxFee, uint256 epochs) = _checkTerms(p);
+        uint256 witnessFee = epochs * p.committeeSize * pool.rewardUnit();
+        if (witnessFee > type(uint96).max) revert MarketBadOrder();
+        uint256 bond = maxFee * bidBondBps / BPS;
+        if (bond < minBidBond) bond = minBidBond;
+        uint256 escrow = 2 * maxFee + witnessFee;
+
+        Order storage o = _orders.push();
         orderId = _orders.length;
+        uint64 revealDeadline = _storeOrder(o, p, epochs, witnessFee, bond, escrow);
         totalHeld += escrow;
-        emit OrderPosted(orderId, msg.sender, p.levelId, p.duration, p.maxUnitPrice, bidDeadline, revealDeadline, escrow);
+        emit OrderPosted(orderId, msg.sender, p.levelId, p.duration, p.maxUnitPrice, o.bidDeadline, revealDeadline, escrow);
+        emit OrderSla(orderId, p.availabilityBps, p.p95LatencyMs, p.epochLength, uint32(epochs), witnessFee, bond);
         token.safeTransferFrom(msg.sender, address(this), escrow);
     }
 
@@ -140,17 +148,13 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         if (block.timestamp >= o.bidDeadline) revert MarketBiddingClosed(orderId, o.bidDeadline);
         bidIndex = o.bidCount;
         if (bidIndex >= MAX_BIDS) revert MarketTooManyBids(MAX_BIDS);
+        uint256 mine = _bidsBy[orderId][msg.sender];
+        if (mine >= MAX_BIDS_PER_PROVIDER) revert MarketTooManyBidsFromProvider(msg.sender, MAX_BIDS_PER_PROVIDER);
         if (_hasBid[orderId][executorId]) revert MarketDuplicateBid(orderId, executorId);
-        IRegistry.Executor memory e = registry.executor(executorId);
-        if (e.provider != msg.sender) revert MarketNotExecutorProvider(executorId, msg.sender);
-        Level storage l = _levels[o.levelId - 1];
-        if (
-            e.cpuCores < l.cpuCores || e.memoryMiB < l.memoryMiB || e.gpuMemoryMiB < l.gpuMemoryMiB
-                || uint8(e.teeType) != l.teeType || e.gflops < l.minGflops
-        ) revert MarketExecutorBelowLevel(executorId, o.levelId);
-        if (e.stake < minProviderStake) revert MarketExecutorUnderstaked(executorId, e.stake, minProviderStake);
+        _checkExecutor(o.levelId, executorId);
 
         _hasBid[orderId][executorId] = true;
+        _bidsBy[orderId][msg.sender] = mine + 1;
         _bids[orderId][bidIndex] = Bid({
             bidder: msg.sender,
             gflops: 0,
@@ -160,10 +164,11 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
             price: 0,
             commitment: commitment
         });
-        o.bidCount = uint8(bidIndex + 1);
-        totalHeld += bidBond;
+        o.bidCount = uint16(bidIndex + 1);
+        uint256 bond = o.bidBond;
+        totalHeld += bond;
         emit BidCommitted(orderId, bidIndex, msg.sender, executorId, commitment);
-        if (bidBond > 0) token.safeTransferFrom(msg.sender, address(this), bidBond);
+        if (bond > 0) token.safeTransferFrom(msg.sender, address(this), bond);
     }
 
     /// @inheritdoc IMarket
@@ -187,12 +192,21 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         b.revealed = true;
         b.price = unitPrice;
         b.gflops = claimedGflops;
-        bool leading = o.revealedCount == 0 || unitPrice < o.price || (unitPrice == o.price && bidIndex < o.winner);
+        // Best two by (price, commit order), kept as each bid is revealed.
+        uint256 revealed = o.revealedCount;
+        bool leading = revealed == 0 || _ranksBefore(unitPrice, bidIndex, o.price, o.winner);
         if (leading) {
-            o.winner = uint8(bidIndex);
+            if (revealed != 0) {
+                o.runnerUp = o.winner;
+                o.runnerUpPrice = o.price;
+            }
+            o.winner = uint16(bidIndex);
             o.price = unitPrice;
+        } else if (revealed == 1 || _ranksBefore(unitPrice, bidIndex, o.runnerUpPrice, o.runnerUp)) {
+            o.runnerUp = uint16(bidIndex);
+            o.runnerUpPrice = unitPrice;
         }
-        o.revealedCount += 1;
+        o.revealedCount = uint16(revealed + 1);
         emit BidRevealed(orderId, bidIndex, unitPrice, claimedGflops, leading);
     }
 
@@ -200,21 +214,21 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     function closeBidding(uint256 orderId) external nonReentrant {
         Order storage o = _inState(orderId, State.Bidding);
         if (block.timestamp < o.revealDeadline) revert MarketDeadlineNotReached(orderId, o.revealDeadline);
-        uint256 forfeited = uint256(o.bidCount - o.revealedCount) * bidBond;
-        uint256 refund = forfeited;
-        if (o.revealedCount == 0) {
-            refund += o.escrow;
+        uint256 revealed = o.revealedCount;
+        uint256 forfeited = (o.bidCount - revealed) * uint256(o.bidBond);
+        uint256 released;
+        if (revealed == 0) {
+            released = o.escrow;
             o.escrow = 0;
             o.state = State.Failed;
-            emit OrderFailed(orderId, State.Bidding, 0, refund);
+            emit OrderFailed(orderId, State.Bidding, 0, released + forfeited);
         } else {
-            uint256 maxFee = uint256(o.maxUnitPrice) * o.duration;
-            uint256 excess = maxFee - uint256(o.price) * o.duration;
-            refund += excess;
-            o.escrow -= uint128(excess);
+            released = (uint256(o.maxUnitPrice) - _keptPrice(o)) * o.duration;
+            o.escrow -= uint128(released);
             o.state = State.Confirming;
             o.stepDeadline = uint64(block.timestamp) + confirmWindow;
         }
+        uint256 refund = released + forfeited;
         totalHeld -= refund;
         emit BiddingClosed(orderId, o.winner, o.price, forfeited);
         if (refund > 0) token.safeTransfer(o.customer, refund);
@@ -225,14 +239,18 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         Order storage o = _order(orderId);
         if (bidIndex >= o.bidCount) revert MarketUnknownBid(orderId, bidIndex);
         Bid storage b = _bids[orderId][bidIndex];
-        bool heldForWinner = bidIndex == o.winner && o.state == State.Confirming;
-        if (o.state == State.Bidding || !b.revealed || b.bondClaimed || heldForWinner) {
+        State s = o.state;
+        // In Confirming the offered bid and the runner-up (which may still be offered) stay bonded.
+        bool backsOffer = s == State.Confirming
+            && (bidIndex == o.winner || (bidIndex == o.runnerUp && o.revealedCount > 1));
+        if (s == State.Bidding || !b.revealed || b.bondClaimed || backsOffer) {
             revert MarketBondNotClaimable(orderId, bidIndex);
         }
+        uint256 bond = o.bidBond;
         b.bondClaimed = true;
-        totalHeld -= bidBond;
-        emit BondClaimed(orderId, bidIndex, b.bidder, bidBond);
-        if (bidBond > 0) token.safeTransfer(b.bidder, bidBond);
+        totalHeld -= bond;
+        emit BondClaimed(orderId, bidIndex, b.bidder, bond);
+        if (bond > 0) token.safeTransfer(b.bidder, bond);
     }
 
     // ---------------------------------------------------------------- lease
@@ -240,25 +258,28 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IMarket
     function confirmLease(uint256 orderId, string calldata deployment) external nonReentrant {
         Order storage o = _inState(orderId, State.Confirming);
+        if (block.timestamp >= o.stepDeadline) revert MarketDeadlinePassed(orderId, o.stepDeadline);
         Bid storage b = _bids[orderId][o.winner];
         if (msg.sender != b.bidder) revert MarketNotWinner(msg.sender);
-        if (block.timestamp >= o.stepDeadline) revert MarketDeadlinePassed(orderId, o.stepDeadline);
         uint256 executorId = b.executorId;
         IRegistry.Executor memory e = registry.executor(executorId);
-        if (e.stake < minProviderStake) revert MarketExecutorUnderstaked(executorId, e.stake, minProviderStake);
+        (uint256 collateral, uint256 budget, uint256 refund) = _confirmAmounts(o);
+        if (e.stake < collateral) revert MarketExecutorUnderstaked(executorId, e.stake, collateral);
 
-        uint256 budget = uint256(o.maxUnitPrice) * o.duration;
-        uint64 deployDeadline = uint64(block.timestamp) + deployWindow;
         o.state = State.Deploying;
-        o.stepDeadline = deployDeadline;
-        o.escrow -= uint128(budget);
+        o.stepDeadline = uint64(block.timestamp) + deployWindow;
+        o.capacityGflops = b.gflops;
+        o.collateral = uint128(collateral);
+        o.escrow -= uint128(budget + refund);
         b.bondClaimed = true;
-        totalHeld -= budget + bidBond;
-        emit LeaseConfirmed(orderId, executorId, e.enclave, deployment, deployDeadline);
-        registry.lockExecutor(executorId);
+        totalHeld -= budget + refund + o.bidBond;
+        emit LeaseConfirmed(orderId, executorId, e.enclave, deployment, o.stepDeadline, collateral);
+
+        registry.lockCollateral(orderId, executorId, collateral);
         token.safeTransfer(address(settlement), budget);
         settlement.openLease(orderId, o.customer, msg.sender, executorId, e.enclave, budget);
-        if (bidBond > 0) token.safeTransfer(msg.sender, bidBond);
+        if (refund > 0) token.safeTransfer(o.customer, refund);
+        if (o.bidBond > 0) token.safeTransfer(msg.sender, o.bidBond);
     }
 
     /// @inheritdoc IMarket
@@ -270,23 +291,100 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         o.state = State.Fulfilling;
         o.startedAt = uint64(block.timestamp);
         o.stepDeadline = endsAt;
-        uint256 executorId = _bids[orderId][o.winner].executorId;
-        uint256 roundId = pool.requestCommittee(orderId, executorId, o.customer, o.committeeSize, o.majority);
-        emit LeaseStarted(orderId, roundId, uint64(block.timestamp), endsAt);
+        emit LeaseStarted(orderId, uint64(block.timestamp), endsAt, o.epochs);
+    }
+
+    /// @inheritdoc IMarket
+    function requestRound(uint256 orderId) external nonReentrant returns (uint256 roundId) {
+        Order storage o = _inState(orderId, State.Fulfilling);
+        if (o.roundPending) revert MarketRoundPending(orderId);
+        (uint256 epoch, uint256 refund) = _skipEnded(orderId, o);
+        uint256 epochs = o.epochs;
+        if (epoch == epochs) revert MarketNoEpochLeft(orderId);
+        (uint64 startsAt, uint64 endsAt) = _epochWindow(o, epoch);
+        if (block.timestamp < startsAt) revert MarketEpochNotStarted(orderId, uint32(epoch), startsAt);
+
+        uint256 roundFee = o.witnessFee / epochs;
+        o.nextEpoch = uint32(epoch);
+        o.roundPending = true;
+        o.escrow -= uint128(refund + roundFee);
+        totalHeld -= refund + roundFee;
+        if (refund > 0) token.safeTransfer(o.customer, refund);
+        token.safeTransfer(address(pool), roundFee);
+        roundId = pool.requestRound(
+            orderId, uint32(epoch), endsAt, _bids[orderId][o.winner].executorId, o.customer, o.committeeSize, o.majority
+        );
+        emit EpochRoundRequested(orderId, uint32(epoch), roundId);
+    }
+
+    /// @inheritdoc IMarket
+    function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime)
+        external
+        nonReentrant
+    {
+        if (msg.sender != address(pool)) revert MarketUnauthorized(msg.sender);
+        Order storage o = _inState(leaseId, State.Fulfilling);
+        if (epoch != o.nextEpoch) revert MarketWrongEpoch(leaseId, epoch, o.nextEpoch);
+        if (!o.roundPending) revert MarketNoRoundPending(leaseId);
+        (uint64 startsAt, uint64 endsAt) = _epochWindow(o, epoch);
+        uint256 share = _feeShares(o, epoch, epoch + 1);
+        uint256 paid;
+        uint256 refund;
+        if (verdict == IWitnessPool.Verdict.Ok) {
+            paid = share;
+            if (o.staleSince != 0) o.staleSince = 0;
+        } else if (verdict == IWitnessPool.Verdict.Stale) {
+            uint64 since = o.staleSince;
+            if (since == 0) o.staleSince = since = startsAt;
+            if (startsAt < uint256(since) + staleGrace) paid = share;
+            else refund = share;
+        } else if (verdict == IWitnessPool.Verdict.None) {
+            refund = share;
+        } else {
+            // Fraud or Unavailable: the epoch up to the violation is paid, the rest of the lease refunded.
+            uint64 t = violationTime < startsAt ? startsAt : (violationTime > endsAt ? endsAt : violationTime);
+            paid = share * (t - startsAt) / (endsAt - startsAt);
+            refund = share - paid;
+        }
+        o.nextEpoch = epoch + 1;
+        o.roundPending = false;
+        emit EpochSettled(leaseId, epoch, verdict, paid, refund);
+
+        bool violated = verdict == IWitnessPool.Verdict.Fraud || verdict == IWitnessPool.Verdict.Unavailable;
+        bool ends = violated || epoch + 1 == o.epochs;
+        if (violated) {
+            refund += _epochsValue(o, epoch + 1, o.epochs);
+            o.state = State.Failed;
+            emit OrderFailed(leaseId, State.Fulfilling, paid, refund);
+        } else if (ends) {
+            o.state = State.Finished;
+            emit OrderFinished(leaseId, paid, refund);
+        }
+        o.escrow -= uint128(paid + refund);
+        totalHeld -= paid + refund;
+        if (ends) settlement.closeLease(leaseId);
+        if (paid > 0) token.safeTransfer(_bids[leaseId][o.winner].bidder, paid);
+        if (refund > 0) token.safeTransfer(o.customer, refund);
     }
 
     /// @inheritdoc IMarket
     function finish(uint256 orderId) external nonReentrant {
         Order storage o = _inState(orderId, State.Fulfilling);
-        if (block.timestamp < o.stepDeadline) revert MarketDeadlineNotReached(orderId, o.stepDeadline);
-        if (pool.roundPending(orderId)) revert MarketRoundPending(orderId);
-        uint256 fee = o.escrow;
+        uint64 endsAt = o.startedAt + o.duration;
+        if (block.timestamp < endsAt) revert MarketDeadlineNotReached(orderId, endsAt);
+        if (o.roundPending) revert MarketRoundPending(orderId);
+        uint32 epoch = o.nextEpoch;
+        uint32 epochs = o.epochs;
+        // A round settling the last epoch finishes the lease, so at least one epoch is left here.
+        uint256 refund = _epochsValue(o, epoch, epochs);
+        o.nextEpoch = epochs;
         o.state = State.Finished;
-        o.escrow = 0;
-        totalHeld -= fee;
-        emit OrderFinished(orderId, fee, 0);
-        _endLease(orderId, o);
-        if (fee > 0) token.safeTransfer(_bids[orderId][o.winner].bidder, fee);
+        o.escrow -= uint128(refund);
+        totalHeld -= refund;
+        emit EpochsUnchecked(orderId, epoch, epochs - epoch, refund);
+        emit OrderFinished(orderId, 0, refund);
+        settlement.closeLease(orderId);
+        token.safeTransfer(o.customer, refund);
     }
 
     /// @inheritdoc IMarket
@@ -295,38 +393,8 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         State s = o.state;
         if (s != State.Confirming && s != State.Deploying) revert MarketWrongState(orderId, s);
         if (block.timestamp < o.stepDeadline) revert MarketDeadlineNotReached(orderId, o.stepDeadline);
-        uint256 refund = o.escrow;
-        o.state = State.Failed;
-        o.escrow = 0;
-        if (s == State.Confirming) {
-            // The winner never confirmed: its bond goes to the customer.
-            _bids[orderId][o.winner].bondClaimed = true;
-            refund += bidBond;
-        }
-        totalHeld -= refund;
-        emit OrderFailed(orderId, s, 0, refund);
-        if (s == State.Deploying) _endLease(orderId, o);
-        if (refund > 0) token.safeTransfer(o.customer, refund);
-    }
-
-    /// @inheritdoc IMarket
-    function onViolation(uint256 leaseId, uint64 violationTime) external nonReentrant {
-        if (msg.sender != address(pool)) revert MarketUnauthorized(msg.sender);
-        Order storage o = _order(leaseId);
-        if (o.state != State.Fulfilling) return; // already ended; the slash stands
-        uint64 start = o.startedAt;
-        uint64 end = start + o.duration;
-        uint64 t = violationTime < start ? start : (violationTime > end ? end : violationTime);
-        uint256 fee = o.escrow;
-        uint256 providerPaid = fee * (t - start) / o.duration;
-        uint256 refund = fee - providerPaid;
-        o.state = State.Failed;
-        o.escrow = 0;
-        totalHeld -= fee;
-        emit OrderFailed(leaseId, State.Fulfilling, providerPaid, refund);
-        _endLease(leaseId, o);
-        if (providerPaid > 0) token.safeTransfer(_bids[leaseId][o.winner].bidder, providerPaid);
-        if (refund > 0) token.safeTransfer(o.customer, refund);
+        if (s == State.Confirming) _expireOffer(orderId, o);
+        else _expireDeployment(orderId, o);
     }
 
     // ---------------------------------------------------------------- views
@@ -340,32 +408,202 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         return keccak256(abi.encode(block.chainid, address(this), orderId, bidder, unitPrice, claimedGflops, salt));
     }
 
+    /// @inheritdoc IMarket
     function level(uint256 levelId) external view returns (Level memory) {
         if (levelId == 0 || levelId > _levels.length) revert MarketUnknownLevel(levelId);
         return _levels[levelId - 1];
     }
 
+    /// @inheritdoc IMarket
     function levelCount() external view returns (uint256) {
         return _levels.length;
     }
 
+    /// @inheritdoc IMarket
     function order(uint256 orderId) external view returns (Order memory) {
         return _order(orderId);
     }
 
+    /// @inheritdoc IMarket
     function orderCount() external view returns (uint256) {
         return _orders.length;
     }
 
+    /// @inheritdoc IMarket
     function bid(uint256 orderId, uint256 bidIndex) external view returns (Bid memory) {
         return _bids[orderId][bidIndex];
     }
 
+    /// @inheritdoc IMarket
+    function epochFee(uint256 orderId, uint32 epoch) external view returns (uint256) {
+        Order storage o = _order(orderId);
+        if (epoch >= o.epochs) return 0;
+        return _feeShares(o, epoch, uint256(epoch) + 1);
+    }
+
+    /// @inheritdoc IMarket
+    function epochWindow(uint256 orderId, uint32 epoch) external view returns (uint64 startsAt, uint64 endsAt) {
+        Order storage o = _order(orderId);
+        if (o.startedAt == 0 || epoch >= o.epochs) revert MarketWrongEpoch(orderId, epoch, o.nextEpoch);
+        return _epochWindow(o, epoch);
+    }
+
     // ---------------------------------------------------------------- internals
 
-    function _endLease(uint256 orderId, Order storage o) private {
-        registry.unlockExecutor(_bids[orderId][o.winner].executorId);
+    /// @dev Validates the order's terms; returns the maximum fee and the number of epochs.
+    function _checkTerms(OrderParams calldata p) private view returns (uint256 maxFee, uint256 epochs) {
+        if (
+            p.duration == 0 || p.duration > maxDuration || p.maxUnitPrice == 0 || p.biddingWindow < minBiddingWindow
+                || p.biddingWindow > maxBiddingWindow || p.availabilityBps == 0 || p.availabilityBps > BPS
+                || p.p95LatencyMs == 0 || p.epochLength < minEpochLength
+        ) revert MarketBadOrder();
+        maxFee = uint256(p.maxUnitPrice) * p.duration;
+        epochs = (uint256(p.duration) + p.epochLength - 1) / p.epochLength;
+        if (maxFee > type(uint96).max || epochs > MAX_EPOCHS) revert MarketBadOrder();
+    }
+
+    /// @dev Writes a new order in Bidding; returns its reveal deadline.
+    function _storeOrder(
+        Order storage o,
+        OrderParams calldata p,
+        uint256 epochs,
+        uint256 witnessFee,
+        uint256 bond,
+        uint256 escrow
+    ) private returns (uint64 revealDeadline) {
+        uint64 bidDeadline = uint64(block.timestamp) + p.biddingWindow;
+        revealDeadline = bidDeadline + revealWindow;
+        o.customer = msg.sender;
+        o.levelId = p.levelId;
+        o.state = State.Bidding;
+        o.committeeSize = p.committeeSize;
+        o.majority = p.majority;
+        o.duration = p.duration;
+        o.bidDeadline = bidDeadline;
+        o.revealDeadline = revealDeadline;
+        o.epochLength = p.epochLength;
+        o.epochs = uint32(epochs);
+        o.stepDeadline = revealDeadline;
+        o.escrow = uint128(escrow);
+        o.availabilityBps = p.availabilityBps;
+        o.p95LatencyMs = p.p95LatencyMs;
+        o.witnessFee = uint128(witnessFee);
+        o.maxUnitPrice = p.maxUnitPrice;
+        o.bidBond = uint128(bond);
+    }
+
+    /// @dev Reverts unless the caller provides the executor, it meets the level and has the minimum free stake.
+    function _checkExecutor(uint256 levelId, uint256 executorId) private view {
+        IRegistry.Executor memory e = registry.executor(executorId);
+        if (e.provider != msg.sender) revert MarketNotExecutorProvider(executorId, msg.sender);
+        Level storage l = _levels[levelId - 1];
+        if (
+            e.cpuCores < l.cpuCores || e.memoryMiB < l.memoryMiB || e.gpuMemoryMiB < l.gpuMemoryMiB
+                || uint8(e.teeType) != l.teeType || e.gflops < l.minGflops
+        ) revert MarketExecutorBelowLevel(executorId, levelId);
+        if (e.stake < minProviderStake) revert MarketExecutorUnderstaked(executorId, e.stake, minProviderStake);
+    }
+
+    /// @dev Confirming past its deadline: the offered bidder's bond goes to the customer; the runner-up
+    /// is offered the lease once, else the order fails and its escrow is refunded.
+    function _expireOffer(uint256 orderId, Order storage o) private {
+        uint256 bond = o.bidBond;
+        _bids[orderId][o.winner].bondClaimed = true;
+        uint256 refund = bond;
+        if (!o.runnerUpOffered && o.revealedCount > 1) {
+            uint64 deadline = uint64(block.timestamp) + confirmWindow;
+            o.runnerUpOffered = true;
+            o.winner = o.runnerUp;
+            o.price = o.runnerUpPrice;
+            o.stepDeadline = deadline;
+            emit RunnerUpOffered(orderId, o.runnerUp, o.runnerUpPrice, deadline);
+        } else {
+            refund += o.escrow;
+            o.escrow = 0;
+            o.state = State.Failed;
+            emit OrderFailed(orderId, State.Confirming, 0, refund);
+        }
+        totalHeld -= refund;
+        if (refund > 0) token.safeTransfer(o.customer, refund);
+    }
+
+    /// @dev Deploying past its deadline: the provider is paid `deployFeeBps` of the fee, the rest of
+    /// the escrow goes back, the settlement lease is closed.
+    function _expireDeployment(uint256 orderId, Order storage o) private {
+        uint256 held = o.escrow;
+        uint256 paid = uint256(o.price) * o.duration * deployFeeBps / BPS;
+        uint256 refund = held - paid;
+        o.escrow = 0;
+        o.state = State.Failed;
+        totalHeld -= held;
+        emit OrderFailed(orderId, State.Deploying, paid, refund);
         settlement.closeLease(orderId);
+        if (paid > 0) token.safeTransfer(_bids[orderId][o.winner].bidder, paid);
+        if (refund > 0) token.safeTransfer(o.customer, refund);
+    }
+
+    /// @dev The first epoch that has not ended yet (at most `epochs`) if `nextEpoch` has ended, with
+    /// the fee shares and witness fees of the epochs skipped to reach it; else `nextEpoch` and zero.
+    function _skipEnded(uint256 orderId, Order storage o) private returns (uint256 epoch, uint256 refund) {
+        epoch = o.nextEpoch;
+        uint256 elapsed = block.timestamp - o.startedAt;
+        uint256 ended = elapsed >= o.duration ? o.epochs : elapsed / o.epochLength;
+        if (ended > epoch) {
+            refund = _epochsValue(o, epoch, ended);
+            emit EpochsUnchecked(orderId, uint32(epoch), uint32(ended - epoch), refund);
+            epoch = ended;
+        }
+    }
+
+    /// @dev Fee shares plus witness fees of epochs `[from, to)`.
+    function _epochsValue(Order storage o, uint256 from, uint256 to) private view returns (uint256) {
+        return _feeShares(o, from, to) + (to - from) * (o.witnessFee / o.epochs);
+    }
+
+    /// @dev Fee shares of epochs `[from, to)`: differences of `fee * k / epochs`, so any split of the
+    /// epochs adds up to the fee exactly.
+    function _feeShares(Order storage o, uint256 from, uint256 to) private view returns (uint256) {
+        uint256 epochs = o.epochs;
+        uint256 fee = uint256(o.price) * o.duration;
+        return fee * to / epochs - fee * from / epochs;
+    }
+
+    function _epochWindow(Order storage o, uint256 epoch) private view returns (uint64 startsAt, uint64 endsAt) {
+        uint256 start = o.startedAt;
+        uint256 length = o.epochLength;
+        uint256 leaseEnd = start + o.duration;
+        uint256 end = start + (epoch + 1) * length;
+        startsAt = uint64(start + epoch * length);
+        endsAt = uint64(end < leaseEnd ? end : leaseEnd);
+    }
+
+    /// @dev At confirmation: the collateral to lock, the call budget for the settlement and the
+    /// reservation above the confirmed fee that goes back to the customer.
+    function _confirmAmounts(Order storage o)
+        private
+        view
+        returns (uint256 collateral, uint256 budget, uint256 refund)
+    {
+        uint256 d = o.duration;
+        uint256 fee = uint256(o.price) * d;
+        budget = uint256(o.maxUnitPrice) * d;
+        collateral = fee + budget;
+        if (collateral < minProviderStake) collateral = minProviderStake;
+        refund = _keptPrice(o) * d - fee;
+    }
+
+    /// @dev The unit price the escrow is kept at from closing the bidding to confirmation.
+    function _keptPrice(Order storage o) private view returns (uint256) {
+        return o.revealedCount > 1 ? o.runnerUpPrice : o.price;
+    }
+
+    /// @dev Whether bid (priceA, indexA) ranks before (priceB, indexB): lower price, then earlier commit.
+    function _ranksBefore(uint256 priceA, uint256 indexA, uint256 priceB, uint256 indexB)
+        private
+        pure
+        returns (bool)
+    {
+        return priceA < priceB || (priceA == priceB && indexA < indexB);
     }
 
     function _order(uint256 orderId) private view returns (Order storage) {

@@ -56,6 +56,9 @@ interface IMarket {
         uint64 epochLength;
     }
 
+    /// @notice An order and its lease, packed in seven slots. `winner` is the bid offered the lease
+    /// (the runner-up once it was offered); `price` is that bid's unit price; `escrow` is what the
+    /// market holds for this order (bonds excluded).
     struct Order {
         address customer;
         uint32 levelId;
@@ -64,28 +67,28 @@ interface IMarket {
         uint8 majority;
         uint16 bidCount;
         uint16 revealedCount;
+        bool runnerUpOffered;
         uint16 winner;
         uint16 runnerUp;
-        bool runnerUpOffered;
         uint64 duration;
         uint64 bidDeadline;
         uint64 revealDeadline;
-        uint64 stepDeadline;
-        uint128 maxUnitPrice;
-        uint128 escrow;
-        uint128 price;
-        uint128 runnerUpPrice;
-        uint128 bidBond;
-        uint128 witnessFee;
+        uint32 capacityGflops;
         uint64 startedAt;
         uint64 epochLength;
         uint32 epochs;
         uint32 nextEpoch;
-        bool roundPending;
+        uint64 stepDeadline;
+        uint128 escrow;
         uint64 staleSince;
+        bool roundPending;
         uint16 availabilityBps;
         uint32 p95LatencyMs;
-        uint32 capacityGflops;
+        uint128 price;
+        uint128 witnessFee;
+        uint128 maxUnitPrice;
+        uint128 runnerUpPrice;
+        uint128 bidBond;
         uint128 collateral;
     }
 
@@ -129,6 +132,8 @@ interface IMarket {
     error MarketNoEpochLeft(uint256 orderId);
     error MarketWrongEpoch(uint256 orderId, uint32 epoch, uint32 expected);
     error MarketHasBids(uint256 orderId);
+    error MarketNoRoundPending(uint256 orderId);
+    error MarketBadParams();
 
     event LevelAdded(uint256 indexed levelId, uint32 cpuCores, uint32 memoryMiB, uint32 gpuMemoryMiB, uint32 minGflops, uint8 teeType, string labels);
     event OrderPosted(uint256 indexed orderId, address indexed customer, uint256 indexed levelId, uint64 duration, uint128 maxUnitPrice, uint64 bidDeadline, uint64 revealDeadline, uint256 escrow);
@@ -144,6 +149,8 @@ interface IMarket {
     event EpochRoundRequested(uint256 indexed orderId, uint32 indexed epoch, uint256 roundId);
     event EpochSettled(uint256 indexed orderId, uint32 indexed epoch, IWitnessPool.Verdict verdict, uint256 providerPaid, uint256 customerRefunded);
     event EpochsUnchecked(uint256 indexed orderId, uint32 fromEpoch, uint32 count, uint256 customerRefunded);
+    /// @dev `OrderFinished` and `OrderFailed` carry what the ending transaction paid and refunded;
+    /// earlier epochs are in `EpochSettled` and `EpochsUnchecked`.
     event OrderFinished(uint256 indexed orderId, uint256 providerPaid, uint256 customerRefunded);
     event OrderFailed(uint256 indexed orderId, State from, uint256 providerPaid, uint256 customerRefunded);
 
@@ -201,6 +208,9 @@ interface IMarket {
     function bid(uint256 orderId, uint256 bidIndex) external view returns (Bid memory);
     /// @return The fee share of `epoch` (the fee split into `epochs` parts without dust).
     function epochFee(uint256 orderId, uint32 epoch) external view returns (uint256);
+    /// @return startsAt Start of `epoch` of a started lease.
+    /// @return endsAt Its end: `startsAt + epochLength`, or the end of the lease for the last epoch.
+    function epochWindow(uint256 orderId, uint32 epoch) external view returns (uint64 startsAt, uint64 endsAt);
     /// @return Tokens held as order escrow (fees, budgets before confirmation, witness fees) plus bid bonds.
     function totalHeld() external view returns (uint256);
 }
