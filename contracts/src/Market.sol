@@ -48,18 +48,18 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     IRegistry public immutable registry;
     ISettlement public immutable settlement;
     IWitnessPool public immutable pool;
-    uint128 public immutable minBidBond;
-    uint16 public immutable bidBondBps;
-    uint128 public immutable minProviderStake;
-    uint64 public immutable revealWindow;
-    uint64 public immutable confirmWindow;
-    uint64 public immutable deployWindow;
-    uint64 public immutable minBiddingWindow;
-    uint64 public immutable maxBiddingWindow;
-    uint64 public immutable maxDuration;
-    uint64 public immutable minEpochLength;
-    uint64 public immutable staleGrace;
-    uint16 public immutable deployFeeBps;
+    uint128 private immutable minBidBond;
+    uint16 private immutable bidBondBps;
+    uint128 private immutable minProviderStake;
+    uint64 private immutable revealWindow;
+    uint64 private immutable confirmWindow;
+    uint64 private immutable deployWindow;
+    uint64 private immutable minBiddingWindow;
+    uint64 private immutable maxBiddingWindow;
+    uint64 private immutable maxDuration;
+    uint64 private immutable minEpochLength;
+    uint64 private immutable staleGrace;
+    uint16 private immutable deployFeeBps;
 
     /// @inheritdoc IMarket
     uint256 public totalHeld;
@@ -310,7 +310,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         o.escrow -= uint128(refund + roundFee);
         totalHeld -= refund + roundFee;
         if (refund > 0) token.safeTransfer(o.customer, refund);
-        token.safeTransfer(address(pool), roundFee);
+        if (roundFee > 0) token.safeTransfer(address(pool), roundFee);
         roundId = pool.requestRound(
             orderId, uint32(epoch), endsAt, _bids[orderId][o.winner].executorId, o.customer, o.committeeSize, o.majority
         );
@@ -384,7 +384,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         emit EpochsUnchecked(orderId, epoch, epochs - epoch, refund);
         emit OrderFinished(orderId, 0, refund);
         settlement.closeLease(orderId);
-        token.safeTransfer(o.customer, refund);
+        if (refund > 0) token.safeTransfer(o.customer, refund);
     }
 
     /// @inheritdoc IMarket
@@ -398,6 +398,24 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     }
 
     // ---------------------------------------------------------------- views
+
+    /// @notice The constructor parameters.
+    function params() external view returns (Params memory) {
+        return Params({
+            minBidBond: minBidBond,
+            bidBondBps: bidBondBps,
+            minProviderStake: minProviderStake,
+            revealWindow: revealWindow,
+            confirmWindow: confirmWindow,
+            deployWindow: deployWindow,
+            minBiddingWindow: minBiddingWindow,
+            maxBiddingWindow: maxBiddingWindow,
+            maxDuration: maxDuration,
+            minEpochLength: minEpochLength,
+            staleGrace: staleGrace,
+            deployFeeBps: deployFeeBps
+        });
+    }
 
     /// @inheritdoc IMarket
     function bidCommitment(uint256 orderId, address bidder, uint128 unitPrice, uint32 claimedGflops, bytes32 salt)

@@ -391,7 +391,7 @@ contract MarketTest is TestBase {
         vm.expectRevert(IMarket.MarketBadParams.selector);
         new Market(IERC20(address(token)), IRegistry(address(registry)), ISettlement(address(settlement)), IWitnessPool(address(pool)), p);
         Market m = new Market(IERC20(address(token)), IRegistry(address(registry)), ISettlement(address(settlement)), IWitnessPool(address(pool)), _marketParams());
-        assertEq(m.staleGrace(), STALE_GRACE, "stored");
+        assertEq(m.params().staleGrace, STALE_GRACE, "stored");
         assertEq(m.owner(), address(this), "owner");
     }
 
