@@ -80,7 +80,8 @@ export interface ChainParams {
   readonly providerSlashBps: bigint;
   readonly customerShareBps: bigint;
   readonly witnessShareBps: bigint;
-  readonly bidBond: bigint;
+  readonly minBidBond: bigint;
+  readonly bidBondBps: bigint;
   readonly minProviderStake: bigint;
   readonly bidRevealWindow: bigint;
   readonly confirmWindow: bigint;
@@ -88,6 +89,9 @@ export interface ChainParams {
   readonly minBiddingWindow: bigint;
   readonly maxBiddingWindow: bigint;
   readonly maxDuration: bigint;
+  readonly minEpochLength: bigint;
+  readonly staleGrace: bigint;
+  readonly deployFeeBps: bigint;
 }
 
 const HOUR = 3600n;
@@ -111,7 +115,8 @@ export const DEFAULT_PARAMS: ChainParams = {
   providerSlashBps: 5000n,
   customerShareBps: 5000n,
   witnessShareBps: 2500n,
-  bidBond: parseEther('1'),
+  minBidBond: parseEther('1'),
+  bidBondBps: 500n,
   minProviderStake: parseEther('1000'),
   bidRevealWindow: HOUR,
   confirmWindow: HOUR,
@@ -119,6 +124,9 @@ export const DEFAULT_PARAMS: ChainParams = {
   minBiddingWindow: 60n,
   maxBiddingWindow: 7n * DAY,
   maxDuration: 365n * DAY,
+  minEpochLength: HOUR,
+  staleGrace: 7n * DAY,
+  deployFeeBps: 500n,
 };
 
 /** Short windows for tests on anvil (time moves with evm_increaseTime). */
@@ -135,6 +143,8 @@ export const TEST_PARAMS: ChainParams = {
   confirmWindow: 100n,
   deployWindow: 100n,
   minBiddingWindow: 10n,
+  minEpochLength: 100n,
+  staleGrace: 300n,
 };
 
 const { Simulated, Tdx, SevSnp } = RegistryTeeType;
@@ -186,7 +196,8 @@ export async function deployAll(
     witnessShareBps: p.witnessShareBps,
   });
   const market = await deployMarket(signer, token, registry, settlement, witnessPool, {
-    bidBond: p.bidBond,
+    minBidBond: p.minBidBond,
+    bidBondBps: p.bidBondBps,
     minProviderStake: p.minProviderStake,
     revealWindow: p.bidRevealWindow,
     confirmWindow: p.confirmWindow,
@@ -194,13 +205,13 @@ export async function deployAll(
     minBiddingWindow: p.minBiddingWindow,
     maxBiddingWindow: p.maxBiddingWindow,
     maxDuration: p.maxDuration,
+    minEpochLength: p.minEpochLength,
+    staleGrace: p.staleGrace,
+    deployFeeBps: p.deployFeeBps,
   });
   const attestationLog = await deployAttestationLog(signer);
   const wiring = [
-    () => token.setMinter(witnessPool),
-    () => registry.setAuthorized(market, true),
-    () => registry.setAuthorized(settlement, true),
-    () => registry.setAuthorized(witnessPool, true),
+    () => registry.wire(market, settlement, witnessPool),
     () => settlement.setMarket(market),
     () => witnessPool.setMarket(market),
     ...[deployer, ...(options.logOperators ?? [])].map((op) => () => attestationLog.setOperator(op, true)),

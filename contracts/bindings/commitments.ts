@@ -27,7 +27,8 @@ export function bidCommitment(
 
 /**
  * `WitnessPool.verdictCommitment`: keccak256(abi.encode(chainId, pool, leaseId, roundId, witness, verdict,
- * violationTime, salt)); the lease id is the "sla" of ARCHITECTURE.md.
+ * violationTime, evidenceHash, salt)); the lease id is the "sla" of ARCHITECTURE.md, `evidenceHash` the
+ * hash of the witness's evidence bundle.
  */
 export function verdictCommitment(
   chainId: bigint,
@@ -37,12 +38,13 @@ export function verdictCommitment(
   witness: string,
   verdict: WitnessPoolVerdict,
   violationTime: bigint,
+  evidenceHash: string,
   salt: string,
 ): string {
   return keccak256(
     abi.encode(
-      ['uint256', 'address', 'uint256', 'uint256', 'address', 'uint8', 'uint64', 'bytes32'],
-      [chainId, pool, leaseId, roundId, witness, verdict, violationTime, salt],
+      ['uint256', 'address', 'uint256', 'uint256', 'address', 'uint8', 'uint64', 'bytes32', 'bytes32'],
+      [chainId, pool, leaseId, roundId, witness, verdict, violationTime, evidenceHash, salt],
     ),
   );
 }

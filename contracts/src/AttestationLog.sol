@@ -10,40 +10,71 @@ contract AttestationLog is IAttestationLog, Ownable {
     /// @notice Largest page {checkpoints} returns.
     uint256 public constant MAX_PAGE = 100;
 
-    mapping(address => bool) public isOperator;
+    /// @dev One slot per operator. `latest` is the index of its most recent checkpoint plus one (zero
+    /// when it has none), `treeSize` that checkpoint's tree size, `revokedAt` the checkpoint count when
+    /// it was last revoked.
+    struct Operator {
+        bool allowed;
+        uint64 latest;
+        uint64 treeSize;
+        uint64 revokedAt;
+    }
+
+    mapping(address => Operator) private _operators;
     Checkpoint[] private _checkpoints;
 
     constructor() Ownable(msg.sender) {}
 
     /// @inheritdoc IAttestationLog
     function setOperator(address operator, bool allowed) external onlyOwner {
-        isOperator[operator] = allowed;
+        Operator storage op = _operators[operator];
+        if (!allowed && op.allowed) op.revokedAt = uint64(_checkpoints.length);
+        op.allowed = allowed;
         emit OperatorUpdated(operator, allowed);
     }
 
     /// @inheritdoc IAttestationLog
     function anchor(uint64 treeSize, bytes32 root, bytes calldata signature) external returns (uint256 index) {
-        if (!isOperator[msg.sender]) revert AttestationLogNotOperator(msg.sender);
-        uint256 n = _checkpoints.length;
-        if (n > 0) {
-            Checkpoint storage last = _checkpoints[n - 1];
-            if (treeSize < last.treeSize) revert AttestationLogTreeShrank(last.treeSize, treeSize);
-            if (treeSize == last.treeSize && root != last.root) {
-                revert AttestationLogRootMismatch(treeSize, last.root, root);
+        Operator storage op = _operators[msg.sender];
+        if (!op.allowed) revert AttestationLogNotOperator(msg.sender);
+        uint64 latest = op.latest;
+        if (latest != 0) {
+            uint64 latestSize = op.treeSize;
+            if (treeSize < latestSize) revert AttestationLogTreeShrank(latestSize, treeSize);
+            if (treeSize == latestSize) {
+                bytes32 anchored = _checkpoints[latest - 1].root;
+                if (root != anchored) revert AttestationLogRootMismatch(treeSize, anchored, root);
             }
         }
+        index = _checkpoints.length;
         _checkpoints.push(
             Checkpoint({root: root, treeSize: treeSize, timestamp: uint64(block.timestamp), operator: msg.sender})
         );
-        index = n;
+        op.latest = uint64(index + 1);
+        op.treeSize = treeSize;
         emit CheckpointAnchored(index, msg.sender, treeSize, root, signature);
     }
 
     /// @inheritdoc IAttestationLog
-    function latest() external view returns (Checkpoint memory) {
-        uint256 n = _checkpoints.length;
-        if (n == 0) revert AttestationLogEmpty();
-        return _checkpoints[n - 1];
+    function latestOf(address operator) external view returns (Checkpoint memory) {
+        return _checkpoints[latestIndexOf(operator)];
+    }
+
+    /// @inheritdoc IAttestationLog
+    function latestIndexOf(address operator) public view returns (uint256) {
+        uint64 latest = _operators[operator].latest;
+        if (latest == 0) revert AttestationLogEmpty();
+        return latest - 1;
+    }
+
+    /// @inheritdoc IAttestationLog
+    function revokedAt(address operator) external view returns (uint256) {
+        return _operators[operator].revokedAt;
+    }
+
+    /// @inheritdoc IAttestationLog
+    function isOperator(address operator) external view returns (bool) {
+        return _operators[operator].allowed;
     }
 
     /// @inheritdoc IAttestationLog

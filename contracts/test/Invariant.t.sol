@@ -7,21 +7,39 @@ import {IWitnessPool} from "../src/interfaces/IWitnessPool.sol";
 import {Fixture} from "./Fixture.sol";
 
 /// @notice Drives random sequences across all contracts. Every action picks its inputs from the seed,
-/// swallows expected reverts and records ghost facts the invariants check.
+/// swallows expected reverts and records ghost facts the invariants check. The provider is honest: it
+/// redeems only batches its enclave signed a receipt for and answers every claim it can. The customer
+/// is hostile: it signs vouchers nobody accepted, opens claims on made-up batches and tries to redeem.
 contract Handler is Fixture {
     uint256 public orders;
+    uint256 public initialSupply;
+    uint256 public skippedState; // ghost: an order moved along a transition the state machine does not allow
     uint256 public settledTwice; // ghost: an order reached a terminal state twice
-    uint256 public skippedState; // ghost: an observed transition that the state machine does not allow
-    uint256 public slashedWithdrawn; // ghost: more withdrawn by a provider than its unslashed deposits
+    uint256 public epochBackwards; // ghost: an order's next epoch moved backwards or jumped past the end
+    uint256 public customerRedeemed; // ghost: a redemption not sent by the lease's provider succeeded
     mapping(uint256 => uint8) public lastState;
     mapping(uint256 => uint256) public terminalHits;
+    mapping(uint256 => uint32) public lastEpoch;
+    mapping(uint256 => uint256) public maxSigned; // per lease: the highest cumulative amount the customer signed
     mapping(uint256 => uint256) public deposited; // per executor
     mapping(uint256 => uint256) public withdrawn; // per executor
-    uint64 internal nextNonce;
+    mapping(uint8 => uint256) public reached; // how often each order state was entered
+
+    struct Batch {
+        uint256 leaseId;
+        uint64 first;
+        uint64 last;
+        bytes32 head;
+    }
+
+    Batch[] internal _redeemed;
+    mapping(uint256 => uint64) internal _nextNonce;
+    mapping(uint256 => uint256) internal _cumulative;
 
     constructor() {
         setUpChain(4, 7);
         for (uint256 i = 0; i < executorIds.length; ++i) deposited[executorIds[i]] = PROVIDER_STAKE;
+        initialSupply = token.totalSupply();
     }
 
     function actors() external view returns (address[] memory a) {
@@ -37,11 +55,14 @@ contract Handler is Fixture {
     }
 
     function _observe(uint256 id) internal {
-        uint8 s = uint8(market.order(id).state);
+        IMarket.Order memory o = market.order(id);
+        uint8 s = uint8(o.state);
         uint8 prev = lastState[id];
+        if (o.nextEpoch < lastEpoch[id] || o.nextEpoch > o.epochs) epochBackwards++;
+        lastEpoch[id] = o.nextEpoch;
         if (s == prev) return;
-        bool ok = (prev == 1 && (s == 2 || s == 6 || s == 7)) || (prev == 2 && (s == 3 || s == 6))
-            || (prev == 3 && (s == 4 || s == 6)) || (prev == 4 && (s == 5 || s == 6)) || prev == 0;
+        bool ok = prev == 0 || (prev == 1 && (s == 2 || s == 6 || s == 7)) || (prev == 2 && (s == 3 || s == 6))
+            || (prev == 3 && (s == 4 || s == 6)) || (prev == 4 && (s == 5 || s == 6));
         if (!ok) skippedState++;
         if (s >= 5) {
             terminalHits[id]++;
@@ -51,8 +72,7 @@ contract Handler is Fixture {
         reached[s]++;
     }
 
-    /// How often each order state was entered (coverage of the random walks).
-    mapping(uint8 => uint256) public reached;
+    // ---------------------------------------------------------------- market
 
     function post(uint8 size) external {
         uint8 n = size % 2 == 0 ? 3 : 5;
@@ -61,7 +81,20 @@ contract Handler is Fixture {
         _observe(orders);
     }
 
-    function reveal(uint256 seed, uint256 idx) external {
+    mapping(bytes32 => uint128) internal _committed;
+
+    function bidTracked(uint256 seed, uint128 price) public {
+        uint256 id = _order(seed);
+        if (id == 0) return;
+        uint256 p = seed % providers.length;
+        price = uint128(bound(price, 0, MAX_PRICE));
+        bytes32 c = market.bidCommitment(id, providers[p], price, 50, bytes32(uint256(price)));
+        _committed[c] = price;
+        vm.prank(providers[p]);
+        try market.commitBid(id, executorIds[p], c) {} catch {}
+    }
+
+    function reveal(uint256 seed, uint256 idx) public {
         uint256 id = _order(seed);
         if (id == 0) return;
         IMarket.Order memory o = market.order(id);
@@ -74,69 +107,56 @@ contract Handler is Fixture {
         _observe(id);
     }
 
-    mapping(bytes32 => uint128) internal _committed;
-
-    function bidTracked(uint256 seed, uint128 price) external {
-        uint256 id = _order(seed);
-        if (id == 0) return;
-        uint256 p = seed % providers.length;
-        price = uint128(bound(price, 1, MAX_PRICE));
-        bytes32 c = market.bidCommitment(id, providers[p], price, 50, bytes32(uint256(price)));
-        _committed[c] = price;
-        vm.prank(providers[p]);
-        try market.commitBid(id, executorIds[p], c) {} catch {}
-    }
-
     /// Pushes one order up to `steps` steps along the happy path so that random walks reach every state.
-    function advance(uint256 seed, uint128 price, uint8 steps) external {
-        for (uint256 k = 0; k < steps % 10; ++k) this.step(seed, price);
+    function advance(uint256 seed, uint128 price, uint8 steps, uint8 verdicts) external {
+        for (uint256 k = 0; k < steps % 12; ++k) _step(seed, price, verdicts);
     }
 
-    function step(uint256 seed, uint128 price) external {
-        if (msg.sender != address(this)) return;
+    function _step(uint256 seed, uint128 price, uint8 verdicts) internal {
         uint256 id = _order(seed);
         if (id == 0) return;
         IMarket.Order memory o = market.order(id);
         if (o.state == IMarket.State.Bidding) {
             if (block.timestamp < o.bidDeadline) {
-                this.bidTracked(id - 1 + orders * (seed % providers.length), price);
+                bidTracked(id - 1 + orders * (seed % providers.length), price);
                 vm.warp(o.bidDeadline);
             } else if (block.timestamp < o.revealDeadline) {
-                for (uint256 b = 0; b < o.bidCount; ++b) this.reveal(id - 1, b);
+                for (uint256 b = 0; b < o.bidCount; ++b) reveal(id - 1, b);
                 vm.warp(o.revealDeadline);
             } else {
                 try market.closeBidding(id) {} catch {}
             }
         } else if (o.state == IMarket.State.Confirming) {
-            this.confirm(id - 1);
+            _confirm(id);
         } else if (o.state == IMarket.State.Deploying) {
-            this.start(id - 1);
+            vm.prank(customer);
+            try market.startLease(id) {} catch {}
         } else if (o.state == IMarket.State.Fulfilling) {
-            uint256 r = pool.latestRoundOf(id);
-            if (pool.round(r).phase == IWitnessPool.Phase.Requested) {
-                this.playRound(id - 1, uint8(seed));
+            if (o.roundPending) {
+                _playRound(id, verdicts);
             } else {
-                if (block.timestamp < o.stepDeadline) vm.warp(o.stepDeadline);
-                try market.finish(id) {} catch {}
+                uint64 epochStart = o.startedAt + uint64(o.nextEpoch) * o.epochLength;
+                if (block.timestamp < epochStart) vm.warp(epochStart);
+                try market.requestRound(id) {} catch {
+                    try market.finish(id) {} catch {}
+                }
             }
         }
         _observe(id);
     }
 
-    function close(uint256 seed) external {
-        uint256 id = _order(seed);
-        if (id == 0) return;
-        try market.closeBidding(id) {} catch {}
-        _observe(id);
+    function _confirm(uint256 id) internal {
+        IMarket.Order memory o = market.order(id);
+        uint256 idx = o.runnerUpOffered ? o.runnerUp : o.winner;
+        vm.prank(market.bid(id, idx).bidder);
+        try market.confirmLease(id, "d") {} catch {}
     }
 
     function confirm(uint256 seed) external {
         uint256 id = _order(seed);
         if (id == 0) return;
-        IMarket.Order memory o = market.order(id);
-        if (o.bidCount == 0) return;
-        vm.prank(market.bid(id, o.winner).bidder);
-        try market.confirmLease(id, "d") {} catch {}
+        if (market.order(id).bidCount == 0) return;
+        _confirm(id);
         _observe(id);
     }
 
@@ -148,65 +168,150 @@ contract Handler is Fixture {
         _observe(id);
     }
 
-    function playRound(uint256 seed, uint8 violated) external {
+    function requestRound(uint256 seed) external {
         uint256 id = _order(seed);
         if (id == 0) return;
-        uint256 r = pool.latestRoundOf(id);
+        try market.requestRound(id) {} catch {}
+        _observe(id);
+    }
+
+    function playRound(uint256 seed, uint8 verdicts) external {
+        uint256 id = _order(seed);
+        if (id == 0) return;
+        _playRound(id, verdicts);
+        _observe(id);
+    }
+
+    /// Members report from the low bits of `verdicts` (Ok, Fraud, Unavailable, Stale); the last one never reveals.
+    function _playRound(uint256 id, uint8 verdicts) internal {
+        IMarket.Order memory o = market.order(id);
+        uint256 r = pool.roundOf(id, o.nextEpoch);
         if (r == 0 || pool.round(r).phase != IWitnessPool.Phase.Requested) return;
         vm.roll(block.number + 2);
         try pool.drawCommittee(r) returns (address[] memory m) {
             uint64 t = uint64(block.timestamp);
+            IWitnessPool.Verdict[] memory vs = new IWitnessPool.Verdict[](m.length);
             for (uint256 i = 0; i < m.length; ++i) {
-                IWitnessPool.Verdict v = i < violated % (m.length + 1) ? IWitnessPool.Verdict.Violated : IWitnessPool.Verdict.NotViolated;
-                bytes32 c = pool.verdictCommitment(r, m[i], v, t, bytes32(i));
+                vs[i] = IWitnessPool.Verdict(1 + ((verdicts >> (2 * (i % 4))) & 3));
                 vm.prank(m[i]);
-                pool.commitVerdict(r, c);
+                pool.commitVerdict(r, commitOf(r, m[i], vs[i], t));
             }
             vm.warp(pool.round(r).commitDeadline);
             for (uint256 i = 0; i + 1 < m.length; ++i) {
-                IWitnessPool.Verdict v = i < violated % (m.length + 1) ? IWitnessPool.Verdict.Violated : IWitnessPool.Verdict.NotViolated;
                 vm.prank(m[i]);
-                pool.revealVerdict(r, v, t, bytes32(i));
+                pool.revealVerdict(r, vs[i], t, evidenceOf(m[i]), saltOf(m[i]));
             }
             vm.warp(pool.revealDeadline(r));
             pool.finalize(r);
-        } catch {}
-        _observe(id);
+        } catch {
+            vm.warp(block.timestamp + 1001);
+            try pool.finalize(r) {} catch {}
+        }
     }
 
     function finishOrExpire(uint256 seed) external {
         uint256 id = _order(seed);
         if (id == 0) return;
-        uint256 r = pool.latestRoundOf(id);
-        if (r != 0) try pool.finalize(r) {} catch {}
         try market.finish(id) {} catch {}
         try market.expire(id) {} catch {}
         _observe(id);
     }
 
-    function redeem(uint256 seed, uint96 amount) external {
+    function bond(uint256 seed, uint256 idx) external {
         uint256 id = _order(seed);
         if (id == 0) return;
+        try market.claimBond(id, idx % 8) {} catch {}
+    }
+
+    // ---------------------------------------------------------------- settlement
+
+    /// The honest provider redeems a batch its enclave ran (it keeps the receipt and records).
+    function redeem(uint256 seed, uint8 n, uint96 amount) external {
+        uint256 id = _order(seed);
+        if (id == 0) return;
+        ISettlement.Lease memory l = settlement.lease(id);
+        if (l.status == ISettlement.LeaseStatus.None) return;
+        uint64 first = _nextNonce[id];
+        uint256 count = 1 + n % 8;
+        (, bytes32 head,) = _records(first, count);
+        uint256 cumulative = _cumulative[id] + 1 + amount % 1e15;
         ISettlement.Voucher memory v =
-            ISettlement.Voucher(id, nextNonce, nextNonce, bytes32(seed), amount % 1e16, uint64(block.timestamp + 10));
+            ISettlement.Voucher(id, first, first + uint64(count) - 1, head, cumulative, uint64(block.timestamp + 1000));
+        if (cumulative > maxSigned[id]) maxSigned[id] = cumulative;
         bytes memory sig = signVoucher(CUSTOMER_KEY, v);
+        vm.prank(l.provider);
         try settlement.redeem(v, sig) {
-            nextNonce++;
+            _nextNonce[id] = first + uint64(count);
+            _cumulative[id] = cumulative;
+            _redeemed.push(Batch(id, first, first + uint64(count) - 1, head));
         } catch {}
         try settlement.collect(id) {} catch {}
     }
 
-    function claimAndUphold(uint256 seed) external {
+    /// The hostile customer signs a voucher over everything and tries to redeem it itself.
+    function customerRedeems(uint256 seed, uint64 last) external {
         uint256 id = _order(seed);
         if (id == 0) return;
         ISettlement.Voucher memory v =
-            ISettlement.Voucher(id, 1000, 1000, bytes32(seed), 0, uint64(block.timestamp + 10));
+            ISettlement.Voucher(id, 0, last, bytes32(seed), 0, uint64(block.timestamp + 1000));
         bytes memory sig = signVoucher(CUSTOMER_KEY, v);
         vm.prank(customer);
-        try settlement.openClaim(v, sig, 1000) returns (uint256 claimId) {
-            vm.warp(block.timestamp + 101);
-            settlement.upholdClaim(claimId);
+        try settlement.redeem(v, sig) {
+            customerRedeemed++;
         } catch {}
+    }
+
+    /// The customer claims against a redeemed batch (`made` false) or a made-up one; the honest
+    /// provider answers whatever it can, then anyone upholds after the window.
+    function claim(uint256 seed, bool madeUp, uint64 nonceOffset) external {
+        uint256 claimId;
+        Batch memory b;
+        if (madeUp || _redeemed.length == 0) {
+            uint256 id = _order(seed);
+            if (id == 0) return;
+            b = Batch(id, uint64(seed % 100), uint64(seed % 100) + nonceOffset % 300, bytes32(seed));
+        } else {
+            b = _redeemed[seed % _redeemed.length];
+        }
+        uint64 nonce = b.first + (b.last > b.first ? nonceOffset % (b.last - b.first + 1) : 0);
+        vm.prank(customer);
+        try settlement.openClaim(b.leaseId, b.first, b.last, b.head, nonce) returns (uint256 id_) {
+            claimId = id_;
+        } catch {
+            return;
+        }
+        _answer(claimId, b);
+        vm.warp(block.timestamp + WINDOW + 1);
+        try settlement.upholdClaim(claimId) {} catch {}
+    }
+
+    function _answer(uint256 claimId, Batch memory b) internal {
+        (ISettlement.CallRecord[] memory recs, bytes32 head, bytes32 recordHead) =
+            _records(b.first, uint256(b.last - b.first) + 1);
+        if (head != b.head) return; // not a batch this provider's enclave ran
+        ISettlement.Lease memory l = settlement.lease(b.leaseId);
+        uint256 key = _enclaveKeyOf(l.enclave);
+        ISettlement.Receipt memory r = ISettlement.Receipt(b.leaseId, b.first, b.last, recordHead, bytes32(0), 1, 2);
+        try settlement.answerClaim(claimId, r, signReceipt(key, r), recs) {} catch {}
+    }
+
+    function _enclaveKeyOf(address enclave) internal view returns (uint256) {
+        for (uint256 i = 0; i < providers.length; ++i) {
+            if (vm.addr(enclaveKey(i)) == enclave) return enclaveKey(i);
+        }
+        return 1;
+    }
+
+    function _records(uint64 first, uint256 n)
+        internal
+        view
+        returns (ISettlement.CallRecord[] memory recs, bytes32 requestHead, bytes32 recordHead)
+    {
+        recs = new ISettlement.CallRecord[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            recs[i] = ISettlement.CallRecord(first + uint64(i), keccak256("fn"), keccak256(abi.encode(first + i)), 0, 1, 1);
+        }
+        (requestHead, recordHead) = settlement.chainHeads(recs);
     }
 
     function settle(uint256 seed) external {
@@ -215,11 +320,7 @@ contract Handler is Fixture {
         try settlement.settle(id) {} catch {}
     }
 
-    function bond(uint256 seed, uint256 idx) external {
-        uint256 id = _order(seed);
-        if (id == 0) return;
-        try market.claimBond(id, idx % 8) {} catch {}
-    }
+    // ---------------------------------------------------------------- stakes
 
     function providerUnstake(uint256 seed, uint128 amount) external {
         uint256 p = seed % providers.length;
@@ -233,10 +334,11 @@ contract Handler is Fixture {
         vm.stopPrank();
     }
 
-    function witnessUnstake(uint256 seed, uint128 amount) external {
+    function witnessUnstake(uint256 seed, uint128 amount, bool rejoin) external {
         address w = witnesses[seed % witnesses.length];
         vm.startPrank(w);
         try registry.requestWitnessUnstake(bound(amount, 1, WITNESS_STAKE)) {} catch {}
+        if (rejoin) try registry.addWitnessStake(WITNESS_STAKE) {} catch {}
         try registry.withdrawWitnessStake() {} catch {}
         vm.stopPrank();
     }
@@ -246,14 +348,37 @@ contract Handler is Fixture {
         vm.roll(block.number + 1);
     }
 
-    function checkWithdrawals() external view returns (bool) {
+    // ---------------------------------------------------------------- views for the invariants
+
+    /// Withdrawn plus still held never exceeds what was deposited; locked equals the collateral of the
+    /// executor's unsettled leases.
+    function checkStakes() external view returns (bool) {
         for (uint256 i = 0; i < executorIds.length; ++i) {
             uint256 e = executorIds[i];
-            // what a provider withdrew plus what is still staked never exceeds what it deposited
-            uint256 left = registry.executor(e).stake + registry.executor(e).thawing;
-            if (withdrawn[e] + left > deposited[e]) return false;
+            uint256 held = registry.executor(e).stake + registry.executor(e).thawing + registry.executor(e).locked;
+            if (withdrawn[e] + held > deposited[e]) return false;
+            uint256 backing;
+            for (uint256 id = 1; id <= orders; ++id) {
+                (uint256 ex, uint256 amount) = registry.leaseCollateral(id);
+                if (ex == e) backing += amount;
+            }
+            if (backing != registry.executor(e).locked) return false;
         }
         return true;
+    }
+
+    /// No claim against the honest provider was ever upheld.
+    function upheldClaims() external view returns (uint256 n) {
+        for (uint256 c = 1; c <= settlement.claimCount(); ++c) {
+            if (settlement.claim(c).status == ISettlement.ClaimStatus.Upheld) n++;
+        }
+    }
+
+    function overcharged() external view returns (bool) {
+        for (uint256 id = 1; id <= orders; ++id) {
+            if (settlement.lease(id).paid > maxSigned[id]) return true;
+        }
+        return false;
     }
 
     function settlementOwed() external view returns (uint256 owed) {
@@ -275,9 +400,31 @@ contract Handler is Fixture {
             for (uint256 b = 0; b < o.bidCount; ++b) {
                 IMarket.Bid memory x = market.bid(id, b);
                 // unrevealed bonds are forfeited once bidding closes
-                if (!x.bondClaimed && (o.state == IMarket.State.Bidding || x.revealed)) owed += BOND;
+                if (!x.bondClaimed && (o.state == IMarket.State.Bidding || x.revealed)) owed += o.bidBond;
             }
         }
+    }
+
+    function poolOwed() external view returns (uint256 owed) {
+        for (uint256 id = 1; id <= orders; ++id) {
+            IMarket.Order memory o = market.order(id);
+            for (uint32 e = 0; e < o.epochs && e <= o.nextEpoch; ++e) {
+                uint256 r = pool.roundOf(id, e);
+                if (r == 0) continue;
+                IWitnessPool.Phase ph = pool.round(r).phase;
+                if (ph == IWitnessPool.Phase.Requested || ph == IWitnessPool.Phase.Drawn) owed += pool.round(r).fee;
+            }
+        }
+    }
+
+    /// A round exists only for settled epochs or the pending one.
+    function epochsInOrder() external view returns (bool) {
+        for (uint256 id = 1; id <= orders; ++id) {
+            IMarket.Order memory o = market.order(id);
+            if (o.nextEpoch < o.epochs && pool.roundOf(id, o.nextEpoch + 1) != 0) return false;
+            if (o.roundPending && pool.roundOf(id, o.nextEpoch) == 0) return false;
+        }
+        return true;
     }
 
     function sumBalances() external view returns (uint256 s) {
@@ -302,23 +449,23 @@ contract InvariantTest {
         t[0] = address(handler);
     }
 
-    /// Total supply = balances + market escrow and bonds + settlement budgets and claim bonds + stakes.
+    /// Total supply = balances + what the contracts hold; nothing is minted, only burned.
     function invariant_tokenConservation() public view {
         (address t, address m, address s, address r, address p) = handler.contracts();
         uint256 held = IERC20Like(t).balanceOf(m) + IERC20Like(t).balanceOf(s) + IERC20Like(t).balanceOf(r)
             + IERC20Like(t).balanceOf(p);
         require(IERC20Like(t).totalSupply() == handler.sumBalances() + held, "supply != balances + held");
-        require(IERC20Like(t).balanceOf(p) == 0, "pool keeps nothing");
+        require(IERC20Like(t).totalSupply() <= handler.initialSupply(), "minted");
     }
 
-    /// Every contract holds exactly what its books say (escrow never negative: books are unsigned and
-    /// the tokens are there).
+    /// Every contract holds exactly what its books say.
     function invariant_escrowMatchesBooks() public view {
-        (address t, address m, address s, address r,) = handler.contracts();
+        (address t, address m, address s, address r, address p) = handler.contracts();
         require(IERC20Like(t).balanceOf(m) == IMarketLike(m).totalHeld(), "market books");
         require(IMarketLike(m).totalHeld() == handler.marketOwed(), "market escrow + bonds");
         require(IERC20Like(t).balanceOf(s) == handler.settlementOwed(), "settlement budgets + bonds");
         require(IERC20Like(t).balanceOf(r) == IRegistryLike(r).totalStaked(), "registry books");
+        require(IERC20Like(t).balanceOf(p) == handler.poolOwed(), "pool holds the fees of open rounds");
     }
 
     function invariant_ordersNeverSkipOrSettleTwice() public view {
@@ -326,8 +473,27 @@ contract InvariantTest {
         require(handler.settledTwice() == 0, "settled twice");
     }
 
-    function invariant_slashedStakeNeverWithdrawn() public view {
-        require(handler.checkWithdrawals(), "withdrew slashed stake");
+    /// No epoch is skipped or settled twice: the next epoch only moves forward, one round per epoch.
+    function invariant_epochsInOrder() public view {
+        require(handler.epochBackwards() == 0, "epoch moved backwards or past the end");
+        require(handler.epochsInOrder(), "a round ahead of its epoch");
+    }
+
+    /// A provider cannot withdraw stake that backs an unsettled lease, nor more than it deposited.
+    function invariant_collateralStaysLocked() public view {
+        require(handler.checkStakes(), "collateral withdrawn or books off");
+    }
+
+    /// Fairness: the honest provider (a receipt for every batch it was paid for) never loses collateral
+    /// through Settlement, and only it can redeem.
+    function invariant_honestProviderNeverLosesToClaims() public view {
+        require(handler.upheldClaims() == 0, "a claim against the honest provider was upheld");
+        require(handler.customerRedeemed() == 0, "someone else redeemed");
+    }
+
+    /// The customer is never charged more than its vouchers authorise.
+    function invariant_neverChargedBeyondVouchers() public view {
+        require(!handler.overcharged(), "paid above the highest signed cumulative amount");
     }
 }
 

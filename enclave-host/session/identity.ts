@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { type EnclaveRegistration, signRegistration } from '../../protocol/registration.js';
 import { addressOfPrivateKey, isPrivateKey } from '../../protocol/secp256k1.js';
+import type { TypedDataDomain } from '../../protocol/typed-data.js';
 import { generateX25519, type X25519KeyPair } from '../../protocol/x25519.js';
 
 /**
@@ -22,4 +24,18 @@ export function generateEnclaveIdentity(): EnclaveIdentity {
     identityAddress: addressOfPrivateKey(priv),
     staticKey: generateX25519(),
   };
+}
+
+/**
+ * The enclave's proof of possession for registering it on the Registry: its identity key signs the
+ * provider, evidence hash and endpoint under the Registry's EIP-712 domain (protocol/registration.ts).
+ * Besides transcripts and receipts this is the only thing the identity key signs, and the typed-data
+ * domain keeps it from standing for either.
+ */
+export function registrationProof(
+  identity: EnclaveIdentity,
+  registry: TypedDataDomain,
+  reg: EnclaveRegistration,
+): Uint8Array {
+  return signRegistration(registry, reg, identity.identityPrivateKey);
 }

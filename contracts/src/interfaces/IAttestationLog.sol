@@ -37,6 +37,9 @@ interface IAttestationLog {
     /// @notice The most recent checkpoint of `operator`; reverts when it has none.
     function latestOf(address operator) external view returns (Checkpoint memory);
 
+    /// @notice The index of the most recent checkpoint of `operator`; reverts when it has none.
+    function latestIndexOf(address operator) external view returns (uint256);
+
     /// @notice The number of checkpoints anchored (all operators) when `operator` was last revoked
     /// (zero if never revoked).
     function revokedAt(address operator) external view returns (uint256);

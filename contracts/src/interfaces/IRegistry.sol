@@ -68,6 +68,7 @@ interface IRegistry {
 
     error RegistryUnauthorized(address caller);
     error RegistryAlreadyWired();
+    error RegistryZeroAddress();
     error RegistryNotProvider(uint256 executorId, address caller);
     error RegistryUnknownExecutor(uint256 executorId);
     error RegistryUnknownWitness(address account);
@@ -142,11 +143,12 @@ interface IRegistry {
     function lockCollateral(uint256 leaseId, uint256 executorId, uint256 amount) external;
 
     /// @notice Takes up to `amount` from the collateral of `leaseId` and sends it to the caller
-    /// (settlement or witness pool). @return slashed What was taken.
+    /// (settlement or witness pool). Reverts `RegistryNoCollateral` for a lease never locked; a released
+    /// lease has nothing left, so it returns 0. @return slashed What was taken.
     function slashCollateral(uint256 leaseId, uint256 amount) external returns (uint256 slashed);
 
     /// @notice Returns what is left of the collateral of `leaseId` to the executor's free stake
-    /// (settlement only, when the lease is settled).
+    /// (settlement only, when the lease is settled); once per lease.
     function releaseCollateral(uint256 leaseId) external;
 
     /// @notice Registers the caller as a witness with `stake >= minWitnessStake` tokens (needs allowance).
