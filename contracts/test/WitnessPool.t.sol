@@ -228,15 +228,23 @@ contract WitnessPoolTest is TestBase {
         vm.warp(1_000_000);
         vm.roll(100);
         token = new PoolTestToken(1e27);
+        _deploy(_params(), 7);
+    }
+
+    /// @dev A registry with `witnesses` listed witnesses, a pool with `p` and its market; lease LEASE
+    /// has COLLATERAL locked.
+    function _deploy(WitnessPool.Params memory p, uint256 witnesses) internal {
+        delete accounts;
+        delete opened;
         registry = new RegistryDouble(token, MIN_STAKE);
-        pool = new WitnessPool(token, IRegistry(address(registry)), _params());
+        pool = new WitnessPool(token, IRegistry(address(registry)), p);
         registry.setPool(address(pool));
         market = new MarketDouble(pool, token);
         pool.setMarket(address(market));
         token.transfer(address(market), 1000e18);
         token.approve(address(registry), type(uint256).max);
         registry.lockCollateral(LEASE, EXECUTOR, COLLATERAL);
-        for (uint256 i = 0; i < 7; ++i) _addWitness();
+        for (uint256 i = 0; i < witnesses; ++i) _addWitness();
         vm.roll(block.number + 1);
     }
 
@@ -257,7 +265,7 @@ contract WitnessPoolTest is TestBase {
     }
 
     function _addWitness() internal returns (address account) {
-        account = address(uint160(0xB000 + accounts.length));
+        account = address(uint160(0xB000 + registry.witnessCount()));
         accounts.push(account);
         token.transfer(account, 1e18); // a witness's wallet is not empty
         registry.register(account, MIN_STAKE);
@@ -823,6 +831,19 @@ contract WitnessPoolTest is TestBase {
         _assertHoldsOpenFees();
     }
 
+    function test_finalize_okPaysNothingToAStaleMinority() public {
+        uint256 roundId = _request(LEASE, 0, 5, 3);
+        address[] memory m = _draw(roundId);
+        uint256[] memory b0 = _balances(m);
+        uint256 c0 = token.balanceOf(CUSTOMER);
+        _play(roundId, m, _v(STALE, STALE, FRAUD, NONE, NONE), _times(0, 0, 8, 0, 0));
+        assertEq(uint256(_finalizeAfterReveals(roundId)), uint256(OK), "ok: no majority for anything");
+        for (uint256 i = 0; i < 5; ++i) assertEq(token.balanceOf(m[i]), b0[i], "nobody agrees with Ok");
+        assertEq(token.balanceOf(CUSTOMER) - c0, 5 * UNIT, "whole fee back");
+        _assertSettled(LEASE, 0, OK, 0);
+        _assertHoldsOpenFees();
+    }
+
     function test_finalize_nobodyRevealsIsOkAndRefundsTheFee() public {
         uint256 roundId = _request(LEASE, 0, 3, 2);
         address[] memory m = _draw(roundId);
@@ -913,47 +934,167 @@ contract WitnessPoolTest is TestBase {
     /// @notice Payoffs for any mix of reports in a committee of 5: the outcome follows the rules, the
     /// pool keeps only open fees, nothing is minted, witness payouts stay within the fee plus their
     /// share of the slash, and every token is accounted for (paid, refunded or burned).
+    struct Snapshot {
+        uint256[] balances;
+        uint256[] stakes;
+        uint256 supply;
+        uint256 customer;
+        uint256 held; // pool + registry
+    }
+
+    function _snapshot(address[] memory m) internal view returns (Snapshot memory snap) {
+        snap.balances = _balances(m);
+        snap.stakes = new uint256[](m.length);
+        for (uint256 i = 0; i < m.length; ++i) snap.stakes[i] = _stake(m[i]);
+        snap.supply = token.totalSupply();
+        snap.customer = token.balanceOf(CUSTOMER);
+        snap.held = token.balanceOf(address(pool)) + token.balanceOf(address(registry));
+    }
+
+    /// @dev One member's reward and penalty for its report `v` against the outcome; returns the reward.
+    function _checkMember(address w, IWitnessPool.Verdict v, IWitnessPool.Verdict outcome, uint256 share, Snapshot memory before, uint256 i)
+        internal
+        view
+        returns (uint256 reward)
+    {
+        bool reportedViolation = v == FRAUD || v == UNAVAILABLE;
+        bool violation = outcome == FRAUD || outcome == UNAVAILABLE;
+        reward = (reportedViolation && violation) ? UNIT + share : (v == outcome && v != NONE) ? UNIT : 0;
+        uint256 penalty = v == NONE ? 2 * UNIT : (reportedViolation && !violation) ? UNIT : 0;
+        assertEq(token.balanceOf(w) - before.balances[i], reward, "member reward");
+        assertEq(before.stakes[i] - _stake(w), penalty, "member penalty");
+        assertEq(_reputation(w), v == NONE ? 2 : 3, "reputation lost only without a reveal");
+    }
+
     function testFuzz_finalize_conservesTokens(uint256 pattern, uint256 timeSeed, bool withOpenRound) public {
         if (withOpenRound) _request(LEASE, 9, 5, 3); // another round's fee stays in the pool
         uint256 roundId = _request(LEASE, 0, 5, 3);
         address[] memory m = _draw(roundId);
         IWitnessPool.Verdict[] memory v = new IWitnessPool.Verdict[](5);
         uint64[] memory t = new uint64[](5);
-        uint256[5] memory counts; // none, ok, fraud, unavailable, stale
         for (uint256 i = 0; i < 5; ++i) {
             v[i] = IWitnessPool.Verdict((pattern >> (i * 8)) % 5);
             t[i] = uint64(uint256(keccak256(abi.encode(timeSeed, i))) % 1e9);
-            counts[uint256(v[i])] += 1;
         }
-        uint256[] memory b0 = _balances(m);
-        uint256 supply = token.totalSupply();
-        uint256 c0 = token.balanceOf(CUSTOMER);
-        uint256 pool0 = token.balanceOf(address(pool));
-        uint256 reg0 = token.balanceOf(address(registry));
+        Snapshot memory before = _snapshot(m);
         _play(roundId, m, v, t);
         IWitnessPool.Verdict out = _finalizeAfterReveals(roundId);
+        _checkPayoffs(m, v, out, before);
+        _assertHoldsOpenFees();
+    }
 
+    /// @dev Checks the outcome rule, every member's reward and penalty, and token conservation.
+    function _checkPayoffs(address[] memory m, IWitnessPool.Verdict[] memory v, IWitnessPool.Verdict out, Snapshot memory before)
+        internal
+        view
+    {
+        uint256[5] memory counts; // none, ok, fraud, unavailable, stale
+        for (uint256 i = 0; i < 5; ++i) counts[uint256(v[i])] += 1;
         IWitnessPool.Verdict expected = counts[2] >= 3
             ? FRAUD
             : counts[2] + counts[3] >= 3 ? UNAVAILABLE : counts[4] >= 3 ? STALE : OK;
         assertEq(uint256(out), uint256(expected), "outcome rule");
-        uint256 paidToWitnesses;
-        for (uint256 i = 0; i < 5; ++i) paidToWitnesses += token.balanceOf(m[i]) - b0[i];
-        uint256 slashed = COLLATERAL - registry.collateral(LEASE);
         bool violation = expected == FRAUD || expected == UNAVAILABLE;
+        uint256 slashed = COLLATERAL - registry.collateral(LEASE);
         assertEq(slashed, violation ? COLLATERAL / 2 : 0, "slash only on a violation");
-        uint256 witnessShare = violation ? slashed / 4 / (counts[2] + counts[3]) * (counts[2] + counts[3]) : 0;
-        assertLe(paidToWitnesses, 5 * UNIT + witnessShare, "witnesses paid within the fee and their share");
-        assertLe(token.totalSupply(), supply, "nothing minted");
-        uint256 burned = supply - token.totalSupply();
-        uint256 toCustomer = token.balanceOf(CUSTOMER) - c0;
+        uint256 share = violation ? slashed / 4 / (counts[2] + counts[3]) : 0;
+        uint256 paidToWitnesses;
+        for (uint256 i = 0; i < 5; ++i) paidToWitnesses += _checkMember(m[i], v[i], expected, share, before, i);
+        assertLe(paidToWitnesses, 5 * UNIT + share * (counts[2] + counts[3]), "witnesses paid within the fee and their share");
+        assertLe(token.totalSupply(), before.supply, "nothing minted");
         // everything that left the pool and registry is what witnesses and the customer got, plus the burn
         assertEq(
-            pool0 + reg0 - token.balanceOf(address(pool)) - token.balanceOf(address(registry)),
-            paidToWitnesses + toCustomer + burned,
+            before.held - token.balanceOf(address(pool)) - token.balanceOf(address(registry)),
+            paidToWitnesses + (token.balanceOf(CUSTOMER) - before.customer) + (before.supply - token.totalSupply()),
             "conservation"
         );
+    }
+
+    function test_views_unknownRound() public view {
+        IWitnessPool.Round memory r = pool.round(12345);
+        assertEq(uint256(r.phase), 0, "no phase");
+        assertEq(r.leaseId, 0, "no lease");
+        assertEq(r.fee, 0, "no fee");
+        assertEq(pool.revealDeadline(12345), 0, "no deadline");
+        assertEq(pool.committee(12345).length, 0, "no committee");
+        assertEq(pool.roundOf(LEASE, 0), 0, "no round requested");
+        assertEq(pool.verdictCommitment(0, address(1), OK, 0, 0, 0) != 0 ? 1 : 0, 1, "defined for any id");
+    }
+
+    /// @notice The slash split for any collateral, shares and number of reporters: the customer gets
+    /// exactly its share, every reporter the same share, the rest is burned, nothing is created.
+    function testFuzz_finalize_slashSplit(uint256 collateral, uint16 slashBps, uint16 customerBps, uint16 witnessBps, uint8 reporters)
+        public
+    {
+        WitnessPool.Params memory p = _params();
+        p.providerSlashBps = uint16(bound(slashBps, 0, 10_000));
+        p.customerShareBps = uint16(bound(customerBps, 0, 10_000));
+        p.witnessShareBps = uint16(bound(witnessBps, 0, 10_000 - p.customerShareBps));
+        _deploy(p, 7);
+        collateral = bound(collateral, 0, 1e26);
+        registry.lockCollateral(LEASE + 1, EXECUTOR, collateral);
+        _checkSlashSplit(p, collateral, bound(reporters, 3, 5));
+    }
+
+    function _checkSlashSplit(WitnessPool.Params memory p, uint256 collateral, uint256 n) internal {
+        uint256 roundId = _request(LEASE + 1, 0, 5, 3);
+        address[] memory m = _draw(roundId);
+        IWitnessPool.Verdict[] memory v = new IWitnessPool.Verdict[](5);
+        for (uint256 i = 0; i < 5; ++i) v[i] = i < n ? UNAVAILABLE : OK;
+        uint256[] memory b0 = _balances(m);
+        uint256 supply = token.totalSupply();
+        uint256 c0 = token.balanceOf(CUSTOMER);
+        _play(roundId, m, v, _times(5, 4, 3, 2, 1));
+        assertEq(uint256(pool.finalize(roundId)), uint256(UNAVAILABLE), "unavailable");
+        uint256 slashed = collateral * p.providerSlashBps / 10_000;
+        uint256 toCustomer = slashed * p.customerShareBps / 10_000;
+        uint256 perReporter = slashed * p.witnessShareBps / 10_000 / n;
+        assertEq(registry.collateral(LEASE + 1), collateral - slashed, "slashed from the lease collateral");
+        assertEq(token.balanceOf(CUSTOMER) - c0, toCustomer + (5 - n) * UNIT, "customer share + rest of the fee");
+        for (uint256 i = 0; i < 5; ++i) {
+            assertEq(token.balanceOf(m[i]) - b0[i], i < n ? UNIT + perReporter : 0, "equal reporter shares");
+        }
+        assertEq(supply - token.totalSupply(), slashed - toCustomer - perReporter * n, "rest burned");
+        _assertSettled(LEASE + 1, 0, UNAVAILABLE, n == 3 ? 5 : n == 4 ? 4 : 3); // 3rd smallest of the first n of {5, 4, 3, 2, 1}
         _assertHoldsOpenFees();
+    }
+
+    /// @notice Rounds of several leases open at once, settled in any order, some cancelled: after every
+    /// step the pool holds exactly the fees of the rounds still open and the supply never rises.
+    function testFuzz_interleavedRoundsHoldOnlyOpenFees(uint256 seed) public {
+        for (uint256 i = 0; i < 5; ++i) _addWitness(); // 12 listed: four committees of 3 never deplete it
+        vm.roll(block.number + 1);
+        uint256[4] memory ids;
+        for (uint256 k = 0; k < 4; ++k) ids[k] = _request(LEASE + k, uint32(k), 3, 2);
+        _assertHoldsOpenFees();
+        uint256 supply = token.totalSupply();
+        uint256 cancelled = seed % 4; // this one is never drawn
+        for (uint256 k = 0; k < 4; ++k) {
+            if (k != cancelled) _draw(ids[k]);
+        }
+        _assertHoldsOpenFees();
+        for (uint256 step = 0; step < 4; ++step) {
+            uint256 k = (seed >> 8) % 4 + step;
+            uint256 roundId = ids[k % 4];
+            if (k % 4 == cancelled) {
+                vm.warp(uint256(pool.round(roundId).requestedAt) + 1000 > block.timestamp
+                    ? uint256(pool.round(roundId).requestedAt) + 1000
+                    : block.timestamp);
+                pool.finalize(roundId);
+            } else {
+                address[] memory m = pool.committee(roundId);
+                IWitnessPool.Verdict[] memory v = new IWitnessPool.Verdict[](3);
+                for (uint256 i = 0; i < 3; ++i) v[i] = IWitnessPool.Verdict((seed >> (16 + step * 8 + i * 2)) % 5);
+                if (block.timestamp < pool.round(roundId).commitDeadline) {
+                    _play(roundId, m, v, _zeroTimes(3));
+                }
+                if (block.timestamp < pool.revealDeadline(roundId)) vm.warp(pool.revealDeadline(roundId));
+                pool.finalize(roundId);
+            }
+            assertLe(token.totalSupply(), supply, "supply never rises");
+            supply = token.totalSupply();
+            _assertHoldsOpenFees();
+        }
     }
 
     // ================================================================ attacks
