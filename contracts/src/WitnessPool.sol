@@ -4,40 +4,91 @@ pragma solidity ^0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IMarket} from "./interfaces/IMarket.sol";
 import {IRegistry} from "./interfaces/IRegistry.sol";
 import {IToken} from "./interfaces/IToken.sol";
 import {IWitnessPool} from "./interfaces/IWitnessPool.sol";
 
 /// @title WitnessPool
-/// @notice See {IWitnessPool}.
+/// @notice See {IWitnessPool}. A round's id is derived from its lease and epoch
+/// (`(leaseId << 32 | epoch) + 1`), so no counter and no (lease, epoch) index are stored; a round's
+/// fee is `size * rewardUnit` with `rewardUnit` immutable, so it is computed rather than stored.
+/// Between transactions the pool holds exactly the fees of its open (requested or drawn) rounds.
 contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     uint256 public constant MAX_COMMITTEE = 15;
-    /// @notice Random draws per seat before the bounded fallback scan of the frozen list.
+    /// @notice Random draws per seat before the bounded fallback scan of the eligible list.
     uint256 public constant ATTEMPTS_PER_SEAT = 4;
+    /// @notice Largest lease id a round can be requested for (round ids pack the lease id and epoch).
+    uint256 public constant MAX_LEASE_ID = type(uint192).max;
     uint256 private constant BPS = 10_000;
+    /// @dev What a Stale reveal leaves in its commitment slot (Ok reveals clear it).
+    bytes32 private constant STALE_MARK = bytes32(uint256(1) << 255);
 
-    /// @notice Wiring and parameters, fixed at deployment.
+    /// @notice Parameters, fixed at deployment.
     struct Params {
-        uint64 seedDelay; // blocks between request and the seed block
-        uint64 commitWindow; // seconds
-        uint64 revealWindow; // seconds
-        uint64 drawTimeout; // seconds after request before an undrawn round can be cancelled
-        uint128 rewardUnit; // token units per payoff unit
+        uint64 seedDelay; // blocks between request and the seed block (at least 1)
+        uint64 commitWindow; // seconds after max(draw time, epoch end)
+        uint64 revealWindow; // seconds after the commit deadline
+        uint64 drawTimeout; // seconds after the request before an undrawn round can be cancelled
+        uint128 rewardUnit; // token units paid per agreeing member (the fee is size * rewardUnit)
         uint16 reputationLoss; // reputation lost by a member that does not reveal
-        uint16 providerSlashBps; // share of the executor's active stake slashed on Violated
-        uint16 customerShareBps; // share of the slashed stake paid to the customer
-        uint16 witnessShareBps; // share split between the members that reported Violated
+        uint16 providerSlashBps; // share of the lease's remaining collateral slashed on Fraud / Unavailable
+        uint16 customerShareBps; // share of the slash paid to the customer
+        uint16 witnessShareBps; // share of the slash split between the members that reported a violation
     }
 
-    IToken public immutable token;
+    /// @dev Storage of a round: two words written at the request, one or two at the draw. The second
+    /// word holds everything the draw, commits and reveals read and write. The revealed and Unavailable
+    /// counts are derived from the masks; `frozenCount` saturates at 2^16 - 1 (the registry lists at
+    /// most 1024 witnesses).
+    struct RoundData {
+        address customer;
+        uint64 executorId;
+        // ----
+        uint40 frozenBlock;
+        uint40 requestedAt;
+        uint40 epochEnd;
+        uint40 commitDeadline; // zero until the draw
+        uint16 frozenCount;
+        uint8 size;
+        uint8 majority;
+        Phase phase;
+        Verdict verdict;
+        uint16 revealedMask;
+        uint16 violatedMask; // Fraud or Unavailable reports
+        uint8 fraudCount;
+        uint8 staleCount;
+        // ----
+        uint256[2] members;
+    }
+
+    /// @dev Working values of {finalize} (kept in memory: the legacy pipeline has a small stack).
+    struct Settle {
+        uint256 roundId;
+        uint256 leaseId;
+        uint256 size;
+        uint256 revealed; // mask
+        uint256 violated; // mask
+        uint256 revealedCount;
+        uint256 violatedCount;
+        bool violation;
+        bool readStale; // Ok and Stale reports are mixed: read each member's slot
+        bool quietAreStale; // otherwise: every Ok-or-Stale report was Stale
+        uint256 perReporter;
+        uint256 rewards;
+        uint256 burn;
+    }
+
+    IERC20 public immutable token;
     IRegistry public immutable registry;
     uint64 public immutable seedDelay;
     uint64 public immutable commitWindow;
     uint64 public immutable revealWindow;
     uint64 public immutable drawTimeout;
+    /// @inheritdoc IWitnessPool
     uint128 public immutable rewardUnit;
     uint16 public immutable reputationLoss;
     uint16 public immutable providerSlashBps;
@@ -46,17 +97,19 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
 
     address private immutable _deployer;
     IMarket public market;
-    uint256 public roundCount;
 
-    mapping(uint256 roundId => Round) private _rounds;
-    mapping(uint256 leaseId => uint256) public latestRoundOf;
-    /// @dev Before reveal: the member's commitment. After: the violation time if it reported Violated, else zero.
+    mapping(uint256 roundId => RoundData) private _rounds;
+    /// @notice Before its reveal: a member's commitment. After it: the violation time of a Fraud or
+    /// Unavailable report, a marker for a Stale report, zero for an Ok report.
     mapping(uint256 roundId => mapping(address witness => bytes32)) public commitments;
 
-    constructor(IToken token_, IRegistry registry_, Params memory p) {
-        if (uint256(p.customerShareBps) + p.witnessShareBps > BPS || p.providerSlashBps > BPS) {
-            revert WitnessPoolBadCommittee(0, 0);
-        }
+    constructor(IERC20 token_, IRegistry registry_, Params memory p) {
+        if (
+            p.rewardUnit == 0 || uint256(p.rewardUnit) * MAX_COMMITTEE > type(uint96).max
+                || p.providerSlashBps > BPS || uint256(p.customerShareBps) + p.witnessShareBps > BPS
+                || p.seedDelay > type(uint32).max || p.commitWindow > type(uint32).max || p.revealWindow > type(uint32).max
+                || p.drawTimeout > type(uint32).max
+        ) revert WitnessPoolBadParams();
         token = token_;
         registry = registry_;
         seedDelay = p.seedDelay == 0 ? 1 : p.seedDelay;
@@ -71,11 +124,11 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
         _deployer = msg.sender;
     }
 
-    /// @notice Fixes the market once (deployer only).
-    function setMarket(IMarket market_) external {
+    /// @inheritdoc IWitnessPool
+    function setMarket(address market_) external {
         if (msg.sender != _deployer) revert WitnessPoolUnauthorized(msg.sender);
         if (address(market) != address(0)) revert WitnessPoolAlreadyWired();
-        market = market_;
+        market = IMarket(market_);
     }
 
     /// @inheritdoc IWitnessPool
@@ -86,54 +139,72 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IWitnessPool
-    function requestCommittee(uint256 leaseId, uint256 executorId, address customer, uint256 size, uint256 majority)
-        external
-        returns (uint256 roundId)
-    {
+    function requestRound(
+        uint256 leaseId,
+        uint32 epoch,
+        uint64 epochEnd,
+        uint256 executorId,
+        address customer,
+        uint256 size,
+        uint256 majority
+    ) external returns (uint256 roundId) {
         if (msg.sender != address(market)) revert WitnessPoolUnauthorized(msg.sender);
         validateCommittee(size, majority);
-        roundId = ++roundCount;
-        Round storage r = _rounds[roundId];
-        r.leaseId = leaseId;
+        if (leaseId > MAX_LEASE_ID) revert WitnessPoolLeaseIdTooLarge(leaseId);
+        roundId = _roundId(leaseId, epoch);
+        RoundData storage r = _rounds[roundId];
+        if (r.phase != Phase.None) revert WitnessPoolRoundExists(roundId);
+        // Every deadline of the round stays within uint40 seconds.
+        SafeCast.toUint40(uint256(epochEnd) + commitWindow + revealWindow);
+        uint256 eligible = registry.eligibleCount();
+        uint16 frozenCount = eligible > type(uint16).max ? type(uint16).max : uint16(eligible);
         r.customer = customer;
-        r.executorId = uint64(executorId);
+        r.executorId = SafeCast.toUint64(executorId);
+        r.frozenCount = frozenCount;
+        r.frozenBlock = uint40(block.number);
+        r.requestedAt = uint40(block.timestamp);
+        r.epochEnd = uint40(epochEnd);
         r.size = uint8(size);
         r.majority = uint8(majority);
         r.phase = Phase.Requested;
-        r.frozenBlock = uint40(block.number);
-        r.seedBlock = uint40(block.number + seedDelay);
-        r.frozenCount = uint32(registry.witnessCount());
-        r.requestedAt = uint64(block.timestamp);
-        latestRoundOf[leaseId] = roundId;
-        emit CommitteeRequested(roundId, leaseId, r.seedBlock, r.frozenCount, uint8(size), uint8(majority));
+        emit RoundRequested(
+            roundId, leaseId, epoch, uint64(block.number + seedDelay), frozenCount, uint8(size), uint8(majority), size * rewardUnit
+        );
     }
 
     /// @inheritdoc IWitnessPool
     function drawCommittee(uint256 roundId) external returns (address[] memory members) {
-        Round storage r = _round(roundId);
-        if (r.phase != Phase.Requested) revert WitnessPoolWrongPhase(roundId, r.phase);
-        bytes32 seed = keccak256(abi.encode(_seedHash(roundId, r.seedBlock), block.chainid, address(this), roundId));
+        RoundData storage r = _rounds[roundId];
+        _requirePhase(r, roundId, Phase.Requested);
+        uint256 frozenBlock = r.frozenBlock;
+        bytes32 seed =
+            keccak256(abi.encode(_seedHash(roundId, frozenBlock + seedDelay), block.chainid, address(this), roundId));
         uint256 size = r.size;
-        uint256[2] memory packed;
-        uint32[] memory ids;
-        (ids, members) = _select(seed, size, r.frozenCount, r.frozenBlock);
+        uint256[] memory ids;
+        (ids, members) = _select(seed, size, r.frozenCount, frozenBlock);
+        uint256 word0;
+        uint256 word1;
         for (uint256 i = 0; i < size; ++i) {
-            packed[i >> 3] |= uint256(ids[i]) << ((i & 7) * 32);
+            if (i < 8) word0 |= ids[i] << (i * 32);
+            else word1 |= ids[i] << ((i - 8) * 32);
         }
-        r.members[0] = packed[0];
-        if (size > 8) r.members[1] = packed[1];
-        r.phase = Phase.Drawn;
-        uint64 commitDeadline = uint64(block.timestamp) + commitWindow;
+        r.members[0] = word0;
+        if (size > 8) r.members[1] = word1;
+        uint256 epochEnd = r.epochEnd;
+        uint40 commitDeadline =
+            SafeCast.toUint40((block.timestamp > epochEnd ? block.timestamp : epochEnd) + commitWindow);
         r.commitDeadline = commitDeadline;
-        emit CommitteeDrawn(roundId, r.leaseId, members, seed, commitDeadline, commitDeadline + revealWindow);
+        r.phase = Phase.Drawn;
+        emit CommitteeDrawn(roundId, _leaseOf(roundId), members, seed, commitDeadline, commitDeadline + revealWindow);
     }
 
     /// @inheritdoc IWitnessPool
     function commitVerdict(uint256 roundId, bytes32 commitment) external {
         // commitDeadline is zero until the draw and in the past once a round can be finalized, so the
-        // window check alone pins the phase (one cold slot less per commit).
-        uint64 deadline = _rounds[roundId].commitDeadline;
-        if (deadline == 0) revert WitnessPoolWrongPhase(roundId, _rounds[roundId].phase);
+        // window check alone pins the phase (one cold slot per commit).
+        RoundData storage r = _rounds[roundId];
+        uint40 deadline = r.commitDeadline;
+        if (deadline == 0) _requirePhase(r, roundId, Phase.Drawn);
         if (block.timestamp >= deadline) revert WitnessPoolCommitClosed(roundId, deadline);
         if (commitment == bytes32(0)) revert WitnessPoolZeroCommitment();
         commitments[roundId][msg.sender] = commitment;
@@ -141,78 +212,123 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IWitnessPool
-    function revealVerdict(uint256 roundId, Verdict verdict, uint64 violationTime, bytes32 salt) external {
-        Round storage r = _rounds[roundId];
-        if (r.phase != Phase.Drawn) revert WitnessPoolWrongPhase(roundId, r.phase);
+    function revealVerdict(uint256 roundId, Verdict verdict, uint64 violationTime, bytes32 evidenceHash, bytes32 salt)
+        external
+    {
+        RoundData storage r = _rounds[roundId];
+        _requirePhase(r, roundId, Phase.Drawn);
         uint64 commitDeadline = r.commitDeadline;
         if (block.timestamp < commitDeadline) revert WitnessPoolRevealNotOpen(roundId, commitDeadline);
         if (block.timestamp >= commitDeadline + revealWindow) {
             revert WitnessPoolRevealClosed(roundId, commitDeadline + revealWindow);
         }
         if (verdict == Verdict.None) revert WitnessPoolBadVerdict(verdict);
-        uint256 index = _memberIndex(r, roundId, registry.witnessIdOf(msg.sender));
-        uint16 bit = uint16(1 << index);
+        uint16 bit = uint16(1 << _memberIndex(r, roundId, registry.witnessIdOf(msg.sender)));
         if (r.revealedMask & bit != 0) revert WitnessPoolAlreadyRevealed(roundId, msg.sender);
-        bytes32 expected = verdictCommitment(roundId, msg.sender, verdict, violationTime, salt);
+        bytes32 expected = verdictCommitment(roundId, msg.sender, verdict, violationTime, evidenceHash, salt);
         if (commitments[roundId][msg.sender] != expected) revert WitnessPoolCommitmentMismatch(roundId, msg.sender);
 
         r.revealedMask |= bit;
-        r.revealedCount += 1;
-        if (verdict == Verdict.Violated) {
-            // Only reported violations need their time later; other reveals clear the slot (refund).
-            commitments[roundId][msg.sender] = bytes32(uint256(violationTime));
+        if (verdict == Verdict.Fraud || verdict == Verdict.Unavailable) {
             r.violatedMask |= bit;
-            r.violatedCount += 1;
+            if (verdict == Verdict.Fraud) r.fraudCount += 1;
+            commitments[roundId][msg.sender] = bytes32(uint256(violationTime));
+        } else if (verdict == Verdict.Stale) {
+            r.staleCount += 1;
+            commitments[roundId][msg.sender] = STALE_MARK;
         } else {
             delete commitments[roundId][msg.sender];
         }
-        emit VerdictRevealed(roundId, msg.sender, verdict, violationTime);
+        emit VerdictRevealed(roundId, msg.sender, verdict, violationTime, evidenceHash);
     }
 
     /// @inheritdoc IWitnessPool
     function finalize(uint256 roundId) external nonReentrant returns (Verdict verdict) {
-        Round storage r = _round(roundId);
+        RoundData storage r = _rounds[roundId];
         if (r.phase == Phase.Requested) {
-            uint64 notBefore = r.requestedAt + drawTimeout;
-            if (block.timestamp < notBefore) revert WitnessPoolNotFinalizable(roundId, notBefore);
-            r.phase = Phase.Cancelled;
-            emit RoundCancelled(roundId, r.leaseId);
+            _cancel(r, roundId);
             return Verdict.None;
         }
-        if (r.phase != Phase.Drawn) revert WitnessPoolWrongPhase(roundId, r.phase);
+        _requirePhase(r, roundId, Phase.Drawn);
         uint64 revealEnd = r.commitDeadline + revealWindow;
-        if (block.timestamp < revealEnd && r.revealedCount < r.size) revert WitnessPoolNotFinalizable(roundId, revealEnd);
-        verdict = r.violatedCount >= r.majority ? Verdict.Violated : Verdict.NotViolated;
+        Settle memory s;
+        s.roundId = roundId;
+        s.leaseId = _leaseOf(roundId);
+        s.size = r.size;
+        s.revealed = r.revealedMask;
+        s.violated = r.violatedMask;
+        s.revealedCount = _popcount(s.revealed);
+        s.violatedCount = _popcount(s.violated);
+        if (block.timestamp < revealEnd && s.revealedCount < s.size) revert WitnessPoolNotFinalizable(roundId, revealEnd);
+        verdict = _outcome(r, s.violatedCount);
         r.phase = Phase.Finalized;
         r.verdict = verdict;
-
-        (address[] memory accounts, uint64[] memory times, uint256 burn) = _payMembers(r, roundId, verdict);
-        uint64 violationTime;
-        if (verdict == Verdict.Violated) {
-            violationTime = _kthSmallest(times, r.majority);
-            burn += _slashProvider(r, roundId, accounts, r.violatedMask);
+        s.violation = verdict == Verdict.Fraud || verdict == Verdict.Unavailable;
+        if (!s.violation) {
+            // Only a mix of Ok and Stale reports needs each member's slot to tell them apart.
+            uint256 staleCount = r.staleCount;
+            s.readStale = staleCount != 0 && staleCount != s.revealedCount - s.violatedCount;
+            s.quietAreStale = staleCount != 0;
         }
-        emit RoundFinalized(roundId, r.leaseId, verdict, r.violatedCount, r.revealedCount, violationTime);
-        if (burn > 0) token.burn(burn);
-        if (verdict == Verdict.Violated) market.onViolation(r.leaseId, violationTime);
+        uint64 violationTime;
+        uint256 toCustomer;
+        if (s.violation) {
+            violationTime = _violationTime(r, s);
+            toCustomer = _slash(r, s);
+        }
+        _payMembers(r, s, verdict);
+        uint256 refunded = s.size * rewardUnit - s.rewards;
+        toCustomer += refunded;
+        emit RoundFinalized(roundId, s.leaseId, _epochOf(roundId), verdict, uint8(s.revealedCount), violationTime, refunded);
+        if (toCustomer > 0) token.safeTransfer(r.customer, toCustomer);
+        if (s.burn > 0) IToken(address(token)).burn(s.burn);
+        market.onRoundSettled(s.leaseId, _epochOf(roundId), verdict, violationTime);
     }
 
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IWitnessPool
-    function verdictCommitment(uint256 roundId, address witness, Verdict verdict, uint64 violationTime, bytes32 salt)
-        public
-        view
-        returns (bytes32)
-    {
+    function verdictCommitment(
+        uint256 roundId,
+        address witness,
+        Verdict verdict,
+        uint64 violationTime,
+        bytes32 evidenceHash,
+        bytes32 salt
+    ) public view returns (bytes32) {
         return keccak256(
-            abi.encode(block.chainid, address(this), _rounds[roundId].leaseId, roundId, witness, verdict, violationTime, salt)
+            abi.encode(
+                block.chainid, address(this), _leaseOf(roundId), roundId, witness, verdict, violationTime, evidenceHash, salt
+            )
         );
     }
 
     /// @inheritdoc IWitnessPool
-    function round(uint256 roundId) external view returns (Round memory) {
-        return _rounds[roundId];
+    function round(uint256 roundId) external view returns (Round memory out) {
+        RoundData storage r = _rounds[roundId];
+        if (r.phase == Phase.None) return out;
+        out.leaseId = _leaseOf(roundId);
+        out.customer = r.customer;
+        out.executorId = r.executorId;
+        out.epoch = _epochOf(roundId);
+        out.frozenBlock = r.frozenBlock;
+        out.seedBlock = uint40(r.frozenBlock + seedDelay);
+        out.frozenCount = r.frozenCount;
+        out.requestedAt = r.requestedAt;
+        out.epochEnd = r.epochEnd;
+        out.commitDeadline = r.commitDeadline;
+        out.fee = uint96(uint256(r.size) * rewardUnit);
+        out.size = r.size;
+        out.majority = r.majority;
+        out.phase = r.phase;
+        out.verdict = r.verdict;
+        out.revealedMask = r.revealedMask;
+        out.violatedMask = r.violatedMask;
+        out.revealedCount = uint8(_popcount(r.revealedMask));
+        out.fraudCount = r.fraudCount;
+        out.unavailableCount = uint8(_popcount(r.violatedMask) - r.fraudCount);
+        out.staleCount = r.staleCount;
+        out.members = r.members;
     }
 
     /// @inheritdoc IWitnessPool
@@ -223,72 +339,118 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
 
     /// @inheritdoc IWitnessPool
     function committee(uint256 roundId) external view returns (address[] memory accounts) {
-        Round storage r = _rounds[roundId];
-        if (r.phase < Phase.Drawn || r.phase == Phase.Cancelled) return accounts;
-        accounts = new address[](r.size);
-        for (uint256 i = 0; i < r.size; ++i) {
-            uint256 id = (r.members[i >> 3] >> ((i & 7) * 32)) & type(uint32).max;
-            accounts[i] = registry.witnessAccount(id);
+        RoundData storage r = _rounds[roundId];
+        if (r.commitDeadline == 0) return accounts;
+        uint256 size = r.size;
+        accounts = new address[](size);
+        for (uint256 i = 0; i < size; ++i) {
+            accounts[i] = registry.witnessAccount(_memberId(r, i));
         }
     }
 
     /// @inheritdoc IWitnessPool
-    function roundPending(uint256 leaseId) external view returns (bool) {
-        uint256 id = latestRoundOf[leaseId];
-        if (id == 0) return false;
-        Phase p = _rounds[id].phase;
-        return p == Phase.Requested || p == Phase.Drawn;
+    function roundOf(uint256 leaseId, uint32 epoch) external view returns (uint256) {
+        if (leaseId > MAX_LEASE_ID) return 0;
+        uint256 roundId = _roundId(leaseId, epoch);
+        return _rounds[roundId].phase == Phase.None ? 0 : roundId;
     }
 
     // ---------------------------------------------------------------- internals
 
+    function _roundId(uint256 leaseId, uint32 epoch) private pure returns (uint256) {
+        return ((leaseId << 32) | epoch) + 1;
+    }
+
+    function _leaseOf(uint256 roundId) private pure returns (uint256) {
+        unchecked {
+            return (roundId - 1) >> 32;
+        }
+    }
+
+    function _epochOf(uint256 roundId) private pure returns (uint32) {
+        unchecked {
+            return uint32(roundId - 1);
+        }
+    }
+
+    function _popcount(uint256 x) private pure returns (uint256 n) {
+        while (x != 0) {
+            x &= x - 1;
+            ++n;
+        }
+    }
+
+    function _requirePhase(RoundData storage r, uint256 roundId, Phase expected) private view {
+        Phase phase = r.phase;
+        if (phase == expected) return;
+        if (phase == Phase.None) revert WitnessPoolUnknownRound(roundId);
+        revert WitnessPoolWrongPhase(roundId, phase);
+    }
+
     /// @dev The hash of the seed block while it is among the last 256; later, the hash of the pivot
     /// block `seedBlock + 256k` for the largest k that is still available. See docs/contracts.md.
-    function _seedHash(uint256 roundId, uint40 seedBlock) private view returns (bytes32) {
-        if (block.number <= seedBlock) revert WitnessPoolSeedNotReady(roundId, seedBlock);
+    function _seedHash(uint256 roundId, uint256 seedBlock) private view returns (bytes32) {
+        if (block.number <= seedBlock) revert WitnessPoolSeedNotReady(roundId, uint64(seedBlock));
         uint256 age = block.number - seedBlock;
         uint256 pivot = age <= 256 ? seedBlock : seedBlock + ((age - 1) / 256) * 256;
         return blockhash(pivot);
     }
 
-    /// @dev Rejection sampling over the frozen list, then a scan bounded by Registry.MAX_WITNESSES.
-    function _select(bytes32 seed, uint256 size, uint256 count, uint40 frozenBlock)
+    /// @dev Rejection sampling over the first `frozenCount` positions of the eligible list, accepting
+    /// witnesses eligible at the frozen block; then a scan of the current list (at most
+    /// Registry.MAX_ELIGIBLE positions). The list is a set, so distinct positions are distinct witnesses.
+    function _select(bytes32 seed, uint256 size, uint256 frozenCount, uint256 frozenBlock)
         private
         view
-        returns (uint32[] memory ids, address[] memory accounts)
+        returns (uint256[] memory ids, address[] memory accounts)
     {
-        ids = new uint32[](size);
+        ids = new uint256[](size);
         accounts = new address[](size);
+        uint256[] memory positions = new uint256[](size);
         uint256 found;
-        if (count == 0) revert WitnessPoolCommitteeUnfilled(0, size);
-        uint256 attempts = size * ATTEMPTS_PER_SEAT;
-        for (uint256 a = 0; a < attempts && found < size; ++a) {
-            uint256 id = uint256(keccak256(abi.encode(seed, a))) % count + 1;
-            found = _tryAdd(ids, accounts, found, id, frozenBlock);
+        if (frozenCount > 0) {
+            uint256 attempts = size * ATTEMPTS_PER_SEAT;
+            for (uint256 a = 0; a < attempts && found < size; ++a) {
+                uint256 pos = uint256(keccak256(abi.encode(seed, a))) % frozenCount;
+                found = _tryAdd(ids, accounts, positions, found, pos, frozenBlock);
+            }
         }
-        uint256 start = uint256(seed) % count;
-        for (uint256 j = 0; j < count && found < size; ++j) {
-            found = _tryAdd(ids, accounts, found, (start + j) % count + 1, frozenBlock);
+        if (found < size) {
+            uint256 count = registry.eligibleCount();
+            if (count > 0) {
+                uint256 start = uint256(seed) % count;
+                for (uint256 j = 0; j < count && found < size; ++j) {
+                    found = _tryAdd(ids, accounts, positions, found, (start + j) % count, frozenBlock);
+                }
+            }
         }
         if (found < size) revert WitnessPoolCommitteeUnfilled(found, size);
     }
 
-    function _tryAdd(uint32[] memory ids, address[] memory accounts, uint256 found, uint256 id, uint40 frozenBlock)
-        private
-        view
-        returns (uint256)
-    {
+    function _tryAdd(
+        uint256[] memory ids,
+        address[] memory accounts,
+        uint256[] memory positions,
+        uint256 found,
+        uint256 pos,
+        uint256 frozenBlock
+    ) private view returns (uint256) {
         for (uint256 k = 0; k < found; ++k) {
-            if (ids[k] == id) return found;
+            if (positions[k] == pos) return found;
         }
-        address account = registry.witnessAccountIfEligibleAt(id, frozenBlock);
+        (uint256 id, address account) = registry.eligibleWitnessAt(pos, frozenBlock);
         if (account == address(0)) return found;
-        ids[found] = uint32(id);
+        ids[found] = id;
         accounts[found] = account;
+        positions[found] = pos;
         return found + 1;
     }
 
-    function _memberIndex(Round storage r, uint256 roundId, uint256 id) private view returns (uint256) {
+    function _memberId(RoundData storage r, uint256 i) private view returns (uint256) {
+        return (r.members[i >> 3] >> ((i & 7) * 32)) & type(uint32).max;
+    }
+
+    function _memberIndex(RoundData storage r, uint256 roundId, uint256 id) private view returns (uint256) {
         if (id != 0) {
             uint256 size = r.size;
             uint256 word = r.members[0];
@@ -300,80 +462,105 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
         revert WitnessPoolNotMember(roundId, msg.sender);
     }
 
-    /// @dev Applies the payoff table to every member (at most MAX_COMMITTEE).
-    function _payMembers(Round storage r, uint256 roundId, Verdict verdict)
-        private
-        returns (address[] memory accounts, uint64[] memory times, uint256 burn)
-    {
-        uint256 size = r.size;
-        uint16 revealed = r.revealedMask;
-        uint16 violated = r.violatedMask;
-        accounts = new address[](size);
-        times = new uint64[](r.violatedCount);
-        uint256 nTimes;
-        for (uint256 i = 0; i < size; ++i) {
-            uint256 id = (r.members[i >> 3] >> ((i & 7) * 32)) & type(uint32).max;
-            address account = registry.witnessAccount(id);
-            accounts[i] = account;
-            uint16 bit = uint16(1 << i);
-            int256 units;
-            if (revealed & bit == 0) {
-                units = -2;
-                burn += registry.penalizeWitness(id, 2 * uint256(rewardUnit), reputationLoss);
-            } else if (violated & bit != 0) {
-                times[nTimes++] = uint64(uint256(commitments[roundId][account]));
-                if (verdict == Verdict.Violated) {
-                    units = 10;
-                } else {
-                    units = -1;
-                    burn += registry.penalizeWitness(id, uint256(rewardUnit), 0);
-                }
-            } else if (verdict == Verdict.NotViolated) {
-                units = 1;
-            }
-            if (units > 0) token.mint(account, uint256(units) * rewardUnit);
-            emit WitnessPaid(roundId, account, units);
-        }
+    function _outcome(RoundData storage r, uint256 violatedCount) private view returns (Verdict) {
+        uint256 majority = r.majority;
+        if (r.fraudCount >= majority) return Verdict.Fraud;
+        if (violatedCount >= majority) return Verdict.Unavailable;
+        if (r.staleCount >= majority) return Verdict.Stale;
+        return Verdict.Ok;
     }
 
-    function _slashProvider(Round storage r, uint256 roundId, address[] memory accounts, uint16 violated)
-        private
-        returns (uint256 burned)
-    {
-        uint256 executorId = r.executorId;
-        uint256 amount = uint256(registry.executor(executorId).stake) * providerSlashBps / BPS;
-        uint256 slashed = registry.slashExecutor(executorId, amount);
-        uint256 toCustomer = slashed * customerShareBps / BPS;
-        uint256 perWitness = slashed * witnessShareBps / BPS / r.violatedCount;
-        uint256 toWitnesses = perWitness * r.violatedCount;
-        burned = slashed - toCustomer - toWitnesses;
-        emit ProviderSlashed(roundId, executorId, slashed, toCustomer, toWitnesses, burned);
-        if (toCustomer > 0) IERC20(address(token)).safeTransfer(r.customer, toCustomer);
-        if (perWitness > 0) {
-            for (uint256 i = 0; i < accounts.length; ++i) {
-                if (violated & uint16(1 << i) != 0) IERC20(address(token)).safeTransfer(accounts[i], perWitness);
-            }
-        }
-    }
-
-    /// @dev The k-th smallest (1-based) reported violation time: with at least k reporters, no
-    /// minority can move it earlier than some honest report.
-    function _kthSmallest(uint64[] memory xs, uint256 k) private pure returns (uint64) {
-        uint256 n = xs.length;
-        for (uint256 i = 1; i < n; ++i) {
-            uint64 x = xs[i];
-            uint256 j = i;
-            while (j > 0 && xs[j - 1] > x) {
-                xs[j] = xs[j - 1];
+    /// @dev The `majority`-th smallest violation time among the violation reports (at least `majority`
+    /// of them exist on a violation outcome), so no minority of reporters can move it earlier than an
+    /// honest report. Clears the slots it reads.
+    function _violationTime(RoundData storage r, Settle memory s) private returns (uint64) {
+        uint64[] memory times = new uint64[](s.violatedCount);
+        uint256 filled;
+        for (uint256 i = 0; i < s.size; ++i) {
+            if (s.violated & (1 << i) == 0) continue;
+            address account = registry.witnessAccount(_memberId(r, i));
+            uint64 t = uint64(uint256(commitments[s.roundId][account]));
+            delete commitments[s.roundId][account];
+            uint256 j = filled++;
+            while (j > 0 && times[j - 1] > t) {
+                times[j] = times[j - 1];
                 --j;
             }
-            xs[j] = x;
+            times[j] = t;
         }
-        return xs[k - 1];
+        return times[uint256(r.majority) - 1];
     }
 
-    function _round(uint256 roundId) private view returns (Round storage r) {
-        r = _rounds[roundId];
-        if (r.phase == Phase.None) revert WitnessPoolUnknownRound(roundId);
+    /// @dev Slashes the lease's collateral; returns the customer's share and sets the share of each
+    /// violation reporter; the rest is added to the burn.
+    function _slash(RoundData storage r, Settle memory s) private returns (uint256 toCustomer) {
+        (, uint256 left) = registry.leaseCollateral(s.leaseId);
+        uint256 amount = left * providerSlashBps / BPS;
+        if (amount == 0) return 0;
+        uint256 slashed = registry.slashCollateral(s.leaseId, amount);
+        uint256 reporters = s.violatedCount;
+        toCustomer = slashed * customerShareBps / BPS;
+        s.perReporter = slashed * witnessShareBps / BPS / reporters;
+        uint256 toWitnesses = s.perReporter * reporters;
+        uint256 burned = slashed - toCustomer - toWitnesses;
+        s.burn += burned;
+        emit ProviderSlashed(s.roundId, r.executorId, slashed, toCustomer, toWitnesses, burned);
+    }
+
+    /// @dev Applies the payoffs to every member (at most MAX_COMMITTEE): rewards from the fee,
+    /// penalties taken from stake and added to the burn.
+    function _payMembers(RoundData storage r, Settle memory s, Verdict verdict) private {
+        uint256 unit = rewardUnit;
+        for (uint256 i = 0; i < s.size; ++i) {
+            uint256 bit = 1 << i;
+            uint256 id = _memberId(r, i);
+            address account;
+            int256 amount;
+            if (s.revealed & bit == 0) {
+                uint256 slashed = registry.penalizeWitness(id, 2 * unit, reputationLoss);
+                s.burn += slashed;
+                amount = -int256(slashed);
+            } else if (s.violated & bit != 0) {
+                if (s.violation) {
+                    amount = int256(unit + s.perReporter);
+                    s.rewards += unit;
+                } else {
+                    uint256 slashed = registry.penalizeWitness(id, unit, 0);
+                    s.burn += slashed;
+                    amount = -int256(slashed);
+                }
+            } else if (!s.violation) {
+                bool agrees;
+                if (s.readStale) {
+                    account = registry.witnessAccount(id);
+                    bool stale = commitments[s.roundId][account] != bytes32(0);
+                    if (stale) delete commitments[s.roundId][account];
+                    agrees = stale == (verdict == Verdict.Stale);
+                } else {
+                    agrees = s.quietAreStale == (verdict == Verdict.Stale);
+                }
+                if (agrees) {
+                    amount = int256(unit);
+                    s.rewards += unit;
+                }
+            }
+            if (amount == 0) continue;
+            if (account == address(0)) account = registry.witnessAccount(id);
+            emit WitnessPaid(s.roundId, account, amount);
+            if (amount > 0) token.safeTransfer(account, uint256(amount));
+        }
+    }
+
+    /// @dev A round not drawn within `drawTimeout`: the whole fee back to the customer, `None` to the market.
+    function _cancel(RoundData storage r, uint256 roundId) private {
+        uint64 notBefore = r.requestedAt + drawTimeout;
+        if (block.timestamp < notBefore) revert WitnessPoolNotFinalizable(roundId, notBefore);
+        r.phase = Phase.Cancelled;
+        uint256 fee = uint256(r.size) * rewardUnit;
+        uint256 leaseId = _leaseOf(roundId);
+        uint32 epoch = _epochOf(roundId);
+        emit RoundCancelled(roundId, leaseId, epoch, fee);
+        token.safeTransfer(r.customer, fee);
+        market.onRoundSettled(leaseId, epoch, Verdict.None, 0);
     }
 }

@@ -82,6 +82,8 @@ interface IWitnessPool {
     error WitnessPoolBadVerdict(Verdict verdict);
     error WitnessPoolCommitmentMismatch(uint256 roundId, address witness);
     error WitnessPoolNotFinalizable(uint256 roundId, uint64 notBefore);
+    error WitnessPoolRoundExists(uint256 roundId);
+    error WitnessPoolLeaseIdTooLarge(uint256 leaseId);
 
     event RoundRequested(uint256 indexed roundId, uint256 indexed leaseId, uint32 epoch, uint64 seedBlock, uint32 frozenCount, uint8 size, uint8 majority, uint256 fee);
     event CommitteeDrawn(uint256 indexed roundId, uint256 indexed leaseId, address[] members, bytes32 seed, uint64 commitDeadline, uint64 revealDeadline);
