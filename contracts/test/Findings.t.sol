@@ -216,8 +216,9 @@ contract FindingsTest is Fixture {
         vm.warp(market.order(id2).startedAt);
         // every witness leaves before the draw: nobody eligible is left in the list
         for (uint256 i = 0; i < witnesses.length; ++i) {
+            uint256 stake = registry.witness(registry.witnessIdOf(witnesses[i])).stake;
             vm.prank(witnesses[i]);
-            registry.requestWitnessUnstake(registry.witness(registry.witnessIdOf(witnesses[i])).stake);
+            registry.requestWitnessUnstake(stake);
         }
         uint256 r2 = market.requestRound(id2);
         vm.roll(block.number + 2);
@@ -265,6 +266,7 @@ contract FindingsTest is Fixture {
     function test_attack_oneActorTakesAllSeats() public {
         uint256 id = postOrder(3, 2);
         address p = providers[0];
+        _fund(p, 1e22);
         for (uint256 i = 0; i < 4; ++i) {
             uint256 e = extraExecutor(p, 100 + i);
             bytes32 c = market.bidCommitment(id, p, MAX_PRICE, 50, bytes32(i));
