@@ -107,8 +107,8 @@ export const DEFAULT_PARAMS: ChainParams = {
   claimBond: parseEther('1'),
   claimSlash: parseEther('10'),
   seedDelay: 2n,
-  commitWindow: 6n * HOUR,
-  revealWindow: 6n * HOUR,
+  commitWindow: 2n * HOUR,
+  revealWindow: 2n * HOUR,
   drawTimeout: DAY,
   rewardUnit: parseEther('0.1'),
   reputationLoss: 1n,
@@ -124,7 +124,7 @@ export const DEFAULT_PARAMS: ChainParams = {
   minBiddingWindow: 60n,
   maxBiddingWindow: 7n * DAY,
   maxDuration: 365n * DAY,
-  minEpochLength: HOUR,
+  minEpochLength: 4n * HOUR,
   staleGrace: 7n * DAY,
   deployFeeBps: 500n,
 };
@@ -143,7 +143,7 @@ export const TEST_PARAMS: ChainParams = {
   confirmWindow: 100n,
   deployWindow: 100n,
   minBiddingWindow: 10n,
-  minEpochLength: 100n,
+  minEpochLength: 200n,
   staleGrace: 300n,
 };
 

@@ -77,7 +77,7 @@ abstract contract Fixture is TestBase {
                 minBiddingWindow: 10,
                 maxBiddingWindow: 7 days,
                 maxDuration: 365 days,
-                minEpochLength: 100,
+                minEpochLength: 200,
                 staleGrace: 300,
                 deployFeeBps: 500
             })
