@@ -232,6 +232,8 @@ contract SettlementTest is SettlementSetup {
         uint256 max = settlement.MAX_BUDGET();
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementBudgetTooLarge.selector, max + 1, max));
         settlement.openLease(9, customer, provider, 1, enclave, max + 1);
+        vm.expectRevert(ISettlement.SettlementZeroCustomer.selector);
+        settlement.openLease(9, address(0), provider, 1, enclave, 1);
         settlement.openLease(9, customer, provider, 1, enclave, max);
         assertEq(settlement.lease(9).budget, max, "largest budget");
     }
@@ -686,6 +688,168 @@ contract SettlementTest is SettlementSetup {
         );
     }
 
+    // ------------------------------------------------------------ redeem: the assembly path and the Solidity path
+
+    /// A closed lease inside its window redeems through the Solidity checks: same amounts, batch and event.
+    function test_redeem_closedLeaseRecordsLikeAnOpenOne() public {
+        _redeem(_voucher(LEASE, 0, 0, 10, 0));
+        _close();
+        ISettlement.Voucher memory v = _voucher(LEASE, 5, 9, 25, 3);
+        bytes memory sig = _signVoucher(CUSTOMER_KEY, v);
+        vm.expectEmit(true, false, false, true, address(settlement));
+        emit ISettlement.VoucherRedeemed(LEASE, 5, 9, v.requestHead, 25, 15);
+        vm.prank(provider);
+        assertEq(settlement.redeem(v, sig), 15, "delta");
+        (uint256 paid, bool claimed) = settlement.batch(LEASE, 5, 9, v.requestHead);
+        assertEq(paid, 15, "batch");
+        assertTrue(!claimed, "unclaimed");
+        assertEq(settlement.lease(LEASE).paid, 25, "paid");
+        v.cumulativeAmount = 31;
+        assertEq(_redeem(v), 6, "same batch again");
+        (paid,) = settlement.batch(LEASE, 5, 9, v.requestHead);
+        assertEq(paid, 21, "accumulated");
+    }
+
+    /// On another chain (a fork) the cached domain does not hold: vouchers signed for that chain redeem
+    /// through the Solidity path, and vouchers signed for the original chain do not.
+    function test_redeem_onAnotherChain() public {
+        ISettlement.Voucher memory v = _voucher(LEASE, 0, 0, 10, 0);
+        bytes memory original = _signVoucher(CUSTOMER_KEY, v);
+        vm.chainId(block.chainid + 1);
+        bytes memory forked = _signVoucher(CUSTOMER_KEY, v);
+        vm.prank(provider);
+        vm.expectRevert();
+        settlement.redeem(v, original);
+        vm.prank(provider);
+        assertEq(settlement.redeem(v, forked), 10, "redeemed");
+        (uint256 paid,) = settlement.batch(LEASE, 0, 0, v.requestHead);
+        assertEq(paid, 10, "batch");
+    }
+
+    /// Both forms of an ECDSA signature (s and n - s) recover the customer; the second form of a
+    /// redeemed voucher pays nothing more. A v other than 27/28 or another length recovers nobody.
+    function test_redeem_signatureForms() public {
+        ISettlement.Voucher memory v = _voucher(LEASE, 0, 0, 10, 0);
+        (uint8 rv, bytes32 r, bytes32 sv) = vm.sign(CUSTOMER_KEY, settlement.voucherDigest(v));
+        bytes32 highS = bytes32(0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141 - uint256(sv));
+        bytes memory flipped = abi.encodePacked(r, highS, rv == 27 ? uint8(28) : uint8(27));
+        vm.startPrank(provider);
+        assertEq(settlement.redeem(v, flipped), 10, "the other form recovers the customer");
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNothingToRedeem.selector, 10, 10));
+        settlement.redeem(v, abi.encodePacked(r, sv, rv));
+        v.cumulativeAmount = 20;
+        (rv, r, sv) = vm.sign(CUSTOMER_KEY, settlement.voucherDigest(v));
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementBadSigner.selector, address(0), customer));
+        settlement.redeem(v, abi.encodePacked(r, sv, uint8(29)));
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementBadSigner.selector, address(0), customer));
+        settlement.redeem(v, abi.encodePacked(r, sv));
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementBadSigner.selector, address(0), customer));
+        settlement.redeem(v, abi.encodePacked(r, sv, rv, uint8(0)));
+        vm.stopPrank();
+        assertEq(settlement.lease(LEASE).paid, 10, "paid once");
+    }
+
+    /// Voucher fields typed uint64 with high bits set are refused (as the ABI decoder refuses them),
+    /// though the signature covers those exact words.
+    function test_redeem_dirtyUint64Refused() public {
+        ISettlement.Voucher memory v = _voucher(LEASE, 0, 0, 10, 0);
+        // Fields 1..3 dirty (firstNonce, lastNonce, deadline); then the clean voucher, built the same
+        // way, as the control.
+        for (uint256 field = 1; field <= 4; ++field) {
+            bytes memory data = abi.encodeCall(settlement.redeem, (v, hex""));
+            if (field < 4) data[4 + (field == 3 ? 5 : field) * 32] = 0x01; // the top byte of the word
+            bytes32 structHash;
+            assembly {
+                // keccak256(abi.encode(VOUCHER_TYPEHASH, v)) over the words as sent
+                let m := mload(0x40)
+                mstore(m, 0x4a737e92bb312be74a1e35b3552d32fdb6371d71641eeffb82014711d5127c95)
+                mcopy(add(m, 0x20), add(data, 0x24), 0xc0)
+                structHash := keccak256(m, 0xe0)
+            }
+            bytes32 digest = keccak256(abi.encodePacked(hex"1901", settlement.domainSeparator(), structHash));
+            bytes memory call =
+                bytes.concat(_slice(data, 0, 4 + 7 * 32), bytes32(uint256(65)), _sign(CUSTOMER_KEY, digest), new bytes(31));
+            vm.prank(provider);
+            (bool ok,) = address(settlement).call(call);
+            assertTrue(ok == (field == 4), "only the clean voucher redeems");
+        }
+        assertEq(settlement.lease(LEASE).paid, 10, "the control paid");
+        assertEq(settlement.VOUCHER_TYPEHASH(), 0x4a737e92bb312be74a1e35b3552d32fdb6371d71641eeffb82014711d5127c95, "typehash");
+    }
+
+    function _slice(bytes memory b, uint256 from, uint256 to) internal pure returns (bytes memory out) {
+        out = new bytes(to - from);
+        for (uint256 i = from; i < to; ++i) out[i - from] = b[i];
+    }
+
+    /// The same random voucher sequences on an open lease (assembly path) and on a closed lease inside
+    /// its window (Solidity path) succeed and fail alike, pay alike and record the same batches.
+    function testFuzz_redeem_pathsAgree(uint256 seed) public {
+        _open(LEASE + 1, BUDGET);
+        settlement.closeLease(LEASE + 1);
+        for (uint256 k = 0; k < 10; ++k) {
+            _agreeStep(uint256(keccak256(abi.encode(seed, k))), k);
+        }
+    }
+
+    struct Attempt {
+        uint64 first;
+        uint64 last;
+        uint256 amount;
+        uint256 mode; // 0: a stranger calls, 1: expired, 2: forged, 3: short signature, else valid
+        uint256 salt;
+    }
+
+    struct Outcome {
+        bool ok;
+        uint256 paidNow;
+        bytes4 err;
+    }
+
+    function _agreeStep(uint256 r, uint256 salt) internal {
+        Attempt memory t;
+        t.first = 1 + uint64(r % 600);
+        // Sometimes a reversed range, sometimes one longer than MAX_BATCH.
+        t.last = (r >> 16) % 5 == 0 ? t.first - 1 : t.first + uint64((r >> 24) % 300);
+        t.amount = (r >> 40) % (BUDGET + BUDGET / 5);
+        t.mode = (r >> 120) % 8;
+        t.salt = salt;
+        Outcome memory a = _tryRedeem(LEASE, t);
+        Outcome memory b = _tryRedeem(LEASE + 1, t);
+        assertTrue(a.ok == b.ok, "both succeed or both fail");
+        assertEq(a.paidNow, b.paidNow, "same amount");
+        assertEq(uint32(a.err), uint32(b.err), "same error");
+        if (a.ok) {
+            bytes32 head = _requestHead(t.first, t.last, salt);
+            (uint256 batchA,) = settlement.batch(LEASE, t.first, t.last, head);
+            (uint256 batchB,) = settlement.batch(LEASE + 1, t.first, t.last, head);
+            assertEq(batchA, batchB, "same batch");
+            assertTrue(batchA >= a.paidNow, "recorded");
+        }
+        assertEq(settlement.lease(LEASE).paid, settlement.lease(LEASE + 1).paid, "same paid");
+    }
+
+    function _tryRedeem(uint256 leaseId, Attempt memory t) internal returns (Outcome memory o) {
+        ISettlement.Voucher memory v = ISettlement.Voucher(
+            leaseId,
+            t.first,
+            t.last,
+            _requestHead(t.first, t.last >= t.first ? t.last : t.first, t.salt),
+            t.amount,
+            uint64(block.timestamp + 10)
+        );
+        if (t.mode == 1) v.deadline = uint64(block.timestamp - 1);
+        bytes memory sig = _signVoucher(t.mode == 2 ? STRANGER_KEY : CUSTOMER_KEY, v);
+        if (t.mode == 3) sig = _slice(sig, 0, 64);
+        vm.prank(t.mode == 0 ? stranger : provider);
+        try settlement.redeem(v, sig) returns (uint256 p) {
+            o.ok = true;
+            o.paidNow = p;
+        } catch (bytes memory reason) {
+            o.err = bytes4(reason);
+        }
+    }
+
     // ------------------------------------------------------------ regressions
 
     /// @notice Finding 1. Old rules: anyone could redeem and the nonce floor jumped past the voucher's
@@ -715,6 +879,18 @@ contract SettlementTest is SettlementSetup {
         vm.prank(provider);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNothingToRedeem.selector, 0, 0));
         settlement.redeem(voiding, sig);
+
+        // Nor can the customer (or anyone) redeem a well-formed voucher of its own, e.g. to record a
+        // batch the provider never served and then claim on it.
+        ISettlement.Voucher memory own = _voucher(LEASE, 0, 3, 1, 9);
+        sig = _signVoucher(CUSTOMER_KEY, own);
+        vm.prank(customer);
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNotProvider.selector, customer, provider));
+        settlement.redeem(own, sig);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNotProvider.selector, stranger, provider));
+        settlement.redeem(own, sig);
+        assertEq(settlement.lease(LEASE).paid, 0, "nothing redeemed");
 
         assertEq(_redeem(real), 40e18, "the provider's voucher still pays");
         assertEq(_redeem(_voucher(LEASE, 64, 64, 41e18, 0)), 1e18, "and the next one");
@@ -961,5 +1137,223 @@ contract SettlementTest is SettlementSetup {
         uint256 nonZeros = data.length - zeros;
         standard = 16 * nonZeros + 4 * zeros;
         floor = 10 * (zeros + 4 * nonZeros);
+    }
+}
+
+/// @notice Random walks over two leases: redemptions (also by the wrong caller, over budget, of a batch
+/// again), collections, claims (also made up), answers, upholds, time, closing and settling. Ghost
+/// counters record anything the rules forbid; the invariants below read them and the books.
+contract SettlementHandler is SettlementSetup {
+    struct BatchRef {
+        uint256 leaseId;
+        uint64 first;
+        uint64 last;
+        bytes32 head;
+        uint256 salt;
+    }
+
+    BatchRef[] internal _redeemed;
+    uint256[] internal _claimIds;
+    mapping(uint256 claimId => uint256) internal _claimBatch;
+    uint256 public madeUpClaimsOpened;
+    uint256 public overSlashed;
+    uint256 public honestAnswerRefused;
+    uint256 public notProviderRedeemed;
+    uint256 public answered;
+    uint256 public releasedEarly;
+    mapping(uint256 leaseId => uint256) public slashedFrom;
+
+    constructor() {
+        _deploy();
+        _open(1, BUDGET);
+        _open(2, BUDGET);
+    }
+
+    function _lease(uint256 seed) internal pure returns (uint256) {
+        return 1 + seed % 2;
+    }
+
+    function redeem(uint256 seed) external {
+        uint256 leaseId = _lease(seed);
+        uint64 first = uint64(seed >> 8) % 1000;
+        uint256 shape = (seed >> 24) % 10; // 0: reversed, 1: longer than MAX_BATCH, else 1..8 nonces
+        uint64 last = shape == 0 ? (first == 0 ? 0 : first - 1) : first + (shape == 1 ? 256 : uint64((seed >> 32) % 8));
+        uint256 amount = settlement.lease(leaseId).paid + (seed >> 40) % (BUDGET / 4);
+        uint256 salt = _redeemed.length;
+        // The request head of real records (a range no batch can have gets a placeholder).
+        bytes32 head = shape > 1 ? _requestHead(first, last, salt) : bytes32(seed);
+        ISettlement.Voucher memory v = ISettlement.Voucher(leaseId, first, last, head, amount, uint64(block.timestamp + 50));
+        bytes memory sig = _signVoucher(CUSTOMER_KEY, v);
+        bool byCustomer = (seed >> 100) % 10 == 0;
+        vm.prank(byCustomer ? customer : provider);
+        try settlement.redeem(v, sig) {
+            if (byCustomer) notProviderRedeemed++;
+            _redeemed.push(BatchRef(leaseId, first, last, head, salt));
+        } catch {}
+    }
+
+    /// Redeems a recorded batch again with a higher amount.
+    function redeemAgain(uint256 seed, uint256 extra) external {
+        if (_redeemed.length == 0) return;
+        BatchRef memory b = _redeemed[seed % _redeemed.length];
+        uint256 amount = settlement.lease(b.leaseId).paid + 1 + extra % (BUDGET / 8);
+        ISettlement.Voucher memory v =
+            ISettlement.Voucher(b.leaseId, b.first, b.last, b.head, amount, uint64(block.timestamp + 50));
+        bytes memory sig = _signVoucher(CUSTOMER_KEY, v);
+        vm.prank(provider);
+        try settlement.redeem(v, sig) {} catch {}
+    }
+
+    function collect(uint256 seed) external {
+        try settlement.collect(_lease(seed)) {} catch {}
+    }
+
+    function openClaim(uint256 seed) external {
+        if (_redeemed.length == 0) return;
+        uint256 i = seed % _redeemed.length;
+        BatchRef memory b = _redeemed[i];
+        uint64 nonce = b.first + uint64((seed >> 64) % (uint256(b.last - b.first) + 1));
+        vm.prank(customer);
+        try settlement.openClaim(b.leaseId, b.first, b.last, b.head, nonce) returns (uint256 id) {
+            _claimIds.push(id);
+            _claimBatch[id] = i;
+            (uint256 batchPaid,) = settlement.batch(b.leaseId, b.first, b.last, b.head);
+            if (settlement.claim(id).compensation > batchPaid) overSlashed++;
+        } catch {}
+    }
+
+    /// A claim on something the provider never redeemed.
+    function openMadeUpClaim(uint256 seed) external {
+        uint64 first = uint64(seed) % 1000;
+        vm.prank(customer);
+        try settlement.openClaim(_lease(seed), first, first + uint64((seed >> 64) % 300), keccak256(abi.encode(seed)), first) {
+            madeUpClaimsOpened++;
+        } catch {}
+    }
+
+    /// The provider answers with the enclave's receipt and the records of the batch (it holds them for
+    /// every batch it redeemed); inside the answer window this must always succeed.
+    function answer(uint256 seed) external {
+        uint256 n = _claimIds.length;
+        uint256 id;
+        ISettlement.Claim memory c;
+        for (uint256 k = 0; k < n; ++k) {
+            id = _claimIds[(seed + k) % n];
+            c = settlement.claim(id);
+            if (c.status == ISettlement.ClaimStatus.Open && block.timestamp <= c.deadline) break;
+        }
+        if (c.status != ISettlement.ClaimStatus.Open || block.timestamp > c.deadline) return;
+        ISettlement.CallRecord[] memory rs = _headRecords(_redeemed[_claimBatch[id]]);
+        ISettlement.Receipt memory r = ISettlement.Receipt(c.leaseId, c.firstNonce, c.lastNonce, bytes32(0), "ev", 1, 2);
+        (, r.recordHead) = settlement.chainHeads(rs);
+        bytes memory sig = _signReceipt(ENCLAVE_KEY, r);
+        vm.prank(provider);
+        try settlement.answerClaim(id, r, sig, rs) {
+            answered++;
+        } catch {
+            honestAnswerRefused++;
+        }
+    }
+
+    function _headRecords(BatchRef memory b) internal pure returns (ISettlement.CallRecord[] memory) {
+        return _records(b.first, uint256(b.last - b.first) + 1, b.salt);
+    }
+
+    function uphold(uint256 seed) external {
+        if (_claimIds.length == 0) return;
+        uint256 id = _claimIds[seed % _claimIds.length];
+        ISettlement.Claim memory c = settlement.claim(id);
+        uint256 before = registry.collateral(c.leaseId);
+        try settlement.upholdClaim(id) {
+            uint256 taken = before - registry.collateral(c.leaseId);
+            slashedFrom[c.leaseId] += taken;
+            if (taken > c.compensation) overSlashed++;
+        } catch {}
+    }
+
+    function warp(uint256 seconds_) external {
+        vm.warp(block.timestamp + seconds_ % 150);
+    }
+
+    function close(uint256 seed) external {
+        try settlement.closeLease(_lease(seed)) {} catch {}
+    }
+
+    function settle(uint256 seed) external {
+        uint256 leaseId = _lease(seed);
+        try settlement.settle(leaseId) {} catch {}
+        if (registry.released(leaseId) && settlement.lease(leaseId).status != ISettlement.LeaseStatus.Settled) {
+            releasedEarly++;
+        }
+    }
+
+    // ---- views for the invariants
+
+    /// Budgets not yet collected on unsettled leases plus the bonds of open claims.
+    function owed() external view returns (uint256 sum) {
+        for (uint256 id = 1; id <= 2; ++id) {
+            ISettlement.Lease memory l = settlement.lease(id);
+            if (l.status != ISettlement.LeaseStatus.Settled) sum += uint256(l.budget) - l.collected;
+            sum += uint256(l.openClaims) * BOND;
+        }
+    }
+
+    function batchSum(uint256 leaseId) external view returns (uint256 sum) {
+        for (uint256 i = 0; i < _redeemed.length; ++i) {
+            BatchRef memory b = _redeemed[i];
+            if (b.leaseId != leaseId) continue;
+            (uint256 p,) = settlement.batch(b.leaseId, b.first, b.last, b.head);
+            sum += p;
+        }
+    }
+
+    function books() external view returns (SettlementTestToken, Settlement, RegistryDouble) {
+        return (token, settlement, registry);
+    }
+}
+
+contract SettlementInvariantTest is TestBase {
+    SettlementHandler internal handler;
+
+    function setUp() public {
+        handler = new SettlementHandler();
+    }
+
+    function targetContracts() public view returns (address[] memory t) {
+        t = new address[](1);
+        t[0] = address(handler);
+    }
+
+    /// The settlement holds exactly the uncollected budgets of unsettled leases and the open bonds.
+    function invariant_balanceMatchesBooks() public view {
+        (SettlementTestToken token, Settlement settlement,) = handler.books();
+        assertEq(token.balanceOf(address(settlement)), handler.owed(), "balance = budgets left + bonds");
+    }
+
+    /// collected <= paid <= budget, and paid is exactly what the recorded batches released.
+    function invariant_paidWithinBudgetAndByBatches() public view {
+        (, Settlement settlement,) = handler.books();
+        for (uint256 id = 1; id <= 2; ++id) {
+            ISettlement.Lease memory l = settlement.lease(id);
+            assertLe(l.collected, l.paid, "collected <= paid");
+            assertLe(l.paid, l.budget, "paid <= budget");
+            assertEq(handler.batchSum(id), l.paid, "sum of batches = paid");
+        }
+    }
+
+    /// Collateral only leaves by upheld claims (each at most its compensation, at most what the batch
+    /// paid) and returns to the executor only at settlement; no made-up claim ever opens.
+    function invariant_collateralOnlyForRealClaims() public view {
+        (, Settlement settlement, RegistryDouble registry) = handler.books();
+        assertEq(handler.madeUpClaimsOpened(), 0, "made-up claim opened");
+        assertEq(handler.notProviderRedeemed(), 0, "someone else redeemed");
+        assertEq(handler.overSlashed(), 0, "slashed beyond the compensation or the batch");
+        assertEq(handler.honestAnswerRefused(), 0, "an honest answer was refused");
+        assertEq(handler.releasedEarly(), 0, "released before settlement");
+        for (uint256 id = 1; id <= 2; ++id) {
+            if (registry.released(id)) continue;
+            assertEq(registry.collateral(id) + handler.slashedFrom(id), 1000e18, "collateral - slashed");
+            assertTrue(settlement.lease(id).status != ISettlement.LeaseStatus.Settled, "settled but locked");
+        }
     }
 }
