@@ -35,6 +35,8 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     /// 2^96 tokens.
     uint256 public constant MAX_BUDGET = (1 << 95) - 1;
 
+    /// @dev Lease ids are below this.
+    uint256 private constant LEASE_IDS = 1 << 64;
     /// @dev Set in `LeaseData.budget` while the lease is open.
     uint96 private constant OPEN = uint96(1 << 95);
     /// @dev The batch (leaseId, firstNonce, lastNonce, requestHead) is stored at
@@ -83,7 +85,10 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         bool claimed;
     }
 
-    mapping(uint256 leaseId => LeaseData) private _leases;
+    /// @dev Indexed by lease id (the market's order ids, which count up from zero): a lease sits at the
+    /// fixed slot `_leases.slot + 4 * leaseId`, with no hash to compute. No lease has an id of 2^64 or
+    /// more.
+    LeaseData[LEASE_IDS] private _leases;
     mapping(uint256 claimId => Claim) private _claims;
 
     constructor(
@@ -126,6 +131,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         address enclave,
         uint256 budget
     ) external onlyMarket {
+        if (leaseId >= LEASE_IDS) revert SettlementLeaseIdTooLarge(leaseId);
         LeaseData storage l = _leases[leaseId];
         if (l.status != LeaseStatus.None) revert SettlementLeaseExists(leaseId);
         if (budget > MAX_BUDGET) revert SettlementBudgetTooLarge(budget, MAX_BUDGET);
@@ -141,7 +147,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function closeLease(uint256 leaseId) external onlyMarket {
-        LeaseData storage l = _leases[leaseId];
+        LeaseData storage l = _lease(leaseId);
         if (l.status != LeaseStatus.Open) revert SettlementLeaseNotOpen(leaseId, l.status);
         l.status = LeaseStatus.Closed;
         l.closedAt = uint64(block.timestamp);
@@ -163,9 +169,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         // lastNonce 0x44, requestHead 0x64, cumulativeAmount 0x84, deadline 0xa4). Memory from 0 is
         // scratch; the free memory pointer and the zero slot are restored before falling through.
         assembly {
-            mstore(0x00, calldataload(0x04))
-            mstore(0x20, _leases.slot)
-            let slot := keccak256(0x00, 0x40)
+            let slot := add(_leases.slot, shl(2, calldataload(0x04))) // checked below: leaseId < 2^64
             let word0 := sload(slot) // provider | paid << 160
             let word1 := sload(add(slot, 1)) // customer | budget << 160, bit 255 = open
             let cumulative := calldataload(0x84)
@@ -186,11 +190,13 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
                         and(eq(chainid(), chainId), eq(customerSignature.length, 65))
                     )
                 ),
-                // Clean uint64 fields, 0 <= last - first < MAX_BATCH (a reversed range wraps around),
-                // deadline not passed.
+                // A lease id below 2^64, clean uint64 fields, 0 <= last - first < MAX_BATCH (a reversed
+                // range wraps around), deadline not passed.
                 and(
                     and(
-                        iszero(shr(64, or(or(calldataload(0x24), calldataload(0x44)), deadline))),
+                        iszero(
+                            shr(64, or(or(calldataload(0x04), calldataload(0x24)), or(calldataload(0x44), deadline)))
+                        ),
                         lt(sub(calldataload(0x44), calldataload(0x24)), MAX_BATCH)
                     ),
                     iszero(gt(timestamp(), deadline))
@@ -224,7 +230,12 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
                     // requestHead are in place at 0x20.
                     mstore(0x80, cumulative)
                     mstore(0xa0, paidNow)
-                    log2(0x20, 0xa0, 0x566f8222ba64552147478845d0614bb1d866c31af3760273169bafc936c845e4, calldataload(0x04))
+                    log2(
+                        0x20,
+                        0xa0,
+                        0x566f8222ba64552147478845d0614bb1d866c31af3760273169bafc936c845e4,
+                        calldataload(0x04)
+                    )
                     mstore(0x00, paidNow)
                     return(0x00, 0x20)
                 }
@@ -239,7 +250,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     /// budget <= MAX_BUDGET, so it fits the 96 bits of `paid`, and a batch's amount (at most the lease's
     /// paid) fits the 96 bits of its slot.
     function _redeemChecked(Voucher calldata v, bytes calldata customerSignature) private returns (uint256 paidNow) {
-        LeaseData storage l = _leases[v.leaseId];
+        LeaseData storage l = _lease(v.leaseId);
         uint256 paid = _checkVoucher(v, customerSignature, l);
         paidNow = v.cumulativeAmount - paid;
         l.paid = uint96(v.cumulativeAmount);
@@ -249,7 +260,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function collect(uint256 leaseId) external nonReentrant returns (uint256 amount) {
-        LeaseData storage l = _leases[leaseId];
+        LeaseData storage l = _lease(leaseId);
         if (l.status == LeaseStatus.None) revert SettlementUnknownLease(leaseId);
         amount = uint256(l.paid) - l.collected;
         l.collected = l.paid;
@@ -260,7 +271,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function settle(uint256 leaseId) external nonReentrant returns (uint256 refunded) {
-        LeaseData storage l = _leases[leaseId];
+        LeaseData storage l = _lease(leaseId);
         if (l.status != LeaseStatus.Closed) revert SettlementLeaseNotOpen(leaseId, l.status);
         uint64 until = l.closedAt + redeemWindow;
         if (block.timestamp < until) revert SettlementRedeemWindowOpen(leaseId, until);
@@ -286,7 +297,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         nonReentrant
         returns (uint256 claimId)
     {
-        LeaseData storage l = _leases[leaseId];
+        LeaseData storage l = _lease(leaseId);
         if (l.budget & OPEN == 0) _requireRedeemable(leaseId, l);
         if (msg.sender != l.customer) revert SettlementNotCustomer(msg.sender, l.customer);
         if (nonce < firstNonce || nonce > lastNonce) {
@@ -334,7 +345,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         (bytes32 requestHead, bytes32 recordHead) = _chainHeads(records, r.firstNonce);
         if (requestHead != c.requestHead) revert SettlementRequestHeadMismatch(requestHead, c.requestHead);
         if (recordHead != r.recordHead) revert SettlementRecordHeadMismatch(recordHead, r.recordHead);
-        LeaseData storage l = _leases[c.leaseId];
+        LeaseData storage l = _lease(c.leaseId);
         _requireSigner(receiptDigest(r), enclaveSignature, l.enclave);
 
         c.status = ClaimStatus.Answered;
@@ -348,7 +359,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         Claim storage c = _openClaim(claimId);
         if (block.timestamp <= c.deadline) revert SettlementClaimPending(claimId, c.deadline);
         uint256 leaseId = c.leaseId;
-        LeaseData storage l = _leases[leaseId];
+        LeaseData storage l = _lease(leaseId);
         c.status = ClaimStatus.Upheld;
         l.openClaims -= 1;
         address customer = l.customer;
@@ -380,6 +391,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function lease(uint256 leaseId) external view returns (Lease memory) {
+        if (leaseId >= LEASE_IDS) return Lease(address(0), 0, LeaseStatus.None, 0, address(0), 0, address(0), 0, 0, 0);
         LeaseData storage l = _leases[leaseId];
         return Lease({
             customer: l.customer,
@@ -417,6 +429,12 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- internals
 
+    /// @dev No lease has an id of 2^64 or more.
+    function _lease(uint256 leaseId) private view returns (LeaseData storage) {
+        if (leaseId >= LEASE_IDS) revert SettlementUnknownLease(leaseId);
+        return _leases[leaseId];
+    }
+
     function _batch(uint256 leaseId, uint64 firstNonce, uint64 lastNonce, bytes32 requestHead)
         private
         pure
@@ -438,9 +456,8 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
             CallRecord calldata c = records[i];
             if (c.nonce != firstNonce + i) revert SettlementRecordMismatch(i, c.nonce);
             requestHead = keccak256(abi.encode(requestHead, c.nonce, c.functionHash, c.inputHash));
-            recordHead = keccak256(
-                abi.encode(recordHead, c.nonce, c.functionHash, c.inputHash, c.outputHash, c.usage, c.price)
-            );
+            recordHead =
+                keccak256(abi.encode(recordHead, c.nonce, c.functionHash, c.inputHash, c.outputHash, c.usage, c.price));
         }
     }
 

@@ -111,7 +111,11 @@ abstract contract SettlementSetup is TestBase {
         settlement.openLease(leaseId, customer, provider, EXECUTOR, enclave, budget);
     }
 
-    function _records(uint64 first, uint256 n, uint256 salt) internal pure returns (ISettlement.CallRecord[] memory rs) {
+    function _records(uint64 first, uint256 n, uint256 salt)
+        internal
+        pure
+        returns (ISettlement.CallRecord[] memory rs)
+    {
         rs = new ISettlement.CallRecord[](n);
         for (uint256 k = 0; k < n; ++k) {
             rs[k] = ISettlement.CallRecord(
@@ -134,7 +138,9 @@ abstract contract SettlementSetup is TestBase {
         view
         returns (ISettlement.Voucher memory)
     {
-        return ISettlement.Voucher(leaseId, first, last, _requestHead(first, last, salt), amount, uint64(block.timestamp + 1000));
+        return ISettlement.Voucher(
+            leaseId, first, last, _requestHead(first, last, salt), amount, uint64(block.timestamp + 1000)
+        );
     }
 
     function _receipt(uint256 leaseId, uint64 first, uint64 last, uint256 salt)
@@ -391,7 +397,9 @@ contract SettlementTest is SettlementSetup {
         _redeem(_voucher(LEASE, 1, 1, 40, 0));
         _close();
         vm.expectRevert(
-            abi.encodeWithSelector(ISettlement.SettlementRedeemWindowOpen.selector, LEASE, uint64(block.timestamp + WINDOW))
+            abi.encodeWithSelector(
+                ISettlement.SettlementRedeemWindowOpen.selector, LEASE, uint64(block.timestamp + WINDOW)
+            )
         );
         settlement.settle(LEASE);
         vm.warp(block.timestamp + WINDOW);
@@ -579,12 +587,16 @@ contract SettlementTest is SettlementSetup {
         ISettlement.CallRecord[] memory otherInput = _records(10, 3, 0);
         otherInput[2].inputHash = bytes32("tampered");
         (bytes32 reqHead,) = settlement.chainHeads(otherInput);
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementRequestHeadMismatch.selector, reqHead, v.requestHead));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlement.SettlementRequestHeadMismatch.selector, reqHead, v.requestHead)
+        );
         settlement.answerClaim(id, r, sig, otherInput);
         ISettlement.CallRecord[] memory otherOutput = _records(10, 3, 0);
         otherOutput[0].outputHash = bytes32("tampered");
         (, bytes32 recHead) = settlement.chainHeads(otherOutput);
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementRecordHeadMismatch.selector, recHead, r.recordHead));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlement.SettlementRecordHeadMismatch.selector, recHead, r.recordHead)
+        );
         settlement.answerClaim(id, r, sig, otherOutput);
         bytes memory byCustomer = _signReceipt(CUSTOMER_KEY, r);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementBadSigner.selector, customer, enclave));
@@ -679,11 +691,17 @@ contract SettlementTest is SettlementSetup {
         bytes32 req0 = keccak256(abi.encode(bytes32(0), rs[0].nonce, rs[0].functionHash, rs[0].inputHash));
         assertEq(req, keccak256(abi.encode(req0, rs[1].nonce, rs[1].functionHash, rs[1].inputHash)), "request chain");
         bytes32 rec0 = keccak256(
-            abi.encode(bytes32(0), rs[0].nonce, rs[0].functionHash, rs[0].inputHash, rs[0].outputHash, rs[0].usage, rs[0].price)
+            abi.encode(
+                bytes32(0), rs[0].nonce, rs[0].functionHash, rs[0].inputHash, rs[0].outputHash, rs[0].usage, rs[0].price
+            )
         );
         assertEq(
             rec,
-            keccak256(abi.encode(rec0, rs[1].nonce, rs[1].functionHash, rs[1].inputHash, rs[1].outputHash, rs[1].usage, rs[1].price)),
+            keccak256(
+                abi.encode(
+                    rec0, rs[1].nonce, rs[1].functionHash, rs[1].inputHash, rs[1].outputHash, rs[1].usage, rs[1].price
+                )
+            ),
             "record chain"
         );
     }
@@ -724,6 +742,32 @@ contract SettlementTest is SettlementSetup {
         assertEq(settlement.redeem(v, forked), 10, "redeemed");
         (uint256 paid,) = settlement.batch(LEASE, 0, 0, v.requestHead);
         assertEq(paid, 10, "batch");
+    }
+
+    /// Lease ids of 2^64 and more never exist; an id that aliases an open lease's slot modulo 2^256
+    /// (4 * id wraps around) redeems nothing.
+    function test_leaseIds_below2To64() public {
+        uint256 huge = 1 << 64;
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementLeaseIdTooLarge.selector, huge));
+        settlement.openLease(huge, customer, provider, 1, enclave, 1);
+        uint256 alias_ = LEASE + (1 << 254);
+        ISettlement.Voucher memory v = _voucher(alias_, 0, 0, 10, 0);
+        bytes memory sig = _signVoucher(CUSTOMER_KEY, v);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementUnknownLease.selector, alias_));
+        settlement.redeem(v, sig);
+        assertEq(uint256(settlement.lease(huge).status), uint256(ISettlement.LeaseStatus.None), "none");
+        assertEq(settlement.lease(alias_).customer, address(0), "not the aliased lease");
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementUnknownLease.selector, huge));
+        settlement.closeLease(huge);
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementUnknownLease.selector, huge));
+        settlement.collect(huge);
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementUnknownLease.selector, huge));
+        settlement.settle(huge);
+        vm.prank(customer);
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementUnknownLease.selector, huge));
+        settlement.openClaim(huge, 0, 0, bytes32(0), 0);
+        assertEq(settlement.lease(LEASE).paid, 0, "nothing paid");
     }
 
     /// Both forms of an ECDSA signature (s and n - s) recover the customer; the second form of a
@@ -767,19 +811,26 @@ contract SettlementTest is SettlementSetup {
                 structHash := keccak256(m, 0xe0)
             }
             bytes32 digest = keccak256(abi.encodePacked(hex"1901", settlement.domainSeparator(), structHash));
-            bytes memory call =
-                bytes.concat(_slice(data, 0, 4 + 7 * 32), bytes32(uint256(65)), _sign(CUSTOMER_KEY, digest), new bytes(31));
+            bytes memory call = bytes.concat(
+                _slice(data, 0, 4 + 7 * 32), bytes32(uint256(65)), _sign(CUSTOMER_KEY, digest), new bytes(31)
+            );
             vm.prank(provider);
             (bool ok,) = address(settlement).call(call);
             assertTrue(ok == (field == 4), "only the clean voucher redeems");
         }
         assertEq(settlement.lease(LEASE).paid, 10, "the control paid");
-        assertEq(settlement.VOUCHER_TYPEHASH(), 0x4a737e92bb312be74a1e35b3552d32fdb6371d71641eeffb82014711d5127c95, "typehash");
+        assertEq(
+            settlement.VOUCHER_TYPEHASH(),
+            0x4a737e92bb312be74a1e35b3552d32fdb6371d71641eeffb82014711d5127c95,
+            "typehash"
+        );
     }
 
     function _slice(bytes memory b, uint256 from, uint256 to) internal pure returns (bytes memory out) {
         out = new bytes(to - from);
-        for (uint256 i = from; i < to; ++i) out[i - from] = b[i];
+        for (uint256 i = from; i < to; ++i) {
+            out[i - from] = b[i];
+        }
     }
 
     /// The same random voucher sequences on an open lease (assembly path) and on a closed lease inside
@@ -1020,7 +1071,9 @@ contract SettlementTest is SettlementSetup {
             answered++;
             vm.warp(block.timestamp + WINDOW + 1);
             vm.expectRevert(
-                abi.encodeWithSelector(ISettlement.SettlementClaimNotOpen.selector, id, ISettlement.ClaimStatus.Answered)
+                abi.encodeWithSelector(
+                    ISettlement.SettlementClaimNotOpen.selector, id, ISettlement.ClaimStatus.Answered
+                )
             );
             settlement.upholdClaim(id);
         }
@@ -1182,7 +1235,8 @@ contract SettlementHandler is SettlementSetup {
         uint256 salt = _redeemed.length;
         // The request head of real records (a range no batch can have gets a placeholder).
         bytes32 head = shape > 1 ? _requestHead(first, last, salt) : bytes32(seed);
-        ISettlement.Voucher memory v = ISettlement.Voucher(leaseId, first, last, head, amount, uint64(block.timestamp + 50));
+        ISettlement.Voucher memory v =
+            ISettlement.Voucher(leaseId, first, last, head, amount, uint64(block.timestamp + 50));
         bytes memory sig = _signVoucher(CUSTOMER_KEY, v);
         bool byCustomer = (seed >> 100) % 10 == 0;
         vm.prank(byCustomer ? customer : provider);
@@ -1226,7 +1280,9 @@ contract SettlementHandler is SettlementSetup {
     function openMadeUpClaim(uint256 seed) external {
         uint64 first = uint64(seed) % 1000;
         vm.prank(customer);
-        try settlement.openClaim(_lease(seed), first, first + uint64((seed >> 64) % 300), keccak256(abi.encode(seed)), first) {
+        try settlement.openClaim(
+            _lease(seed), first, first + uint64((seed >> 64) % 300), keccak256(abi.encode(seed)), first
+        ) {
             madeUpClaimsOpened++;
         } catch {}
     }

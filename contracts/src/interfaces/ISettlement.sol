@@ -113,6 +113,7 @@ interface ISettlement {
     error SettlementRecordHeadMismatch(bytes32 computed, bytes32 expected);
     error SettlementBudgetTooLarge(uint256 budget, uint256 max);
     error SettlementZeroCustomer();
+    error SettlementLeaseIdTooLarge(uint256 leaseId);
 
     event LeaseOpened(uint256 indexed leaseId, address indexed customer, address indexed provider, address enclave, uint256 budget);
     event LeaseClosed(uint256 indexed leaseId, uint64 redeemUntil);
@@ -127,6 +128,7 @@ interface ISettlement {
 
     /// @notice Records the lease; the market has already transferred `budget` tokens here and locked
     /// the executor's collateral in the registry under the same lease id.
+    /// @dev Reverts for a lease id of 2^64 or more, a zero customer, or a budget of 2^95 or more.
     function openLease(uint256 leaseId, address customer, address provider, uint256 executorId, address enclave, uint256 budget)
         external;
 
