@@ -1294,7 +1294,7 @@ contract SettlementHandler is SettlementSetup {
         uint256 id;
         ISettlement.Claim memory c;
         for (uint256 k = 0; k < n; ++k) {
-            id = _claimIds[(seed + k) % n];
+            id = _claimIds[(seed % n + k) % n];
             c = settlement.claim(id);
             if (c.status == ISettlement.ClaimStatus.Open && block.timestamp <= c.deadline) break;
         }
