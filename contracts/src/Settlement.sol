@@ -12,9 +12,10 @@ import {ISettlement} from "./interfaces/ISettlement.sol";
 
 /// @title Settlement
 /// @notice See {ISettlement}. The token balance of this contract always equals the sum over unsettled
-/// leases of `budget - collected` plus the bonds of open claims (no aggregate is kept: it would cost a storage
-/// write on every redemption; the invariant tests sum it). EIP-712 domain: name "defaas Settlement", version "1", this chain,
-/// this contract — the same as `eip712Domain` in `attestation/typed-data.ts`.
+/// leases of `budget - collected` plus the bonds of open claims (no aggregate is kept: it would cost a
+/// storage write on every redemption; the property tests sum it). EIP-712 domain: name "defaas
+/// Settlement", version "1", this chain, this contract — the same as `eip712Domain` in
+/// `protocol/typed-data.ts`.
 contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -27,9 +28,22 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     bytes32 public constant RECEIPT_TYPEHASH = keccak256(
         "Receipt(uint256 leaseId,uint64 firstNonce,uint64 lastNonce,bytes32 recordHead,bytes32 evidenceHash,uint64 startedAt,uint64 finishedAt)"
     );
-    /// @notice Largest batch a receipt may cover (a batch closes after at most 64 calls; slack for
-    /// other executors' batching).
+    /// @notice Most nonces one voucher (and so one receipt and one claim) may span.
     uint256 public constant MAX_BATCH = 256;
+    /// @notice Largest budget a lease may carry: the top bit of the stored budget marks an open lease.
+    /// The market escrows the budget twice from the customer, so a larger budget would need more than
+    /// 2^96 tokens.
+    uint256 public constant MAX_BUDGET = (1 << 95) - 1;
+
+    /// @dev Lease ids are below this.
+    uint256 private constant LEASE_IDS = 1 << 64;
+    /// @dev Set in `LeaseData.budget` while the lease is open.
+    uint96 private constant OPEN = uint96(1 << 95);
+    /// @dev The batch (leaseId, firstNonce, lastNonce, requestHead) is stored at
+    /// keccak256(abi.encode(leaseId, firstNonce, lastNonce, requestHead, BATCH_SEED)): one hash per
+    /// redemption, where a mapping would hash the key and then the key with the mapping's slot. The seed
+    /// is keccak256("defaas.Settlement.batch"); a 160-byte preimage never meets a mapping's 64-byte one.
+    uint256 private constant BATCH_SEED = 0xb47d3fb2e17af0622cdf2314db8c7b112aa9433186c8486b8892b5303c481ee7;
 
     IERC20 public immutable token;
     IRegistry public immutable registry;
@@ -39,14 +53,42 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     uint64 public immutable answerWindow;
     /// @notice Bond the customer posts with a claim; paid to the provider when the claim is answered.
     uint256 public immutable claimBond;
-    /// @notice Stake slashed from the executor for an unanswered claim, paid to the customer.
+    /// @notice Most collateral an unanswered claim slashes for the customer (also capped by what the
+    /// claimed batch paid).
     uint256 public immutable claimSlash;
 
     address private immutable _deployer;
+    /// @dev The EIP-712 domain separator at deployment and the chain it holds for.
+    bytes32 private immutable _fastDomain;
+    uint256 private immutable _fastChainId;
     address public market;
     uint256 public claimCount;
 
-    mapping(uint256 leaseId => Lease) private _leases;
+    /// @dev A lease as stored; {lease} returns it as a {Lease}. `redeem` on an open lease reads only the
+    /// first two slots (provider and paid; customer, budget and the open bit) and writes the first.
+    struct LeaseData {
+        address provider;
+        uint96 paid;
+        address customer;
+        uint96 budget;
+        address enclave;
+        uint64 closedAt;
+        LeaseStatus status;
+        uint16 openClaims;
+        uint64 executorId;
+        uint96 collected;
+    }
+
+    /// @dev One redeemed batch: what its redemptions released and whether it was claimed (one slot).
+    struct Batch {
+        uint96 paid;
+        bool claimed;
+    }
+
+    /// @dev Indexed by lease id (the market's order ids, which count up from zero): a lease sits at the
+    /// fixed slot `_leases.slot + 4 * leaseId`, with no hash to compute. No lease has an id of 2^64 or
+    /// more.
+    LeaseData[LEASE_IDS] private _leases;
     mapping(uint256 claimId => Claim) private _claims;
 
     constructor(
@@ -64,6 +106,8 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         claimBond = claimBond_;
         claimSlash = claimSlash_;
         _deployer = msg.sender;
+        _fastDomain = _domainSeparatorV4();
+        _fastChainId = block.chainid;
     }
 
     /// @notice Fixes the market once (deployer only).
@@ -87,51 +131,136 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         address enclave,
         uint256 budget
     ) external onlyMarket {
-        Lease storage l = _leases[leaseId];
+        if (leaseId >= LEASE_IDS) revert SettlementLeaseIdTooLarge(leaseId);
+        LeaseData storage l = _leases[leaseId];
         if (l.status != LeaseStatus.None) revert SettlementLeaseExists(leaseId);
-        l.customer = customer;
-        l.status = LeaseStatus.Open;
+        if (budget > MAX_BUDGET) revert SettlementBudgetTooLarge(budget, MAX_BUDGET);
+        if (customer == address(0)) revert SettlementZeroCustomer();
         l.provider = provider;
-        l.executorId = executorId.toUint64();
+        l.customer = customer;
+        l.budget = uint96(budget) | OPEN;
         l.enclave = enclave;
-        l.budget = budget.toUint96();
+        l.status = LeaseStatus.Open;
+        l.executorId = executorId.toUint64();
         emit LeaseOpened(leaseId, customer, provider, enclave, budget);
     }
 
     /// @inheritdoc ISettlement
     function closeLease(uint256 leaseId) external onlyMarket {
-        Lease storage l = _leases[leaseId];
+        LeaseData storage l = _lease(leaseId);
         if (l.status != LeaseStatus.Open) revert SettlementLeaseNotOpen(leaseId, l.status);
         l.status = LeaseStatus.Closed;
         l.closedAt = uint64(block.timestamp);
+        l.budget &= ~OPEN;
         emit LeaseClosed(leaseId, uint64(block.timestamp) + redeemWindow);
     }
 
     /// @inheritdoc ISettlement
-    function redeem(Voucher calldata v, bytes calldata customerSignature)
-        external
-        nonReentrant
-        returns (uint256 paidNow)
-    {
-        Lease storage l = _leases[v.leaseId];
-        _requireRedeemable(v.leaseId, l);
-        if (v.lastNonce < v.firstNonce) revert SettlementBadRange(v.firstNonce, v.lastNonce);
-        if (v.firstNonce < l.nextNonce) revert SettlementNonceReused(v.firstNonce, l.nextNonce);
-        if (block.timestamp > v.deadline) revert SettlementVoucherExpired(v.deadline);
-        uint256 paid = l.paid;
-        if (v.cumulativeAmount < paid) revert SettlementAmountDecreased(v.cumulativeAmount, paid);
-        if (v.cumulativeAmount > l.budget) revert SettlementOverBudget(v.cumulativeAmount, l.budget);
-        _requireSigner(voucherDigest(v), customerSignature, l.customer);
+    /// @dev Moves no tokens and calls no contract (ecrecover is a precompile), so it takes no reentrancy
+    /// lock. The common case (an open lease, a valid voucher, this chain) runs in one assembly block on
+    /// the two lease slots it reads and returns from there; it accepts only what {_redeemChecked}
+    /// accepts, with the same effects. Anything else (a closed lease inside its redeem window, or a
+    /// voucher that fails a check) goes through {_redeemChecked}, which reverts with the reason or
+    /// redeems.
+    function redeem(Voucher calldata v, bytes calldata customerSignature) external returns (uint256) {
+        bytes32 domain = _fastDomain;
+        uint256 chainId = _fastChainId;
+        // The voucher is a static struct, so it sits at calldata offset 4 (leaseId 0x04, firstNonce 0x24,
+        // lastNonce 0x44, requestHead 0x64, cumulativeAmount 0x84, deadline 0xa4). Memory from 0 is
+        // scratch; the free memory pointer and the zero slot are restored before falling through.
+        assembly {
+            let slot := add(_leases.slot, shl(2, calldataload(0x04))) // checked below: leaseId < 2^64
+            let word0 := sload(slot) // provider | paid << 160
+            let word1 := sload(add(slot, 1)) // customer | budget << 160, bit 255 = open
+            let cumulative := calldataload(0x84)
+            let deadline := calldataload(0xa4)
+            if and(
+                and(
+                    // Open, and paid < cumulative <= budget.
+                    and(
+                        shr(255, word1),
+                        and(
+                            gt(cumulative, shr(160, word0)),
+                            iszero(gt(cumulative, and(shr(160, word1), 0x7fffffffffffffffffffffff)))
+                        )
+                    ),
+                    // The provider calls, on the chain of the cached domain, with a 65-byte signature.
+                    and(
+                        iszero(shl(96, xor(caller(), word0))),
+                        and(eq(chainid(), chainId), eq(customerSignature.length, 65))
+                    )
+                ),
+                // A lease id below 2^64, clean uint64 fields, 0 <= last - first < MAX_BATCH (a reversed
+                // range wraps around), deadline not passed.
+                and(
+                    and(
+                        iszero(
+                            shr(64, or(or(calldataload(0x04), calldataload(0x24)), or(calldataload(0x44), deadline)))
+                        ),
+                        lt(sub(calldataload(0x44), calldataload(0x24)), MAX_BATCH)
+                    ),
+                    iszero(gt(timestamp(), deadline))
+                )
+            ) {
+                let fmp := mload(0x40)
+                // Digest: keccak256("\x19\x01" . domain . keccak256(abi.encode(VOUCHER_TYPEHASH, v))).
+                mstore(0x00, 0x4a737e92bb312be74a1e35b3552d32fdb6371d71641eeffb82014711d5127c95)
+                calldatacopy(0x20, 0x04, 0xc0)
+                mstore(0x22, keccak256(0x00, 0xe0))
+                mstore(0x00, shl(240, 0x1901))
+                mstore(0x02, domain)
+                mstore(0x00, keccak256(0x00, 0x42))
+                // ecrecover(digest, v, r, s) writes the signer to 0x80; it writes nothing for an
+                // invalid v or signature, so 0x80 is cleared first. The customer is never zero
+                // (openLease), so a failed recovery never matches.
+                mstore(0x20, byte(0, calldataload(add(customerSignature.offset, 0x40))))
+                calldatacopy(0x40, customerSignature.offset, 0x40)
+                mstore(0x80, 0)
+                pop(staticcall(gas(), 0x01, 0x00, 0x80, 0x80, 0x20))
+                if iszero(shl(96, xor(mload(0x80), word1))) {
+                    // The effects of _redeemChecked; cumulative <= budget < 2^95, so paid stays in its bits.
+                    let paidNow := sub(cumulative, shr(160, word0))
+                    sstore(slot, add(word0, shl(160, paidNow)))
+                    // The batch's slot: keccak256(abi.encode(leaseId, first, last, requestHead, BATCH_SEED)).
+                    calldatacopy(0x00, 0x04, 0x80)
+                    mstore(0x80, BATCH_SEED)
+                    let b := keccak256(0x00, 0xa0)
+                    sstore(b, add(sload(b), paidNow))
+                    // VoucherRedeemed(uint256,uint64,uint64,bytes32,uint256,uint256): first, last and
+                    // requestHead are in place at 0x20.
+                    mstore(0x80, cumulative)
+                    mstore(0xa0, paidNow)
+                    log2(
+                        0x20,
+                        0xa0,
+                        0x566f8222ba64552147478845d0614bb1d866c31af3760273169bafc936c845e4,
+                        calldataload(0x04)
+                    )
+                    mstore(0x00, paidNow)
+                    return(0x00, 0x20)
+                }
+                mstore(0x40, fmp)
+                mstore(0x60, 0)
+            }
+        }
+        return _redeemChecked(v, customerSignature);
+    }
 
+    /// @dev {redeem} in plain Solidity: every check with its error, then the effects. cumulative <=
+    /// budget <= MAX_BUDGET, so it fits the 96 bits of `paid`, and a batch's amount (at most the lease's
+    /// paid) fits the 96 bits of its slot.
+    function _redeemChecked(Voucher calldata v, bytes calldata customerSignature) private returns (uint256 paidNow) {
+        LeaseData storage l = _lease(v.leaseId);
+        uint256 paid = _checkVoucher(v, customerSignature, l);
         paidNow = v.cumulativeAmount - paid;
         l.paid = uint96(v.cumulativeAmount);
-        l.nextNonce = v.lastNonce + 1;
-        emit VoucherRedeemed(v.leaseId, v.firstNonce, v.lastNonce, v.cumulativeAmount, paidNow);
+        _batch(v.leaseId, v.firstNonce, v.lastNonce, v.requestHead).paid += uint96(paidNow);
+        emit VoucherRedeemed(v.leaseId, v.firstNonce, v.lastNonce, v.requestHead, v.cumulativeAmount, paidNow);
     }
 
     /// @inheritdoc ISettlement
     function collect(uint256 leaseId) external nonReentrant returns (uint256 amount) {
-        Lease storage l = _leases[leaseId];
+        LeaseData storage l = _lease(leaseId);
         if (l.status == LeaseStatus.None) revert SettlementUnknownLease(leaseId);
         amount = uint256(l.paid) - l.collected;
         l.collected = l.paid;
@@ -142,51 +271,59 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function settle(uint256 leaseId) external nonReentrant returns (uint256 refunded) {
-        Lease storage l = _leases[leaseId];
+        LeaseData storage l = _lease(leaseId);
         if (l.status != LeaseStatus.Closed) revert SettlementLeaseNotOpen(leaseId, l.status);
         uint64 until = l.closedAt + redeemWindow;
         if (block.timestamp < until) revert SettlementRedeemWindowOpen(leaseId, until);
         if (l.openClaims != 0) revert SettlementClaimsOpen(leaseId, l.openClaims);
         l.status = LeaseStatus.Settled;
-        refunded = uint256(l.budget) - l.paid;
-        uint256 owed = uint256(l.paid) - l.collected;
-        l.collected = l.paid;
-        emit LeaseSettled(leaseId, l.paid, refunded);
+        uint256 paid = l.paid;
+        refunded = uint256(l.budget) - paid;
+        uint256 owed = paid - l.collected;
+        l.collected = uint96(paid);
+        address provider = l.provider;
+        emit LeaseSettled(leaseId, paid, refunded);
         if (owed > 0) {
-            emit PaymentCollected(leaseId, l.provider, owed);
-            token.safeTransfer(l.provider, owed);
+            emit PaymentCollected(leaseId, provider, owed);
+            token.safeTransfer(provider, owed);
         }
         if (refunded > 0) token.safeTransfer(l.customer, refunded);
+        registry.releaseCollateral(leaseId);
     }
 
     /// @inheritdoc ISettlement
-    function openClaim(Voucher calldata v, bytes calldata customerSignature, uint64 nonce)
+    function openClaim(uint256 leaseId, uint64 firstNonce, uint64 lastNonce, bytes32 requestHead, uint64 nonce)
         external
         nonReentrant
         returns (uint256 claimId)
     {
-        Lease storage l = _leases[v.leaseId];
-        _requireRedeemable(v.leaseId, l);
+        LeaseData storage l = _lease(leaseId);
+        if (l.budget & OPEN == 0) _requireRedeemable(leaseId, l);
         if (msg.sender != l.customer) revert SettlementNotCustomer(msg.sender, l.customer);
-        if (v.lastNonce < v.firstNonce) revert SettlementBadRange(v.firstNonce, v.lastNonce);
-        if (nonce < v.firstNonce || nonce > v.lastNonce) {
-            revert SettlementNonceOutsideBatch(nonce, v.firstNonce, v.lastNonce);
+        if (nonce < firstNonce || nonce > lastNonce) {
+            revert SettlementNonceOutsideBatch(nonce, firstNonce, lastNonce);
         }
-        _requireSigner(voucherDigest(v), customerSignature, l.customer);
+        Batch storage b = _batch(leaseId, firstNonce, lastNonce, requestHead);
+        uint96 batchPaid = b.paid;
+        if (batchPaid == 0) revert SettlementBatchNotRedeemed(leaseId, firstNonce, lastNonce, requestHead);
+        if (b.claimed) revert SettlementBatchAlreadyClaimed(leaseId, firstNonce, lastNonce);
+        b.claimed = true;
 
+        uint96 compensation = claimSlash < batchPaid ? uint96(claimSlash) : batchPaid;
         claimId = ++claimCount;
         uint64 deadline = uint64(block.timestamp) + answerWindow;
         _claims[claimId] = Claim({
-            leaseId: v.leaseId,
-            firstNonce: v.firstNonce,
-            lastNonce: v.lastNonce,
+            leaseId: leaseId,
+            firstNonce: firstNonce,
+            lastNonce: lastNonce,
             nonce: nonce,
             deadline: deadline,
-            requestHead: v.requestHead,
+            requestHead: requestHead,
+            compensation: compensation,
             status: ClaimStatus.Open
         });
         l.openClaims += 1;
-        emit ClaimOpened(claimId, v.leaseId, nonce, deadline);
+        emit ClaimOpened(claimId, leaseId, nonce, deadline, compensation);
         if (claimBond > 0) token.safeTransferFrom(msg.sender, address(this), claimBond);
     }
 
@@ -208,7 +345,7 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         (bytes32 requestHead, bytes32 recordHead) = _chainHeads(records, r.firstNonce);
         if (requestHead != c.requestHead) revert SettlementRequestHeadMismatch(requestHead, c.requestHead);
         if (recordHead != r.recordHead) revert SettlementRecordHeadMismatch(recordHead, r.recordHead);
-        Lease storage l = _leases[c.leaseId];
+        LeaseData storage l = _lease(c.leaseId);
         _requireSigner(receiptDigest(r), enclaveSignature, l.enclave);
 
         c.status = ClaimStatus.Answered;
@@ -221,15 +358,17 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     function upholdClaim(uint256 claimId) external nonReentrant {
         Claim storage c = _openClaim(claimId);
         if (block.timestamp <= c.deadline) revert SettlementClaimPending(claimId, c.deadline);
-        Lease storage l = _leases[c.leaseId];
+        uint256 leaseId = c.leaseId;
+        LeaseData storage l = _lease(leaseId);
         c.status = ClaimStatus.Upheld;
         l.openClaims -= 1;
         address customer = l.customer;
-        // Interaction: the registry sends the slashed stake here, then it goes on to the customer.
-        uint256 slashed = registry.slashExecutor(l.executorId, claimSlash);
-        uint256 compensation = claimBond + slashed;
-        emit ClaimUpheld(claimId, c.leaseId, slashed, compensation);
-        if (compensation > 0) token.safeTransfer(customer, compensation);
+        uint256 compensation = c.compensation;
+        // Interaction: the registry sends what it slashed here, then it goes on to the customer.
+        uint256 slashed = compensation > 0 ? registry.slashCollateral(leaseId, compensation) : 0;
+        emit ClaimUpheld(claimId, leaseId, slashed, compensation);
+        uint256 payout = claimBond + slashed;
+        if (payout > 0) token.safeTransfer(customer, payout);
     }
 
     // ---------------------------------------------------------------- views
@@ -252,12 +391,35 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function lease(uint256 leaseId) external view returns (Lease memory) {
-        return _leases[leaseId];
+        if (leaseId >= LEASE_IDS) return Lease(address(0), 0, LeaseStatus.None, 0, address(0), 0, address(0), 0, 0, 0);
+        LeaseData storage l = _leases[leaseId];
+        return Lease({
+            customer: l.customer,
+            closedAt: l.closedAt,
+            status: l.status,
+            openClaims: l.openClaims,
+            provider: l.provider,
+            collected: l.collected,
+            enclave: l.enclave,
+            executorId: l.executorId,
+            budget: l.budget & ~OPEN,
+            paid: l.paid
+        });
     }
 
     /// @inheritdoc ISettlement
     function claim(uint256 claimId) external view returns (Claim memory) {
         return _claims[claimId];
+    }
+
+    /// @inheritdoc ISettlement
+    function batch(uint256 leaseId, uint64 firstNonce, uint64 lastNonce, bytes32 requestHead)
+        external
+        view
+        returns (uint256 paid, bool claimed)
+    {
+        Batch storage b = _batch(leaseId, firstNonce, lastNonce, requestHead);
+        return (b.paid, b.claimed);
     }
 
     /// @notice The EIP-712 domain separator (for off-chain cross-checks).
@@ -266,6 +428,23 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev No lease has an id of 2^64 or more.
+    function _lease(uint256 leaseId) private view returns (LeaseData storage) {
+        if (leaseId >= LEASE_IDS) revert SettlementUnknownLease(leaseId);
+        return _leases[leaseId];
+    }
+
+    function _batch(uint256 leaseId, uint64 firstNonce, uint64 lastNonce, bytes32 requestHead)
+        private
+        pure
+        returns (Batch storage b)
+    {
+        bytes32 slot = keccak256(abi.encode(leaseId, firstNonce, lastNonce, requestHead, BATCH_SEED));
+        assembly ("memory-safe") {
+            b.slot := slot
+        }
+    }
 
     /// @dev typed-data.ts `chainHeads`: both chains start at zero and run over contiguous nonces.
     function _chainHeads(CallRecord[] calldata records, uint64 firstNonce)
@@ -277,15 +456,38 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
             CallRecord calldata c = records[i];
             if (c.nonce != firstNonce + i) revert SettlementRecordMismatch(i, c.nonce);
             requestHead = keccak256(abi.encode(requestHead, c.nonce, c.functionHash, c.inputHash));
-            recordHead = keccak256(
-                abi.encode(recordHead, c.nonce, c.functionHash, c.inputHash, c.outputHash, c.usage, c.price)
-            );
+            recordHead =
+                keccak256(abi.encode(recordHead, c.nonce, c.functionHash, c.inputHash, c.outputHash, c.usage, c.price));
         }
     }
 
-    function _requireRedeemable(uint256 leaseId, Lease storage l) private view {
+    /// @dev Every check of {redeem}; returns what the lease has paid so far.
+    function _checkVoucher(Voucher calldata v, bytes calldata signature, LeaseData storage l)
+        private
+        view
+        returns (uint256 paid)
+    {
+        address provider = l.provider;
+        paid = l.paid;
+        address customer = l.customer;
+        uint256 budget = l.budget;
+        if (budget & OPEN == 0) _requireRedeemable(v.leaseId, l);
+        else budget ^= OPEN;
+        if (msg.sender != provider) revert SettlementNotProvider(msg.sender, provider);
+        uint64 first = v.firstNonce;
+        uint64 last = v.lastNonce;
+        if (last < first) revert SettlementBadRange(first, last);
+        if (last - first >= MAX_BATCH) revert SettlementBatchTooLarge(uint256(last - first) + 1, MAX_BATCH);
+        if (block.timestamp > v.deadline) revert SettlementVoucherExpired(v.deadline);
+        uint256 cumulative = v.cumulativeAmount;
+        if (cumulative <= paid) revert SettlementNothingToRedeem(cumulative, paid);
+        if (cumulative > budget) revert SettlementOverBudget(cumulative, budget);
+        _requireVoucherSigner(voucherDigest(v), signature, customer);
+    }
+
+    /// @dev For a lease whose open bit is clear: passes only while it is closed and inside the redeem window.
+    function _requireRedeemable(uint256 leaseId, LeaseData storage l) private view {
         LeaseStatus s = l.status;
-        if (s == LeaseStatus.Open) return;
         if (s != LeaseStatus.Closed) revert SettlementLeaseNotOpen(leaseId, s);
         uint64 until = l.closedAt + redeemWindow;
         if (block.timestamp >= until) revert SettlementRedeemWindowClosed(leaseId, until);
@@ -296,6 +498,26 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         if (err != ECDSA.RecoverError.NoError || recovered != expected || expected == address(0)) {
             revert SettlementBadSigner(recovered, expected);
         }
+    }
+
+    /// @dev A voucher's signature: 65 bytes (r, s, v) and the recovered signer must be the customer.
+    /// Unlike {_requireSigner} it accepts either s of a signature (both halves recover the same
+    /// signer): a voucher is identified by its contents, never by its signature, and what it pays is
+    /// bounded by the cumulative amount, so a second form of the same signature gains nothing.
+    function _requireVoucherSigner(bytes32 digest, bytes calldata signature, address expected) private pure {
+        address recovered;
+        if (signature.length == 65) {
+            bytes32 r;
+            bytes32 s;
+            uint8 v;
+            assembly ("memory-safe") {
+                r := calldataload(signature.offset)
+                s := calldataload(add(signature.offset, 0x20))
+                v := byte(0, calldataload(add(signature.offset, 0x40)))
+            }
+            recovered = ecrecover(digest, v, r, s);
+        }
+        if (recovered != expected || expected == address(0)) revert SettlementBadSigner(recovered, expected);
     }
 
     function _openClaim(uint256 claimId) private view returns (Claim storage c) {

@@ -3,6 +3,14 @@ pragma solidity ^0.8.28;
 
 /// @notice The forge cheatcodes these tests use (forge-std is not available offline; see README).
 interface Vm {
+    struct Gas {
+        uint64 gasLimit;
+        uint64 gasTotalUsed;
+        uint64 gasMemoryUsed;
+        int64 gasRefunded;
+        uint64 gasRemaining;
+    }
+
     function warp(uint256 timestamp) external;
     function roll(uint256 blockNumber) external;
     function prank(address sender) external;
@@ -25,6 +33,9 @@ interface Vm {
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     function toString(uint256 value) external pure returns (string memory);
+    function cool(address target) external;
+    function lastCallGas() external view returns (Gas memory gas);
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter) external;
 }
 
 /// @notice Assertions and helpers shared by the forge tests (a tiny stand-in for forge-std's Test).

@@ -111,6 +111,9 @@ interface ISettlement {
     error SettlementRecordMismatch(uint256 index, uint64 nonce);
     error SettlementRequestHeadMismatch(bytes32 computed, bytes32 expected);
     error SettlementRecordHeadMismatch(bytes32 computed, bytes32 expected);
+    error SettlementBudgetTooLarge(uint256 budget, uint256 max);
+    error SettlementZeroCustomer();
+    error SettlementLeaseIdTooLarge(uint256 leaseId);
 
     event LeaseOpened(uint256 indexed leaseId, address indexed customer, address indexed provider, address enclave, uint256 budget);
     event LeaseClosed(uint256 indexed leaseId, uint64 redeemUntil);
@@ -119,10 +122,13 @@ interface ISettlement {
     event LeaseSettled(uint256 indexed leaseId, uint256 paid, uint256 refunded);
     event ClaimOpened(uint256 indexed claimId, uint256 indexed leaseId, uint64 nonce, uint64 deadline, uint256 compensation);
     event ClaimAnswered(uint256 indexed claimId, uint256 indexed leaseId, bytes32 recordHead);
+    /// @dev `compensation` is what the claim asked to slash, `slashed` what the collateral still held of
+    /// it; the customer receives `slashed` plus its bond.
     event ClaimUpheld(uint256 indexed claimId, uint256 indexed leaseId, uint256 slashed, uint256 compensation);
 
     /// @notice Records the lease; the market has already transferred `budget` tokens here and locked
     /// the executor's collateral in the registry under the same lease id.
+    /// @dev Reverts for a lease id of 2^64 or more, a zero customer, or a budget of 2^95 or more.
     function openLease(uint256 leaseId, address customer, address provider, uint256 executorId, address enclave, uint256 budget)
         external;
 
