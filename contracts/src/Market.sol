@@ -18,8 +18,10 @@ import {IWitnessPool} from "./interfaces/IWitnessPool.sol";
 /// - confirmation: the call budget `maxUnitPrice * d` moves to the settlement and the reservation
 ///   above the confirmed `price * d` goes back; what stays is the fee `price * d` and the witness fees;
 /// - each epoch: its witness fee goes to the pool with the round request, its fee share to the
-///   provider or back to the customer when the round settles; epochs that ended without a round are
-///   refunded in one step.
+///   provider or back to the customer when the round settles; epochs without a round are refunded in
+///   one step when a later round settles or at `finish`;
+/// - a Fraud or Unavailable outcome: whatever is still escrowed goes back to the customer (the fee of
+///   a round still pending is already in the pool, so it is never refunded twice).
 /// `totalHeld` is the sum of every order's escrow plus the bid bonds not yet paid out.
 contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -27,6 +29,9 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     uint256 public constant MAX_BIDS = 256;
     uint256 public constant MAX_BIDS_PER_PROVIDER = 4;
     uint256 public constant MAX_EPOCHS = 10_000;
+    /// @notice Rounds a lease can have open at once: the previous epoch's, in its commit and reveal
+    /// windows, and the current epoch's.
+    uint256 public constant MAX_PENDING_ROUNDS = 2;
     uint256 private constant BPS = 10_000;
 
     struct Params {
@@ -69,12 +74,18 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     mapping(uint256 orderId => mapping(uint256 executorId => bool)) private _hasBid;
     mapping(uint256 orderId => mapping(address bidder => uint256)) private _bidsBy;
 
+    /// @dev `minEpochLength >= commitWindow + revealWindow` of the pool: the round of epoch k, requested
+    /// and drawn while epoch k runs, closes its reveal window at most `commitWindow + revealWindow` after
+    /// the end of epoch k, so no later than the start of epoch k + 2 (epoch k + 1 is at least
+    /// `minEpochLength` long). It can then be finalized before epoch k + 2's round is requested, and
+    /// `MAX_PENDING_ROUNDS = 2` open rounds (epochs k and k + 1) are enough to check every epoch.
     constructor(IERC20 token_, IRegistry registry_, ISettlement settlement_, IWitnessPool pool_, Params memory p)
         Ownable(msg.sender)
     {
         if (
             p.bidBondBps > BPS || p.deployFeeBps > BPS || p.minEpochLength == 0
                 || p.minBiddingWindow > p.maxBiddingWindow
+                || uint256(pool_.commitWindow()) + pool_.revealWindow() > p.minEpochLength
         ) revert MarketBadParams();
         token = token_;
         registry = registry_;
@@ -198,13 +209,13 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         if (leading) {
             if (revealed != 0) {
                 o.runnerUp = o.winner;
-                o.runnerUpPrice = o.price;
+                o.runnerUpPrice = uint96(o.price);
             }
             o.winner = uint16(bidIndex);
             o.price = unitPrice;
         } else if (revealed == 1 || _ranksBefore(unitPrice, bidIndex, o.runnerUpPrice, o.runnerUp)) {
             o.runnerUp = uint16(bidIndex);
-            o.runnerUpPrice = unitPrice;
+            o.runnerUpPrice = uint96(unitPrice);
         }
         o.revealedCount = uint16(revealed + 1);
         emit BidRevealed(orderId, bidIndex, unitPrice, claimedGflops, leading);
@@ -297,19 +308,20 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IMarket
     function requestRound(uint256 orderId) external nonReentrant returns (uint256 roundId) {
         Order storage o = _inState(orderId, State.Fulfilling);
-        if (o.roundPending) revert MarketRoundPending(orderId);
-        (uint256 epoch, uint256 refund) = _skipEnded(orderId, o);
-        uint256 epochs = o.epochs;
-        if (epoch == epochs) revert MarketNoEpochLeft(orderId);
-        (uint64 startsAt, uint64 endsAt) = _epochWindow(o, epoch);
-        if (block.timestamp < startsAt) revert MarketEpochNotStarted(orderId, uint32(epoch), startsAt);
+        uint256 elapsed = block.timestamp - o.startedAt;
+        if (elapsed >= o.duration) revert MarketNoEpochLeft(orderId);
+        uint256 epoch = elapsed / o.epochLength;
+        if (epoch < o.nextRequest) revert MarketEpochAlreadyRequested(orderId, uint32(epoch));
+        uint256 pending = o.pendingRounds;
+        if (pending == MAX_PENDING_ROUNDS) revert MarketTooManyPendingRounds(orderId);
 
-        uint256 roundFee = o.witnessFee / epochs;
-        o.nextEpoch = uint32(epoch);
-        o.roundPending = true;
-        o.escrow -= uint128(refund + roundFee);
-        totalHeld -= refund + roundFee;
-        if (refund > 0) token.safeTransfer(o.customer, refund);
+        uint256 roundFee = o.witnessFee / o.epochs;
+        if (pending == 0) o.firstPending = uint32(epoch);
+        o.pendingRounds = uint8(pending + 1);
+        o.nextRequest = uint32(epoch + 1);
+        o.escrow -= uint128(roundFee);
+        totalHeld -= roundFee;
+        (, uint64 endsAt) = _epochWindow(o, epoch);
         if (roundFee > 0) token.safeTransfer(address(pool), roundFee);
         roundId = pool.requestRound(
             orderId, uint32(epoch), endsAt, _bids[orderId][o.winner].executorId, o.customer, o.committeeSize, o.majority
@@ -323,42 +335,45 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         nonReentrant
     {
         if (msg.sender != address(pool)) revert MarketUnauthorized(msg.sender);
-        Order storage o = _inState(leaseId, State.Fulfilling);
-        if (epoch != o.nextEpoch) revert MarketWrongEpoch(leaseId, epoch, o.nextEpoch);
-        if (!o.roundPending) revert MarketNoRoundPending(leaseId);
-        (uint64 startsAt, uint64 endsAt) = _epochWindow(o, epoch);
-        uint256 share = _feeShares(o, epoch, epoch + 1);
+        Order storage o = _order(leaseId);
+        {
+            State s = o.state;
+            if (s != State.Fulfilling) {
+                // The other open round of a lease that failed: the pool has paid its witnesses and
+                // refunded the rest of its fee; the market already refunded the lease.
+                if (s == State.Failed) return;
+                revert MarketWrongState(leaseId, s);
+            }
+        }
+        uint256 pending = o.pendingRounds;
+        if (pending == 0) revert MarketNoRoundPending(leaseId);
+        if (epoch != o.firstPending) revert MarketWrongEpoch(leaseId, epoch, o.firstPending);
+
         uint256 paid;
-        uint256 refund;
-        if (verdict == IWitnessPool.Verdict.Ok) {
-            paid = share;
-            if (o.staleSince != 0) o.staleSince = 0;
-        } else if (verdict == IWitnessPool.Verdict.Stale) {
-            uint64 since = o.staleSince;
-            if (since == 0) o.staleSince = since = startsAt;
-            if (startsAt < uint256(since) + staleGrace) paid = share;
-            else refund = share;
-        } else if (verdict == IWitnessPool.Verdict.None) {
-            refund = share;
-        } else {
-            // Fraud or Unavailable: the epoch up to the violation is paid, the rest of the lease refunded.
-            uint64 t = violationTime < startsAt ? startsAt : (violationTime > endsAt ? endsAt : violationTime);
-            paid = share * (t - startsAt) / (endsAt - startsAt);
-            refund = share - paid;
+        uint256 refund = _refundSkipped(leaseId, o, epoch);
+        {
+            uint256 refunded;
+            (paid, refunded) = _settleEpoch(o, epoch, verdict, violationTime);
+            emit EpochSettled(leaseId, epoch, verdict, paid, refunded);
+            refund += refunded;
         }
         o.nextEpoch = epoch + 1;
-        o.roundPending = false;
-        emit EpochSettled(leaseId, epoch, verdict, paid, refund);
+        if (pending == 2) o.firstPending = o.nextRequest - 1;
+        o.pendingRounds = uint8(pending - 1);
 
         bool violated = verdict == IWitnessPool.Verdict.Fraud || verdict == IWitnessPool.Verdict.Unavailable;
-        bool ends = violated || epoch + 1 == o.epochs;
-        if (violated) {
-            refund += _epochsValue(o, epoch + 1, o.epochs);
-            o.state = State.Failed;
-            emit OrderFailed(leaseId, State.Fulfilling, paid, refund);
-        } else if (ends) {
-            o.state = State.Finished;
-            emit OrderFinished(leaseId, paid, refund);
+        bool ends = violated || (pending == 1 && epoch + 1 == o.epochs);
+        if (ends) {
+            // Everything still escrowed goes back: later epochs' fee shares and the witness fees of
+            // the epochs not requested (the fee of a round still open is already in the pool).
+            refund = o.escrow - paid;
+            if (violated) {
+                o.state = State.Failed;
+                emit OrderFailed(leaseId, State.Fulfilling, paid, refund);
+            } else {
+                o.state = State.Finished;
+                emit OrderFinished(leaseId, paid, refund);
+            }
         }
         o.escrow -= uint128(paid + refund);
         totalHeld -= paid + refund;
@@ -372,14 +387,15 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         Order storage o = _inState(orderId, State.Fulfilling);
         uint64 endsAt = o.startedAt + o.duration;
         if (block.timestamp < endsAt) revert MarketDeadlineNotReached(orderId, endsAt);
-        if (o.roundPending) revert MarketRoundPending(orderId);
+        if (o.pendingRounds != 0) revert MarketRoundPending(orderId);
         uint32 epoch = o.nextEpoch;
         uint32 epochs = o.epochs;
-        // A round settling the last epoch finishes the lease, so at least one epoch is left here.
-        uint256 refund = _epochsValue(o, epoch, epochs);
+        // The last epoch's settlement finishes the lease, so at least one epoch is left here, and with
+        // no round pending none of them was requested: the escrow is their fee shares and witness fees.
+        uint256 refund = o.escrow;
         o.nextEpoch = epochs;
         o.state = State.Finished;
-        o.escrow -= uint128(refund);
+        o.escrow = 0;
         totalHeld -= refund;
         emit EpochsUnchecked(orderId, epoch, epochs - epoch, refund);
         emit OrderFinished(orderId, 0, refund);
@@ -506,7 +522,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         o.availabilityBps = p.availabilityBps;
         o.p95LatencyMs = p.p95LatencyMs;
         o.witnessFee = uint128(witnessFee);
-        o.maxUnitPrice = p.maxUnitPrice;
+        o.maxUnitPrice = uint96(p.maxUnitPrice); // maxUnitPrice * duration fits in 96 bits
         o.bidBond = uint128(bond);
     }
 
@@ -560,16 +576,39 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         if (refund > 0) token.safeTransfer(o.customer, refund);
     }
 
-    /// @dev The first epoch that has not ended yet (at most `epochs`) if `nextEpoch` has ended, with
-    /// the fee shares and witness fees of the epochs skipped to reach it; else `nextEpoch` and zero.
-    function _skipEnded(uint256 orderId, Order storage o) private returns (uint256 epoch, uint256 refund) {
-        epoch = o.nextEpoch;
-        uint256 elapsed = block.timestamp - o.startedAt;
-        uint256 ended = elapsed >= o.duration ? o.epochs : elapsed / o.epochLength;
-        if (ended > epoch) {
-            refund = _epochsValue(o, epoch, ended);
-            emit EpochsUnchecked(orderId, uint32(epoch), uint32(ended - epoch), refund);
-            epoch = ended;
+    /// @dev What settling `epoch` with `verdict` pays the provider and refunds of the epoch's fee share;
+    /// updates the Stale clock.
+    function _settleEpoch(Order storage o, uint256 epoch, IWitnessPool.Verdict verdict, uint64 violationTime)
+        private
+        returns (uint256 paid, uint256 refund)
+    {
+        (uint64 startsAt, uint64 endsAt) = _epochWindow(o, epoch);
+        uint256 share = _feeShares(o, epoch, epoch + 1);
+        if (verdict == IWitnessPool.Verdict.Ok) {
+            paid = share;
+            if (o.staleSince != 0) o.staleSince = 0;
+        } else if (verdict == IWitnessPool.Verdict.Stale) {
+            uint64 since = o.staleSince;
+            if (since == 0) o.staleSince = since = startsAt;
+            if (startsAt < uint256(since) + staleGrace) paid = share;
+            else refund = share;
+        } else if (verdict == IWitnessPool.Verdict.None) {
+            refund = share;
+        } else {
+            // Fraud or Unavailable: the epoch is paid up to the violation time, clamped into the epoch.
+            uint64 t = violationTime < startsAt ? startsAt : (violationTime > endsAt ? endsAt : violationTime);
+            paid = share * (t - startsAt) / (endsAt - startsAt);
+            refund = share - paid;
+        }
+    }
+
+    /// @dev Fee shares and witness fees of the epochs from `nextEpoch` to `epoch` (exclusive), which had
+    /// no round: rounds are requested in increasing epochs and settle in order.
+    function _refundSkipped(uint256 leaseId, Order storage o, uint32 epoch) private returns (uint256 refund) {
+        uint32 next = o.nextEpoch;
+        if (epoch > next) {
+            refund = _epochsValue(o, next, epoch);
+            emit EpochsUnchecked(leaseId, next, epoch - next, refund);
         }
     }
 

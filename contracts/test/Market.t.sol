@@ -131,8 +131,9 @@ contract SettlementDouble {
     }
 }
 
-/// @notice Implements `validateCommittee` as the real pool, `rewardUnit`, and `requestRound` (market
-/// only, after the fee arrived) recording its arguments; `report` calls the market as the pool.
+/// @notice Implements `validateCommittee` as the real pool, `rewardUnit`, `commitWindow`,
+/// `revealWindow`, and `requestRound` (market only, after the fee arrived, one round per lease epoch)
+/// recording its arguments and time; `report` calls the market as the pool. It keeps the fees.
 contract PoolDouble {
     struct Request {
         uint256 leaseId;
@@ -142,14 +143,18 @@ contract PoolDouble {
         address customer;
         uint256 size;
         uint256 majority;
+        uint64 requestedAt;
     }
 
     IERC20 public immutable token;
     address public market;
     uint128 public rewardUnit;
+    uint64 public commitWindow = 50;
+    uint64 public revealWindow = 50;
     uint256 public roundCount;
     uint256 public feesExpected;
     mapping(uint256 roundId => Request) private _requests;
+    mapping(uint256 leaseId => mapping(uint32 epoch => uint256)) public roundOf;
 
     constructor(IERC20 t, uint128 unit) {
         token = t;
@@ -162,6 +167,11 @@ contract PoolDouble {
 
     function setRewardUnit(uint128 unit) external {
         rewardUnit = unit;
+    }
+
+    function setWindows(uint64 commit, uint64 reveal) external {
+        commitWindow = commit;
+        revealWindow = reveal;
     }
 
     function validateCommittee(uint256 size, uint256 majority) external pure {
@@ -182,8 +192,11 @@ contract PoolDouble {
         if (msg.sender != market) revert IWitnessPool.WitnessPoolUnauthorized(msg.sender);
         feesExpected += size * rewardUnit;
         require(token.balanceOf(address(this)) >= feesExpected, "fee not received");
+        require(roundOf[leaseId][epoch] == 0, "round exists");
         roundId = ++roundCount;
-        _requests[roundId] = Request(leaseId, epoch, epochEnd, executorId, customer, size, majority);
+        roundOf[leaseId][epoch] = roundId;
+        _requests[roundId] =
+            Request(leaseId, epoch, epochEnd, executorId, customer, size, majority, uint64(block.timestamp));
     }
 
     function request(uint256 roundId) external view returns (Request memory) {
@@ -390,6 +403,13 @@ contract MarketTest is TestBase {
         p.minBiddingWindow = p.maxBiddingWindow + 1;
         vm.expectRevert(IMarket.MarketBadParams.selector);
         new Market(IERC20(address(token)), IRegistry(address(registry)), ISettlement(address(settlement)), IWitnessPool(address(pool)), p);
+        // an epoch shorter than the pool's commit + reveal windows: a round would outlive two epochs
+        pool.setWindows(50, 51);
+        vm.expectRevert(IMarket.MarketBadParams.selector);
+        new Market(IERC20(address(token)), IRegistry(address(registry)), ISettlement(address(settlement)), IWitnessPool(address(pool)), _marketParams());
+        pool.setWindows(100, 0); // exactly minEpochLength is enough
+        new Market(IERC20(address(token)), IRegistry(address(registry)), ISettlement(address(settlement)), IWitnessPool(address(pool)), _marketParams());
+        pool.setWindows(50, 50);
         Market m = new Market(IERC20(address(token)), IRegistry(address(registry)), ISettlement(address(settlement)), IWitnessPool(address(pool)), _marketParams());
         assertEq(m.params().staleGrace, STALE_GRACE, "stored");
         assertEq(m.owner(), address(this), "owner");
@@ -497,6 +517,33 @@ contract MarketTest is TestBase {
         market.order(5);
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketUnknownOrder.selector, 0));
         market.order(0);
+    }
+
+    /// @notice `maxUnitPrice` and `runnerUpPrice` are stored in 96 bits: the largest accepted unit
+    /// price (`maxUnitPrice * duration` at the uint96 limit with a one-second lease) round-trips.
+    function test_postOrder_largestPricesFitThePackedOrder() public {
+        uint128 top = type(uint96).max;
+        IMarket.OrderParams memory p = _params();
+        p.duration = 1;
+        p.maxUnitPrice = top;
+        _fund(customer, 3 * uint256(top));
+        _fund(providers[0], uint256(top) / 10); // bonds are 5 % of the maximum fee
+        _fund(providers[1], uint256(top) / 10);
+        uint256 id = _post(p);
+        assertEq(market.order(id).maxUnitPrice, top, "max unit price");
+        _commit(id, 0, top - 1);
+        _commit(id, 1, top);
+        _toReveal(id);
+        _reveal(id, 1, 1, top);
+        _reveal(id, 0, 0, top - 1);
+        IMarket.Order memory o = market.order(id);
+        assertEq(o.price, top - 1, "winner price");
+        assertEq(o.runnerUpPrice, top, "runner-up price");
+        assertEq(o.winner, 0, "winner");
+        assertEq(o.runnerUp, 1, "runner-up");
+        p.maxUnitPrice = uint128(top) + 1;
+        vm.expectRevert(IMarket.MarketBadOrder.selector);
+        _post(p);
     }
 
     function test_cancelOrder_onlyCustomerWithoutBids() public {
@@ -938,12 +985,93 @@ contract MarketTest is TestBase {
         assertEq(r.customer, customer, "customer");
         assertEq(r.size, 3, "size");
         assertEq(r.majority, 2, "majority");
+        assertEq(r.requestedAt, market.order(id).startedAt, "at the start of the epoch");
         assertEq(token.balanceOf(address(pool)), 3 * uint256(UNIT), "size * rewardUnit");
         IMarket.Order memory o = market.order(id);
-        assertTrue(o.roundPending, "pending");
+        assertEq(o.pendingRounds, 1, "one pending");
+        assertEq(o.firstPending, 0, "oldest pending");
+        assertEq(o.nextRequest, 1, "next request");
+        assertEq(o.nextEpoch, 0, "nothing settled");
         assertEq(escrowBefore - o.escrow, 3 * uint256(UNIT), "escrow paid the fee");
-        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketRoundPending.selector, id));
+        _held();
+    }
+
+    function test_requestRound_oncePerEpoch() public {
+        uint256 id = _lease();
         market.requestRound(id);
+        vm.warp(block.timestamp + EPOCH - 1); // still epoch 0
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketEpochAlreadyRequested.selector, id, 0));
+        market.requestRound(id);
+        _report(id, 0, IWitnessPool.Verdict.None, 0); // settled (cancelled) while epoch 0 runs
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketEpochAlreadyRequested.selector, id, 0));
+        market.requestRound(id);
+        vm.warp(_epochStart(id, 1));
+        uint256 roundId = market.requestRound(id);
+        assertEq(pool.request(roundId).epoch, 1, "epoch 1 requested as it starts");
+        assertEq(pool.roundCount(), 2, "two rounds");
+    }
+
+    function test_requestRound_onlyTheCurrentEpoch() public {
+        uint256 id = _lease();
+        uint256 cust = token.balanceOf(customer);
+        uint256 escrow = market.order(id).escrow;
+        vm.warp(_epochStart(id, 3) + 5); // epochs 0, 1, 2 ended without a round
+        uint256 roundId = market.requestRound(id);
+        assertEq(pool.request(roundId).epoch, 3, "the current epoch");
+        assertEq(pool.request(roundId).epochEnd, _epochStart(id, 4), "its end");
+        IMarket.Order memory o = market.order(id);
+        assertEq(o.firstPending, 3, "pending");
+        assertEq(o.nextRequest, 4, "next request");
+        assertEq(o.nextEpoch, 0, "skipped epochs are settled with the next round");
+        assertEq(token.balanceOf(customer), cust, "nothing refunded by a request");
+        assertEq(escrow - o.escrow, _roundFee(id), "only the round fee left");
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketEpochAlreadyRequested.selector, id, 3));
+        market.requestRound(id);
+        // the last epoch is 200 s long; the lease ends with it
+        vm.warp(o.startedAt + DURATION - 1);
+        roundId = market.requestRound(id);
+        assertEq(pool.request(roundId).epoch, 4, "last epoch");
+        _held();
+    }
+
+    function test_requestRound_lastShortEpochEndsWithTheLease() public {
+        IMarket.OrderParams memory p = _params();
+        p.epochLength = 300; // epochs of 300, 300, 300 and 100 s
+        uint256 id = _lease(p, 5e14);
+        uint64 start = market.order(id).startedAt;
+        vm.warp(start + 950);
+        uint256 roundId = market.requestRound(id);
+        assertEq(pool.request(roundId).epoch, 3, "last epoch");
+        assertEq(pool.request(roundId).epochEnd, start + DURATION, "ends with the lease");
+        vm.warp(start + DURATION); // epoch 3 would run to start + 1200 without the lease's end
+        _report(id, 3, IWitnessPool.Verdict.Ok, 0);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketWrongState.selector, id, IMarket.State.Finished));
+        market.requestRound(id);
+    }
+
+    function test_requestRound_twoPendingAtMost() public {
+        uint256 id = _lease();
+        market.requestRound(id);
+        vm.warp(_epochStart(id, 1));
+        market.requestRound(id);
+        IMarket.Order memory o = market.order(id);
+        assertEq(o.pendingRounds, 2, "two pending");
+        assertEq(o.firstPending, 0, "oldest");
+        assertEq(o.nextRequest, 2, "newest + 1");
+        vm.warp(_epochStart(id, 2));
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketTooManyPendingRounds.selector, id));
+        market.requestRound(id);
+        _report(id, 0, IWitnessPool.Verdict.Ok, 0); // epoch 0's round finalized first
+        o = market.order(id);
+        assertEq(o.pendingRounds, 1, "one left");
+        assertEq(o.firstPending, 1, "epoch 1 is the oldest");
+        uint256 roundId = market.requestRound(id);
+        assertEq(pool.request(roundId).epoch, 2, "epoch 2");
+        o = market.order(id);
+        assertEq(o.pendingRounds, 2, "two again");
+        assertEq(o.firstPending, 1, "oldest");
+        assertEq(o.nextRequest, 3, "next");
+        assertEq(market.MAX_PENDING_ROUNDS(), 2, "constant");
         _held();
     }
 
@@ -954,32 +1082,17 @@ contract MarketTest is TestBase {
         vm.prank(customer);
         market.startLease(id);
         market.requestRound(id);
-        _report(id, 0, IWitnessPool.Verdict.Ok, 0); // settled early, epoch 1 not started yet
-        uint64 start1 = _epochStart(id, 1);
-        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketEpochNotStarted.selector, id, 1, start1));
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketEpochAlreadyRequested.selector, id, 0));
         market.requestRound(id);
-        vm.warp(start1);
-        market.requestRound(id);
-        _report(id, 1, IWitnessPool.Verdict.Ok, 0);
+        _report(id, 0, IWitnessPool.Verdict.Ok, 0);
         vm.warp(market.order(id).startedAt + DURATION);
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketNoEpochLeft.selector, id));
         market.requestRound(id);
         market.finish(id);
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketWrongState.selector, id, IMarket.State.Finished));
         market.requestRound(id);
-    }
-
-    function test_requestRound_refundsEndedEpochsInOneStep() public {
-        uint256 id = _lease();
-        uint256 fee = _fee(id);
-        uint256 rf = _roundFee(id);
-        vm.warp(_epochStart(id, 3) + 5); // epochs 0, 1, 2 ended without a round
-        uint256 before = token.balanceOf(customer);
-        uint256 roundId = market.requestRound(id);
-        assertEq(pool.request(roundId).epoch, 3, "current epoch requested");
-        assertEq(market.order(id).nextEpoch, 3, "next epoch");
-        assertEq(token.balanceOf(customer) - before, fee * 3 / 5 + 3 * rf, "three epochs refunded");
-        _held();
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketUnknownOrder.selector, 9));
+        market.requestRound(9);
     }
 
     // ------------------------------------------------------------ onRoundSettled
@@ -998,6 +1111,33 @@ contract MarketTest is TestBase {
         uint256 other = _post();
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketWrongState.selector, other, IMarket.State.Bidding));
         _report(other, 0, IWitnessPool.Verdict.Ok, 0);
+        vm.warp(market.order(id).startedAt + DURATION);
+        _report(id, 0, IWitnessPool.Verdict.Ok, 0);
+        market.finish(id);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketWrongState.selector, id, IMarket.State.Finished));
+        _report(id, 1, IWitnessPool.Verdict.Ok, 0);
+    }
+
+    /// @notice With two rounds open, the newer one cannot be settled first: the pool's finalize of
+    /// epoch k + 1 reverts until epoch k's round is finalized.
+    function test_onRoundSettled_outOfOrderReverts() public {
+        uint256 id = _lease();
+        market.requestRound(id);
+        vm.warp(_epochStart(id, 1));
+        market.requestRound(id);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketWrongEpoch.selector, id, 1, 0));
+        _report(id, 1, IWitnessPool.Verdict.Ok, 0);
+        uint256 prov = token.balanceOf(providers[0]);
+        _report(id, 0, IWitnessPool.Verdict.Ok, 0);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketWrongEpoch.selector, id, 0, 1));
+        _report(id, 0, IWitnessPool.Verdict.Ok, 0);
+        _report(id, 1, IWitnessPool.Verdict.Ok, 0);
+        uint256 both = market.epochFee(id, 0) + market.epochFee(id, 1);
+        assertEq(token.balanceOf(providers[0]) - prov, both, "both paid once");
+        IMarket.Order memory o = market.order(id);
+        assertEq(o.nextEpoch, 2, "next");
+        assertEq(o.pendingRounds, 0, "none pending");
+        _held();
     }
 
     function test_onRoundSettled_okPaysTheEpochShare() public {
@@ -1009,7 +1149,37 @@ contract MarketTest is TestBase {
         assertEq(market.epochFee(id, 0), _fee(id) / 5, "a fifth");
         IMarket.Order memory o = market.order(id);
         assertEq(o.nextEpoch, 1, "next");
-        assertTrue(!o.roundPending, "not pending");
+        assertEq(o.pendingRounds, 0, "not pending");
+        _held();
+    }
+
+    /// @notice Epochs 0 and 2 get no round: epoch 0 is refunded when epoch 1's round settles, epoch 2
+    /// when epoch 3's does (with their witness fees, in one step each).
+    function test_onRoundSettled_refundsSkippedEpochs() public {
+        uint256 id = _lease();
+        uint256 share = market.epochFee(id, 0);
+        uint256 rf = _roundFee(id);
+        vm.warp(_epochStart(id, 1) + 10);
+        market.requestRound(id);
+        vm.warp(_epochStart(id, 3) + 10);
+        market.requestRound(id); // epochs 1 and 3 pending, 2 skipped between them
+        uint256 cust = token.balanceOf(customer);
+        uint256 prov = token.balanceOf(providers[0]);
+        _report(id, 1, IWitnessPool.Verdict.Ok, 0);
+        assertEq(token.balanceOf(customer) - cust, share + rf, "epoch 0 refunded");
+        assertEq(token.balanceOf(providers[0]) - prov, share, "epoch 1 paid");
+        IMarket.Order memory o = market.order(id);
+        assertEq(o.nextEpoch, 2, "next");
+        assertEq(o.firstPending, 3, "epoch 3 pending");
+        assertEq(o.pendingRounds, 1, "one pending");
+        cust = token.balanceOf(customer);
+        _report(id, 3, IWitnessPool.Verdict.Ok, 0);
+        assertEq(token.balanceOf(customer) - cust, share + rf, "epoch 2 refunded");
+        assertEq(token.balanceOf(providers[0]) - prov, 2 * share, "epoch 3 paid");
+        o = market.order(id);
+        assertEq(o.nextEpoch, 4, "next");
+        assertEq(o.escrow, share + rf, "epoch 4 left");
+        assertEq(uint256(o.state), uint256(IMarket.State.Fulfilling), "goes on");
         _held();
     }
 
@@ -1046,14 +1216,15 @@ contract MarketTest is TestBase {
         uint256 fee = _fee(id);
         uint256 rf = _roundFee(id);
         vm.warp(_epochStart(id, 1));
-        market.requestRound(id); // epoch 0 ended unchecked: refunded here
+        market.requestRound(id); // epoch 0 had no round: refunded when epoch 1 settles
         uint256 prov = token.balanceOf(providers[0]);
         uint256 cust = token.balanceOf(customer);
         uint64 t = _epochStart(id, 1) + 50; // a quarter into epoch 1
         _report(id, 1, IWitnessPool.Verdict.Unavailable, t);
         uint256 share = market.epochFee(id, 1);
         assertEq(token.balanceOf(providers[0]) - prov, share / 4, "quarter of the epoch");
-        assertEq(token.balanceOf(customer) - cust, share - share / 4 + fee * 3 / 5 + 3 * rf, "rest of the lease");
+        uint256 rest = fee / 5 + rf + share - share / 4 + fee * 3 / 5 + 3 * rf; // epoch 0, rest of 1, 2-4
+        assertEq(token.balanceOf(customer) - cust, rest, "rest of the lease");
         IMarket.Order memory o = market.order(id);
         assertEq(uint256(o.state), uint256(IMarket.State.Failed), "failed");
         assertEq(o.escrow, 0, "escrow empty");
@@ -1061,6 +1232,48 @@ contract MarketTest is TestBase {
         assertEq(settlement.closeCalls(), 1, "closed once");
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketWrongState.selector, id, IMarket.State.Failed));
         market.requestRound(id);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketWrongState.selector, id, IMarket.State.Failed));
+        market.finish(id);
+        _held();
+    }
+
+    /// @notice Epoch 0's round reports Fraud while epoch 1's round is open: the market refunds the
+    /// rest of the lease but not epoch 1's witness fee (the pool holds it and refunds its leftovers);
+    /// epoch 1's later report changes nothing and does not revert.
+    function test_onRoundSettled_reportAfterFailureIsANoOp() public {
+        uint256 id = _lease();
+        uint256 fee = _fee(id);
+        uint256 rf = _roundFee(id);
+        market.requestRound(id);
+        vm.warp(_epochStart(id, 1));
+        market.requestRound(id);
+        uint256 cust = token.balanceOf(customer);
+        uint256 prov = token.balanceOf(providers[0]);
+        uint256 poolBalance = token.balanceOf(address(pool));
+        assertEq(poolBalance, 2 * rf, "two round fees in the pool");
+        _report(id, 0, IWitnessPool.Verdict.Fraud, _epochStart(id, 0) + 100); // half of epoch 0
+        uint256 share = market.epochFee(id, 0);
+        assertEq(token.balanceOf(providers[0]) - prov, share / 2, "half of epoch 0");
+        // epochs 1-4's fee shares, epochs 2-4's witness fees (epoch 1's is in the pool)
+        assertEq(token.balanceOf(customer) - cust, share - share / 2 + fee * 4 / 5 + 3 * rf, "refund");
+        assertEq(market.totalHeld(), 0, "nothing held");
+        IMarket.Order memory o = market.order(id);
+        assertEq(o.pendingRounds, 1, "epoch 1's round still open in the pool");
+        assertEq(o.firstPending, 1, "epoch 1");
+
+        cust = token.balanceOf(customer);
+        prov = token.balanceOf(providers[0]);
+        _report(id, 1, IWitnessPool.Verdict.Ok, 0);
+        assertEq(token.balanceOf(customer), cust, "customer: nothing more");
+        assertEq(token.balanceOf(providers[0]), prov, "provider: nothing more");
+        assertEq(token.balanceOf(address(pool)), poolBalance, "pool keeps epoch 1's fee");
+        assertEq(settlement.closeCalls(), 1, "closed once");
+        IMarket.Order memory after_ = market.order(id);
+        assertEq(uint256(after_.state), uint256(IMarket.State.Failed), "still failed");
+        assertEq(after_.nextEpoch, o.nextEpoch, "unchanged");
+        assertEq(after_.pendingRounds, o.pendingRounds, "unchanged");
+        _report(id, 1, IWitnessPool.Verdict.Fraud, 0); // any number of times
+        assertEq(token.balanceOf(customer), cust, "still nothing");
         _held();
     }
 
@@ -1093,6 +1306,30 @@ contract MarketTest is TestBase {
         _held();
     }
 
+    /// @notice The last two epochs' rounds are open together: the lease finishes when the last one
+    /// settles, not before.
+    function test_onRoundSettled_finishesOnlyWhenTheLastRoundSettles() public {
+        uint256 id = _lease();
+        vm.warp(_epochStart(id, 3));
+        market.requestRound(id);
+        vm.warp(_epochStart(id, 4));
+        market.requestRound(id);
+        vm.warp(market.order(id).startedAt + DURATION + 100);
+        uint256 cust = token.balanceOf(customer);
+        _report(id, 3, IWitnessPool.Verdict.Ok, 0);
+        assertEq(uint256(market.order(id).state), uint256(IMarket.State.Fulfilling), "epoch 4 still open");
+        assertEq(token.balanceOf(customer) - cust, _fee(id) * 3 / 5 + 3 * _roundFee(id), "epochs 0-2 refunded");
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketRoundPending.selector, id));
+        market.finish(id);
+        uint256 prov = token.balanceOf(providers[0]);
+        _report(id, 4, IWitnessPool.Verdict.Ok, 0);
+        assertEq(token.balanceOf(providers[0]) - prov, market.epochFee(id, 4), "epoch 4 paid");
+        assertEq(uint256(market.order(id).state), uint256(IMarket.State.Finished), "finished");
+        assertEq(settlement.closeCalls(), 1, "closed once");
+        assertEq(market.totalHeld(), 0, "nothing held");
+        _held();
+    }
+
     // ------------------------------------------------------------ finish
 
     function test_finish_refundsTrailingEpochsAfterTheEnd() public {
@@ -1113,6 +1350,18 @@ contract MarketTest is TestBase {
         assertEq(uint256(settlement.status(id)), uint256(ISettlement.LeaseStatus.Closed), "closed");
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketWrongState.selector, id, IMarket.State.Finished));
         market.finish(id);
+        assertEq(market.totalHeld(), 0, "nothing held");
+        _held();
+    }
+
+    function test_finish_withoutAnyRound() public {
+        uint256 id = _lease();
+        vm.warp(market.order(id).startedAt + DURATION);
+        uint256 cust = token.balanceOf(customer);
+        uint256 escrow = market.order(id).escrow;
+        market.finish(id);
+        assertEq(escrow, _fee(id) + 5 * _roundFee(id), "fee and witness fees");
+        assertEq(token.balanceOf(customer) - cust, escrow, "all refunded");
         assertEq(market.totalHeld(), 0, "nothing held");
         _held();
     }
@@ -1334,8 +1583,7 @@ contract MarketTest is TestBase {
     }
 
     /// @notice Attack: the pool (or a buggy round) reports an epoch out of order to skip an epoch, or
-    /// reports an epoch twice to pay it twice. Only the next unsettled epoch with a pending round can
-    /// be settled, once.
+    /// reports an epoch twice to pay it twice. Only the oldest pending round can be settled, once.
     function test_attack_noEpochSkippedOrSettledTwice() public {
         uint256 id = _lease();
         market.requestRound(id);
@@ -1343,10 +1591,12 @@ contract MarketTest is TestBase {
         _report(id, 2, IWitnessPool.Verdict.Ok, 0);
         uint256 prov = token.balanceOf(providers[0]);
         _report(id, 0, IWitnessPool.Verdict.Ok, 0);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketNoRoundPending.selector, id));
+        _report(id, 0, IWitnessPool.Verdict.Ok, 0);
+        vm.warp(_epochStart(id, 1));
+        market.requestRound(id);
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketWrongEpoch.selector, id, 0, 1));
         _report(id, 0, IWitnessPool.Verdict.Ok, 0);
-        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketNoRoundPending.selector, id));
-        _report(id, 1, IWitnessPool.Verdict.Ok, 0);
         assertEq(token.balanceOf(providers[0]) - prov, market.epochFee(id, 0), "paid once");
     }
 
@@ -1380,21 +1630,74 @@ contract MarketTest is TestBase {
     }
 
     /// @notice Attack: nobody requests the round of an epoch (the provider hopes an unchecked epoch is
-    /// paid at the end). An epoch that ended without a round is refunded, by the next request or by
-    /// `finish`, never paid.
+    /// paid at the end). An epoch that ended without a round is refunded, when a later round settles or
+    /// by `finish`, never paid.
     function test_attack_unrequestedEpochIsRefunded() public {
         uint256 id = _lease();
         uint256 prov = token.balanceOf(providers[0]);
         uint256 cust = token.balanceOf(customer);
         vm.warp(_epochStart(id, 1)); // epoch 0 ended unchecked
         market.requestRound(id);
-        assertEq(token.balanceOf(customer) - cust, market.epochFee(id, 0) + _roundFee(id), "epoch 0 refunded");
         _report(id, 1, IWitnessPool.Verdict.Ok, 0);
+        assertEq(token.balanceOf(customer) - cust, market.epochFee(id, 0) + _roundFee(id), "epoch 0 refunded");
         vm.warp(market.order(id).startedAt + DURATION + 1);
         cust = token.balanceOf(customer);
         market.finish(id);
         assertEq(token.balanceOf(customer) - cust, _fee(id) * 3 / 5 + 3 * _roundFee(id), "epochs 2-4 refunded");
         assertEq(token.balanceOf(providers[0]) - prov, market.epochFee(id, 1), "only the checked epoch paid");
+        _held();
+    }
+
+    /// @notice Attack: the provider goes dark for the first `commitWindow + revealWindow` seconds of
+    /// every epoch and serves the rest. Old rules: epoch k + 1's round could be requested only after
+    /// epoch k's round settled, `commitWindow + revealWindow` after epoch k ended, so no committee ever
+    /// probed the start of an epoch and every epoch was paid. Now epoch k's round is requested (and its
+    /// committee drawn) as epoch k starts, while epoch k - 1's round is still in its reveal window; the
+    /// outage at the start of an epoch is observed and the lease fails without paying that epoch.
+    function test_attack_darkAtEveryEpochStartIsObserved() public {
+        uint256 id = _lease();
+        uint64 dark = pool.commitWindow() + pool.revealWindow();
+        uint256 prov = token.balanceOf(providers[0]);
+        // epoch 0: honest round (the provider is dark at its start too, but take the worst case
+        // for the customer: the committee reports Ok)
+        market.requestRound(id);
+        vm.warp(_epochStart(id, 1)); // epoch 0's round is in its commit window
+        uint256 roundId = market.requestRound(id);
+        PoolDouble.Request memory r = pool.request(roundId);
+        assertEq(r.epoch, 1, "epoch 1's round");
+        assertEq(r.requestedAt, _epochStart(id, 1), "requested as epoch 1 starts");
+        assertEq(market.order(id).pendingRounds, 2, "epoch 0's round still open");
+        vm.warp(_epochStart(id, 1) + dark); // epoch 0's reveal window closed
+        _report(id, 0, IWitnessPool.Verdict.Ok, 0);
+        // epoch 1's committee probed from its start and saw the provider dark then
+        _report(id, 1, IWitnessPool.Verdict.Unavailable, _epochStart(id, 1));
+        assertEq(token.balanceOf(providers[0]) - prov, market.epochFee(id, 0), "epoch 1 unpaid");
+        assertEq(uint256(market.order(id).state), uint256(IMarket.State.Failed), "failed");
+    }
+
+    /// @notice Attack: with epochs of `minEpochLength`, a provider misbehaves only in the epochs that
+    /// old rules left unchecked (every other one: a round settled `commitWindow + revealWindow` after
+    /// its epoch, when the next epoch had ended, so that epoch was refunded unchecked and the one after
+    /// was checked). Now every epoch's round is requested as it starts and every epoch is checked.
+    function test_attack_shortEpochsAreNotSkipped() public {
+        IMarket.OrderParams memory p = _params();
+        p.epochLength = 100; // minEpochLength == commitWindow + revealWindow
+        uint256 id = _lease(p, 5e14);
+        uint256 prov = token.balanceOf(providers[0]);
+        for (uint32 e = 0; e < 10; ++e) {
+            vm.warp(_epochStart(id, e));
+            // epoch e - 2's reveal window closes as epoch e starts: finalized, then e is requested
+            if (e >= 2) _report(id, e - 2, IWitnessPool.Verdict.Ok, 0);
+            uint256 roundId = market.requestRound(id);
+            assertEq(pool.request(roundId).epoch, e, "every epoch requested");
+            assertEq(pool.request(roundId).requestedAt, _epochStart(id, e), "at its start");
+        }
+        vm.warp(market.order(id).startedAt + DURATION + 100);
+        _report(id, 8, IWitnessPool.Verdict.Ok, 0);
+        _report(id, 9, IWitnessPool.Verdict.Ok, 0);
+        assertEq(pool.roundCount(), 10, "ten rounds for ten epochs");
+        assertEq(token.balanceOf(providers[0]) - prov, _fee(id), "every epoch checked and paid");
+        assertEq(uint256(market.order(id).state), uint256(IMarket.State.Finished), "finished");
         _held();
     }
 
@@ -1417,8 +1720,9 @@ contract MarketTest is TestBase {
     }
 
     /// @notice Random lifecycles (winner confirms; winner lets its window pass and the runner-up
-    /// confirms; the customer never starts), then random round requests, verdicts, time jumps and
-    /// `finish` calls. Properties: `totalHeld` equals the market's balance after every step; the
+    /// confirms; the customer never starts), then random round requests (up to two open at once),
+    /// verdicts in order, out-of-order reports, reports after a failure, time jumps and `finish`
+    /// calls (see `_drive`). Properties: `totalHeld` equals the market's balance after every step; the
     /// customer never pays out more than it locked; what the providers were paid (net of bonds) never
     /// exceeds the confirmed fee; the pool gets at most the witness fees; the settlement gets exactly
     /// the budget; provider paid + customer refunded + settlement + pool == the posted escrow.
@@ -1481,32 +1785,78 @@ contract MarketTest is TestBase {
         assertEq(providerPaid + refunded + toSettlement + toPool, escrow, "conservation");
     }
 
+    /// @dev Random steps on a started lease: time jumps, round requests (checked to be for the current
+    /// epoch), reports of the oldest pending round, out-of-order reports of the newest (must revert),
+    /// reports after failure (must move nothing), `finish`. After every step: `totalHeld` equals the
+    /// market's balance, at most two rounds are pending, and while the lease runs its escrow is exactly
+    /// the fee shares of the unsettled epochs plus the witness fees of the epochs not requested.
     function _drive(uint256 id, uint256 seed, uint64 epochLength) internal {
-        for (uint256 step = 0; step < 48; ++step) {
+        for (uint256 step = 0; step < 64; ++step) {
             IMarket.Order memory o = market.order(id);
-            if (o.state != IMarket.State.Fulfilling) return;
+            if (o.state == IMarket.State.Finished) return;
             uint256 r = uint256(keccak256(abi.encode(seed, step)));
-            uint256 action = r % 4;
+            uint256 action = r % 5;
             r >>= 8;
+            if (o.state == IMarket.State.Failed) {
+                if (o.pendingRounds == 0) return;
+                uint256 held = token.balanceOf(address(market));
+                _report(id, o.firstPending, _verdict(r % 16), 0); // the other open round finalizes
+                assertEq(token.balanceOf(address(market)), held, "no-op after failure");
+                return;
+            }
             if (action == 0) {
-                vm.warp(block.timestamp + r % (2 * uint256(epochLength)));
+                vm.warp(block.timestamp + r % (uint256(epochLength) * 3 / 2));
             } else if (action == 1) {
-                try market.requestRound(id) {} catch {}
-            } else if (action == 2 && o.roundPending) {
-                (uint64 s, uint64 e) = market.epochWindow(id, o.nextEpoch);
+                uint256 count = pool.roundCount();
+                try market.requestRound(id) returns (uint256 roundId) {
+                    assertEq(pool.roundCount(), count + 1, "one round");
+                    assertEq(pool.request(roundId).epoch, (block.timestamp - o.startedAt) / o.epochLength, "current");
+                    assertLe(block.timestamp - o.startedAt + 1, o.duration, "while the lease runs");
+                } catch {}
+            } else if (action == 2 && o.pendingRounds > 0) {
+                (uint64 s, uint64 e) = market.epochWindow(id, o.firstPending);
                 uint64 t = uint64(s + (r >> 8) % (uint256(e - s) + 20)) - 10;
-                _report(id, o.nextEpoch, _verdict(r % 16), t);
-            } else if (action == 3) {
+                _report(id, o.firstPending, _verdict(r % 16), t);
+            } else if (action == 3 && o.pendingRounds == 2) {
+                bytes memory wrong =
+                    abi.encodeWithSelector(IMarket.MarketWrongEpoch.selector, id, o.nextRequest - 1, o.firstPending);
+                vm.expectRevert(wrong);
+                _report(id, o.nextRequest - 1, IWitnessPool.Verdict.Ok, 0);
+            } else if (action == 4) {
                 try market.finish(id) {} catch {}
             }
             _held();
+            _checkEpochs(id);
         }
         IMarket.Order memory last = market.order(id);
+        if (last.state == IMarket.State.Failed && last.pendingRounds > 0) {
+            _report(id, last.firstPending, IWitnessPool.Verdict.Ok, 0);
+        }
         if (last.state != IMarket.State.Fulfilling) return;
-        if (last.roundPending) _report(id, last.nextEpoch, IWitnessPool.Verdict.Ok, 0);
+        for (uint256 k = 0; k < last.pendingRounds; ++k) {
+            _report(id, market.order(id).firstPending, IWitnessPool.Verdict.Ok, 0);
+        }
         if (market.order(id).state != IMarket.State.Fulfilling) return;
-        vm.warp(last.startedAt + last.duration);
+        if (block.timestamp < last.startedAt + last.duration) vm.warp(last.startedAt + last.duration);
         market.finish(id);
+    }
+
+    function _checkEpochs(uint256 id) internal view {
+        IMarket.Order memory o = market.order(id);
+        assertLe(o.pendingRounds, 2, "two pending at most");
+        if (o.state != IMarket.State.Fulfilling) return;
+        if (o.pendingRounds > 0) {
+            assertLe(o.nextEpoch, o.firstPending, "oldest pending not settled");
+            assertLe(o.firstPending + 1, o.nextRequest, "oldest pending requested");
+            assertLe(o.nextRequest, o.epochs, "requested epochs exist");
+            assertTrue(o.pendingRounds == 1 || o.firstPending + 1 < o.nextRequest, "two distinct epochs");
+        } else {
+            assertLe(o.nextRequest, o.nextEpoch, "every requested epoch settled");
+        }
+        uint256 fee = uint256(o.price) * o.duration;
+        uint256 unsettled = fee - fee * o.nextEpoch / o.epochs;
+        uint256 unrequested = o.epochs - o.nextEpoch - o.pendingRounds;
+        assertEq(o.escrow, unsettled + unrequested * (o.witnessFee / o.epochs), "escrow");
     }
 
     function _verdict(uint256 r) internal pure returns (IWitnessPool.Verdict) {

@@ -14,12 +14,17 @@ import {IWitnessPool} from "./IWitnessPool.sol";
 /// earlier commit; the runner-up is kept and offered the lease when the winner does not confirm. An
 /// unrevealed bid forfeits its bond to the customer.
 /// Confirmation locks the lease's collateral (`max(minProviderStake, fee + budget)`) from the
-/// executor's free stake. The lease runs in `epochs` epochs of `epochLength` seconds; anyone requests
-/// each epoch's witness round once the epoch has started. A round's outcome settles its epoch, in
-/// order: Ok pays the provider the epoch's share of the fee; Stale pays it within `staleGrace` of the
-/// first consecutive Stale epoch and refunds it after; a cancelled round, or an epoch whose round was
-/// never requested before the epoch ended, refunds it; Fraud or Unavailable pays the epoch pro rata up
-/// to the violation time, refunds the rest of the lease and fails it. When the customer never starts
+/// executor's free stake. The lease runs in `epochs` epochs of `epochLength` seconds. Anyone requests
+/// the witness round of the current epoch while it runs, once per epoch, so the committee is drawn as
+/// the epoch starts and probes all of it; up to two rounds of a lease are open at once (the previous
+/// epoch's in its commit and reveal windows while the current epoch's probes). Since `minEpochLength`
+/// is at least the pool's `commitWindow + revealWindow`, a round drawn during its epoch can be
+/// finalized when the epoch after next starts, in time for that epoch's request. Round outcomes settle
+/// epochs strictly in order: Ok pays the provider the epoch's share of the fee; Stale pays it within
+/// `staleGrace` of the first consecutive Stale epoch and refunds it after; a cancelled round refunds
+/// it; Fraud or Unavailable pays the epoch pro rata up to the violation time, refunds the rest of the
+/// lease and fails it. An epoch whose round was never requested is refunded with its witness fee when
+/// a later epoch's round settles, or by `finish` after the lease's end. When the customer never starts
 /// a deployed lease, the provider is paid `deployFeeBps` of the fee. The lease id equals the order id.
 interface IMarket {
     enum State {
@@ -58,8 +63,13 @@ interface IMarket {
 
     /// @notice An order and its lease, packed in seven slots. `winner` is the bid offered the lease
     /// (the runner-up once it was offered); `price` is that bid's unit price; `escrow` is what the
-    /// market holds for this order (bonds excluded).
+    /// market holds for this order (bonds excluded). Epochs: `nextEpoch` is the first epoch not settled
+    /// yet; `nextRequest` is one past the last epoch whose round was requested (requests only go
+    /// forward); `pendingRounds` (at most 2) rounds are open in the pool, the oldest for epoch
+    /// `firstPending` (meaningful while `pendingRounds > 0`) and the newest for `nextRequest - 1`.
+    /// Once the lease Failed these fields keep the state at failure.
     struct Order {
+        // slot 0
         address customer;
         uint32 levelId;
         State state;
@@ -68,26 +78,34 @@ interface IMarket {
         uint16 bidCount;
         uint16 revealedCount;
         bool runnerUpOffered;
+        // slot 1
         uint16 winner;
         uint16 runnerUp;
         uint64 duration;
         uint64 bidDeadline;
         uint64 revealDeadline;
         uint32 capacityGflops;
+        // slot 2: the epochs, read by every round request, written by every settlement
         uint64 startedAt;
         uint64 epochLength;
         uint32 epochs;
         uint32 nextEpoch;
-        uint64 stepDeadline;
-        uint128 escrow;
         uint64 staleSince;
-        bool roundPending;
+        // slot 3: written by every round request and settlement
+        uint128 escrow;
+        uint8 pendingRounds;
+        uint32 firstPending;
+        uint32 nextRequest;
         uint16 availabilityBps;
         uint32 p95LatencyMs;
+        // slot 4
         uint128 price;
         uint128 witnessFee;
-        uint128 maxUnitPrice;
-        uint128 runnerUpPrice;
+        // slot 5: the auction and confirmation steps (`maxUnitPrice * duration` fits in 96 bits)
+        uint96 maxUnitPrice;
+        uint96 runnerUpPrice;
+        uint64 stepDeadline;
+        // slot 6
         uint128 bidBond;
         uint128 collateral;
     }
@@ -128,7 +146,8 @@ interface IMarket {
     error MarketDeadlineNotReached(uint256 orderId, uint64 deadline);
     error MarketDeadlinePassed(uint256 orderId, uint64 deadline);
     error MarketRoundPending(uint256 orderId);
-    error MarketEpochNotStarted(uint256 orderId, uint32 epoch, uint64 startsAt);
+    error MarketEpochAlreadyRequested(uint256 orderId, uint32 epoch);
+    error MarketTooManyPendingRounds(uint256 orderId);
     error MarketNoEpochLeft(uint256 orderId);
     error MarketWrongEpoch(uint256 orderId, uint32 epoch, uint32 expected);
     error MarketHasBids(uint256 orderId);
@@ -182,15 +201,23 @@ interface IMarket {
     /// @notice The customer confirms the function is deployed; the lease clock starts (-> Fulfilling).
     function startLease(uint256 orderId) external;
 
-    /// @notice Requests the witness round of the next unsettled epoch once it has started; epochs that
-    /// ended without a round are refunded first. Anyone may call.
+    /// @notice Requests the witness round of the current epoch `(now - startedAt) / epochLength` while
+    /// the lease runs, and sends its witness fee (`committeeSize * rewardUnit`) to the pool. Reverts
+    /// `MarketNoEpochLeft` after the lease's end, `MarketEpochAlreadyRequested` when this epoch's round
+    /// was requested already, `MarketTooManyPendingRounds` while two rounds are open (finalize the
+    /// older one first). Anyone may call.
     function requestRound(uint256 orderId) external returns (uint256 roundId);
 
-    /// @notice The pool reports a round's outcome (a cancelled round reports `None`); settles the epoch.
+    /// @notice The pool reports a round's outcome (a cancelled round reports `None`). The round must be
+    /// the lease's oldest open one (`MarketWrongEpoch` otherwise, so rounds are finalized in order).
+    /// The epochs between the last settled one and `epoch` had no round and are refunded first
+    /// (`EpochsUnchecked`); then `epoch` is settled; settling the last epoch finishes the lease, and a
+    /// Fraud or Unavailable outcome fails it and refunds everything still escrowed. A report for a
+    /// lease that already Failed (its other open round) has no effect.
     function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime) external;
 
-    /// @notice After the lease's end: refunds epochs that ended without a round and finishes the lease
-    /// once no round is pending. Anyone may call.
+    /// @notice After the lease's end, with no round open: refunds the epochs not settled (none of them
+    /// had a round) and finishes the lease. Anyone may call.
     function finish(uint256 orderId) external;
 
     /// @notice Confirming past its deadline: offers the runner-up once, else fails the order.

@@ -103,6 +103,12 @@ interface IWitnessPool {
     /// @notice Token units paid per agreeing member; a round's fee is `size * rewardUnit`.
     function rewardUnit() external view returns (uint128);
 
+    /// @notice Seconds from `max(draw time, epoch end)` to the commit deadline.
+    function commitWindow() external view returns (uint64);
+
+    /// @notice Seconds from the commit deadline to the end of the reveal window.
+    function revealWindow() external view returns (uint64);
+
     /// @notice Opens the round of `epoch` of a lease (market only); the market has transferred
     /// `size * rewardUnit` here. Freezes the eligible set at this block.
     function requestRound(
