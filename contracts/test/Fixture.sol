@@ -202,10 +202,10 @@ abstract contract Fixture is TestBase {
         market.startLease(orderId);
     }
 
-    /// @dev Requests the round of the lease's next epoch (warping to its start if needed) and draws it.
+    /// @dev Requests the round of the lease's next unrequested epoch (warping to its start if needed) and draws it.
     function requestAndDraw(uint256 leaseId) internal returns (uint256 roundId, address[] memory members) {
         IMarket.Order memory o = market.order(leaseId);
-        uint64 epochStart = o.startedAt + uint64(o.nextEpoch) * o.epochLength;
+        uint64 epochStart = o.startedAt + uint64(o.nextRequest) * o.epochLength;
         if (block.timestamp < epochStart) vm.warp(epochStart);
         roundId = market.requestRound(leaseId);
         members = draw(roundId);

@@ -148,10 +148,10 @@ contract Handler is Fixture {
             vm.prank(customer);
             try market.startLease(id) {} catch {}
         } else if (o.state == IMarket.State.Fulfilling) {
-            if (o.roundPending) {
+            if (o.pendingRounds > 0) {
                 _playRound(id, verdicts);
             } else {
-                uint64 epochStart = o.startedAt + uint64(o.nextEpoch) * o.epochLength;
+                uint64 epochStart = o.startedAt + uint64(o.nextRequest) * o.epochLength;
                 if (block.timestamp < epochStart) vm.warp(epochStart);
                 try market.requestRound(id) {} catch {
                     try market.finish(id) {} catch {}
@@ -201,8 +201,9 @@ contract Handler is Fixture {
     /// Members report from the low bits of `verdicts` (Ok, Fraud, Unavailable, Stale); the last one never reveals.
     function _playRound(uint256 id, uint8 verdicts) internal {
         IMarket.Order memory o = market.order(id);
-        uint256 r = pool.roundOf(id, o.nextEpoch);
-        if (r == 0 || pool.round(r).phase != IWitnessPool.Phase.Requested) return;
+        if (o.pendingRounds == 0) return;
+        uint256 r = pool.roundOf(id, o.firstPending);
+        if (pool.round(r).phase != IWitnessPool.Phase.Requested) return;
         vm.roll(block.number + 2);
         try pool.drawCommittee(r) returns (address[] memory m) {
             uint64 t = uint64(block.timestamp);
@@ -434,7 +435,7 @@ contract Handler is Fixture {
     function poolOwed() external view returns (uint256 owed) {
         for (uint256 id = 1; id <= orders; ++id) {
             IMarket.Order memory o = market.order(id);
-            for (uint32 e = 0; e < o.epochs && e <= o.nextEpoch; ++e) {
+            for (uint32 e = 0; e < o.nextRequest; ++e) {
                 uint256 r = pool.roundOf(id, e);
                 if (r == 0) continue;
                 IWitnessPool.Phase ph = pool.round(r).phase;
@@ -443,12 +444,16 @@ contract Handler is Fixture {
         }
     }
 
-    /// A round exists only for settled epochs or the pending one.
+    /// Rounds exist only for requested epochs, at most two are pending, the oldest pending one is not
+    /// behind the next epoch to settle, and nothing is requested beyond the lease.
     function epochsInOrder() external view returns (bool) {
         for (uint256 id = 1; id <= orders; ++id) {
             IMarket.Order memory o = market.order(id);
-            if (o.nextEpoch < o.epochs && pool.roundOf(id, o.nextEpoch + 1) != 0) return false;
-            if (o.roundPending && pool.roundOf(id, o.nextEpoch) == 0) return false;
+            if (o.nextRequest > o.epochs || o.pendingRounds > 2) return false;
+            if (o.nextRequest < o.epochs && pool.roundOf(id, o.nextRequest) != 0) return false;
+            if (o.state == IMarket.State.Fulfilling && o.pendingRounds > 0) {
+                if (o.firstPending < o.nextEpoch || pool.roundOf(id, o.firstPending) == 0) return false;
+            }
         }
         return true;
     }
