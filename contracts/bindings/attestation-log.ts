@@ -45,14 +45,16 @@ export interface AttestationLogContract extends BaseContract {
     { root: string; treeSize: bigint; timestamp: bigint; operator: string }[],
     { root: string; treeSize: bigint; timestamp: bigint; operator: string }[]
   >;
-  isOperator: ContractMethod<[arg0: AddressLike], boolean, boolean>;
-  latest: ContractMethod<
-    [],
+  isOperator: ContractMethod<[operator: AddressLike], boolean, boolean>;
+  latestIndexOf: ContractMethod<[operator: AddressLike], bigint, bigint>;
+  latestOf: ContractMethod<
+    [operator: AddressLike],
     { root: string; treeSize: bigint; timestamp: bigint; operator: string },
     { root: string; treeSize: bigint; timestamp: bigint; operator: string }
   >;
   owner: ContractMethod<[], string, string>;
   renounceOwnership: ContractMethod<[], void, ContractTransactionResponse>;
+  revokedAt: ContractMethod<[operator: AddressLike], bigint, bigint>;
   setOperator: ContractMethod<[operator: AddressLike, allowed: boolean], void, ContractTransactionResponse>;
   transferOwnership: ContractMethod<[newOwner: AddressLike], void, ContractTransactionResponse>;
 }

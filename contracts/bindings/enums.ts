@@ -32,6 +32,9 @@ export type SettlementClaimStatus = (typeof SettlementClaimStatus)[keyof typeof 
 export const WitnessPoolPhase = { None: 0n, Requested: 1n, Drawn: 2n, Finalized: 3n, Cancelled: 4n } as const;
 export type WitnessPoolPhase = (typeof WitnessPoolPhase)[keyof typeof WitnessPoolPhase];
 
-/** `IWitnessPool.Verdict` (contracts/src/interfaces/IWitnessPool.sol). */
-export const WitnessPoolVerdict = { None: 0n, NotViolated: 1n, Violated: 2n } as const;
+/**
+ * `IWitnessPool.Verdict` (contracts/src/interfaces/IWitnessPool.sol): A member's report, and a
+ * round's outcome (`None` until finalized).
+ */
+export const WitnessPoolVerdict = { None: 0n, Ok: 1n, Fraud: 2n, Unavailable: 3n, Stale: 4n } as const;
 export type WitnessPoolVerdict = (typeof WitnessPoolVerdict)[keyof typeof WitnessPoolVerdict];

@@ -11,7 +11,7 @@ import {
   type Signer,
 } from 'ethers';
 import artifact from '../artifacts/Market.json' with { type: 'json' };
-import type { MarketState } from './enums.js';
+import type { MarketState, WitnessPoolVerdict } from './enums.js';
 
 /** The ABI and creation bytecode, stored once in contracts/artifacts/Market.json. */
 export const marketAbi = artifact.abi;
@@ -22,6 +22,9 @@ export type MarketEventName =
   | 'BidRevealed'
   | 'BiddingClosed'
   | 'BondClaimed'
+  | 'EpochRoundRequested'
+  | 'EpochSettled'
+  | 'EpochsUnchecked'
   | 'LeaseConfirmed'
   | 'LeaseStarted'
   | 'LevelAdded'
@@ -29,10 +32,13 @@ export type MarketEventName =
   | 'OrderFailed'
   | 'OrderFinished'
   | 'OrderPosted'
-  | 'OwnershipTransferred';
+  | 'OrderSla'
+  | 'OwnershipTransferred'
+  | 'RunnerUpOffered';
 export type MarketErrorName =
   | 'MarketAlreadyRevealed'
   | 'MarketBadOrder'
+  | 'MarketBadParams'
   | 'MarketBidTooHigh'
   | 'MarketBiddingClosed'
   | 'MarketBondNotClaimable'
@@ -40,10 +46,13 @@ export type MarketErrorName =
   | 'MarketDeadlineNotReached'
   | 'MarketDeadlinePassed'
   | 'MarketDuplicateBid'
+  | 'MarketEpochAlreadyRequested'
   | 'MarketExecutorBelowLevel'
   | 'MarketExecutorUnderstaked'
   | 'MarketGflopsTooLow'
   | 'MarketHasBids'
+  | 'MarketNoEpochLeft'
+  | 'MarketNoRoundPending'
   | 'MarketNotBidder'
   | 'MarketNotCustomer'
   | 'MarketNotExecutorProvider'
@@ -52,10 +61,13 @@ export type MarketErrorName =
   | 'MarketRevealNotOpen'
   | 'MarketRoundPending'
   | 'MarketTooManyBids'
+  | 'MarketTooManyBidsFromProvider'
+  | 'MarketTooManyPendingRounds'
   | 'MarketUnauthorized'
   | 'MarketUnknownBid'
   | 'MarketUnknownLevel'
   | 'MarketUnknownOrder'
+  | 'MarketWrongEpoch'
   | 'MarketWrongState'
   | 'OwnableInvalidOwner'
   | 'OwnableUnauthorizedAccount'
@@ -65,6 +77,9 @@ export type MarketErrorName =
 export interface MarketContract extends BaseContract {
   connect(runner: ContractRunner | null): MarketContract;
   MAX_BIDS: ContractMethod<[], bigint, bigint>;
+  MAX_BIDS_PER_PROVIDER: ContractMethod<[], bigint, bigint>;
+  MAX_EPOCHS: ContractMethod<[], bigint, bigint>;
+  MAX_PENDING_ROUNDS: ContractMethod<[], bigint, bigint>;
   addLevel: ContractMethod<
     [
       l: {
@@ -100,7 +115,6 @@ export interface MarketContract extends BaseContract {
       commitment: string;
     }
   >;
-  bidBond: ContractMethod<[], bigint, bigint>;
   bidCommitment: ContractMethod<
     [
       orderId: BigNumberish,
@@ -129,8 +143,12 @@ export interface MarketContract extends BaseContract {
     void,
     ContractTransactionResponse
   >;
-  confirmWindow: ContractMethod<[], bigint, bigint>;
-  deployWindow: ContractMethod<[], bigint, bigint>;
+  epochFee: ContractMethod<[orderId: BigNumberish, epoch: BigNumberish], bigint, bigint>;
+  epochWindow: ContractMethod<
+    [orderId: BigNumberish, epoch: BigNumberish],
+    [startsAt: bigint, endsAt: bigint],
+    [startsAt: bigint, endsAt: bigint]
+  >;
   expire: ContractMethod<[orderId: BigNumberish], void, ContractTransactionResponse>;
   finish: ContractMethod<[orderId: BigNumberish], void, ContractTransactionResponse>;
   level: ContractMethod<
@@ -153,12 +171,8 @@ export interface MarketContract extends BaseContract {
     }
   >;
   levelCount: ContractMethod<[], bigint, bigint>;
-  maxBiddingWindow: ContractMethod<[], bigint, bigint>;
-  maxDuration: ContractMethod<[], bigint, bigint>;
-  minBiddingWindow: ContractMethod<[], bigint, bigint>;
-  minProviderStake: ContractMethod<[], bigint, bigint>;
-  onViolation: ContractMethod<
-    [leaseId: BigNumberish, violationTime: BigNumberish],
+  onRoundSettled: ContractMethod<
+    [leaseId: BigNumberish, epoch: BigNumberish, verdict: WitnessPoolVerdict, violationTime: BigNumberish],
     void,
     ContractTransactionResponse
   >;
@@ -172,15 +186,31 @@ export interface MarketContract extends BaseContract {
       majority: bigint;
       bidCount: bigint;
       revealedCount: bigint;
+      runnerUpOffered: boolean;
       winner: bigint;
+      runnerUp: bigint;
       duration: bigint;
       bidDeadline: bigint;
       revealDeadline: bigint;
-      stepDeadline: bigint;
-      maxUnitPrice: bigint;
-      escrow: bigint;
-      price: bigint;
+      capacityGflops: bigint;
       startedAt: bigint;
+      epochLength: bigint;
+      epochs: bigint;
+      nextEpoch: bigint;
+      staleSince: bigint;
+      escrow: bigint;
+      pendingRounds: bigint;
+      firstPending: bigint;
+      nextRequest: bigint;
+      availabilityBps: bigint;
+      p95LatencyMs: bigint;
+      price: bigint;
+      witnessFee: bigint;
+      maxUnitPrice: bigint;
+      runnerUpPrice: bigint;
+      stepDeadline: bigint;
+      bidBond: bigint;
+      collateral: bigint;
     },
     {
       customer: string;
@@ -190,19 +220,66 @@ export interface MarketContract extends BaseContract {
       majority: bigint;
       bidCount: bigint;
       revealedCount: bigint;
+      runnerUpOffered: boolean;
       winner: bigint;
+      runnerUp: bigint;
       duration: bigint;
       bidDeadline: bigint;
       revealDeadline: bigint;
-      stepDeadline: bigint;
-      maxUnitPrice: bigint;
-      escrow: bigint;
-      price: bigint;
+      capacityGflops: bigint;
       startedAt: bigint;
+      epochLength: bigint;
+      epochs: bigint;
+      nextEpoch: bigint;
+      staleSince: bigint;
+      escrow: bigint;
+      pendingRounds: bigint;
+      firstPending: bigint;
+      nextRequest: bigint;
+      availabilityBps: bigint;
+      p95LatencyMs: bigint;
+      price: bigint;
+      witnessFee: bigint;
+      maxUnitPrice: bigint;
+      runnerUpPrice: bigint;
+      stepDeadline: bigint;
+      bidBond: bigint;
+      collateral: bigint;
     }
   >;
   orderCount: ContractMethod<[], bigint, bigint>;
   owner: ContractMethod<[], string, string>;
+  params: ContractMethod<
+    [],
+    {
+      minBidBond: bigint;
+      bidBondBps: bigint;
+      minProviderStake: bigint;
+      revealWindow: bigint;
+      confirmWindow: bigint;
+      deployWindow: bigint;
+      minBiddingWindow: bigint;
+      maxBiddingWindow: bigint;
+      maxDuration: bigint;
+      minEpochLength: bigint;
+      staleGrace: bigint;
+      deployFeeBps: bigint;
+    },
+    {
+      minBidBond: bigint;
+      bidBondBps: bigint;
+      minProviderStake: bigint;
+      revealWindow: bigint;
+      confirmWindow: bigint;
+      deployWindow: bigint;
+      minBiddingWindow: bigint;
+      maxBiddingWindow: bigint;
+      maxDuration: bigint;
+      minEpochLength: bigint;
+      staleGrace: bigint;
+      deployFeeBps: bigint;
+    }
+  >;
   pool: ContractMethod<[], string, string>;
   postOrder: ContractMethod<
     [
@@ -213,6 +290,9 @@ export interface MarketContract extends BaseContract {
         biddingWindow: BigNumberish;
         committeeSize: BigNumberish;
         majority: BigNumberish;
+        availabilityBps: BigNumberish;
+        p95LatencyMs: BigNumberish;
+        epochLength: BigNumberish;
       },
     ],
     bigint,
@@ -220,6 +300,7 @@ export interface MarketContract extends BaseContract {
   >;
   registry: ContractMethod<[], string, string>;
   renounceOwnership: ContractMethod<[], void, ContractTransactionResponse>;
+  requestRound: ContractMethod<[orderId: BigNumberish], bigint, ContractTransactionResponse>;
   revealBid: ContractMethod<
     [
       orderId: BigNumberish,
@@ -231,7 +312,6 @@ export interface MarketContract extends BaseContract {
     void,
     ContractTransactionResponse
   >;
-  revealWindow: ContractMethod<[], bigint, bigint>;
   settlement: ContractMethod<[], string, string>;
   startLease: ContractMethod<[orderId: BigNumberish], void, ContractTransactionResponse>;
   token: ContractMethod<[], string, string>;
@@ -247,7 +327,8 @@ export async function deployMarket(
   settlement: AddressLike,
   pool: AddressLike,
   p: {
-    bidBond: BigNumberish;
+    minBidBond: BigNumberish;
+    bidBondBps: BigNumberish;
     minProviderStake: BigNumberish;
     revealWindow: BigNumberish;
     confirmWindow: BigNumberish;
@@ -255,6 +336,9 @@ export async function deployMarket(
     minBiddingWindow: BigNumberish;
     maxBiddingWindow: BigNumberish;
     maxDuration: BigNumberish;
+    minEpochLength: BigNumberish;
+    staleGrace: BigNumberish;
+    deployFeeBps: BigNumberish;
   },
 ): Promise<MarketContract> {
   const factory = new ContractFactory(marketAbi, marketBytecode, signer);

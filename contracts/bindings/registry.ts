@@ -18,16 +18,16 @@ export const registryAbi = artifact.abi;
 export const registryBytecode = artifact.bytecode;
 
 export type RegistryEventName =
-  | 'AuthorizationUpdated'
-  | 'ExecutorLocked'
+  | 'CollateralLocked'
+  | 'CollateralReleased'
+  | 'CollateralSlashed'
+  | 'EIP712DomainChanged'
   | 'ExecutorRegistered'
-  | 'ExecutorSlashed'
   | 'ExecutorStakeAdded'
   | 'ExecutorStakeWithdrawn'
-  | 'ExecutorUnlocked'
   | 'ExecutorUnstakeRequested'
   | 'ExecutorUpdated'
-  | 'OwnershipTransferred'
+  | 'Wired'
   | 'WitnessEligibilityChanged'
   | 'WitnessPenalized'
   | 'WitnessRegistered'
@@ -35,13 +35,16 @@ export type RegistryEventName =
   | 'WitnessStakeWithdrawn'
   | 'WitnessUnstakeRequested';
 export type RegistryErrorName =
-  | 'OwnableInvalidOwner'
-  | 'OwnableUnauthorizedAccount'
+  | 'CheckpointUnorderedInsertion'
+  | 'InvalidShortString'
   | 'ReentrancyGuardReentrantCall'
+  | 'RegistryAlreadyWired'
+  | 'RegistryBadEnclaveSignature'
+  | 'RegistryCollateralExists'
   | 'RegistryEnclaveTaken'
   | 'RegistryExecutorLeased'
   | 'RegistryInsufficientStake'
-  | 'RegistryNoActiveLease'
+  | 'RegistryNoCollateral'
   | 'RegistryNotProvider'
   | 'RegistryNothingThawing'
   | 'RegistryStillThawing'
@@ -50,21 +53,51 @@ export type RegistryErrorName =
   | 'RegistryUnknownExecutor'
   | 'RegistryUnknownWitness'
   | 'RegistryWitnessExists'
+  | 'RegistryWitnessUnderstaked'
+  | 'RegistryZeroAddress'
   | 'RegistryZeroAmount'
   | 'RegistryZeroEnclave'
   | 'SafeCastOverflowedUintDowncast'
-  | 'SafeERC20FailedOperation';
+  | 'SafeERC20FailedOperation'
+  | 'StringTooLong';
 
 export interface RegistryContract extends BaseContract {
   connect(runner: ContractRunner | null): RegistryContract;
-  MAX_WITNESSES: ContractMethod<[], bigint, bigint>;
+  ENCLAVE_REGISTRATION_TYPEHASH: ContractMethod<[], string, string>;
+  MAX_ELIGIBLE: ContractMethod<[], bigint, bigint>;
   addExecutorStake: ContractMethod<
     [executorId: BigNumberish, amount: BigNumberish],
     void,
     ContractTransactionResponse
   >;
   addWitnessStake: ContractMethod<[amount: BigNumberish], void, ContractTransactionResponse>;
-  authorized: ContractMethod<[arg0: AddressLike], boolean, boolean>;
+  eip712Domain: ContractMethod<
+    [],
+    [
+      fields: string,
+      name: string,
+      version: string,
+      chainId: bigint,
+      verifyingContract: string,
+      salt: string,
+      extensions: bigint[],
+    ],
+    [
+      fields: string,
+      name: string,
+      version: string,
+      chainId: bigint,
+      verifyingContract: string,
+      salt: string,
+      extensions: bigint[],
+    ]
+  >;
+  eligibleCount: ContractMethod<[], bigint, bigint>;
+  eligibleWitnessAt: ContractMethod<
+    [index: BigNumberish, blockNumber: BigNumberish],
+    [witnessId: bigint, account: string],
+    [witnessId: bigint, account: string]
+  >;
   executor: ContractMethod<
     [executorId: BigNumberish],
     {
@@ -78,6 +111,7 @@ export interface RegistryContract extends BaseContract {
       activeLeases: bigint;
       stake: bigint;
       thawing: bigint;
+      locked: bigint;
       thawEnd: bigint;
       evidenceHash: string;
       endpoint: string;
@@ -93,6 +127,7 @@ export interface RegistryContract extends BaseContract {
       activeLeases: bigint;
       stake: bigint;
       thawing: bigint;
+      locked: bigint;
       thawEnd: bigint;
       evidenceHash: string;
       endpoint: string;
@@ -101,15 +136,24 @@ export interface RegistryContract extends BaseContract {
   executorCount: ContractMethod<[], bigint, bigint>;
   executorOfEnclave: ContractMethod<[enclave: AddressLike], bigint, bigint>;
   initialReputation: ContractMethod<[], bigint, bigint>;
-  isWitnessEligibleAt: ContractMethod<[witnessId: BigNumberish, blockNumber: BigNumberish], boolean, boolean>;
-  lockExecutor: ContractMethod<[executorId: BigNumberish], void, ContractTransactionResponse>;
+  leaseCollateral: ContractMethod<
+    [leaseId: BigNumberish],
+    [executorId: bigint, amount: bigint],
+    [executorId: bigint, amount: bigint]
+  >;
+  lockCollateral: ContractMethod<
+    [leaseId: BigNumberish, executorId: BigNumberish, amount: BigNumberish],
+    void,
+    ContractTransactionResponse
+  >;
+  market: ContractMethod<[], string, string>;
   minWitnessStake: ContractMethod<[], bigint, bigint>;
-  owner: ContractMethod<[], string, string>;
   penalizeWitness: ContractMethod<
     [witnessId: BigNumberish, amount: BigNumberish, reputationLoss: BigNumberish],
     bigint,
     ContractTransactionResponse
   >;
+  pool: ContractMethod<[], string, string>;
   registerExecutor: ContractMethod<
     [
       spec: {
@@ -123,35 +167,47 @@ export interface RegistryContract extends BaseContract {
         endpoint: string;
       },
       stake: BigNumberish,
+      enclaveSignature: BytesLike,
     ],
     bigint,
     ContractTransactionResponse
   >;
   registerWitness: ContractMethod<[stake: BigNumberish], bigint, ContractTransactionResponse>;
-  renounceOwnership: ContractMethod<[], void, ContractTransactionResponse>;
+  registrationDigest: ContractMethod<
+    [provider: AddressLike, evidenceHash: BytesLike, endpoint: string],
+    string,
+    string
+  >;
+  releaseCollateral: ContractMethod<[leaseId: BigNumberish], void, ContractTransactionResponse>;
   requestExecutorUnstake: ContractMethod<
     [executorId: BigNumberish, amount: BigNumberish],
     void,
     ContractTransactionResponse
   >;
   requestWitnessUnstake: ContractMethod<[amount: BigNumberish], void, ContractTransactionResponse>;
-  setAuthorized: ContractMethod<
-    [account: AddressLike, isAuthorized: boolean],
-    void,
-    ContractTransactionResponse
-  >;
-  slashExecutor: ContractMethod<
-    [executorId: BigNumberish, amount: BigNumberish],
+  settlement: ContractMethod<[], string, string>;
+  slashCollateral: ContractMethod<
+    [leaseId: BigNumberish, amount: BigNumberish],
     bigint,
     ContractTransactionResponse
   >;
   thawPeriod: ContractMethod<[], bigint, bigint>;
   token: ContractMethod<[], string, string>;
   totalStaked: ContractMethod<[], bigint, bigint>;
-  transferOwnership: ContractMethod<[newOwner: AddressLike], void, ContractTransactionResponse>;
-  unlockExecutor: ContractMethod<[executorId: BigNumberish], void, ContractTransactionResponse>;
   updateExecutor: ContractMethod<
-    [executorId: BigNumberish, enclave: AddressLike, evidenceHash: BytesLike, endpoint: string],
+    [
+      executorId: BigNumberish,
+      enclave: AddressLike,
+      evidenceHash: BytesLike,
+      endpoint: string,
+      enclaveSignature: BytesLike,
+    ],
+    void,
+    ContractTransactionResponse
+  >;
+  wasEligibleAt: ContractMethod<[witnessId: BigNumberish, blockNumber: BigNumberish], boolean, boolean>;
+  wire: ContractMethod<
+    [market: AddressLike, settlement: AddressLike, pool: AddressLike],
     void,
     ContractTransactionResponse
   >;
@@ -161,29 +217,22 @@ export interface RegistryContract extends BaseContract {
     [witnessId: BigNumberish],
     {
       account: string;
-      eligibleFrom: bigint;
-      ineligibleFrom: bigint;
       reputation: bigint;
+      listPosition: bigint;
       stake: bigint;
       thawing: bigint;
       thawEnd: bigint;
     },
     {
       account: string;
-      eligibleFrom: bigint;
-      ineligibleFrom: bigint;
       reputation: bigint;
+      listPosition: bigint;
       stake: bigint;
       thawing: bigint;
       thawEnd: bigint;
     }
   >;
   witnessAccount: ContractMethod<[witnessId: BigNumberish], string, string>;
-  witnessAccountIfEligibleAt: ContractMethod<
-    [witnessId: BigNumberish, blockNumber: BigNumberish],
-    string,
-    string
-  >;
   witnessCount: ContractMethod<[], bigint, bigint>;
   witnessIdOf: ContractMethod<[account: AddressLike], bigint, bigint>;
 }

@@ -33,19 +33,23 @@ export type SettlementErrorName =
   | 'SafeCastOverflowedUintDowncast'
   | 'SafeERC20FailedOperation'
   | 'SettlementAlreadyWired'
-  | 'SettlementAmountDecreased'
   | 'SettlementBadRange'
   | 'SettlementBadSigner'
+  | 'SettlementBatchAlreadyClaimed'
+  | 'SettlementBatchNotRedeemed'
   | 'SettlementBatchTooLarge'
+  | 'SettlementBudgetTooLarge'
   | 'SettlementClaimExpired'
   | 'SettlementClaimNotOpen'
   | 'SettlementClaimPending'
   | 'SettlementClaimsOpen'
   | 'SettlementLeaseExists'
+  | 'SettlementLeaseIdTooLarge'
   | 'SettlementLeaseNotOpen'
   | 'SettlementNonceOutsideBatch'
-  | 'SettlementNonceReused'
   | 'SettlementNotCustomer'
+  | 'SettlementNotProvider'
+  | 'SettlementNothingToRedeem'
   | 'SettlementOverBudget'
   | 'SettlementReceiptMismatch'
   | 'SettlementRecordHeadMismatch'
@@ -57,11 +61,13 @@ export type SettlementErrorName =
   | 'SettlementUnknownClaim'
   | 'SettlementUnknownLease'
   | 'SettlementVoucherExpired'
+  | 'SettlementZeroCustomer'
   | 'StringTooLong';
 
 export interface SettlementContract extends BaseContract {
   connect(runner: ContractRunner | null): SettlementContract;
   MAX_BATCH: ContractMethod<[], bigint, bigint>;
+  MAX_BUDGET: ContractMethod<[], bigint, bigint>;
   RECEIPT_TYPEHASH: ContractMethod<[], string, string>;
   VOUCHER_TYPEHASH: ContractMethod<[], string, string>;
   answerClaim: ContractMethod<
@@ -90,6 +96,11 @@ export interface SettlementContract extends BaseContract {
     ContractTransactionResponse
   >;
   answerWindow: ContractMethod<[], bigint, bigint>;
+  batch: ContractMethod<
+    [leaseId: BigNumberish, firstNonce: BigNumberish, lastNonce: BigNumberish, requestHead: BytesLike],
+    [paid: bigint, claimed: boolean],
+    [paid: bigint, claimed: boolean]
+  >;
   chainHeads: ContractMethod<
     [
       records: {
@@ -113,6 +124,7 @@ export interface SettlementContract extends BaseContract {
       nonce: bigint;
       deadline: bigint;
       requestHead: string;
+      compensation: bigint;
       status: SettlementClaimStatus;
     },
     {
@@ -122,6 +134,7 @@ export interface SettlementContract extends BaseContract {
       nonce: bigint;
       deadline: bigint;
       requestHead: string;
+      compensation: bigint;
       status: SettlementClaimStatus;
     }
   >;
@@ -165,7 +178,6 @@ export interface SettlementContract extends BaseContract {
       executorId: bigint;
       budget: bigint;
       paid: bigint;
-      nextNonce: bigint;
     },
     {
       customer: string;
@@ -178,21 +190,15 @@ export interface SettlementContract extends BaseContract {
       executorId: bigint;
       budget: bigint;
       paid: bigint;
-      nextNonce: bigint;
     }
   >;
   market: ContractMethod<[], string, string>;
   openClaim: ContractMethod<
     [
-      v: {
-        leaseId: BigNumberish;
-        firstNonce: BigNumberish;
-        lastNonce: BigNumberish;
-        requestHead: BytesLike;
-        cumulativeAmount: BigNumberish;
-        deadline: BigNumberish;
-      },
-      customerSignature: BytesLike,
+      leaseId: BigNumberish,
+      firstNonce: BigNumberish,
+      lastNonce: BigNumberish,
+      requestHead: BytesLike,
       nonce: BigNumberish,
     ],
     bigint,

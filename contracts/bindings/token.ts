@@ -15,18 +15,14 @@ import artifact from '../artifacts/Token.json' with { type: 'json' };
 export const tokenAbi = artifact.abi;
 export const tokenBytecode = artifact.bytecode;
 
-export type TokenEventName = 'Approval' | 'MinterSet' | 'Transfer';
+export type TokenEventName = 'Approval' | 'Transfer';
 export type TokenErrorName =
   | 'ERC20InsufficientAllowance'
   | 'ERC20InsufficientBalance'
   | 'ERC20InvalidApprover'
   | 'ERC20InvalidReceiver'
   | 'ERC20InvalidSender'
-  | 'ERC20InvalidSpender'
-  | 'TokenMinterAlreadySet'
-  | 'TokenUnauthorizedAdmin'
-  | 'TokenUnauthorizedMinter'
-  | 'TokenZeroMinter';
+  | 'ERC20InvalidSpender';
 
 export interface TokenContract extends BaseContract {
   connect(runner: ContractRunner | null): TokenContract;
@@ -35,10 +31,7 @@ export interface TokenContract extends BaseContract {
   balanceOf: ContractMethod<[account: AddressLike], bigint, bigint>;
   burn: ContractMethod<[amount: BigNumberish], void, ContractTransactionResponse>;
   decimals: ContractMethod<[], bigint, bigint>;
-  mint: ContractMethod<[to: AddressLike, amount: BigNumberish], void, ContractTransactionResponse>;
-  minter: ContractMethod<[], string, string>;
   name: ContractMethod<[], string, string>;
-  setMinter: ContractMethod<[minter: AddressLike], void, ContractTransactionResponse>;
   symbol: ContractMethod<[], string, string>;
   totalSupply: ContractMethod<[], bigint, bigint>;
   transfer: ContractMethod<[to: AddressLike, value: BigNumberish], boolean, ContractTransactionResponse>;

@@ -19,27 +19,31 @@ export const witnessPoolBytecode = artifact.bytecode;
 
 export type WitnessPoolEventName =
   | 'CommitteeDrawn'
-  | 'CommitteeRequested'
   | 'ProviderSlashed'
   | 'RoundCancelled'
   | 'RoundFinalized'
+  | 'RoundRequested'
   | 'VerdictCommitted'
   | 'VerdictRevealed'
   | 'WitnessPaid';
 export type WitnessPoolErrorName =
   | 'ReentrancyGuardReentrantCall'
+  | 'SafeCastOverflowedUintDowncast'
   | 'SafeERC20FailedOperation'
   | 'WitnessPoolAlreadyRevealed'
   | 'WitnessPoolAlreadyWired'
   | 'WitnessPoolBadCommittee'
+  | 'WitnessPoolBadParams'
   | 'WitnessPoolBadVerdict'
   | 'WitnessPoolCommitClosed'
   | 'WitnessPoolCommitmentMismatch'
   | 'WitnessPoolCommitteeUnfilled'
+  | 'WitnessPoolLeaseIdTooLarge'
   | 'WitnessPoolNotFinalizable'
   | 'WitnessPoolNotMember'
   | 'WitnessPoolRevealClosed'
   | 'WitnessPoolRevealNotOpen'
+  | 'WitnessPoolRoundExists'
   | 'WitnessPoolSeedNotReady'
   | 'WitnessPoolUnauthorized'
   | 'WitnessPoolUnknownRound'
@@ -50,6 +54,7 @@ export interface WitnessPoolContract extends BaseContract {
   connect(runner: ContractRunner | null): WitnessPoolContract;
   ATTEMPTS_PER_SEAT: ContractMethod<[], bigint, bigint>;
   MAX_COMMITTEE: ContractMethod<[], bigint, bigint>;
+  MAX_LEASE_ID: ContractMethod<[], bigint, bigint>;
   commitVerdict: ContractMethod<
     [roundId: BigNumberish, commitment: BytesLike],
     void,
@@ -62,14 +67,15 @@ export interface WitnessPoolContract extends BaseContract {
   drawCommittee: ContractMethod<[roundId: BigNumberish], string[], ContractTransactionResponse>;
   drawTimeout: ContractMethod<[], bigint, bigint>;
   finalize: ContractMethod<[roundId: BigNumberish], WitnessPoolVerdict, ContractTransactionResponse>;
-  latestRoundOf: ContractMethod<[leaseId: BigNumberish], bigint, bigint>;
   market: ContractMethod<[], string, string>;
   providerSlashBps: ContractMethod<[], bigint, bigint>;
   registry: ContractMethod<[], string, string>;
   reputationLoss: ContractMethod<[], bigint, bigint>;
-  requestCommittee: ContractMethod<
+  requestRound: ContractMethod<
     [
       leaseId: BigNumberish,
+      epoch: BigNumberish,
+      epochEnd: BigNumberish,
       executorId: BigNumberish,
       customer: AddressLike,
       size: BigNumberish,
@@ -80,7 +86,13 @@ export interface WitnessPoolContract extends BaseContract {
   >;
   revealDeadline: ContractMethod<[roundId: BigNumberish], bigint, bigint>;
   revealVerdict: ContractMethod<
-    [roundId: BigNumberish, verdict: WitnessPoolVerdict, violationTime: BigNumberish, salt: BytesLike],
+    [
+      roundId: BigNumberish,
+      verdict: WitnessPoolVerdict,
+      violationTime: BigNumberish,
+      evidenceHash: BytesLike,
+      salt: BytesLike,
+    ],
     void,
     ContractTransactionResponse
   >;
@@ -92,43 +104,52 @@ export interface WitnessPoolContract extends BaseContract {
       leaseId: bigint;
       customer: string;
       executorId: bigint;
+      epoch: bigint;
       frozenBlock: bigint;
       seedBlock: bigint;
       frozenCount: bigint;
       requestedAt: bigint;
+      epochEnd: bigint;
       commitDeadline: bigint;
+      fee: bigint;
       size: bigint;
       majority: bigint;
       phase: WitnessPoolPhase;
+      verdict: WitnessPoolVerdict;
       revealedMask: bigint;
       violatedMask: bigint;
       revealedCount: bigint;
-      violatedCount: bigint;
-      verdict: WitnessPoolVerdict;
+      fraudCount: bigint;
+      unavailableCount: bigint;
+      staleCount: bigint;
       members: bigint[];
     },
     {
       leaseId: bigint;
       customer: string;
       executorId: bigint;
+      epoch: bigint;
       frozenBlock: bigint;
       seedBlock: bigint;
       frozenCount: bigint;
       requestedAt: bigint;
+      epochEnd: bigint;
       commitDeadline: bigint;
+      fee: bigint;
       size: bigint;
       majority: bigint;
       phase: WitnessPoolPhase;
+      verdict: WitnessPoolVerdict;
       revealedMask: bigint;
       violatedMask: bigint;
       revealedCount: bigint;
-      violatedCount: bigint;
-      verdict: WitnessPoolVerdict;
+      fraudCount: bigint;
+      unavailableCount: bigint;
+      staleCount: bigint;
       members: bigint[];
     }
   >;
-  roundCount: ContractMethod<[], bigint, bigint>;
-  roundPending: ContractMethod<[leaseId: BigNumberish], boolean, boolean>;
+  roundOf: ContractMethod<[leaseId: BigNumberish, epoch: BigNumberish], bigint, bigint>;
   seedDelay: ContractMethod<[], bigint, bigint>;
   setMarket: ContractMethod<[market: AddressLike], void, ContractTransactionResponse>;
   token: ContractMethod<[], string, string>;
@@ -139,6 +160,7 @@ export interface WitnessPoolContract extends BaseContract {
       witness: AddressLike,
       verdict: WitnessPoolVerdict,
       violationTime: BigNumberish,
+      evidenceHash: BytesLike,
       salt: BytesLike,
     ],
     string,
