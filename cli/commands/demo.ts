@@ -14,7 +14,8 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description(
       'run the whole local network on 127.0.0.1: embedded anvil + contracts, a provider with a simulated-TEE ' +
-        'executor, a customer who leases it on the market, invokes a function with verified receipts and pays',
+        'executor, witnesses, a customer who leases it on the market, invokes a function with verified receipts ' +
+        'and pays per call and per checked epoch',
     )
     .option('--calls <n>', 'invocations of the sha256 example, batched (1-10000)', integerArg(1, 10_000), 100)
     .option('--json', 'print one JSON summary on stdout (progress lines go to stderr)')
@@ -22,16 +23,20 @@ export function registerDemo(program: Command): void {
       'after',
       '\nSteps:\n' +
         '  1. start anvil (@foundry-rs/anvil) on 127.0.0.1 and deploy all contracts (DEFAULT_PARAMS with short\n' +
-        "     market windows; the demo advances anvil's clock with evm_increaseTime instead of waiting)\n" +
-        '  2. the provider creates the enclave identity, produces its simulated evidence and registers the executor\n' +
-        '     (stake, endpoint, specs, TEE simulated, enclave address, sha256 of the evidence)\n' +
-        '  3. the customer posts an order; the provider bids sealed (commit-reveal); bidding closes; the provider\n' +
-        '     confirms the lease; the customer starts it (a witness committee is requested, no witnesses run)\n' +
-        '  4. the executor starts in-process for that lease, with the EIP-712 domain of the deployed Settlement\n' +
-        '  5. the customer connects with a policy pinning the simulated root and MRTD, deploys examples/sha256.wat\n' +
+        "     market and witness windows; the demo advances anvil's clock with evm_increaseTime instead of waiting)\n" +
+        '  2. the provider creates the enclave identity and its simulated evidence; the enclave signs its proof of\n' +
+        '     possession and the provider registers the executor (stake, endpoint, specs, enclave, evidence hash)\n' +
+        '  3. three witnesses register with the minimum stake\n' +
+        '  4. the customer posts an order with SLA terms (two epochs); the provider bids sealed (commit-reveal);\n' +
+        '     bidding closes; the provider confirms (collateral locked from its stake); the customer starts the lease\n' +
+        '  5. the executor starts in-process for that lease, with the EIP-712 domain of the deployed Settlement\n' +
+        '  6. the customer connects with a policy pinning the simulated root and MRTD, deploys examples/sha256.wat\n' +
         '     and invokes it --calls times in batched mode; every call is covered by a verified receipt\n' +
-        '  6. the provider redeems the latest cumulative voucher on Settlement and collects; balances before/after\n' +
-        '  7. everything started is stopped (session, executor, runtime, anvil by its pid)\n' +
+        '  7. the provider redeems the latest cumulative voucher on Settlement and collects; balances before/after\n' +
+        '  8. each epoch: a round is requested, a committee drawn, verdicts committed and revealed, the epoch paid\n' +
+        '     (no witness agent runs yet: the witnesses report Ok without probing)\n' +
+        '  9. after the redeem window the lease is settled: unused budget refunded, collateral released\n' +
+        ' 10. everything started is stopped (session, executor, runtime, anvil by its pid)\n' +
         'When a step fails, its number and title are printed with the error (JSON: step, title), and the exit\n' +
         "code is the error's (70 when the error is untyped).\n" +
         'The simulated TEE is signed by a software root: production policies reject it.\n' +
@@ -49,8 +54,10 @@ async function demo(json: boolean, o: { calls: number }): Promise<ExitCode> {
       json,
       { ...summary },
       `\nDone in ${(summary.durationMs / 1000).toFixed(1)} s: ${summary.callsOk}/${summary.calls} calls, ` +
-        `${summary.receiptsVerified} covered by ${summary.receipts} verified receipts, provider paid ` +
-        `${formatEther(summary.providerPaid)} tokens on-chain.`,
+        `${summary.receiptsVerified} covered by ${summary.receipts} verified receipts; provider paid ` +
+        `${formatEther(summary.providerPaid)} tokens for the calls and ` +
+        `${formatEther(summary.epochs.reduce((a, e) => a + BigInt(e.providerPaid), 0n))} for ` +
+        `${summary.epochs.length} checked epochs, on-chain.`,
     );
     return EXIT.OK;
   } catch (e) {

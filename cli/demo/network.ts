@@ -17,6 +17,7 @@ import {
   randomBytes,
   recoverAddress,
   Wallet,
+  ZeroHash,
 } from 'ethers';
 import pino from 'pino';
 import { bindReportData } from '../../attestation/binding.js';
@@ -26,13 +27,20 @@ import { isAttestationError } from '../../attestation/errors.js';
 import { PLATFORM_POLICY } from '../../attestation/policy.js';
 import { generateSimulatedRoot } from '../../attestation/simulated.js';
 import { type Anvil, startAnvil } from '../../contracts/anvil.js';
-import { bidCommitment, defaasErrors, RegistryTeeType } from '../../contracts/bindings/index.js';
+import {
+  bidCommitment,
+  defaasErrors,
+  MarketState,
+  RegistryTeeType,
+  verdictCommitment,
+  WitnessPoolVerdict,
+} from '../../contracts/bindings/index.js';
 import { type ChainParams, DEFAULT_PARAMS, deployAll, PaddedWallet } from '../../contracts/deploy.js';
 import { Executor } from '../../enclave-host/executor.js';
 import { SimulatedQuoteProvider } from '../../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../../enclave-host/runtime/function-runtime.js';
 import type { QuoteSource } from '../../enclave-host/session/evidence-source.js';
-import { generateEnclaveIdentity } from '../../enclave-host/session/identity.js';
+import { generateEnclaveIdentity, registrationProof } from '../../enclave-host/session/identity.js';
 import { buildExample } from '../../examples/build-example.js';
 import { connect, invokeMany, LocalReceiptStore, type Session } from '../../sdk/index.js';
 import { SIMULATED_MR_TD, simulatedDevPolicy } from '../commands/executor.js';
@@ -41,13 +49,19 @@ import { settlementLeaseCheck } from '../settlement-lease-check.js';
 /** anvil's first dev account (well known, funded at genesis): deploys and holds the initial supply. */
 const ANVIL_DEV_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
 
-/** DEFAULT_PARAMS with the market windows short enough for a demo (the demo moves anvil's clock). */
+/**
+ * DEFAULT_PARAMS with the market and witness windows short enough for a demo (the demo moves anvil's
+ * clock): two epochs of 30 minutes in a one-hour lease, each checked by its own committee.
+ */
 export const DEMO_PARAMS: ChainParams = {
   ...DEFAULT_PARAMS,
   minBiddingWindow: 10n,
   bidRevealWindow: 30n,
   confirmWindow: 600n,
   deployWindow: 600n,
+  commitWindow: 60n,
+  revealWindow: 60n,
+  minEpochLength: 120n,
 };
 
 const LEVEL_SIM_SMALL = 1n; // DEFAULT_LEVELS[0]: 1 core, 512 MiB, ≥ 1 GFLOP/s, simulated TEE
@@ -58,6 +72,11 @@ const BID_PRICE = parseEther('0.004');
 const CLAIMED_GFLOPS = 50;
 const EXECUTOR_STAKE = parseEther('2000');
 const PRICE_PER_CALL = parseEther('0.001'); // 10,000 calls (the --calls maximum) fit the budget
+const EPOCH_LENGTH = 1800n; // two epochs
+const COMMITTEE = { size: 3, majority: 2 } as const;
+const WITNESSES = 3;
+/** The evidence hash the demo's witnesses reveal: they probe nothing, so they have no bundle. */
+const NO_EVIDENCE = ZeroHash;
 
 export interface DemoOptions {
   /** Invocations of the sha256 example (default 100). */
@@ -96,7 +115,14 @@ export interface DemoSummary {
     readonly before: { customer: string; leaseEscrow: string; provider: string };
     readonly after: { customer: string; leaseEscrow: string; provider: string };
   };
+  /** What the provider was paid for the calls (the redeemed voucher). */
   readonly providerPaid: string;
+  /** The collateral locked for the lease from the executor's stake, released at settlement. */
+  readonly collateral: string;
+  /** One entry per epoch: its round, outcome and what the provider was paid for it. */
+  readonly epochs: readonly { epoch: number; roundId: string; verdict: string; providerPaid: string }[];
+  /** The unused call budget refunded to the customer at settlement. */
+  readonly customerRefunded: string;
   readonly durationMs: number;
 }
 
@@ -252,6 +278,13 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         // executor binds in step 4.
         const port = await freePort();
         const endpoint = `127.0.0.1:${port}`;
+        // Proof of possession: the enclave key signs this provider, evidence hash and endpoint for
+        // this Registry on this chain, so nobody else can register the enclave's address.
+        const proof = registrationProof(
+          identity,
+          { chainId, verifyingContract: deployment.contracts.registry },
+          { provider: providerW.address, evidenceHash, endpoint },
+        );
         await send(
           'Registry.registerExecutor',
           c.registry.connect(providerW).registerExecutor(
@@ -266,10 +299,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
               endpoint,
             },
             EXECUTOR_STAKE,
+            proof,
           ),
         );
         const executorId = await c.registry.executorCount();
         sub(`enclave identity ${identity.identityAddress} (secp256k1, generated for the executor)`);
+        sub('the enclave signed its proof of possession (EIP-712 EnclaveRegistration for this provider)');
         sub(`simulated evidence ${evidence.length} bytes, sha256 ${evidenceHash}`);
         sub(
           `executor #${executorId} registered: stake ${eth(EXECUTOR_STAKE)}, 2 cores / 1024 MiB / ${CLAIMED_GFLOPS} GFLOP/s, TEE simulated, endpoint ${endpoint}`,
@@ -278,9 +313,27 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       },
     );
 
-    // ---- 3. market ----
-    const { leaseId, unitPrice } = await step(
-      3,
+    // ---- 3. witnesses ----
+    const witnesses = await step(3, `${WITNESSES} witnesses register with the minimum stake`, async () => {
+      const ws: PaddedWallet[] = [];
+      for (let i = 0; i < WITNESSES; i++) {
+        const w = new PaddedWallet(Wallet.createRandom().privateKey, rpc);
+        await fund(w, DEMO_PARAMS.minWitnessStake);
+        await send(
+          'Registry.registerWitness',
+          c.registry.connect(w).registerWitness(DEMO_PARAMS.minWitnessStake),
+        );
+        ws.push(w);
+      }
+      sub(
+        `${ws.length} witnesses, ${eth(DEMO_PARAMS.minWitnessStake)} staked each; eligible now: ${await c.registry.eligibleCount()}`,
+      );
+      return ws;
+    });
+
+    // ---- 4. market ----
+    const { leaseId, unitPrice, collateral } = await step(
+      4,
       'customer posts an order; sealed bid, reveal, close; provider confirms; customer starts the lease',
       async () => {
         await fund(customerW, parseEther('1000'));
@@ -294,12 +347,19 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
             duration: DURATION,
             maxUnitPrice: MAX_UNIT_PRICE,
             biddingWindow: BIDDING_WINDOW,
-            committeeSize: 3,
-            majority: 2,
+            committeeSize: COMMITTEE.size,
+            majority: COMMITTEE.majority,
+            availabilityBps: 9900,
+            p95LatencyMs: 500,
+            epochLength: EPOCH_LENGTH,
           }),
         );
+        const posted = await c.market.order(orderId);
         sub(
-          `order #${orderId}: level sim-small, ${DURATION} s at ≤ ${eth(MAX_UNIT_PRICE)}/s, escrow ${eth(2n * MAX_UNIT_PRICE * DURATION)}`,
+          `order #${orderId}: level sim-small, ${DURATION} s at ≤ ${eth(MAX_UNIT_PRICE)}/s, SLA 99.00 % availability, p95 ≤ 500 ms, ${posted.epochs} epochs of ${EPOCH_LENGTH} s`,
+        );
+        sub(
+          `escrow ${eth(posted.escrow)}: reservation fee + call budget (2 × ${eth(MAX_UNIT_PRICE * DURATION)}) + witness fee ${eth(posted.witnessFee)}`,
         );
         const salt = hexlify(randomBytes(32));
         const commitment = bidCommitment(
@@ -316,7 +376,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           c.market.connect(providerW).commitBid(orderId, reg.executorId, commitment),
         );
         const bidIndex = (await c.market.order(orderId)).bidCount - 1n;
-        sub(`provider commits a sealed bid ${commitment.slice(0, 18)}… (bond ${eth(DEMO_PARAMS.bidBond)})`);
+        sub(`provider commits a sealed bid ${commitment.slice(0, 18)}… (bond ${eth(posted.bidBond)})`);
         await advance(BIDDING_WINDOW);
         await send(
           'Market.revealBid',
@@ -331,19 +391,21 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           'Market.confirmLease',
           c.market.connect(providerW).confirmLease(orderId, `grpc://${reg.endpoint}`),
         );
+        const [, collateral] = await c.registry.leaseCollateral(orderId);
         await send('Market.startLease', market.startLease(orderId));
         const lease = await c.settlement.lease(orderId);
-        const round = await c.witnessPool.latestRoundOf(orderId);
         sub(
           `lease #${orderId} confirmed and started: budget ${eth(lease.budget)} in Settlement, enclave ${lease.enclave}`,
         );
-        sub(`witness committee requested (round #${round}); no witnesses run in this demo`);
-        return { leaseId: orderId, unitPrice: order.price };
+        sub(
+          `collateral ${eth(collateral)} of the executor's stake locked for this lease until it is settled`,
+        );
+        return { leaseId: orderId, unitPrice: order.price, collateral };
       },
     );
 
-    // ---- 4. executor ----
-    await step(4, 'executor starts (simulated TEE, in-process) for the lease', async () => {
+    // ---- 5. executor ----
+    await step(5, 'executor starts (simulated TEE, in-process) for the lease', async () => {
       const stateDir = await mkdtemp(join(tmpdir(), 'defaas-demo-'));
       cleanup.push(() => rm(stateDir, { recursive: true, force: true }));
       const runtime = new FunctionRuntime({
@@ -381,10 +443,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       );
     });
 
-    // ---- 5. customer ----
+    // ---- 6. customer ----
     const store = new LocalReceiptStore();
     const inv = await step(
-      5,
+      6,
       `customer: attested session, deploy sha256, ${calls} batched calls`,
       async () => {
         const onChain = await c.registry.executor(reg.executorId);
@@ -459,8 +521,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       },
     );
 
-    // ---- 6. settlement ----
-    const paid = await step(6, 'provider redeems the latest cumulative voucher and collects', async () => {
+    // ---- 7. settlement ----
+    const paid = await step(7, 'provider redeems the latest cumulative voucher and collects', async () => {
       const balances = async () => {
         const l = await c.settlement.lease(leaseId);
         return {
@@ -503,8 +565,108 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       };
     });
 
-    // ---- 7. teardown ----
-    await step(7, 'stop the session, the executor and its runtime, and anvil', async () => {
+    // ---- 8. epochs ----
+    const epochs = await step(
+      8,
+      'each epoch: a round is requested, a committee drawn, verdicts committed and revealed, the epoch paid',
+      async () => {
+        const byAddress = new Map(witnesses.map((w) => [w.address, w]));
+        const out: { epoch: number; roundId: string; verdict: string; providerPaid: string }[] = [];
+        sub('(no witness agent runs yet: these witnesses report Ok without probing the executor)');
+        for (;;) {
+          const o = await c.market.order(leaseId);
+          if (o.nextRequest >= o.epochs) break;
+          const epoch = o.nextRequest;
+          const startsAt = o.startedAt + epoch * o.epochLength;
+          const now = BigInt((await rpc.getBlock('latest'))!.timestamp);
+          if (now < startsAt) await advance(startsAt - now);
+          await send('Market.requestRound', c.market.requestRound(leaseId));
+          const roundId = await c.witnessPool.roundOf(leaseId, epoch);
+          await rpc.send('anvil_mine', [`0x${(DEMO_PARAMS.seedDelay + 1n).toString(16)}`]);
+          await send('WitnessPool.drawCommittee', c.witnessPool.drawCommittee(roundId));
+          const members = await c.witnessPool.committee(roundId);
+          sub(
+            `epoch ${epoch}: round ${roundId} drawn from the frozen eligible set: ${members.map((m) => m.slice(0, 10)).join(', ')}`,
+          );
+          const salts = new Map<string, string>();
+          for (const m of members) {
+            const salt = hexlify(randomBytes(32));
+            salts.set(m, salt);
+            // computed locally: the view would show the sealed verdict to the RPC node
+            const commitment = verdictCommitment(
+              chainId,
+              deployment.contracts.witnessPool,
+              leaseId,
+              roundId,
+              m,
+              WitnessPoolVerdict.Ok,
+              0n,
+              NO_EVIDENCE,
+              salt,
+            );
+            await send(
+              'WitnessPool.commitVerdict',
+              c.witnessPool.connect(byAddress.get(m)!).commitVerdict(roundId, commitment),
+            );
+          }
+          const round = await c.witnessPool.round(roundId);
+          const now2 = BigInt((await rpc.getBlock('latest'))!.timestamp);
+          if (now2 < round.commitDeadline) await advance(round.commitDeadline - now2);
+          for (const m of members) {
+            await send(
+              'WitnessPool.revealVerdict',
+              c.witnessPool
+                .connect(byAddress.get(m)!)
+                .revealVerdict(roundId, WitnessPoolVerdict.Ok, 0n, NO_EVIDENCE, salts.get(m)!),
+            );
+          }
+          const before = await c.token.balanceOf(providerW.address);
+          await send('WitnessPool.finalize', c.witnessPool.finalize(roundId));
+          const paidNow = (await c.token.balanceOf(providerW.address)) - before;
+          const verdict = (await c.witnessPool.round(roundId)).verdict;
+          const name =
+            Object.entries(WitnessPoolVerdict).find(([, v]) => v === verdict)?.[0] ?? String(verdict);
+          sub(
+            `epoch ${epoch}: ${members.length} reveals, outcome ${name}; provider paid the epoch's fee ${eth(paidNow)}`,
+          );
+          out.push({
+            epoch: Number(epoch),
+            roundId: roundId.toString(),
+            verdict: name,
+            providerPaid: paidNow.toString(),
+          });
+        }
+        const o = await c.market.order(leaseId);
+        if (o.state !== MarketState.Finished)
+          throw new Error(`lease state ${o.state} after its last epoch, not Finished`);
+        sub(
+          `lease #${leaseId} finished: every epoch checked and paid; the witnesses were paid from the witness fee`,
+        );
+        return out;
+      },
+    );
+
+    // ---- 9. settle ----
+    const settled = await step(
+      9,
+      'after the redeem window: settle the lease, refund the unused budget, release the collateral',
+      async () => {
+        await advance(DEMO_PARAMS.redeemWindow);
+        const before = await c.token.balanceOf(customerW.address);
+        await send('Settlement.settle', c.settlement.settle(leaseId));
+        const refunded = (await c.token.balanceOf(customerW.address)) - before;
+        const [, left] = await c.registry.leaseCollateral(leaseId);
+        if (left !== 0n) throw new Error(`collateral ${eth(left)} still locked after settlement`);
+        const e = await c.registry.executor(reg.executorId);
+        sub(
+          `customer refunded the unused call budget ${eth(refunded)}; collateral released (executor free stake ${eth(e.stake)})`,
+        );
+        return { refunded };
+      },
+    );
+
+    // ---- 10. teardown ----
+    await step(10, 'stop the session, the executor and its runtime, and anvil', async () => {
       await runCleanup(cleanup);
       sub(`stopped (anvil pid ${anvil.pid} exited)`);
     });
@@ -537,6 +699,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       redeemed: paid.redeemed,
       balances: { before: paid.before, after: paid.after },
       providerPaid: paid.providerPaid.toString(),
+      collateral: collateral.toString(),
+      epochs,
+      customerRefunded: settled.refunded.toString(),
       durationMs: Date.now() - t0,
     };
   } catch (e) {
