@@ -9,8 +9,14 @@ import { JsonRpcProvider } from 'ethers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chainUp } from '../cli/commands/chain.js';
 import type { Anvil } from '../contracts/anvil.js';
-import { connectMarket, connectToken, connectWitnessPool } from '../contracts/bindings/index.js';
-import type { Deployment } from '../contracts/deploy.js';
+import {
+  connectMarket,
+  connectRegistry,
+  connectSettlement,
+  connectToken,
+  connectWitnessPool,
+} from '../contracts/bindings/index.js';
+import { DEFAULT_PARAMS, type Deployment } from '../contracts/deploy.js';
 import { onlyJson, runCli } from './cli-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'defaas-chain-'));
@@ -43,12 +49,28 @@ describe('contracts: defaas chain up', () => {
     try {
       for (const address of Object.values(file.contracts))
         expect((await provider.getCode(address)).length).toBeGreaterThan(2);
+      // the whole supply was minted once, to the deployer (anvil's first account)
       const token = connectToken(file.contracts.token, provider);
-      expect(await token.minter()).toBe(file.contracts.witnessPool);
+      expect(await token.totalSupply()).toBe(DEFAULT_PARAMS.initialSupply);
+      expect(await token.balanceOf('0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266')).toBe(
+        DEFAULT_PARAMS.initialSupply,
+      );
+      // the set-once wiring: who may lock, slash and release collateral, and who reports rounds
+      const registry = connectRegistry(file.contracts.registry, provider);
+      expect([await registry.market(), await registry.settlement(), await registry.pool()]).toEqual([
+        file.contracts.market,
+        file.contracts.settlement,
+        file.contracts.witnessPool,
+      ]);
+      expect(await connectSettlement(file.contracts.settlement, provider).market()).toBe(
+        file.contracts.market,
+      );
       expect(await connectWitnessPool(file.contracts.witnessPool, provider).market()).toBe(
         file.contracts.market,
       );
-      expect(await connectMarket(file.contracts.market, provider).levelCount()).toBe(3n);
+      const market = connectMarket(file.contracts.market, provider);
+      expect(await market.levelCount()).toBe(3n);
+      expect((await market.params()).minEpochLength).toBe(DEFAULT_PARAMS.minEpochLength);
     } finally {
       provider.destroy();
     }

@@ -1,7 +1,8 @@
 import { getBytes, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settlementLeaseCheck } from '../cli/settlement-lease-check.js';
-import { auction, type Chain, startChain, startLease } from '../contracts/test/chain-fixture.js';
+import { MarketState } from '../contracts/bindings/index.js';
+import { auction, type Chain, DURATION, startChain, startLease } from '../contracts/test/chain-fixture.js';
 import { generateEnclaveIdentity } from '../enclave-host/session/identity.js';
 import { buildExample } from '../examples/build-example.js';
 import { generateX25519 } from '../protocol/x25519.js';
@@ -13,7 +14,7 @@ import { codeOfAsync as codeOf } from './error-code.js';
 /*
  * The executor's on-chain lease check against a real Settlement on anvil: a lease won in the
  * market and started by its customer is served to that customer only, by the enclave it is bound
- * to; anything else is refused with a typed error and the executor keeps serving.
+ * to, while it is open; anything else is refused with a typed error and the executor keeps serving.
  */
 
 describe('on-chain lease check (anvil)', () => {
@@ -120,7 +121,7 @@ describe('on-chain lease check (anvil)', () => {
     }
   }, 60_000);
 
-  it('a lease that was never started is not served: LEASE_NOT_ACTIVE', async () => {
+  it('a lease id with no lease on chain is not served: LEASE_NOT_ACTIVE', async () => {
     const h = await executorFor(ch.enclaves[0], leaseId + 1000n);
     expect(await call(h, new Wallet(ch.customer.wallet.privateKey))).toBe('LEASE_NOT_ACTIVE');
   }, 60_000);
@@ -136,5 +137,13 @@ describe('on-chain lease check (anvil)', () => {
       await codeOf(s.invoke(fn, new Uint8Array(1), { wallet: new Wallet(ch.customer.wallet.privateKey) })),
     ).toBe('LEASE_CHECK_UNAVAILABLE');
     await s.close();
+  }, 60_000);
+
+  it('a lease the market closed (all epochs over, Finished) is no longer served: LEASE_NOT_ACTIVE', async () => {
+    await ch.advance(DURATION);
+    await ch.tx('Market.finish', ch.c.market.finish(leaseId));
+    expect((await ch.c.market.order(leaseId)).state).toBe(MarketState.Finished);
+    const h = await executorFor(ch.enclaves[0], leaseId);
+    expect(await call(h, new Wallet(ch.customer.wallet.privateKey))).toBe('LEASE_NOT_ACTIVE');
   }, 60_000);
 });

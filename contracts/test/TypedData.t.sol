@@ -3,32 +3,45 @@ pragma solidity ^0.8.28;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Registry} from "../src/Registry.sol";
 import {Settlement} from "../src/Settlement.sol";
 import {IRegistry} from "../src/interfaces/IRegistry.sol";
 import {ISettlement} from "../src/interfaces/ISettlement.sol";
 import {TestBase} from "./Vm.sol";
 
-/// @notice Checks the shared vectors generated from attestation/typed-data.ts
+/// @dev The one JSON cheatcode these vectors need beyond Vm.sol (same cheatcode address).
+interface VmJsonString {
+    function parseJsonString(string calldata json, string calldata key) external pure returns (string memory);
+}
+
+/// @notice Checks the shared vectors generated from protocol/typed-data.ts and protocol/registration.ts
 /// (test/contracts-typed-data.test.ts writes contracts/test/typed-data.vectors.json).
 contract TypedDataTest is TestBase {
     string internal json;
     bytes internal code;
+    bytes internal registryCode;
 
     function setUp() public {
         json = vm.readFile("test/typed-data.vectors.json");
         Settlement s = new Settlement(IERC20(address(1)), IRegistry(address(2)), 1, 1, 0, 0);
         code = address(s).code;
+        Registry r = new Registry(IERC20(address(1)), 1, 1, 1);
+        registryCode = address(r).code;
     }
 
     function _key(string memory list, uint256 i, string memory field) internal pure returns (string memory) {
         return string.concat(".", list, "[", vm.toString(i), "].", field);
     }
 
-    function _at(string memory list, uint256 i) internal returns (ISettlement s) {
+    /// @dev Puts `runtime` at the vector's verifying contract on the vector's chain.
+    function _etchAt(string memory list, uint256 i, bytes memory runtime) internal returns (address where) {
         vm.chainId(vm.parseJsonUint(json, _key(list, i, "chainId")));
-        address where = vm.parseJsonAddress(json, _key(list, i, "verifyingContract"));
-        vm.etch(where, code);
-        s = ISettlement(where);
+        where = vm.parseJsonAddress(json, _key(list, i, "verifyingContract"));
+        vm.etch(where, runtime);
+    }
+
+    function _at(string memory list, uint256 i) internal returns (ISettlement s) {
+        s = ISettlement(_etchAt(list, i, code));
     }
 
     function test_vectors_voucherDigests() public {
@@ -94,6 +107,25 @@ contract TypedDataTest is TestBase {
             (bytes32 requestHead, bytes32 recordHead) = s.chainHeads(rs);
             assertEq(requestHead, vm.parseJsonBytes32(json, string.concat(base, ".requestHead")), "request head");
             assertEq(recordHead, vm.parseJsonBytes32(json, string.concat(base, ".recordHead")), "record head");
+        }
+    }
+
+    /// The enclave's proof of possession: Registry.registrationDigest equals registration.ts for every
+    /// vector (empty, non-ASCII and long endpoints, zero provider), and the enclave's signature recovers.
+    function test_vectors_registrationDigests() public {
+        uint256 n = vm.parseJsonUint(json, ".registrationCount");
+        assertTrue(n > 0, "registration vectors");
+        address enclave = vm.parseJsonAddress(json, ".enclave");
+        for (uint256 i = 0; i < n; ++i) {
+            IRegistry r = IRegistry(_etchAt("registrations", i, registryCode));
+            bytes32 digest = r.registrationDigest(
+                vm.parseJsonAddress(json, _key("registrations", i, "provider")),
+                vm.parseJsonBytes32(json, _key("registrations", i, "evidenceHash")),
+                VmJsonString(address(vm)).parseJsonString(json, _key("registrations", i, "endpoint"))
+            );
+            assertEq(digest, vm.parseJsonBytes32(json, _key("registrations", i, "digest")), "registration digest");
+            bytes memory sig = vm.parseJsonBytes(json, _key("registrations", i, "signature"));
+            assertEq(ECDSA.recover(digest, sig), enclave, "registration signer");
         }
     }
 }

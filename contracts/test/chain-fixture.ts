@@ -1,6 +1,9 @@
 /*
- * Test and gas-report fixture: a fresh anvil, the contracts deployed with TEST_PARAMS, funded actors,
- * and drivers for each step of the lease lifecycle written against the typed bindings.
+ * Test and gas-report fixture: a fresh anvil, the contracts deployed with TEST_PARAMS, funded actors
+ * (each executor registered with its enclave's proof of possession), and drivers for each step of the
+ * lease lifecycle written against the typed bindings: auction with SLA terms, confirm and start, one
+ * witness round per epoch (request, draw, commit, reveal with an evidence hash, finalize), vouchers
+ * redeemed by the provider, receipts answering claims.
  */
 import {
   type ContractTransactionResponse,
@@ -19,6 +22,7 @@ import {
   defaasErrors,
   RegistryTeeType,
   verdictCommitment,
+  WitnessPoolPhase,
   WitnessPoolVerdict,
 } from '../bindings/index.js';
 import {
@@ -48,6 +52,7 @@ export interface Chain {
   readonly deployer: Actor;
   readonly customer: Actor;
   readonly providers: Actor[];
+  /** The enclave identity key of each provider's executor (signs its registration and receipts). */
   readonly enclaves: Wallet[];
   readonly executorIds: bigint[];
   readonly witnesses: Actor[];
@@ -59,6 +64,8 @@ export interface Chain {
   tx(label: string, send: Promise<ContractTransactionResponse>): Promise<bigint>;
   /** Moves block time forward by `seconds` and mines one block. */
   advance(seconds: bigint | number): Promise<void>;
+  /** Mines one block at `timestamp` (which must be later than the latest block). */
+  advanceTo(timestamp: bigint): Promise<void>;
   mine(blocks: number): Promise<void>;
   now(): Promise<bigint>;
   stop(): Promise<void>;
@@ -66,7 +73,16 @@ export interface Chain {
 
 export const LEVEL = 1n; // sim-small: 1 core, 512 MiB, min 1 GFLOP/s, simulated TEE
 export const DURATION = 1000n;
+/** The SLA terms of every order: 2 epochs of 500 s over DURATION. */
+export const EPOCH_LENGTH = 500n;
+export const AVAILABILITY_BPS = 9900;
+export const P95_LATENCY_MS = 500;
 export const MAX_PRICE = parseEther('0.001');
+/** Each executor's stake at registration: five leases' collateral (`minProviderStake`) at once. */
+export const PROVIDER_STAKE = parseEther('5000');
+export const WITNESS_STAKE = parseEther('200');
+/** The GFLOP/s every bid claims (the level's minimum is 1). */
+export const CLAIMED_GFLOPS = 50;
 
 function actorKey(label: string): string {
   return keccak256(toUtf8Bytes(`defaas test actor ${label}`));
@@ -80,6 +96,36 @@ export function revertName(e: unknown): string {
     if (parsed) return parsed.name;
   }
   return e instanceof Error ? e.message : String(e);
+}
+
+/** What executor `i` registers: its evidence hash and endpoint. */
+export function executorSpec(enclave: string, i: number) {
+  return {
+    enclave,
+    cpuCores: 2,
+    memoryMiB: 1024,
+    gpuMemoryMiB: 0,
+    gflops: CLAIMED_GFLOPS,
+    teeType: RegistryTeeType.Simulated,
+    evidenceHash: keccak256(toUtf8Bytes(`evidence ${i}`)),
+    endpoint: `127.0.0.1:${7000 + i}`,
+  };
+}
+
+/**
+ * The enclave's proof of possession: its signature over `Registry.registrationDigest(provider,
+ * evidenceHash, endpoint)` (the EIP-712 `EnclaveRegistration`; `protocol/registration.ts` computes the
+ * same digest, checked in test/contracts-typed-data.test.ts).
+ */
+export async function registrationProof(
+  c: Contracts,
+  enclave: Wallet,
+  provider: string,
+  evidenceHash: string,
+  endpoint: string,
+): Promise<string> {
+  const digest = await c.registry.registrationDigest(provider, evidenceHash, endpoint);
+  return Signature.from(enclave.signingKey.sign(digest)).serialized;
 }
 
 export async function startChain(
@@ -130,36 +176,26 @@ export async function startChain(
     const p = actor(actorKey(`provider ${i}`));
     const enclave = new Wallet(actorKey(`enclave ${i}`));
     await fund(p);
-    const reg = c.registry.connect(p.signer);
+    const spec = executorSpec(enclave.address, i);
+    const proof = await registrationProof(c, enclave, p.address, spec.evidenceHash, spec.endpoint);
     await tx(
       'Registry.registerExecutor',
-      reg.registerExecutor(
-        {
-          enclave: enclave.address,
-          cpuCores: 2,
-          memoryMiB: 1024,
-          gpuMemoryMiB: 0,
-          gflops: 50,
-          teeType: RegistryTeeType.Simulated,
-          evidenceHash: keccak256(toUtf8Bytes(`evidence ${i}`)),
-          endpoint: `127.0.0.1:${7000 + i}`,
-        },
-        parseEther('2000'),
-      ),
+      c.registry.connect(p.signer).registerExecutor(spec, PROVIDER_STAKE, proof),
     );
     providers.push(p);
     enclaves.push(enclave);
-    executorIds.push(BigInt(i + 1));
+    executorIds.push(await c.registry.executorOfEnclave(enclave.address));
   }
   for (let i = 0; i < (opts.witnesses ?? 7); i++) {
     const w = actor(actorKey(`witness ${i}`));
     await fund(w);
-    await tx('Registry.registerWitness', c.registry.connect(w.signer).registerWitness(parseEther('200')));
+    await tx('Registry.registerWitness', c.registry.connect(w.signer).registerWitness(WITNESS_STAKE));
     witnesses.push(w);
   }
   const mine = async (blocks: number) => {
     await provider.send('anvil_mine', [`0x${blocks.toString(16)}`]);
   };
+  const now = async () => BigInt((await provider.getBlock('latest'))!.timestamp);
   const chain: Chain = {
     anvil,
     provider,
@@ -179,10 +215,12 @@ export async function startChain(
       await provider.send('evm_increaseTime', [Number(seconds)]);
       await mine(1);
     },
-    mine,
-    async now() {
-      return BigInt((await provider.getBlock('latest'))!.timestamp);
+    async advanceTo(timestamp) {
+      await provider.send('evm_setNextBlockTimestamp', [Number(timestamp)]);
+      await mine(1);
     },
+    mine,
+    now,
     async stop() {
       provider.destroy();
       await anvil.stop();
@@ -197,11 +235,38 @@ export function salt(label: string): string {
   return keccak256(toUtf8Bytes(label));
 }
 
-/** Posts an order, has providers[i] bid prices[i], reveals all (or those in `reveal`), closes bidding. */
+/** Moves to `timestamp` unless the chain is already there. */
+export async function atLeast(ch: Chain, timestamp: bigint): Promise<void> {
+  if ((await ch.now()) < timestamp) await ch.advanceTo(timestamp);
+}
+
+/** The provider actor behind an address (throws for an address that is not one of ch.providers). */
+export function providerOf(ch: Chain, address: string): Actor {
+  const p = ch.providers.find((x) => x.address === address);
+  if (!p) throw new Error(`${address} is not a fixture provider`);
+  return p;
+}
+
+export interface AuctionOptions {
+  readonly size?: number;
+  readonly majority?: number;
+  /** Bid indexes that reveal (default: all). */
+  readonly reveal?: readonly number[];
+  /** Provider index of each bid (default: bid i by provider i). */
+  readonly bidders?: readonly number[];
+  readonly duration?: bigint;
+  readonly epochLength?: bigint;
+}
+
+/**
+ * Posts an order with the SLA terms (availability 99 %, p95 latency 500 ms, epochs of EPOCH_LENGTH),
+ * has providers[bidders[i]] bid prices[i] (each posting the order's bid bond), reveals all (or those in
+ * `reveal`) and closes bidding; returns the order id.
+ */
 export async function auction(
   ch: Chain,
   prices: readonly bigint[],
-  opts: { size?: number; majority?: number; reveal?: readonly number[]; bidders?: readonly number[] } = {},
+  opts: AuctionOptions = {},
 ): Promise<bigint> {
   const { c } = ch;
   const market = c.market.connect(ch.customer.signer);
@@ -210,11 +275,14 @@ export async function auction(
     'Market.postOrder',
     market.postOrder({
       levelId: LEVEL,
-      duration: DURATION,
+      duration: opts.duration ?? DURATION,
       maxUnitPrice: MAX_PRICE,
       biddingWindow: 50n,
       committeeSize: opts.size ?? 3,
       majority: opts.majority ?? 2,
+      availabilityBps: AVAILABILITY_BPS,
+      p95LatencyMs: P95_LATENCY_MS,
+      epochLength: opts.epochLength ?? EPOCH_LENGTH,
     }),
   );
   const bidder = (i: number) => opts.bidders?.[i] ?? i;
@@ -227,7 +295,7 @@ export async function auction(
       orderId,
       p.address,
       price,
-      50,
+      CLAIMED_GFLOPS,
       salt(`bid ${orderId} ${i}`),
     );
     await ch.tx(
@@ -235,36 +303,79 @@ export async function auction(
       c.market.connect(p.signer).commitBid(orderId, ch.executorIds[bidder(i)]!, commitment),
     );
   }
-  await ch.advance(50);
+  const o = await c.market.order(orderId);
+  await atLeast(ch, o.bidDeadline);
   for (const [i, price] of prices.entries()) {
     if (opts.reveal && !opts.reveal.includes(i)) continue;
     const p = ch.providers[bidder(i)]!;
     await ch.tx(
       'Market.revealBid',
-      c.market.connect(p.signer).revealBid(orderId, i, price, 50, salt(`bid ${orderId} ${i}`)),
+      c.market.connect(p.signer).revealBid(orderId, i, price, CLAIMED_GFLOPS, salt(`bid ${orderId} ${i}`)),
     );
   }
-  await ch.advance(ch.params.bidRevealWindow);
+  await atLeast(ch, o.revealDeadline);
   await ch.tx('Market.closeBidding', market.closeBidding(orderId));
   return orderId;
 }
 
-/** The winner confirms, the customer starts the lease; returns the witness round id. */
+/** The offered bidder confirms (locking its collateral), the customer starts; returns the start time. */
 export async function startLease(ch: Chain, orderId: bigint): Promise<bigint> {
   const { c } = ch;
   const o = await c.market.order(orderId);
-  const winner = ch.providers[Number(o.winner)]!;
+  const winner = providerOf(ch, (await c.market.bid(orderId, o.winner)).bidder);
   await ch.tx(
     'Market.confirmLease',
     c.market.connect(winner.signer).confirmLease(orderId, 'grpc://127.0.0.1:7000'),
   );
   await ch.tx('Market.startLease', c.market.connect(ch.customer.signer).startLease(orderId));
-  return c.witnessPool.latestRoundOf(orderId);
+  return (await c.market.order(orderId)).startedAt;
 }
 
 /**
- * Draws the committee and plays a round. `verdicts[i]` is what the i-th member reports; `null` means it
- * commits but never reveals.
+ * Requests the witness round of the lease's next unrequested epoch: moves to that epoch's start if the
+ * chain is not there yet, sends `Market.requestRound` and (unless `draw` is false) draws the committee
+ * once the seed block is mined. Returns the round id (`WitnessPool.roundOf(orderId, epoch)`).
+ */
+export async function requestRound(
+  ch: Chain,
+  orderId: bigint,
+  opts: { draw?: boolean } = {},
+): Promise<bigint> {
+  const { c } = ch;
+  const o = await c.market.order(orderId);
+  await atLeast(ch, o.startedAt + o.nextRequest * o.epochLength);
+  await ch.tx('Market.requestRound', c.market.requestRound(orderId));
+  const epoch = (await c.market.order(orderId)).nextRequest - 1n;
+  const roundId = await c.witnessPool.roundOf(orderId, epoch);
+  if (opts.draw !== false) await drawRound(ch, roundId);
+  return roundId;
+}
+
+/** Mines past the round's seed block and draws its committee; returns the members. */
+export async function drawRound(ch: Chain, roundId: bigint): Promise<string[]> {
+  const { c } = ch;
+  const seedBlock = (await c.witnessPool.round(roundId)).seedBlock;
+  const head = BigInt(await ch.provider.getBlockNumber());
+  // the draw's own block must come after the seed block
+  if (head < seedBlock) await ch.mine(Number(seedBlock - head));
+  await ch.tx('WitnessPool.drawCommittee', c.witnessPool.drawCommittee(roundId));
+  return [...(await c.witnessPool.committee(roundId))];
+}
+
+/** The hash of the evidence bundle a witness reveals with its verdict. */
+export function evidenceHash(roundId: bigint, witness: string): string {
+  return salt(`evidence bundle ${roundId} ${witness}`);
+}
+
+function verdictSalt(roundId: bigint, witness: string): string {
+  return salt(`w ${roundId} ${witness}`);
+}
+
+/**
+ * Plays a round: draws it if it is still only requested, then the i-th member commits `verdicts[i]`
+ * (default Ok) with `violationTime` and its evidence hash before the commit deadline, reveals it in the
+ * reveal window (`null`: commits Ok but never reveals, so the round waits for the reveal deadline) and
+ * anyone finalizes. Returns the members.
  */
 export async function playRound(
   ch: Chain,
@@ -273,49 +384,52 @@ export async function playRound(
   violationTime = 0n,
 ): Promise<string[]> {
   const { c } = ch;
-  await ch.mine(Number(ch.params.seedDelay) + 1);
-  await ch.tx(`WitnessPool.drawCommittee`, c.witnessPool.drawCommittee(roundId));
-  const members = await c.witnessPool.committee(roundId);
+  if ((await c.witnessPool.round(roundId)).phase === WitnessPoolPhase.Requested) await drawRound(ch, roundId);
+  const members = [...(await c.witnessPool.committee(roundId))];
   const byAddress = new Map(ch.witnesses.map((w) => [w.address, w]));
-  const leaseId = (await c.witnessPool.round(roundId)).leaseId;
+  const { leaseId, commitDeadline } = await c.witnessPool.round(roundId);
+  const verdictOf = (i: number) => verdicts[i] ?? WitnessPoolVerdict.Ok;
   for (const [i, m] of members.entries()) {
-    const w = byAddress.get(m)!;
-    const v = verdicts[i] ?? WitnessPoolVerdict.NotViolated;
     const commitment = verdictCommitment(
       BigInt(ch.deployment.chainId),
       ch.deployment.contracts.witnessPool,
       leaseId,
       roundId,
       m,
-      v,
+      verdictOf(i),
       violationTime,
-      salt(`w ${roundId} ${m}`),
+      evidenceHash(roundId, m),
+      verdictSalt(roundId, m),
     );
     await ch.tx(
       'WitnessPool.commitVerdict',
-      c.witnessPool.connect(w.signer).commitVerdict(roundId, commitment),
+      c.witnessPool.connect(byAddress.get(m)!.signer).commitVerdict(roundId, commitment),
     );
   }
-  await ch.advance(ch.params.commitWindow);
+  await atLeast(ch, commitDeadline);
   for (const [i, m] of members.entries()) {
-    const v = verdicts[i];
-    if (v === null) continue;
-    const w = byAddress.get(m)!;
+    if (verdicts[i] === null) continue;
     await ch.tx(
       'WitnessPool.revealVerdict',
       c.witnessPool
-        .connect(w.signer)
+        .connect(byAddress.get(m)!.signer)
         .revealVerdict(
           roundId,
-          v ?? WitnessPoolVerdict.NotViolated,
+          verdictOf(i),
           violationTime,
-          salt(`w ${roundId} ${m}`),
+          evidenceHash(roundId, m),
+          verdictSalt(roundId, m),
         ),
     );
   }
-  if (verdicts.some((v) => v === null)) await ch.advance(ch.params.revealWindow);
+  if (verdicts.some((v) => v === null)) await atLeast(ch, await c.witnessPool.revealDeadline(roundId));
   await ch.tx('WitnessPool.finalize', c.witnessPool.finalize(roundId));
-  return [...members];
+  return members;
+}
+
+/** `n` members that all report `v` (default Ok). */
+export function allSay(n: number, v: WitnessPoolVerdict = WitnessPoolVerdict.Ok): WitnessPoolVerdict[] {
+  return Array<WitnessPoolVerdict>(n).fill(v);
 }
 
 /** Call record, voucher and receipt: the shapes of protocol/typed-data.ts (contracts/ may not import it). */
