@@ -149,20 +149,7 @@ contract AdversarialTest is Fixture {
             reg,
             set,
             wp,
-            Market.Params({
-                minBidBond: uint128(MIN_BOND),
-                bidBondBps: 500,
-                minProviderStake: uint128(MIN_PROVIDER_STAKE),
-                revealWindow: WINDOW,
-                confirmWindow: WINDOW,
-                deployWindow: WINDOW,
-                minBiddingWindow: 10,
-                maxBiddingWindow: 7 days,
-                maxDuration: 365 days,
-                minEpochLength: 200,
-                staleGrace: 300,
-                deployFeeBps: 500
-            })
+            marketParams()
         );
         reg.wire(address(mkt), address(set), address(wp));
         set.setMarket(address(mkt));

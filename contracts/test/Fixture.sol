@@ -67,20 +67,7 @@ abstract contract Fixture is TestBase {
             registry,
             settlement,
             pool,
-            Market.Params({
-                minBidBond: uint128(MIN_BOND),
-                bidBondBps: 500,
-                minProviderStake: uint128(MIN_PROVIDER_STAKE),
-                revealWindow: WINDOW,
-                confirmWindow: WINDOW,
-                deployWindow: WINDOW,
-                minBiddingWindow: 10,
-                maxBiddingWindow: 7 days,
-                maxDuration: 365 days,
-                minEpochLength: 200,
-                staleGrace: 300,
-                deployFeeBps: 500
-            })
+            marketParams()
         );
         log_ = new AttestationLog();
         registry.wire(address(market), address(settlement), address(pool));
@@ -92,6 +79,24 @@ abstract contract Fixture is TestBase {
         _fund(customer, 1e24);
         for (uint256 i = 0; i < nProviders; ++i) addProvider();
         for (uint256 i = 0; i < nWitnesses; ++i) addWitness();
+    }
+
+    /// @dev The Market parameters of TEST_PARAMS.
+    function marketParams() internal pure returns (Market.Params memory) {
+        return Market.Params({
+            minBidBond: uint128(MIN_BOND),
+            bidBondBps: 500,
+            minProviderStake: uint128(MIN_PROVIDER_STAKE),
+            revealWindow: WINDOW,
+            confirmWindow: WINDOW,
+            deployWindow: WINDOW,
+            minBiddingWindow: 10,
+            maxBiddingWindow: 7 days,
+            maxDuration: 365 days,
+            minEpochLength: 200,
+            staleGrace: 300,
+            deployFeeBps: 500
+        });
     }
 
     function _fund(address who, uint256 amount) internal {
