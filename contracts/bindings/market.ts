@@ -173,7 +173,7 @@ export interface MarketContract extends BaseContract {
   levelCount: ContractMethod<[], bigint, bigint>;
   onRoundSettled: ContractMethod<
     [leaseId: BigNumberish, epoch: BigNumberish, verdict: WitnessPoolVerdict, violationTime: BigNumberish],
-    void,
+    boolean,
     ContractTransactionResponse
   >;
   order: ContractMethod<

@@ -333,15 +333,17 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime)
         external
         nonReentrant
+        returns (bool)
     {
         if (msg.sender != address(pool)) revert MarketUnauthorized(msg.sender);
         Order storage o = _order(leaseId);
         {
             State s = o.state;
             if (s != State.Fulfilling) {
-                // The other open round of a lease that failed: the pool has paid its witnesses and
-                // refunded the rest of its fee; the market already refunded the lease.
-                if (s == State.Failed) return;
+                // The other open round of a lease that failed: the market already refunded the lease and
+                // closed it in the settlement (its executor refuses calls since), so the report settles
+                // nothing and the pool does not slash for it; it pays the witnesses from the round's fee.
+                if (s == State.Failed) return false;
                 revert MarketWrongState(leaseId, s);
             }
         }
@@ -380,6 +382,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         if (ends) settlement.closeLease(leaseId);
         if (paid > 0) token.safeTransfer(_bids[leaseId][o.winner].bidder, paid);
         if (refund > 0) token.safeTransfer(o.customer, refund);
+        return true;
     }
 
     /// @inheritdoc IMarket

@@ -243,6 +243,11 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IWitnessPool
+    /// @dev The round's state is final (phase Finalized, violation slots read and cleared) before the
+    /// market is called, and the market's answer decides the slash: the collateral answers for this
+    /// round only when its report settled an epoch of a running lease. The market and the registry are
+    /// the contracts wired at deployment; this function is nonReentrant and the round's phase keeps
+    /// every other entry point away from it.
     function finalize(uint256 roundId) external nonReentrant returns (Verdict verdict) {
         RoundData storage r = _rounds[roundId];
         if (r.phase == Phase.Requested) {
@@ -271,18 +276,16 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
             s.quietAreStale = staleCount != 0;
         }
         uint64 violationTime;
+        if (s.violation) violationTime = _violationTime(r, s);
+        bool counted = market.onRoundSettled(s.leaseId, _epochOf(roundId), verdict, violationTime);
         uint256 toCustomer;
-        if (s.violation) {
-            violationTime = _violationTime(r, s);
-            toCustomer = _slash(r, s);
-        }
+        if (s.violation && counted) toCustomer = _slash(r, s);
         _payMembers(r, s, verdict);
         uint256 refunded = s.size * rewardUnit - s.rewards;
         toCustomer += refunded;
         emit RoundFinalized(roundId, s.leaseId, _epochOf(roundId), verdict, uint8(s.revealedCount), violationTime, refunded);
         if (toCustomer > 0) token.safeTransfer(r.customer, toCustomer);
         if (s.burn > 0) IToken(address(token)).burn(s.burn);
-        market.onRoundSettled(s.leaseId, _epochOf(roundId), verdict, violationTime);
     }
 
     // ---------------------------------------------------------------- views
@@ -551,7 +554,8 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev A round not drawn within `drawTimeout`: the whole fee back to the customer, `None` to the market.
+    /// @dev A round not drawn within `drawTimeout`: `None` to the market, the whole fee back to the
+    /// customer.
     function _cancel(RoundData storage r, uint256 roundId) private {
         uint64 notBefore = r.requestedAt + drawTimeout;
         if (block.timestamp < notBefore) revert WitnessPoolNotFinalizable(roundId, notBefore);
@@ -560,7 +564,7 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
         uint256 leaseId = _leaseOf(roundId);
         uint32 epoch = _epochOf(roundId);
         emit RoundCancelled(roundId, leaseId, epoch, fee);
-        token.safeTransfer(r.customer, fee);
         market.onRoundSettled(leaseId, epoch, Verdict.None, 0);
+        token.safeTransfer(r.customer, fee);
     }
 }

@@ -203,8 +203,15 @@ contract PoolDouble {
         return _requests[roundId];
     }
 
-    function report(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime) external {
-        IMarket(market).onRoundSettled(leaseId, epoch, verdict, violationTime);
+    /// @dev Reports as the pool; reverts unless the market counts the report exactly when the lease
+    /// was Fulfilling (an unknown lease reverts in `order` as in `onRoundSettled`).
+    function report(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime)
+        external
+        returns (bool counted)
+    {
+        bool running = IMarket(market).order(leaseId).state == IMarket.State.Fulfilling;
+        counted = IMarket(market).onRoundSettled(leaseId, epoch, verdict, violationTime);
+        require(counted == running, "counted exactly while the lease runs");
     }
 }
 
@@ -1263,7 +1270,7 @@ contract MarketTest is TestBase {
 
         cust = token.balanceOf(customer);
         prov = token.balanceOf(providers[0]);
-        _report(id, 1, IWitnessPool.Verdict.Ok, 0);
+        assertTrue(!pool.report(id, 1, IWitnessPool.Verdict.Unavailable, 0), "not counted: the pool must not slash");
         assertEq(token.balanceOf(customer), cust, "customer: nothing more");
         assertEq(token.balanceOf(providers[0]), prov, "provider: nothing more");
         assertEq(token.balanceOf(address(pool)), poolBalance, "pool keeps epoch 1's fee");

@@ -169,6 +169,8 @@ contract MarketDouble {
     IERC20 public immutable token;
     Settled internal _last;
     uint256 public reenterRound;
+    /// @notice What `onRoundSettled` answers: false plays a lease that already ended.
+    bool public counts = true;
 
     constructor(WitnessPool pool_, IERC20 token_) {
         pool = pool_;
@@ -177,6 +179,10 @@ contract MarketDouble {
 
     function setReenter(uint256 roundId) external {
         reenterRound = roundId;
+    }
+
+    function setCounts(bool counts_) external {
+        counts = counts_;
     }
 
     function request(
@@ -192,10 +198,14 @@ contract MarketDouble {
         return pool.requestRound(leaseId, epoch, epochEnd, executorId, customer, size, majority);
     }
 
-    function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime) external {
+    function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime)
+        external
+        returns (bool)
+    {
         require(msg.sender == address(pool), "pool only");
         _last = Settled(leaseId, epoch, verdict, violationTime, _last.count + 1);
         if (reenterRound != 0) pool.finalize(reenterRound);
+        return counts;
     }
 
     function last() external view returns (Settled memory) {
@@ -917,6 +927,29 @@ contract WitnessPoolTest is TestBase {
         assertEq(uint256(pool.finalize(roundId)), uint256(FRAUD), "fraud");
         for (uint256 i = 0; i < 2; ++i) assertEq(token.balanceOf(m[i]) - b0[i], UNIT, "unit, no share");
         _assertSettled(LEASE + 5, 0, FRAUD, 9);
+        _assertHoldsOpenFees();
+    }
+
+    /// @notice A violation the market does not count (its lease ended before this round did) slashes
+    /// nothing: the members are paid from the fee as for a counted violation, without a slash share, the
+    /// customer gets the rest of the fee, and the market still hears the outcome and violation time.
+    function test_finalize_uncountedViolationDoesNotSlash() public {
+        market.setCounts(false);
+        uint256 roundId = _request(LEASE, 1, 5, 3);
+        address[] memory m = _draw(roundId);
+        uint256[] memory b0 = _balances(m);
+        uint256 s4 = _stake(m[4]);
+        uint256 supply = token.totalSupply();
+        uint256 c0 = token.balanceOf(CUSTOMER);
+        _play(roundId, m, _v(UNAVAILABLE, UNAVAILABLE, FRAUD, OK, NONE), _times(30, 10, 20, 0, 0));
+        assertEq(uint256(_finalizeAfterReveals(roundId)), uint256(UNAVAILABLE), "unavailable");
+        assertEq(registry.collateral(LEASE), COLLATERAL, "collateral untouched");
+        for (uint256 i = 0; i < 3; ++i) assertEq(token.balanceOf(m[i]) - b0[i], UNIT, "reporters: the unit, no share");
+        assertEq(token.balanceOf(m[3]), b0[3], "ok reporter: nothing");
+        assertEq(s4 - _stake(m[4]), 2 * UNIT, "no reveal: -2 units");
+        assertEq(token.balanceOf(CUSTOMER) - c0, 2 * UNIT, "rest of the fee back, no slash share");
+        assertEq(supply - token.totalSupply(), 2 * UNIT, "only the penalty burned");
+        _assertSettled(LEASE, 1, UNAVAILABLE, 30);
         _assertHoldsOpenFees();
     }
 

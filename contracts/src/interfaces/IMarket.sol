@@ -214,7 +214,13 @@ interface IMarket {
     /// (`EpochsUnchecked`); then `epoch` is settled; settling the last epoch finishes the lease, and a
     /// Fraud or Unavailable outcome fails it and refunds everything still escrowed. A report for a
     /// lease that already Failed (its other open round) has no effect.
-    function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime) external;
+    /// @return counted True when the lease was Fulfilling and this report settled `epoch`; false for a
+    /// report after the lease Failed. The pool slashes the collateral only for a counted Fraud or
+    /// Unavailable outcome, so the outage a failed lease causes (its executor refuses calls once the
+    /// lease is closed) is never slashed again.
+    function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime)
+        external
+        returns (bool counted);
 
     /// @notice After the lease's end, with no round open: refunds the epochs not settled (none of them
     /// had a round) and finishes the lease. Anyone may call.

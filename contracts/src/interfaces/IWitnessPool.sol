@@ -13,8 +13,11 @@ pragma solidity ^0.8.28;
 /// `revealWindow`; a reveal carries the hash of the witness's evidence bundle.
 /// Outcome: `Fraud` when at least `majority` reported Fraud; else `Unavailable` when at least
 /// `majority` reported Fraud or Unavailable; else `Stale` when at least `majority` reported Stale;
-/// else `Ok`. Fraud and Unavailable slash `providerSlashBps` of the lease's collateral (split between
-/// the customer, the members that reported a violation and a burn); Stale never slashes.
+/// else `Ok`. The outcome is reported to the market first: a Fraud or Unavailable outcome the market
+/// counts (it settled an epoch of a running lease) slashes `providerSlashBps` of the lease's collateral
+/// (split between the customer, the members that reported a violation and a burn), so a lease is
+/// slashed by the pool at most once, by the outcome that failed it; an outcome reported after the lease
+/// ended (the other open round of a lease that failed) slashes nothing. Stale never slashes.
 /// Rewards come only from the round's fee (no token is minted): every member whose report agrees with
 /// the outcome is paid `rewardUnit` (a violation report agrees with Fraud and Unavailable); what is
 /// left of the fee goes back to the customer. A member that reported a violation against an Ok or
@@ -132,7 +135,10 @@ interface IWitnessPool {
         external;
 
     /// @notice Settles a round after its reveal window (or when all revealed), or cancels a round that
-    /// could not be drawn within `drawTimeout`; reports the outcome to the market; anyone may call.
+    /// could not be drawn within `drawTimeout`; anyone may call. The outcome goes to the market
+    /// (`IMarket.onRoundSettled`) before any payment; the collateral is slashed only for a Fraud or
+    /// Unavailable outcome the market counted. Members are paid and penalised by the table whether or
+    /// not it counted.
     function finalize(uint256 roundId) external returns (Verdict verdict);
 
     /// @notice The commitment a witness must post (clients compute it locally: `bindings/commitments.ts`).
