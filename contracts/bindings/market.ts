@@ -60,6 +60,7 @@ export type MarketErrorName =
   | 'MarketRevealClosed'
   | 'MarketRevealNotOpen'
   | 'MarketRoundPending'
+  | 'MarketSameParityRoundPending'
   | 'MarketTooManyBids'
   | 'MarketTooManyBidsFromProvider'
   | 'MarketTooManyPendingRounds'

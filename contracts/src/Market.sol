@@ -314,6 +314,11 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         if (epoch < o.nextRequest) revert MarketEpochAlreadyRequested(orderId, uint32(epoch));
         uint256 pending = o.pendingRounds;
         if (pending == MAX_PENDING_ROUNDS) revert MarketTooManyPendingRounds(orderId);
+        // The pool keeps a lease's rounds in two places, by epoch parity: epoch k + 2 (k + 1 never
+        // requested) waits until epoch k's round is finalized.
+        if (pending == 1 && ((epoch - o.firstPending) & 1) == 0) {
+            revert MarketSameParityRoundPending(orderId, o.firstPending);
+        }
 
         uint256 roundFee = o.witnessFee / o.epochs;
         if (pending == 0) o.firstPending = uint32(epoch);

@@ -1160,33 +1160,59 @@ contract MarketTest is TestBase {
         _held();
     }
 
-    /// @notice Epochs 0 and 2 get no round: epoch 0 is refunded when epoch 1's round settles, epoch 2
-    /// when epoch 3's does (with their witness fees, in one step each).
+    /// @notice Epochs 1 and 2 get no round while epochs 0 and 3 have theirs open together: they are
+    /// refunded, with their witness fees, in one step when epoch 3's round settles.
     function test_onRoundSettled_refundsSkippedEpochs() public {
+        uint256 id = _lease();
+        uint256 share = market.epochFee(id, 0);
+        uint256 rf = _roundFee(id);
+        market.requestRound(id);
+        vm.warp(_epochStart(id, 3) + 10);
+        market.requestRound(id); // epochs 0 and 3 pending, 1 and 2 skipped between them
+        uint256 cust = token.balanceOf(customer);
+        uint256 prov = token.balanceOf(providers[0]);
+        _report(id, 0, IWitnessPool.Verdict.Ok, 0);
+        assertEq(token.balanceOf(customer), cust, "nothing skipped before epoch 0");
+        assertEq(token.balanceOf(providers[0]) - prov, share, "epoch 0 paid");
+        IMarket.Order memory o = market.order(id);
+        assertEq(o.nextEpoch, 1, "next");
+        assertEq(o.firstPending, 3, "epoch 3 pending");
+        assertEq(o.pendingRounds, 1, "one pending");
+        _report(id, 3, IWitnessPool.Verdict.Ok, 0);
+        assertEq(token.balanceOf(customer) - cust, 2 * (share + rf), "epochs 1 and 2 refunded");
+        assertEq(token.balanceOf(providers[0]) - prov, 2 * share, "epoch 3 paid");
+        o = market.order(id);
+        assertEq(o.nextEpoch, 4, "next");
+        assertEq(o.escrow, share + rf, "epoch 4 left");
+        assertEq(uint256(o.state), uint256(IMarket.State.Fulfilling), "goes on");
+        _held();
+    }
+
+    /// @notice The pool keeps a lease's rounds by epoch parity: with epoch 1's round still open and
+    /// epoch 2 never requested, epoch 3's request waits until epoch 1's round is finalized (a round
+    /// drawn in its epoch can be by then); epoch 0 is refunded with epoch 1's settlement, epoch 2 with
+    /// epoch 3's.
+    function test_requestRound_sameParityWaitsForTheOlderRound() public {
         uint256 id = _lease();
         uint256 share = market.epochFee(id, 0);
         uint256 rf = _roundFee(id);
         vm.warp(_epochStart(id, 1) + 10);
         market.requestRound(id);
         vm.warp(_epochStart(id, 3) + 10);
-        market.requestRound(id); // epochs 1 and 3 pending, 2 skipped between them
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketSameParityRoundPending.selector, id, 1));
+        market.requestRound(id);
         uint256 cust = token.balanceOf(customer);
-        uint256 prov = token.balanceOf(providers[0]);
         _report(id, 1, IWitnessPool.Verdict.Ok, 0);
         assertEq(token.balanceOf(customer) - cust, share + rf, "epoch 0 refunded");
-        assertEq(token.balanceOf(providers[0]) - prov, share, "epoch 1 paid");
-        IMarket.Order memory o = market.order(id);
-        assertEq(o.nextEpoch, 2, "next");
-        assertEq(o.firstPending, 3, "epoch 3 pending");
-        assertEq(o.pendingRounds, 1, "one pending");
+        uint256 roundId = market.requestRound(id);
+        assertEq(pool.request(roundId).epoch, 3, "epoch 3 requested once epoch 1 settled");
         cust = token.balanceOf(customer);
         _report(id, 3, IWitnessPool.Verdict.Ok, 0);
         assertEq(token.balanceOf(customer) - cust, share + rf, "epoch 2 refunded");
-        assertEq(token.balanceOf(providers[0]) - prov, 2 * share, "epoch 3 paid");
-        o = market.order(id);
-        assertEq(o.nextEpoch, 4, "next");
-        assertEq(o.escrow, share + rf, "epoch 4 left");
-        assertEq(uint256(o.state), uint256(IMarket.State.Fulfilling), "goes on");
+        // nothing open: the next epoch is requested as usual
+        vm.warp(_epochStart(id, 4));
+        market.requestRound(id);
+        assertEq(market.order(id).pendingRounds, 1, "epoch 4 pending");
         _held();
     }
 
@@ -1857,6 +1883,8 @@ contract MarketTest is TestBase {
             assertLe(o.firstPending + 1, o.nextRequest, "oldest pending requested");
             assertLe(o.nextRequest, o.epochs, "requested epochs exist");
             assertTrue(o.pendingRounds == 1 || o.firstPending + 1 < o.nextRequest, "two distinct epochs");
+            // the pool stores a lease's rounds by epoch parity: two open ones never share it
+            assertTrue(o.pendingRounds == 1 || (o.nextRequest - 1 - o.firstPending) % 2 == 1, "two parities");
         } else {
             assertLe(o.nextRequest, o.nextEpoch, "every requested epoch settled");
         }

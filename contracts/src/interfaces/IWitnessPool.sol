@@ -24,6 +24,11 @@ pragma solidity ^0.8.28;
 /// Stale outcome loses `rewardUnit` of stake; a member that did not reveal loses `2 * rewardUnit` and
 /// `reputationLoss` reputation; penalties are burned. A round that cannot be drawn within
 /// `drawTimeout` is cancelled and its fee refunded; the market does not pay the provider for it.
+/// A lease's rounds share its terms (customer, executor, size, majority), recorded at its first
+/// request. A lease's rounds are stored by epoch parity: the next request of the same parity (normally
+/// two epochs later; the market makes it only after this round ended) overwrites a round, and from then
+/// on the old id names an unknown round (views report nothing, calls revert `WitnessPoolUnknownRound`);
+/// its history is in its events.
 interface IWitnessPool {
     enum Phase {
         None,
@@ -87,6 +92,12 @@ interface IWitnessPool {
     error WitnessPoolNotFinalizable(uint256 roundId, uint64 notBefore);
     error WitnessPoolRoundExists(uint256 roundId);
     error WitnessPoolLeaseIdTooLarge(uint256 leaseId);
+    error WitnessPoolEpochTooLarge(uint256 epoch);
+    /// @notice The lease's round of the same epoch parity (same storage) is still open.
+    error WitnessPoolRoundOpen(uint256 openRoundId);
+    /// @notice A later epoch of the same parity was requested already.
+    error WitnessPoolEpochOutOfOrder(uint256 roundId, uint256 laterRoundId);
+    error WitnessPoolLeaseTermsChanged(uint256 leaseId);
 
     event RoundRequested(uint256 indexed roundId, uint256 indexed leaseId, uint32 epoch, uint64 seedBlock, uint32 frozenCount, uint8 size, uint8 majority, uint256 fee);
     event CommitteeDrawn(uint256 indexed roundId, uint256 indexed leaseId, address[] members, bytes32 seed, uint64 commitDeadline, uint64 revealDeadline);
@@ -112,8 +123,12 @@ interface IWitnessPool {
     /// @notice Seconds from the commit deadline to the end of the reveal window.
     function revealWindow() external view returns (uint64);
 
-    /// @notice Opens the round of `epoch` of a lease (market only); the market has transferred
-    /// `size * rewardUnit` here. Freezes the eligible set at this block.
+    /// @notice Opens the round of `epoch` (at most `MAX_EPOCH`) of a lease (market only); the market has
+    /// transferred `size * rewardUnit` here. Freezes the eligible set at this block. The lease's first
+    /// request records its terms; later ones must repeat them (`WitnessPoolLeaseTermsChanged`). Reverts
+    /// `WitnessPoolRoundExists` for an epoch requested already (while its storage holds it),
+    /// `WitnessPoolRoundOpen` while the lease's round of the same epoch parity is open,
+    /// `WitnessPoolEpochOutOfOrder` when a later epoch of the same parity was requested.
     function requestRound(
         uint256 leaseId,
         uint32 epoch,
@@ -151,10 +166,14 @@ interface IWitnessPool {
         bytes32 salt
     ) external view returns (bytes32);
 
+    /// @return The round (all zero when unknown: never requested, or its storage now holds a later
+    /// round); `verdict` is the outcome once Finalized, `members` are set once drawn.
     function round(uint256 roundId) external view returns (Round memory);
-    /// @return The end of the reveal window (zero before the draw).
+    /// @return The end of the reveal window (zero before the draw and for an unknown round).
     function revealDeadline(uint256 roundId) external view returns (uint64);
+    /// @return The members once drawn (empty before, and for an unknown round).
     function committee(uint256 roundId) external view returns (address[] memory);
-    /// @return The round of `epoch` of a lease (zero when none was requested).
+    /// @return The round of `epoch` of a lease (zero when none was requested, or when its storage now
+    /// holds a later epoch's round).
     function roundOf(uint256 leaseId, uint32 epoch) external view returns (uint256);
 }
