@@ -65,11 +65,15 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     uint64 private immutable minEpochLength;
     uint64 private immutable staleGrace;
     uint16 private immutable deployFeeBps;
+    /// @dev The pool's (immutable) reward unit: a round's witness fee is `committeeSize * rewardUnit`.
+    uint128 private immutable rewardUnit;
 
     /// @inheritdoc IMarket
     uint256 public totalHeld;
     Level[] private _levels;
-    Order[] private _orders; // index = id - 1
+    /// @dev Orders by id (1, 2, ...); an id with state None was never posted.
+    mapping(uint256 orderId => Order) private _orders;
+    uint256 private _orderCount;
     mapping(uint256 orderId => mapping(uint256 bidIndex => Bid)) private _bids;
     mapping(uint256 orderId => mapping(uint256 executorId => bool)) private _hasBid;
     mapping(uint256 orderId => mapping(address bidder => uint256)) private _bidsBy;
@@ -103,6 +107,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         minEpochLength = p.minEpochLength;
         staleGrace = p.staleGrace;
         deployFeeBps = p.deployFeeBps;
+        rewardUnit = pool_.rewardUnit();
     }
 
     // ---------------------------------------------------------------- levels and orders
@@ -119,14 +124,14 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         if (p.levelId == 0 || p.levelId > _levels.length) revert MarketUnknownLevel(p.levelId);
         pool.validateCommittee(p.committeeSize, p.majority);
         (uint256 maxFee, uint256 epochs) = _checkTerms(p);
-        uint256 witnessFee = epochs * p.committeeSize * pool.rewardUnit();
+        uint256 witnessFee = epochs * p.committeeSize * rewardUnit;
         if (witnessFee > type(uint96).max) revert MarketBadOrder();
         uint256 bond = maxFee * bidBondBps / BPS;
         if (bond < minBidBond) bond = minBidBond;
         uint256 escrow = 2 * maxFee + witnessFee;
 
-        Order storage o = _orders.push();
-        orderId = _orders.length;
+        orderId = ++_orderCount;
+        Order storage o = _orders[orderId];
         uint64 revealDeadline = _storeOrder(o, p, epochs, witnessFee, bond, escrow);
         totalHeld += escrow;
         emit OrderPosted(orderId, msg.sender, p.levelId, p.duration, p.maxUnitPrice, o.bidDeadline, revealDeadline, escrow);
@@ -320,7 +325,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
             revert MarketSameParityRoundPending(orderId, o.firstPending);
         }
 
-        uint256 roundFee = o.witnessFee / o.epochs;
+        uint256 roundFee = uint256(o.committeeSize) * rewardUnit;
         if (pending == 0) o.firstPending = uint32(epoch);
         o.pendingRounds = uint8(pending + 1);
         o.nextRequest = uint32(epoch + 1);
@@ -468,7 +473,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarket
     function orderCount() external view returns (uint256) {
-        return _orders.length;
+        return _orderCount;
     }
 
     /// @inheritdoc IMarket
@@ -622,7 +627,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
 
     /// @dev Fee shares plus witness fees of epochs `[from, to)`.
     function _epochsValue(Order storage o, uint256 from, uint256 to) private view returns (uint256) {
-        return _feeShares(o, from, to) + (to - from) * (o.witnessFee / o.epochs);
+        return _feeShares(o, from, to) + (to - from) * o.committeeSize * rewardUnit;
     }
 
     /// @dev Fee shares of epochs `[from, to)`: differences of `fee * k / epochs`, so any split of the
@@ -672,8 +677,9 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     }
 
     function _order(uint256 orderId) private view returns (Order storage) {
-        if (orderId == 0 || orderId > _orders.length) revert MarketUnknownOrder(orderId);
-        return _orders[orderId - 1];
+        Order storage o = _orders[orderId];
+        if (o.state == State.None) revert MarketUnknownOrder(orderId);
+        return o;
     }
 
     function _inState(uint256 orderId, State s) private view returns (Order storage o) {

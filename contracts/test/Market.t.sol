@@ -515,10 +515,20 @@ contract MarketTest is TestBase {
         vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolBadCommittee.selector, 4, 2));
         _post(p);
 
-        // witness fee above uint96
+        // witness fee above uint96 (the market reads the pool's reward unit at deployment)
         pool.setRewardUnit(uint128(type(uint96).max / 15 + 1));
+        Market big = new Market(
+            IERC20(address(token)),
+            IRegistry(address(registry)),
+            ISettlement(address(settlement)),
+            IWitnessPool(address(pool)),
+            _marketParams()
+        );
+        pool.setRewardUnit(UNIT);
+        big.addLevel(IMarket.Level(2, 1024, 0, 1, 0, "basic"));
+        vm.prank(customer);
         vm.expectRevert(IMarket.MarketBadOrder.selector);
-        _post(_params());
+        big.postOrder(_params());
 
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketUnknownOrder.selector, 5));
         market.order(5);
