@@ -313,9 +313,15 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IMarket
     function requestRound(uint256 orderId) external nonReentrant returns (uint256 roundId) {
         Order storage o = _inState(orderId, State.Fulfilling);
-        uint256 elapsed = block.timestamp - o.startedAt;
-        if (elapsed >= o.duration) revert MarketNoEpochLeft(orderId);
-        uint256 epoch = elapsed / o.epochLength;
+        uint256 epoch;
+        uint64 endsAt;
+        {
+            (uint256 start, uint256 length, uint256 duration) = (o.startedAt, o.epochLength, o.duration);
+            uint256 elapsed = block.timestamp - start;
+            if (elapsed >= duration) revert MarketNoEpochLeft(orderId);
+            epoch = elapsed / length;
+            (, endsAt) = _window(start, length, duration, epoch);
+        }
         if (epoch < o.nextRequest) revert MarketEpochAlreadyRequested(orderId, uint32(epoch));
         uint256 pending = o.pendingRounds;
         if (pending == MAX_PENDING_ROUNDS) revert MarketTooManyPendingRounds(orderId);
@@ -325,16 +331,16 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
             revert MarketSameParityRoundPending(orderId, o.firstPending);
         }
 
-        uint256 roundFee = uint256(o.committeeSize) * rewardUnit;
+        uint256 size = o.committeeSize;
+        uint256 roundFee = size * rewardUnit;
         if (pending == 0) o.firstPending = uint32(epoch);
         o.pendingRounds = uint8(pending + 1);
         o.nextRequest = uint32(epoch + 1);
         o.escrow -= uint128(roundFee);
         totalHeld -= roundFee;
-        (, uint64 endsAt) = _epochWindow(o, epoch);
         if (roundFee > 0) token.safeTransfer(address(pool), roundFee);
         roundId = pool.requestRound(
-            orderId, uint32(epoch), endsAt, _bids[orderId][o.winner].executorId, o.customer, o.committeeSize, o.majority
+            orderId, uint32(epoch), endsAt, _bids[orderId][o.winner].executorId, o.customer, size, o.majority
         );
         emit EpochRoundRequested(orderId, uint32(epoch), roundId);
     }
@@ -639,9 +645,17 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     }
 
     function _epochWindow(Order storage o, uint256 epoch) private view returns (uint64 startsAt, uint64 endsAt) {
-        uint256 start = o.startedAt;
-        uint256 length = o.epochLength;
-        uint256 leaseEnd = start + o.duration;
+        return _window(o.startedAt, o.epochLength, o.duration, epoch);
+    }
+
+    /// @dev Epoch `epoch` of a lease started at `start`: `[start + epoch * length, min(start + (epoch + 1) *
+    /// length, start + duration))`.
+    function _window(uint256 start, uint256 length, uint256 duration, uint256 epoch)
+        private
+        pure
+        returns (uint64 startsAt, uint64 endsAt)
+    {
+        uint256 leaseEnd = start + duration;
         uint256 end = start + (epoch + 1) * length;
         startsAt = uint64(start + epoch * length);
         endsAt = uint64(end < leaseEnd ? end : leaseEnd);

@@ -247,10 +247,12 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
 
     /// @inheritdoc IWitnessPool
     function commitVerdict(uint256 roundId, bytes32 commitment) external {
-        // One cold slot per commit: the round's word holds its epoch, phase and deadline.
+        // One cold slot per commit: the round's word holds its epoch and deadline. The deadline is zero
+        // until the draw (and for a cancelled round) and in the past once a round can be finalized, so
+        // with the epoch it pins the phase.
         RoundData storage r = _rounds[_slotOfRound(roundId)];
-        (uint256 epoch, Phase phase, uint40 deadline) = (r.epoch, r.phase, r.commitDeadline);
-        if (phase != Phase.Drawn || epoch != _epochOf(roundId)) _refuse(roundId, phase, epoch);
+        (uint256 epoch, uint40 deadline) = (r.epoch, r.commitDeadline);
+        if (deadline == 0 || epoch != _epochOf(roundId)) _refuse(roundId, r.phase, epoch);
         if (block.timestamp >= deadline) revert WitnessPoolCommitClosed(roundId, deadline);
         if (commitment == bytes32(0)) revert WitnessPoolZeroCommitment();
         commitments[roundId][msg.sender] = commitment;
