@@ -716,6 +716,14 @@ contract WitnessPoolTest is TestBase {
         vm.warp(deadline);
         vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolCommitClosed.selector, roundId, deadline));
         pool.commitVerdict(roundId, bytes32("c"));
+        _finalizeAfterReveals(roundId);
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolCommitClosed.selector, roundId, deadline));
+        pool.commitVerdict(roundId, bytes32("c")); // a finalized round's deadline has passed
+        // another lease's id with the same epoch, and an epoch this lease never requested
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolUnknownRound.selector, _roundId(LEASE + 1, 0)));
+        pool.commitVerdict(_roundId(LEASE + 1, 0), bytes32("c"));
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolUnknownRound.selector, _roundId(LEASE, 2)));
+        pool.commitVerdict(_roundId(LEASE, 2), bytes32("c"));
     }
 
     function test_commitVerdict_replaceableUntilTheDeadline() public {
