@@ -232,8 +232,8 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
             if (i < 8) word0 |= ids[i] << (i * 32);
             else word1 |= ids[i] << ((i - 8) * 32);
         }
-        // Both words are written whole (every round of a lease has the same size), so no member of the
-        // round that used this storage before remains.
+        // Every round of a lease has the same size (its terms) and the words it uses are written whole,
+        // so no member of the round that used this storage before remains.
         uint256[2] storage m = _members[slot];
         m[0] = word0;
         if (size > 8) m[1] = word1;
@@ -372,7 +372,6 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
         LeaseTerms storage t = _terms[out.leaseId];
         out.customer = t.customer;
         out.executorId = t.executorId;
-
         out.epoch = _epochOf(roundId);
         out.frozenBlock = r.frozenBlock;
         out.seedBlock = uint40(r.frozenBlock + seedDelay);
@@ -455,10 +454,9 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
     /// @dev The storage `roundId` maps to, and whether it holds that round: it was requested and its
     /// storage has not been taken by a later epoch of the same parity.
     function _find(uint256 roundId) private view returns (RoundData storage r, uint256 slot, bool known) {
-        uint32 epoch = _epochOf(roundId);
-        slot = _slot(_leaseOf(roundId), epoch);
+        slot = _slotOfRound(roundId);
         r = _rounds[slot];
-        known = r.phase != Phase.None && r.epoch == epoch;
+        known = r.phase != Phase.None && r.epoch == _epochOf(roundId);
     }
 
     function _slotOfRound(uint256 roundId) private pure returns (uint256) {
@@ -470,24 +468,6 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
     function _refuse(uint256 roundId, Phase phase, uint256 epoch) private pure {
         if (phase == Phase.None || epoch != _epochOf(roundId)) revert WitnessPoolUnknownRound(roundId);
         revert WitnessPoolWrongPhase(roundId, phase);
-    }
-
-    /// @dev A copy of round `roundId` (one storage read) and its storage key; reverts
-    /// `WitnessPoolUnknownRound` when the storage does not hold that round, `WitnessPoolWrongPhase` when
-    /// it is not in phase `expected`.
-    function _load(uint256 roundId, Phase expected) private view returns (RoundData memory r, uint256 slot) {
-        uint32 epoch = _epochOf(roundId);
-        slot = _slot(_leaseOf(roundId), epoch);
-        r = _rounds[slot];
-        if (r.phase == Phase.None || r.epoch != epoch) revert WitnessPoolUnknownRound(roundId);
-        if (r.phase != expected) revert WitnessPoolWrongPhase(roundId, r.phase);
-    }
-
-    /// @dev {_find}, reverting `WitnessPoolUnknownRound` when the storage does not hold `roundId`.
-    function _round(uint256 roundId) private view returns (RoundData storage r, uint256 slot) {
-        bool known;
-        (r, slot, known) = _find(roundId);
-        if (!known) revert WitnessPoolUnknownRound(roundId);
     }
 
     /// @dev Records a lease's terms at its first request; later requests must repeat them (the rounds
@@ -509,13 +489,6 @@ contract WitnessPool is IWitnessPool, ReentrancyGuardTransient {
             x &= x - 1;
             ++n;
         }
-    }
-
-    function _requirePhase(RoundData storage r, uint256 roundId, Phase expected) private view {
-        Phase phase = r.phase;
-        if (phase == expected) return;
-        if (phase == Phase.None) revert WitnessPoolUnknownRound(roundId);
-        revert WitnessPoolWrongPhase(roundId, phase);
     }
 
     /// @dev The hash of the seed block while it is among the last 256; later, the hash of the pivot
