@@ -60,6 +60,7 @@ export type MarketErrorName =
   | 'MarketRevealClosed'
   | 'MarketRevealNotOpen'
   | 'MarketRoundPending'
+  | 'MarketSameParityRoundPending'
   | 'MarketTooManyBids'
   | 'MarketTooManyBidsFromProvider'
   | 'MarketTooManyPendingRounds'
@@ -173,7 +174,7 @@ export interface MarketContract extends BaseContract {
   levelCount: ContractMethod<[], bigint, bigint>;
   onRoundSettled: ContractMethod<
     [leaseId: BigNumberish, epoch: BigNumberish, verdict: WitnessPoolVerdict, violationTime: BigNumberish],
-    void,
+    boolean,
     ContractTransactionResponse
   >;
   order: ContractMethod<

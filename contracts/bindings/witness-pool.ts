@@ -38,12 +38,16 @@ export type WitnessPoolErrorName =
   | 'WitnessPoolCommitClosed'
   | 'WitnessPoolCommitmentMismatch'
   | 'WitnessPoolCommitteeUnfilled'
+  | 'WitnessPoolEpochOutOfOrder'
+  | 'WitnessPoolEpochTooLarge'
   | 'WitnessPoolLeaseIdTooLarge'
+  | 'WitnessPoolLeaseTermsChanged'
   | 'WitnessPoolNotFinalizable'
   | 'WitnessPoolNotMember'
   | 'WitnessPoolRevealClosed'
   | 'WitnessPoolRevealNotOpen'
   | 'WitnessPoolRoundExists'
+  | 'WitnessPoolRoundOpen'
   | 'WitnessPoolSeedNotReady'
   | 'WitnessPoolUnauthorized'
   | 'WitnessPoolUnknownRound'
@@ -54,6 +58,7 @@ export interface WitnessPoolContract extends BaseContract {
   connect(runner: ContractRunner | null): WitnessPoolContract;
   ATTEMPTS_PER_SEAT: ContractMethod<[], bigint, bigint>;
   MAX_COMMITTEE: ContractMethod<[], bigint, bigint>;
+  MAX_EPOCH: ContractMethod<[], bigint, bigint>;
   MAX_LEASE_ID: ContractMethod<[], bigint, bigint>;
   commitVerdict: ContractMethod<
     [roundId: BigNumberish, commitment: BytesLike],

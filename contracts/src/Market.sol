@@ -65,11 +65,15 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     uint64 private immutable minEpochLength;
     uint64 private immutable staleGrace;
     uint16 private immutable deployFeeBps;
+    /// @dev The pool's (immutable) reward unit: a round's witness fee is `committeeSize * rewardUnit`.
+    uint128 private immutable rewardUnit;
 
     /// @inheritdoc IMarket
     uint256 public totalHeld;
     Level[] private _levels;
-    Order[] private _orders; // index = id - 1
+    /// @dev Orders by id (1, 2, ...); an id with state None was never posted.
+    mapping(uint256 orderId => Order) private _orders;
+    uint256 private _orderCount;
     mapping(uint256 orderId => mapping(uint256 bidIndex => Bid)) private _bids;
     mapping(uint256 orderId => mapping(uint256 executorId => bool)) private _hasBid;
     mapping(uint256 orderId => mapping(address bidder => uint256)) private _bidsBy;
@@ -103,6 +107,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         minEpochLength = p.minEpochLength;
         staleGrace = p.staleGrace;
         deployFeeBps = p.deployFeeBps;
+        rewardUnit = pool_.rewardUnit();
     }
 
     // ---------------------------------------------------------------- levels and orders
@@ -119,14 +124,14 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         if (p.levelId == 0 || p.levelId > _levels.length) revert MarketUnknownLevel(p.levelId);
         pool.validateCommittee(p.committeeSize, p.majority);
         (uint256 maxFee, uint256 epochs) = _checkTerms(p);
-        uint256 witnessFee = epochs * p.committeeSize * pool.rewardUnit();
+        uint256 witnessFee = epochs * p.committeeSize * rewardUnit;
         if (witnessFee > type(uint96).max) revert MarketBadOrder();
         uint256 bond = maxFee * bidBondBps / BPS;
         if (bond < minBidBond) bond = minBidBond;
         uint256 escrow = 2 * maxFee + witnessFee;
 
-        Order storage o = _orders.push();
-        orderId = _orders.length;
+        orderId = ++_orderCount;
+        Order storage o = _orders[orderId];
         uint64 revealDeadline = _storeOrder(o, p, epochs, witnessFee, bond, escrow);
         totalHeld += escrow;
         emit OrderPosted(orderId, msg.sender, p.levelId, p.duration, p.maxUnitPrice, o.bidDeadline, revealDeadline, escrow);
@@ -308,23 +313,34 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IMarket
     function requestRound(uint256 orderId) external nonReentrant returns (uint256 roundId) {
         Order storage o = _inState(orderId, State.Fulfilling);
-        uint256 elapsed = block.timestamp - o.startedAt;
-        if (elapsed >= o.duration) revert MarketNoEpochLeft(orderId);
-        uint256 epoch = elapsed / o.epochLength;
+        uint256 epoch;
+        uint64 endsAt;
+        {
+            (uint256 start, uint256 length, uint256 duration) = (o.startedAt, o.epochLength, o.duration);
+            uint256 elapsed = block.timestamp - start;
+            if (elapsed >= duration) revert MarketNoEpochLeft(orderId);
+            epoch = elapsed / length;
+            (, endsAt) = _window(start, length, duration, epoch);
+        }
         if (epoch < o.nextRequest) revert MarketEpochAlreadyRequested(orderId, uint32(epoch));
         uint256 pending = o.pendingRounds;
         if (pending == MAX_PENDING_ROUNDS) revert MarketTooManyPendingRounds(orderId);
+        // The pool keeps a lease's rounds in two places, by epoch parity: epoch k + 2 (k + 1 never
+        // requested) waits until epoch k's round is finalized.
+        if (pending == 1 && ((epoch - o.firstPending) & 1) == 0) {
+            revert MarketSameParityRoundPending(orderId, o.firstPending);
+        }
 
-        uint256 roundFee = o.witnessFee / o.epochs;
+        uint256 size = o.committeeSize;
+        uint256 roundFee = size * rewardUnit;
         if (pending == 0) o.firstPending = uint32(epoch);
         o.pendingRounds = uint8(pending + 1);
         o.nextRequest = uint32(epoch + 1);
         o.escrow -= uint128(roundFee);
         totalHeld -= roundFee;
-        (, uint64 endsAt) = _epochWindow(o, epoch);
         if (roundFee > 0) token.safeTransfer(address(pool), roundFee);
         roundId = pool.requestRound(
-            orderId, uint32(epoch), endsAt, _bids[orderId][o.winner].executorId, o.customer, o.committeeSize, o.majority
+            orderId, uint32(epoch), endsAt, _bids[orderId][o.winner].executorId, o.customer, size, o.majority
         );
         emit EpochRoundRequested(orderId, uint32(epoch), roundId);
     }
@@ -333,15 +349,17 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime)
         external
         nonReentrant
+        returns (bool)
     {
         if (msg.sender != address(pool)) revert MarketUnauthorized(msg.sender);
         Order storage o = _order(leaseId);
         {
             State s = o.state;
             if (s != State.Fulfilling) {
-                // The other open round of a lease that failed: the pool has paid its witnesses and
-                // refunded the rest of its fee; the market already refunded the lease.
-                if (s == State.Failed) return;
+                // The other open round of a lease that failed: the market already refunded the lease and
+                // closed it in the settlement (its executor refuses calls since), so the report settles
+                // nothing and the pool does not slash for it; it pays the witnesses from the round's fee.
+                if (s == State.Failed) return false;
                 revert MarketWrongState(leaseId, s);
             }
         }
@@ -380,6 +398,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
         if (ends) settlement.closeLease(leaseId);
         if (paid > 0) token.safeTransfer(_bids[leaseId][o.winner].bidder, paid);
         if (refund > 0) token.safeTransfer(o.customer, refund);
+        return true;
     }
 
     /// @inheritdoc IMarket
@@ -460,7 +479,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarket
     function orderCount() external view returns (uint256) {
-        return _orders.length;
+        return _orderCount;
     }
 
     /// @inheritdoc IMarket
@@ -614,7 +633,7 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
 
     /// @dev Fee shares plus witness fees of epochs `[from, to)`.
     function _epochsValue(Order storage o, uint256 from, uint256 to) private view returns (uint256) {
-        return _feeShares(o, from, to) + (to - from) * (o.witnessFee / o.epochs);
+        return _feeShares(o, from, to) + (to - from) * o.committeeSize * rewardUnit;
     }
 
     /// @dev Fee shares of epochs `[from, to)`: differences of `fee * k / epochs`, so any split of the
@@ -626,9 +645,17 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     }
 
     function _epochWindow(Order storage o, uint256 epoch) private view returns (uint64 startsAt, uint64 endsAt) {
-        uint256 start = o.startedAt;
-        uint256 length = o.epochLength;
-        uint256 leaseEnd = start + o.duration;
+        return _window(o.startedAt, o.epochLength, o.duration, epoch);
+    }
+
+    /// @dev Epoch `epoch` of a lease started at `start`: `[start + epoch * length, min(start + (epoch + 1) *
+    /// length, start + duration))`.
+    function _window(uint256 start, uint256 length, uint256 duration, uint256 epoch)
+        private
+        pure
+        returns (uint64 startsAt, uint64 endsAt)
+    {
+        uint256 leaseEnd = start + duration;
         uint256 end = start + (epoch + 1) * length;
         startsAt = uint64(start + epoch * length);
         endsAt = uint64(end < leaseEnd ? end : leaseEnd);
@@ -664,8 +691,9 @@ contract Market is IMarket, Ownable, ReentrancyGuardTransient {
     }
 
     function _order(uint256 orderId) private view returns (Order storage) {
-        if (orderId == 0 || orderId > _orders.length) revert MarketUnknownOrder(orderId);
-        return _orders[orderId - 1];
+        Order storage o = _orders[orderId];
+        if (o.state == State.None) revert MarketUnknownOrder(orderId);
+        return o;
     }
 
     function _inState(uint256 orderId, State s) private view returns (Order storage o) {

@@ -380,4 +380,42 @@ contract FindingsTest is Fixture {
         assertTrue(collateralOf(id) < collateral, "slashed for the dark epoch");
         assertTrue(market.order(id).state == IMarket.State.Failed, "lease failed");
     }
+
+    /// High: a lease has two rounds open (epoch 0's in its commit window, epoch 1's probing). Epoch 0's
+    /// round ends Unavailable: the collateral is slashed once, the lease fails and the market closes it
+    /// in the settlement, after which its executor refuses calls. Epoch 1's honest witnesses then report
+    /// Unavailable, and `finalize` slashed the collateral a second time (500 -> 250 DFS on anvil) for an
+    /// outage the market itself caused, or nothing when `Settlement.settle` had released the collateral
+    /// first: the customer and the reporters gained a second slash by timing alone. The pool now slashes
+    /// only for an outcome the market counts as settling an epoch of a running lease; epoch 1's witnesses
+    /// are still paid from its fee.
+    function test_attack_secondRoundSlashesAfterFailure() public {
+        uint256 id = leaseThrough(3, 2, 5e14);
+        (uint256 r0, address[] memory m0) = requestAndDraw(id);
+        (uint256 r1, address[] memory m1) = requestAndDraw(id); // epoch 1 starts while round 0 is open
+        assertEq(market.order(id).pendingRounds, 2, "two rounds open");
+        uint256 collateral = collateralOf(id);
+
+        uint64 t0 = market.order(id).startedAt + 100;
+        playRound(r0, m0, allSay(m0.length, IWitnessPool.Verdict.Unavailable), t0, m0.length);
+        uint256 afterFirst = collateralOf(id);
+        assertEq(afterFirst, collateral / 2, "the failing outcome slashes half");
+        assertTrue(market.order(id).state == IMarket.State.Failed, "lease failed");
+
+        uint256[] memory paid = new uint256[](m1.length);
+        for (uint256 i = 0; i < m1.length; ++i) paid[i] = token.balanceOf(m1[i]);
+        uint256 customerBefore = token.balanceOf(customer);
+        uint256 providerBefore = token.balanceOf(providers[0]);
+        (, uint64 epoch1End) = market.epochWindow(id, 1);
+        IWitnessPool.Verdict v =
+            playRound(r1, m1, allSay(m1.length, IWitnessPool.Verdict.Unavailable), epoch1End - 1, m1.length);
+        assertEq(uint256(v), uint256(IWitnessPool.Verdict.Unavailable), "second round: Unavailable too");
+        assertEq(collateralOf(id), afterFirst, "no second slash");
+        for (uint256 i = 0; i < m1.length; ++i) {
+            assertEq(token.balanceOf(m1[i]) - paid[i], UNIT, "second round's witnesses paid from its fee");
+        }
+        assertEq(token.balanceOf(customer), customerBefore, "no slash share for the customer");
+        assertEq(token.balanceOf(providers[0]), providerBefore, "nothing more for the provider");
+        assertEq(token.balanceOf(address(pool)), 0, "both fees spent");
+    }
 }

@@ -203,8 +203,15 @@ contract PoolDouble {
         return _requests[roundId];
     }
 
-    function report(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime) external {
-        IMarket(market).onRoundSettled(leaseId, epoch, verdict, violationTime);
+    /// @dev Reports as the pool; reverts unless the market counts the report exactly when the lease
+    /// was Fulfilling (an unknown lease reverts in `order` as in `onRoundSettled`).
+    function report(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime)
+        external
+        returns (bool counted)
+    {
+        bool running = IMarket(market).order(leaseId).state == IMarket.State.Fulfilling;
+        counted = IMarket(market).onRoundSettled(leaseId, epoch, verdict, violationTime);
+        require(counted == running, "counted exactly while the lease runs");
     }
 }
 
@@ -508,10 +515,20 @@ contract MarketTest is TestBase {
         vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolBadCommittee.selector, 4, 2));
         _post(p);
 
-        // witness fee above uint96
+        // witness fee above uint96 (the market reads the pool's reward unit at deployment)
         pool.setRewardUnit(uint128(type(uint96).max / 15 + 1));
+        Market big = new Market(
+            IERC20(address(token)),
+            IRegistry(address(registry)),
+            ISettlement(address(settlement)),
+            IWitnessPool(address(pool)),
+            _marketParams()
+        );
+        pool.setRewardUnit(UNIT);
+        big.addLevel(IMarket.Level(2, 1024, 0, 1, 0, "basic"));
+        vm.prank(customer);
         vm.expectRevert(IMarket.MarketBadOrder.selector);
-        _post(_params());
+        big.postOrder(_params());
 
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketUnknownOrder.selector, 5));
         market.order(5);
@@ -1153,33 +1170,59 @@ contract MarketTest is TestBase {
         _held();
     }
 
-    /// @notice Epochs 0 and 2 get no round: epoch 0 is refunded when epoch 1's round settles, epoch 2
-    /// when epoch 3's does (with their witness fees, in one step each).
+    /// @notice Epochs 1 and 2 get no round while epochs 0 and 3 have theirs open together: they are
+    /// refunded, with their witness fees, in one step when epoch 3's round settles.
     function test_onRoundSettled_refundsSkippedEpochs() public {
+        uint256 id = _lease();
+        uint256 share = market.epochFee(id, 0);
+        uint256 rf = _roundFee(id);
+        market.requestRound(id);
+        vm.warp(_epochStart(id, 3) + 10);
+        market.requestRound(id); // epochs 0 and 3 pending, 1 and 2 skipped between them
+        uint256 cust = token.balanceOf(customer);
+        uint256 prov = token.balanceOf(providers[0]);
+        _report(id, 0, IWitnessPool.Verdict.Ok, 0);
+        assertEq(token.balanceOf(customer), cust, "nothing skipped before epoch 0");
+        assertEq(token.balanceOf(providers[0]) - prov, share, "epoch 0 paid");
+        IMarket.Order memory o = market.order(id);
+        assertEq(o.nextEpoch, 1, "next");
+        assertEq(o.firstPending, 3, "epoch 3 pending");
+        assertEq(o.pendingRounds, 1, "one pending");
+        _report(id, 3, IWitnessPool.Verdict.Ok, 0);
+        assertEq(token.balanceOf(customer) - cust, 2 * (share + rf), "epochs 1 and 2 refunded");
+        assertEq(token.balanceOf(providers[0]) - prov, 2 * share, "epoch 3 paid");
+        o = market.order(id);
+        assertEq(o.nextEpoch, 4, "next");
+        assertEq(o.escrow, share + rf, "epoch 4 left");
+        assertEq(uint256(o.state), uint256(IMarket.State.Fulfilling), "goes on");
+        _held();
+    }
+
+    /// @notice The pool keeps a lease's rounds by epoch parity: with epoch 1's round still open and
+    /// epoch 2 never requested, epoch 3's request waits until epoch 1's round is finalized (a round
+    /// drawn in its epoch can be by then); epoch 0 is refunded with epoch 1's settlement, epoch 2 with
+    /// epoch 3's.
+    function test_requestRound_sameParityWaitsForTheOlderRound() public {
         uint256 id = _lease();
         uint256 share = market.epochFee(id, 0);
         uint256 rf = _roundFee(id);
         vm.warp(_epochStart(id, 1) + 10);
         market.requestRound(id);
         vm.warp(_epochStart(id, 3) + 10);
-        market.requestRound(id); // epochs 1 and 3 pending, 2 skipped between them
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketSameParityRoundPending.selector, id, 1));
+        market.requestRound(id);
         uint256 cust = token.balanceOf(customer);
-        uint256 prov = token.balanceOf(providers[0]);
         _report(id, 1, IWitnessPool.Verdict.Ok, 0);
         assertEq(token.balanceOf(customer) - cust, share + rf, "epoch 0 refunded");
-        assertEq(token.balanceOf(providers[0]) - prov, share, "epoch 1 paid");
-        IMarket.Order memory o = market.order(id);
-        assertEq(o.nextEpoch, 2, "next");
-        assertEq(o.firstPending, 3, "epoch 3 pending");
-        assertEq(o.pendingRounds, 1, "one pending");
+        uint256 roundId = market.requestRound(id);
+        assertEq(pool.request(roundId).epoch, 3, "epoch 3 requested once epoch 1 settled");
         cust = token.balanceOf(customer);
         _report(id, 3, IWitnessPool.Verdict.Ok, 0);
         assertEq(token.balanceOf(customer) - cust, share + rf, "epoch 2 refunded");
-        assertEq(token.balanceOf(providers[0]) - prov, 2 * share, "epoch 3 paid");
-        o = market.order(id);
-        assertEq(o.nextEpoch, 4, "next");
-        assertEq(o.escrow, share + rf, "epoch 4 left");
-        assertEq(uint256(o.state), uint256(IMarket.State.Fulfilling), "goes on");
+        // nothing open: the next epoch is requested as usual
+        vm.warp(_epochStart(id, 4));
+        market.requestRound(id);
+        assertEq(market.order(id).pendingRounds, 1, "epoch 4 pending");
         _held();
     }
 
@@ -1263,7 +1306,7 @@ contract MarketTest is TestBase {
 
         cust = token.balanceOf(customer);
         prov = token.balanceOf(providers[0]);
-        _report(id, 1, IWitnessPool.Verdict.Ok, 0);
+        assertTrue(!pool.report(id, 1, IWitnessPool.Verdict.Unavailable, 0), "not counted: the pool must not slash");
         assertEq(token.balanceOf(customer), cust, "customer: nothing more");
         assertEq(token.balanceOf(providers[0]), prov, "provider: nothing more");
         assertEq(token.balanceOf(address(pool)), poolBalance, "pool keeps epoch 1's fee");
@@ -1850,6 +1893,8 @@ contract MarketTest is TestBase {
             assertLe(o.firstPending + 1, o.nextRequest, "oldest pending requested");
             assertLe(o.nextRequest, o.epochs, "requested epochs exist");
             assertTrue(o.pendingRounds == 1 || o.firstPending + 1 < o.nextRequest, "two distinct epochs");
+            // the pool stores a lease's rounds by epoch parity: two open ones never share it
+            assertTrue(o.pendingRounds == 1 || (o.nextRequest - 1 - o.firstPending) % 2 == 1, "two parities");
         } else {
             assertLe(o.nextRequest, o.nextEpoch, "every requested epoch settled");
         }

@@ -169,6 +169,8 @@ contract MarketDouble {
     IERC20 public immutable token;
     Settled internal _last;
     uint256 public reenterRound;
+    /// @notice What `onRoundSettled` answers: false plays a lease that already ended.
+    bool public counts = true;
 
     constructor(WitnessPool pool_, IERC20 token_) {
         pool = pool_;
@@ -177,6 +179,10 @@ contract MarketDouble {
 
     function setReenter(uint256 roundId) external {
         reenterRound = roundId;
+    }
+
+    function setCounts(bool counts_) external {
+        counts = counts_;
     }
 
     function request(
@@ -192,10 +198,14 @@ contract MarketDouble {
         return pool.requestRound(leaseId, epoch, epochEnd, executorId, customer, size, majority);
     }
 
-    function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime) external {
+    function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime)
+        external
+        returns (bool)
+    {
         require(msg.sender == address(pool), "pool only");
         _last = Settled(leaseId, epoch, verdict, violationTime, _last.count + 1);
         if (reenterRound != 0) pool.finalize(reenterRound);
+        return counts;
     }
 
     function last() external view returns (Settled memory) {
@@ -274,6 +284,10 @@ contract WitnessPoolTest is TestBase {
     function _request(uint256 leaseId, uint32 epoch, uint256 size, uint256 majority) internal returns (uint256 roundId) {
         roundId = market.request(leaseId, epoch, uint64(block.timestamp + 50), EXECUTOR, CUSTOMER, size, majority);
         opened.push(roundId);
+    }
+
+    function _roundId(uint256 leaseId, uint32 epoch) internal pure returns (uint256) {
+        return ((leaseId << 32) | epoch) + 1;
     }
 
     function _draw(uint256 roundId) internal returns (address[] memory) {
@@ -461,12 +475,69 @@ contract WitnessPoolTest is TestBase {
     function test_requestRound_oncePerEpoch() public {
         uint256 roundId = _request(LEASE, 0, 5, 3);
         vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolRoundExists.selector, roundId));
-        market.request(LEASE, 0, uint64(block.timestamp), EXECUTOR, CUSTOMER, 3, 2);
-        // another epoch, and the same epoch of another lease, are separate rounds
-        uint256 next = _request(LEASE, 1, 3, 2);
+        market.request(LEASE, 0, uint64(block.timestamp), EXECUTOR, CUSTOMER, 5, 3);
+        // another epoch, and the same epoch of another lease (with its own terms), are separate rounds
+        uint256 next = _request(LEASE, 1, 5, 3);
         uint256 other = _request(LEASE + 1, 0, 3, 2);
         assertTrue(next != roundId && other != roundId && other != next, "distinct ids");
         assertEq(pool.roundOf(LEASE + 1, 0), other, "other lease");
+        assertEq(pool.round(other).size, 3, "its own size");
+        assertEq(pool.round(other).majority, 2, "its own majority");
+        // a finalized round still counts as requested until a later epoch takes its storage
+        vm.warp(block.timestamp + 1000);
+        pool.finalize(roundId); // cancelled: never drawn
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolRoundExists.selector, roundId));
+        market.request(LEASE, 0, uint64(block.timestamp), EXECUTOR, CUSTOMER, 5, 3);
+        _assertHoldsOpenFees();
+    }
+
+    /// @notice Every round of a lease repeats the terms of its first request (they share one word).
+    function test_requestRound_leaseTermsAreFixedByTheFirstRequest() public {
+        _request(LEASE, 0, 5, 3);
+        uint64 end = uint64(block.timestamp + 50);
+        for (uint256 k = 0; k < 4; ++k) {
+            vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolLeaseTermsChanged.selector, LEASE));
+            market.request(
+                LEASE,
+                1,
+                end,
+                k == 0 ? EXECUTOR + 1 : EXECUTOR,
+                k == 1 ? address(0xBEEF) : CUSTOMER,
+                k == 2 ? 4 : 5,
+                k == 3 ? 4 : 3
+            );
+        }
+        uint256 roundId = _request(LEASE, 1, 5, 3);
+        IWitnessPool.Round memory r = pool.round(roundId);
+        assertEq(r.customer, CUSTOMER, "customer");
+        assertEq(r.executorId, EXECUTOR, "executor");
+        assertEq(r.size, 5, "size");
+        assertEq(r.majority, 3, "majority");
+    }
+
+    /// @notice A round's storage is taken over two epochs later only once its round ended; epochs of a
+    /// parity are requested in increasing order.
+    function test_requestRound_storageOfTheSameParity() public {
+        uint256 r0 = _request(LEASE, 0, 3, 2);
+        uint256 r1 = _request(LEASE, 1, 3, 2);
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolRoundOpen.selector, r0));
+        market.request(LEASE, 2, uint64(block.timestamp + 50), EXECUTOR, CUSTOMER, 3, 2);
+        _draw(r0);
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolRoundOpen.selector, r0));
+        market.request(LEASE, 4, uint64(block.timestamp + 50), EXECUTOR, CUSTOMER, 3, 2);
+        _finalizeAfterReveals(r0);
+        uint256 r4 = _request(LEASE, 4, 3, 2); // epoch 2 never requested: epoch 4 takes the storage
+        assertEq(pool.roundOf(LEASE, 0), 0, "epoch 0's id names no round any more");
+        assertEq(pool.roundOf(LEASE, 4), r4, "epoch 4");
+        assertEq(pool.roundOf(LEASE, 1), r1, "the other parity untouched");
+        vm.warp(block.timestamp + 1000);
+        pool.finalize(r4); // cancelled
+        uint256 r2 = _roundId(LEASE, 2);
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolEpochOutOfOrder.selector, r2, r4));
+        market.request(LEASE, 2, uint64(block.timestamp + 50), EXECUTOR, CUSTOMER, 3, 2);
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolRoundExists.selector, r4));
+        market.request(LEASE, 4, uint64(block.timestamp + 50), EXECUTOR, CUSTOMER, 3, 2);
+        _request(LEASE, 6, 3, 2);
         _assertHoldsOpenFees();
     }
 
@@ -479,13 +550,22 @@ contract WitnessPoolTest is TestBase {
         uint64 late = uint64(type(uint40).max) - 200 + 1;
         vm.expectRevert(abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintDowncast.selector, 40, uint256(late) + 200));
         market.request(LEASE, 0, late, EXECUTOR, CUSTOMER, 3, 2);
-        // the largest values are accepted, and the largest round id does not overflow
-        uint256 roundId = market.request(maxLease, type(uint32).max, late - 1, type(uint64).max, CUSTOMER, 3, 2);
+        uint256 maxEpoch = pool.MAX_EPOCH();
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolEpochTooLarge.selector, maxEpoch + 1));
+        market.request(LEASE, uint32(maxEpoch + 1), uint64(block.timestamp), EXECUTOR, CUSTOMER, 3, 2);
+        // the largest values are accepted
+        uint256 roundId = market.request(maxLease, uint32(maxEpoch), late - 1, type(uint64).max, CUSTOMER, 3, 2);
         opened.push(roundId);
-        assertEq(pool.roundOf(maxLease, type(uint32).max), roundId, "largest round");
+        assertEq(pool.roundOf(maxLease, uint32(maxEpoch)), roundId, "largest round");
         assertEq(pool.round(roundId).leaseId, maxLease, "lease decoded");
-        assertEq(pool.round(roundId).epoch, type(uint32).max, "epoch decoded");
+        assertEq(pool.round(roundId).epoch, maxEpoch, "epoch decoded");
+        assertEq(pool.round(roundId).executorId, type(uint64).max, "executor");
         assertEq(pool.roundOf(maxLease + 1, 0), 0, "out of range lease has no round");
+        // ids past the epoch range, of the largest lease or past it, name no round (and do not overflow)
+        assertEq(pool.roundOf(maxLease, type(uint32).max), 0, "epoch 2^32 - 1");
+        assertEq(pool.round(_roundId(maxLease, type(uint32).max)).leaseId, 0, "unknown");
+        assertEq(uint256(pool.round(type(uint256).max).phase), 0, "largest id");
+        assertEq(uint256(pool.round(0).phase), 0, "id zero");
         _assertHoldsOpenFees();
     }
 
@@ -636,6 +716,14 @@ contract WitnessPoolTest is TestBase {
         vm.warp(deadline);
         vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolCommitClosed.selector, roundId, deadline));
         pool.commitVerdict(roundId, bytes32("c"));
+        _finalizeAfterReveals(roundId);
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolCommitClosed.selector, roundId, deadline));
+        pool.commitVerdict(roundId, bytes32("c")); // a finalized round's deadline has passed
+        // another lease's id with the same epoch, and an epoch this lease never requested
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolUnknownRound.selector, _roundId(LEASE + 1, 0)));
+        pool.commitVerdict(_roundId(LEASE + 1, 0), bytes32("c"));
+        vm.expectRevert(abi.encodeWithSelector(IWitnessPool.WitnessPoolUnknownRound.selector, _roundId(LEASE, 2)));
+        pool.commitVerdict(_roundId(LEASE, 2), bytes32("c"));
     }
 
     function test_commitVerdict_replaceableUntilTheDeadline() public {
@@ -920,6 +1008,29 @@ contract WitnessPoolTest is TestBase {
         _assertHoldsOpenFees();
     }
 
+    /// @notice A violation the market does not count (its lease ended before this round did) slashes
+    /// nothing: the members are paid from the fee as for a counted violation, without a slash share, the
+    /// customer gets the rest of the fee, and the market still hears the outcome and violation time.
+    function test_finalize_uncountedViolationDoesNotSlash() public {
+        market.setCounts(false);
+        uint256 roundId = _request(LEASE, 1, 5, 3);
+        address[] memory m = _draw(roundId);
+        uint256[] memory b0 = _balances(m);
+        uint256 s4 = _stake(m[4]);
+        uint256 supply = token.totalSupply();
+        uint256 c0 = token.balanceOf(CUSTOMER);
+        _play(roundId, m, _v(UNAVAILABLE, UNAVAILABLE, FRAUD, OK, NONE), _times(30, 10, 20, 0, 0));
+        assertEq(uint256(_finalizeAfterReveals(roundId)), uint256(UNAVAILABLE), "unavailable");
+        assertEq(registry.collateral(LEASE), COLLATERAL, "collateral untouched");
+        for (uint256 i = 0; i < 3; ++i) assertEq(token.balanceOf(m[i]) - b0[i], UNIT, "reporters: the unit, no share");
+        assertEq(token.balanceOf(m[3]), b0[3], "ok reporter: nothing");
+        assertEq(s4 - _stake(m[4]), 2 * UNIT, "no reveal: -2 units");
+        assertEq(token.balanceOf(CUSTOMER) - c0, 2 * UNIT, "rest of the fee back, no slash share");
+        assertEq(supply - token.totalSupply(), 2 * UNIT, "only the penalty burned");
+        _assertSettled(LEASE, 1, UNAVAILABLE, 30);
+        _assertHoldsOpenFees();
+    }
+
     function test_finalize_cannotBeReenteredFromTheMarket() public {
         uint256 first = _request(LEASE, 0, 3, 2);
         uint256 second = _request(LEASE, 1, 3, 2);
@@ -1095,6 +1206,301 @@ contract WitnessPoolTest is TestBase {
             supply = token.totalSupply();
             _assertHoldsOpenFees();
         }
+    }
+
+    // ================================================================ storage reuse
+
+    /// @dev The outcome rule applied to one round's reports (`None` = no reveal).
+    function _expectedOutcome(IWitnessPool.Verdict[] memory v, uint256 majority) internal pure returns (IWitnessPool.Verdict) {
+        uint256[5] memory counts;
+        for (uint256 i = 0; i < v.length; ++i) counts[uint256(v[i])] += 1;
+        if (counts[2] >= majority) return FRAUD;
+        if (counts[2] + counts[3] >= majority) return UNAVAILABLE;
+        if (counts[4] >= majority) return STALE;
+        return OK;
+    }
+
+    /// @dev A round just requested: nothing of the round that used its storage before shows.
+    function _assertFresh(uint256 roundId) internal view {
+        IWitnessPool.Round memory r = pool.round(roundId);
+        assertEq(uint256(r.phase), uint256(IWitnessPool.Phase.Requested), "requested");
+        assertEq(uint256(r.verdict), 0, "no verdict");
+        assertEq(r.commitDeadline, 0, "no deadline");
+        assertEq(r.revealedMask, 0, "no reveal");
+        assertEq(r.violatedMask, 0, "no violation");
+        assertEq(r.revealedCount + r.fraudCount + r.unavailableCount + r.staleCount, 0, "no count");
+        assertEq(r.members[0], 0, "no members");
+        assertEq(r.members[1], 0, "no members (second word)");
+        assertEq(r.frozenBlock, block.number, "frozen now");
+        assertEq(r.requestedAt, block.timestamp, "requested now");
+        assertEq(pool.committee(roundId).length, 0, "no committee");
+        assertEq(pool.revealDeadline(roundId), 0, "no reveal deadline");
+    }
+
+    /// @dev `roundId`'s storage now holds a later round: views report nothing and every call refuses it.
+    function _assertGone(uint256 roundId, uint256 leaseId, uint32 epoch) internal {
+        assertEq(pool.roundOf(leaseId, epoch), 0, "roundOf: none");
+        IWitnessPool.Round memory r = pool.round(roundId);
+        assertEq(uint256(r.phase), 0, "round: unknown");
+        assertEq(r.leaseId + r.epoch + r.fee + r.commitDeadline, 0, "round: empty");
+        assertEq(pool.committee(roundId).length, 0, "committee: none");
+        assertEq(pool.revealDeadline(roundId), 0, "revealDeadline: none");
+        bytes memory unknown = abi.encodeWithSelector(IWitnessPool.WitnessPoolUnknownRound.selector, roundId);
+        vm.expectRevert(unknown);
+        pool.drawCommittee(roundId);
+        vm.expectRevert(unknown);
+        pool.commitVerdict(roundId, bytes32("c"));
+        vm.prank(accounts[0]);
+        vm.expectRevert(unknown);
+        pool.revealVerdict(roundId, OK, 0, 0, 0);
+        vm.expectRevert(unknown);
+        pool.finalize(roundId);
+    }
+
+    function _pattern(uint256 e) internal pure returns (IWitnessPool.Verdict[] memory) {
+        uint256 k = e % 5;
+        if (k == 0) return _v(FRAUD, FRAUD, FRAUD, OK, NONE);
+        if (k == 1) return _v(OK, OK, OK, OK, OK);
+        if (k == 2) return _v(STALE, STALE, STALE, OK, UNAVAILABLE);
+        if (k == 3) return _v(UNAVAILABLE, NONE, OK, OK, STALE);
+        return _v(UNAVAILABLE, UNAVAILABLE, FRAUD, STALE, OK);
+    }
+
+    /// @notice Twelve epochs of one lease played as the market runs them (epoch e requested and drawn
+    /// while epoch e - 1 is in its commit window, which is finalized before epoch e + 1 is requested),
+    /// with committees of 5 out of 7 witnesses so the same witnesses sit in the same storage again.
+    /// Every request starts from a clean round, every outcome follows that round's reports only, every
+    /// member can reveal again, and the id of epoch e - 2 names no round any more.
+    function test_reuse_manyEpochsLeaveNothingBehind() public {
+        for (uint256 i = 1; i <= 7; ++i) registry.rejoin(i, 10 * MIN_STAKE); // penalties never unlist
+        uint256 previous;
+        address[] memory previousMembers;
+        for (uint32 e = 0; e < 12; ++e) {
+            if (e >= 1) vm.warp(pool.round(previous).commitDeadline); // epoch e starts
+            uint256 roundId = _request(LEASE, e, 5, 3);
+            assertEq(roundId, _roundId(LEASE, e), "id from lease and epoch");
+            assertEq(pool.roundOf(LEASE, e), roundId, "roundOf");
+            _assertFresh(roundId);
+            if (e >= 2) _assertGone(_roundId(LEASE, e - 2), LEASE, e - 2);
+            address[] memory m = _draw(roundId);
+            address[] memory stored = pool.committee(roundId);
+            for (uint256 i = 0; i < 5; ++i) assertEq(stored[i], m[i], "this round's committee");
+            if (e >= 1) {
+                // the previous round committed while this epoch began: reveal and finalize it
+                IWitnessPool.Verdict[] memory v = _pattern(e - 1);
+                uint256 revealed;
+                for (uint256 i = 0; i < 5; ++i) {
+                    if (v[i] == NONE) continue;
+                    _reveal(previous, previousMembers[i], v[i], uint64(1000 + i));
+                    ++revealed;
+                }
+                vm.warp(pool.revealDeadline(previous));
+                IWitnessPool.Verdict expected = _expectedOutcome(v, 3);
+                assertEq(uint256(pool.finalize(previous)), uint256(expected), "outcome of this round's reports");
+                IWitnessPool.Round memory r = pool.round(previous);
+                assertEq(uint256(r.verdict), uint256(expected), "verdict view");
+                assertEq(r.revealedCount, revealed, "this round's reveals only");
+                // the reporters' times are 1000 + their index, so the 3rd smallest is the 3rd reporter's
+                uint64 t;
+                if (expected == FRAUD || expected == UNAVAILABLE) {
+                    for ((uint256 i, uint256 n) = (0, 0); n < 3; ++i) {
+                        if (v[i] == FRAUD || v[i] == UNAVAILABLE) (n, t) = (n + 1, uint64(1000 + i));
+                    }
+                }
+                _assertSettled(LEASE, e - 1, expected, t);
+            }
+            IWitnessPool.Verdict[] memory mine = _pattern(e);
+            for (uint256 i = 0; i < 5; ++i) _commit(roundId, m[i], mine[i] == NONE ? OK : mine[i], uint64(1000 + i));
+            _assertHoldsOpenFees();
+            (previous, previousMembers) = (roundId, m);
+        }
+        assertEq(market.last().count, 11, "eleven rounds settled");
+    }
+
+    /// @notice A round cancelled before its draw, then the next round of its parity drawn and played;
+    /// then a round requested over a drawn one and cancelled: a cancelled round never shows the
+    /// committee left in its storage, and the drawn one shows only its own.
+    function test_reuse_cancelledThenDrawnThenCancelled() public {
+        uint256 r0 = _request(LEASE, 0, 5, 3);
+        vm.warp(block.timestamp + 1000);
+        assertEq(uint256(pool.finalize(r0)), uint256(NONE), "cancelled");
+        _assertSettled(LEASE, 0, NONE, 0);
+        uint256 r2 = _request(LEASE, 2, 5, 3);
+        _assertFresh(r2);
+        _assertGone(r0, LEASE, 0);
+        address[] memory m = _draw(r2);
+        _play(r2, m, _v(FRAUD, FRAUD, FRAUD, OK, OK), _times(7, 8, 9, 0, 0));
+        assertEq(uint256(pool.finalize(r2)), uint256(FRAUD), "fraud");
+        IWitnessPool.Round memory drawn = pool.round(r2);
+        assertTrue(drawn.members[0] != 0, "drawn members kept for the view");
+        uint256 r4 = _request(LEASE, 4, 5, 3);
+        _assertFresh(r4); // the words still hold round 2's members, the view does not show them
+        _assertGone(r2, LEASE, 2);
+        vm.warp(block.timestamp + 1000);
+        uint256 c0 = token.balanceOf(CUSTOMER);
+        assertEq(uint256(pool.finalize(r4)), uint256(NONE), "cancelled");
+        assertEq(token.balanceOf(CUSTOMER) - c0, 5 * UNIT, "fee back");
+        IWitnessPool.Round memory cancelled = pool.round(r4);
+        assertEq(uint256(cancelled.phase), uint256(IWitnessPool.Phase.Cancelled), "phase");
+        assertEq(uint256(cancelled.verdict), 0, "no verdict");
+        assertEq(cancelled.members[0], 0, "no members");
+        assertEq(pool.committee(r4).length, 0, "no committee");
+        // a member of round 2 cannot use the cancelled round
+        vm.prank(m[0]);
+        _expectWrongPhase(r4, IWitnessPool.Phase.Cancelled);
+        pool.revealVerdict(r4, FRAUD, 7, _evidence(m[0]), _salt(m[0]));
+        uint256 r6 = _request(LEASE, 6, 5, 3);
+        _assertFresh(r6);
+        address[] memory m6 = _draw(r6);
+        _play(r6, m6, _v(OK, OK, OK, OK, OK), _zeroTimes(5));
+        assertEq(uint256(pool.finalize(r6)), uint256(OK), "ok: nothing of round 2's fraud");
+        _assertHoldsOpenFees();
+    }
+
+    /// @notice Committees of 15 (two member words) in the same storage three times: each committee is
+    /// exactly the one drawn, and each member of the latest can reveal.
+    function test_reuse_fifteenMembersRewriteBothWords() public {
+        for (uint256 i = 0; i < 10; ++i) _addWitness();
+        vm.roll(block.number + 1);
+        for (uint32 e = 0; e < 6; e += 2) {
+            uint256 roundId = _request(LEASE, e, 15, 8);
+            _assertFresh(roundId);
+            address[] memory m = _draw(roundId);
+            address[] memory stored = pool.committee(roundId);
+            for (uint256 i = 0; i < 15; ++i) assertEq(stored[i], m[i], "this round's committee");
+            IWitnessPool.Round memory r = pool.round(roundId);
+            for (uint256 i = 0; i < 15; ++i) {
+                uint256 id = (r.members[i >> 3] >> ((i & 7) * 32)) & type(uint32).max;
+                assertEq(id, registry.witnessIdOf(m[i]), "packed id");
+            }
+            IWitnessPool.Verdict[] memory v = new IWitnessPool.Verdict[](15);
+            for (uint256 i = 0; i < 15; ++i) v[i] = OK;
+            _play(roundId, m, v, _zeroTimes(15));
+            assertEq(uint256(pool.finalize(roundId)), uint256(OK), "all revealed");
+            assertEq(pool.round(roundId).revealedCount, 15, "fifteen");
+        }
+    }
+
+    // model of testFuzz_reuse_interleavedLeases: what every requested (lease, epoch) should show
+    mapping(uint256 leaseId => mapping(uint32 epoch => IWitnessPool.Phase)) internal _modelPhase;
+    mapping(uint256 leaseId => mapping(uint32 epoch => uint256)) internal _modelReveals;
+    mapping(uint256 leaseId => mapping(uint256 parity => uint32)) internal _modelLatest; // epoch + 1
+    mapping(uint256 leaseId => uint32) internal _modelNext;
+
+    /// @notice Three leases whose rounds are requested (sometimes skipping an epoch), drawn, played,
+    /// finalized and cancelled in any interleaving. Against a model: a request over an open round of the
+    /// same storage is refused; every id is known exactly while its storage holds it, with that round's
+    /// own phase, reveals and committee; the pool holds exactly the fees of the open rounds.
+    function testFuzz_reuse_interleavedLeases(uint256 seed) public {
+        for (uint256 i = 0; i < 5; ++i) _addWitness();
+        for (uint256 i = 1; i <= 12; ++i) registry.rejoin(i, 10 * MIN_STAKE);
+        vm.roll(block.number + 1);
+        for (uint256 step = 0; step < 40; ++step) {
+            uint256 r = uint256(keccak256(abi.encode(seed, step)));
+            uint256 leaseId = LEASE + r % 3;
+            uint256 op = (r >> 8) % 4;
+            if (op == 0) _fuzzRequest(leaseId, r >> 16);
+            else _fuzzAdvance(leaseId, op, r >> 16);
+            _checkModel();
+        }
+    }
+
+    function _fuzzRequest(uint256 leaseId, uint256 r) internal {
+        uint32 epoch = _modelNext[leaseId] + uint32(r % 2); // sometimes an epoch is skipped
+        uint32 latest = _modelLatest[leaseId][epoch & 1];
+        if (latest != 0) {
+            IWitnessPool.Phase ph = _modelPhase[leaseId][latest - 1];
+            if (ph == IWitnessPool.Phase.Requested || ph == IWitnessPool.Phase.Drawn) {
+                vm.expectRevert(
+                    abi.encodeWithSelector(IWitnessPool.WitnessPoolRoundOpen.selector, _roundId(leaseId, latest - 1))
+                );
+                market.request(leaseId, epoch, uint64(block.timestamp + 50), EXECUTOR, CUSTOMER, 3, 2);
+                return;
+            }
+        }
+        _request(leaseId, epoch, 3, 2);
+        _modelPhase[leaseId][epoch] = IWitnessPool.Phase.Requested;
+        _modelLatest[leaseId][epoch & 1] = epoch + 1;
+        _modelNext[leaseId] = epoch + 1;
+    }
+
+    /// @dev op 1: draw, op 2: play and finalize, op 3: cancel, on one of the lease's open rounds.
+    function _fuzzAdvance(uint256 leaseId, uint256 op, uint256 r) internal {
+        for (uint256 k = 0; k < 2; ++k) {
+            uint32 latest = _modelLatest[leaseId][(r + k) & 1];
+            if (latest == 0) continue;
+            uint32 epoch = latest - 1;
+            uint256 roundId = _roundId(leaseId, epoch);
+            IWitnessPool.Phase ph = _modelPhase[leaseId][epoch];
+            if (op == 1 && ph == IWitnessPool.Phase.Requested) {
+                vm.roll(uint256(pool.round(roundId).seedBlock) + 1);
+                try pool.drawCommittee(roundId) {
+                    _modelPhase[leaseId][epoch] = IWitnessPool.Phase.Drawn;
+                } catch {}
+                return;
+            }
+            if (op == 2 && ph == IWitnessPool.Phase.Drawn) {
+                _fuzzPlay(roundId, r >> 8);
+                _modelPhase[leaseId][epoch] = IWitnessPool.Phase.Finalized;
+                return;
+            }
+            if (op == 3 && ph == IWitnessPool.Phase.Requested) {
+                uint256 notBefore = uint256(pool.round(roundId).requestedAt) + 1000;
+                if (block.timestamp < notBefore) vm.warp(notBefore);
+                assertEq(uint256(pool.finalize(roundId)), uint256(NONE), "cancelled");
+                _modelPhase[leaseId][epoch] = IWitnessPool.Phase.Cancelled;
+                return;
+            }
+        }
+    }
+
+    /// @dev Every member reports (any verdict but None) while the commit window is open; then finalize.
+    function _fuzzPlay(uint256 roundId, uint256 r) internal {
+        address[] memory m = pool.committee(roundId);
+        uint256 reveals;
+        if (block.timestamp < pool.round(roundId).commitDeadline) {
+            IWitnessPool.Verdict[] memory v = new IWitnessPool.Verdict[](m.length);
+            for (uint256 i = 0; i < m.length; ++i) v[i] = IWitnessPool.Verdict(1 + (r >> (2 * i)) % 4);
+            _play(roundId, m, v, _zeroTimes(m.length));
+            reveals = m.length;
+        }
+        uint64 end = pool.revealDeadline(roundId);
+        if (reveals < m.length && block.timestamp < end) vm.warp(end);
+        pool.finalize(roundId);
+        _modelReveals[_leaseOfId(roundId)][uint32(roundId - 1)] = reveals;
+    }
+
+    function _leaseOfId(uint256 roundId) internal pure returns (uint256) {
+        return (roundId - 1) >> 32;
+    }
+
+    function _checkModel() internal view {
+        uint256 open;
+        for (uint256 leaseId = LEASE; leaseId < LEASE + 3; ++leaseId) {
+            for (uint32 e = 0; e < _modelNext[leaseId]; ++e) {
+                IWitnessPool.Phase ph = _modelPhase[leaseId][e];
+                if (ph == IWitnessPool.Phase.None) continue; // skipped epoch
+                uint256 roundId = _roundId(leaseId, e);
+                IWitnessPool.Round memory r = pool.round(roundId);
+                if (_modelLatest[leaseId][e & 1] != e + 1) {
+                    assertEq(uint256(r.phase), 0, "overwritten: unknown");
+                    assertEq(pool.roundOf(leaseId, e), 0, "overwritten: no roundOf");
+                    assertEq(pool.committee(roundId).length, 0, "overwritten: no committee");
+                    continue;
+                }
+                assertEq(pool.roundOf(leaseId, e), roundId, "known");
+                assertEq(uint256(r.phase), uint256(ph), "phase");
+                assertEq(r.epoch, e, "epoch");
+                bool drawn = ph == IWitnessPool.Phase.Drawn || ph == IWitnessPool.Phase.Finalized;
+                assertEq(pool.committee(roundId).length, drawn ? 3 : 0, "committee only once drawn");
+                assertEq(r.members[0] == 0 ? 0 : 1, drawn ? 1 : 0, "members only once drawn");
+                uint256 expectedReveals = ph == IWitnessPool.Phase.Finalized ? _modelReveals[leaseId][e] : 0;
+                assertEq(r.revealedCount, expectedReveals, "this round's reveals");
+                if (ph != IWitnessPool.Phase.Finalized) assertEq(uint256(r.verdict), 0, "no verdict before finalize");
+                if (ph == IWitnessPool.Phase.Requested || ph == IWitnessPool.Phase.Drawn) open += 3 * UNIT;
+            }
+        }
+        assertEq(token.balanceOf(address(pool)), open, "pool holds the open rounds' fees");
     }
 
     // ================================================================ attacks

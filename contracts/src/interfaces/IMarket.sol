@@ -16,8 +16,9 @@ import {IWitnessPool} from "./IWitnessPool.sol";
 /// Confirmation locks the lease's collateral (`max(minProviderStake, fee + budget)`) from the
 /// executor's free stake. The lease runs in `epochs` epochs of `epochLength` seconds. Anyone requests
 /// the witness round of the current epoch while it runs, once per epoch, so the committee is drawn as
-/// the epoch starts and probes all of it; up to two rounds of a lease are open at once (the previous
-/// epoch's in its commit and reveal windows while the current epoch's probes). Since `minEpochLength`
+/// the epoch starts and probes all of it; up to two rounds of a lease are open at once, of epochs of
+/// different parity (the previous epoch's in its commit and reveal windows while the current epoch's
+/// probes; the pool stores a lease's rounds by epoch parity). Since `minEpochLength`
 /// is at least the pool's `commitWindow + revealWindow`, a round drawn during its epoch can be
 /// finalized when the epoch after next starts, in time for that epoch's request. Round outcomes settle
 /// epochs strictly in order: Ok pays the provider the epoch's share of the fee; Stale pays it within
@@ -148,6 +149,8 @@ interface IMarket {
     error MarketRoundPending(uint256 orderId);
     error MarketEpochAlreadyRequested(uint256 orderId, uint32 epoch);
     error MarketTooManyPendingRounds(uint256 orderId);
+    /// @notice The open round is of an epoch of the same parity (two or more epochs back): finalize it first.
+    error MarketSameParityRoundPending(uint256 orderId, uint32 pendingEpoch);
     error MarketNoEpochLeft(uint256 orderId);
     error MarketWrongEpoch(uint256 orderId, uint32 epoch, uint32 expected);
     error MarketHasBids(uint256 orderId);
@@ -205,7 +208,10 @@ interface IMarket {
     /// the lease runs, and sends its witness fee (`committeeSize * rewardUnit`) to the pool. Reverts
     /// `MarketNoEpochLeft` after the lease's end, `MarketEpochAlreadyRequested` when this epoch's round
     /// was requested already, `MarketTooManyPendingRounds` while two rounds are open (finalize the
-    /// older one first). Anyone may call.
+    /// older one first), `MarketSameParityRoundPending` while the one open round is of an epoch of the
+    /// same parity (the previous epoch had no round; the pool reuses that round's storage, so finalize
+    /// it first: a round drawn during its epoch can be finalized by the time this one starts). Anyone
+    /// may call.
     function requestRound(uint256 orderId) external returns (uint256 roundId);
 
     /// @notice The pool reports a round's outcome (a cancelled round reports `None`). The round must be
@@ -214,7 +220,13 @@ interface IMarket {
     /// (`EpochsUnchecked`); then `epoch` is settled; settling the last epoch finishes the lease, and a
     /// Fraud or Unavailable outcome fails it and refunds everything still escrowed. A report for a
     /// lease that already Failed (its other open round) has no effect.
-    function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime) external;
+    /// @return counted True when the lease was Fulfilling and this report settled `epoch`; false for a
+    /// report after the lease Failed. The pool slashes the collateral only for a counted Fraud or
+    /// Unavailable outcome, so the outage a failed lease causes (its executor refuses calls once the
+    /// lease is closed) is never slashed again.
+    function onRoundSettled(uint256 leaseId, uint32 epoch, IWitnessPool.Verdict verdict, uint64 violationTime)
+        external
+        returns (bool counted);
 
     /// @notice After the lease's end, with no round open: refunds the epochs not settled (none of them
     /// had a round) and finishes the lease. Anyone may call.

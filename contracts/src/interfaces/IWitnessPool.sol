@@ -13,14 +13,22 @@ pragma solidity ^0.8.28;
 /// `revealWindow`; a reveal carries the hash of the witness's evidence bundle.
 /// Outcome: `Fraud` when at least `majority` reported Fraud; else `Unavailable` when at least
 /// `majority` reported Fraud or Unavailable; else `Stale` when at least `majority` reported Stale;
-/// else `Ok`. Fraud and Unavailable slash `providerSlashBps` of the lease's collateral (split between
-/// the customer, the members that reported a violation and a burn); Stale never slashes.
+/// else `Ok`. The outcome is reported to the market first: a Fraud or Unavailable outcome the market
+/// counts (it settled an epoch of a running lease) slashes `providerSlashBps` of the lease's collateral
+/// (split between the customer, the members that reported a violation and a burn), so a lease is
+/// slashed by the pool at most once, by the outcome that failed it; an outcome reported after the lease
+/// ended (the other open round of a lease that failed) slashes nothing. Stale never slashes.
 /// Rewards come only from the round's fee (no token is minted): every member whose report agrees with
 /// the outcome is paid `rewardUnit` (a violation report agrees with Fraud and Unavailable); what is
 /// left of the fee goes back to the customer. A member that reported a violation against an Ok or
 /// Stale outcome loses `rewardUnit` of stake; a member that did not reveal loses `2 * rewardUnit` and
 /// `reputationLoss` reputation; penalties are burned. A round that cannot be drawn within
 /// `drawTimeout` is cancelled and its fee refunded; the market does not pay the provider for it.
+/// A lease's rounds share its terms (customer, executor, size, majority), recorded at its first
+/// request. A lease's rounds are stored by epoch parity: the next request of the same parity (normally
+/// two epochs later; the market makes it only after this round ended) overwrites a round, and from then
+/// on the old id names an unknown round (views report nothing, calls revert `WitnessPoolUnknownRound`);
+/// its history is in its events.
 interface IWitnessPool {
     enum Phase {
         None,
@@ -84,6 +92,12 @@ interface IWitnessPool {
     error WitnessPoolNotFinalizable(uint256 roundId, uint64 notBefore);
     error WitnessPoolRoundExists(uint256 roundId);
     error WitnessPoolLeaseIdTooLarge(uint256 leaseId);
+    error WitnessPoolEpochTooLarge(uint256 epoch);
+    /// @notice The lease's round of the same epoch parity (same storage) is still open.
+    error WitnessPoolRoundOpen(uint256 openRoundId);
+    /// @notice A later epoch of the same parity was requested already.
+    error WitnessPoolEpochOutOfOrder(uint256 roundId, uint256 laterRoundId);
+    error WitnessPoolLeaseTermsChanged(uint256 leaseId);
 
     event RoundRequested(uint256 indexed roundId, uint256 indexed leaseId, uint32 epoch, uint64 seedBlock, uint32 frozenCount, uint8 size, uint8 majority, uint256 fee);
     event CommitteeDrawn(uint256 indexed roundId, uint256 indexed leaseId, address[] members, bytes32 seed, uint64 commitDeadline, uint64 revealDeadline);
@@ -109,8 +123,12 @@ interface IWitnessPool {
     /// @notice Seconds from the commit deadline to the end of the reveal window.
     function revealWindow() external view returns (uint64);
 
-    /// @notice Opens the round of `epoch` of a lease (market only); the market has transferred
-    /// `size * rewardUnit` here. Freezes the eligible set at this block.
+    /// @notice Opens the round of `epoch` (at most `MAX_EPOCH`) of a lease (market only); the market has
+    /// transferred `size * rewardUnit` here. Freezes the eligible set at this block. The lease's first
+    /// request records its terms; later ones must repeat them (`WitnessPoolLeaseTermsChanged`). Reverts
+    /// `WitnessPoolRoundExists` for an epoch requested already (while its storage holds it),
+    /// `WitnessPoolRoundOpen` while the lease's round of the same epoch parity is open,
+    /// `WitnessPoolEpochOutOfOrder` when a later epoch of the same parity was requested.
     function requestRound(
         uint256 leaseId,
         uint32 epoch,
@@ -132,7 +150,10 @@ interface IWitnessPool {
         external;
 
     /// @notice Settles a round after its reveal window (or when all revealed), or cancels a round that
-    /// could not be drawn within `drawTimeout`; reports the outcome to the market; anyone may call.
+    /// could not be drawn within `drawTimeout`; anyone may call. The outcome goes to the market
+    /// (`IMarket.onRoundSettled`) before any payment; the collateral is slashed only for a Fraud or
+    /// Unavailable outcome the market counted. Members are paid and penalised by the table whether or
+    /// not it counted.
     function finalize(uint256 roundId) external returns (Verdict verdict);
 
     /// @notice The commitment a witness must post (clients compute it locally: `bindings/commitments.ts`).
@@ -145,10 +166,14 @@ interface IWitnessPool {
         bytes32 salt
     ) external view returns (bytes32);
 
+    /// @return The round (all zero when unknown: never requested, or its storage now holds a later
+    /// round); `verdict` is the outcome once Finalized, `members` are set once drawn.
     function round(uint256 roundId) external view returns (Round memory);
-    /// @return The end of the reveal window (zero before the draw).
+    /// @return The end of the reveal window (zero before the draw and for an unknown round).
     function revealDeadline(uint256 roundId) external view returns (uint64);
+    /// @return The members once drawn (empty before, and for an unknown round).
     function committee(uint256 roundId) external view returns (address[] memory);
-    /// @return The round of `epoch` of a lease (zero when none was requested).
+    /// @return The round of `epoch` of a lease (zero when none was requested, or when its storage now
+    /// holds a later epoch's round).
     function roundOf(uint256 leaseId, uint32 epoch) external view returns (uint256);
 }
