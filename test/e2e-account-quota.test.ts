@@ -1,4 +1,4 @@
-import { getBytes, Wallet } from 'ethers';
+import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample } from '../examples/build-example.js';
 import { type CallRequest, requestHead } from '../protocol/call-records.js';
@@ -7,7 +7,7 @@ import { isSessionError } from '../protocol/errors.js';
 import { sha256Hex, signVoucher } from '../protocol/settlement.js';
 import { voucherToWire } from '../protocol/wire.js';
 import { connect, type FunctionHandle, isDefaasError, type Session } from '../sdk/index.js';
-import { type Harness, type RawSession, rawSession, startExecutor } from './e2e-harness.js';
+import { type Harness, type Key, newKey, type RawSession, rawSession, startExecutor } from './e2e-harness.js';
 
 /*
  * The executor's quotas of wallets and books over real sessions on 127.0.0.1 (every session here
@@ -19,16 +19,6 @@ import { type Harness, type RawSession, rawSession, startExecutor } from './e2e-
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const deadline = () => BigInt(Math.floor(Date.now() / 1000) + 3600);
-
-interface Key {
-  readonly address: string;
-  readonly privateKey: Uint8Array;
-}
-
-function newKey(): Key {
-  const w = Wallet.createRandom();
-  return { address: w.address.toLowerCase(), privateKey: getBytes(w.privateKey) };
-}
 
 /** The typed refusal of `p`: code, info and (for an Invoke) what became of its nonce; 'OK' when it passed. */
 async function outcome(

@@ -12,6 +12,8 @@ import {
   countingRuntime,
   forgedStatus,
   type Harness,
+  type Key,
+  newKey,
   type RawSession,
   type Relay,
   rawClient,
@@ -29,16 +31,6 @@ import {
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-
-interface Key {
-  readonly address: string;
-  readonly privateKey: Uint8Array;
-}
-
-function newKey(): Key {
-  const w = Wallet.createRandom();
-  return { address: w.address.toLowerCase(), privateKey: getBytes(w.privateKey) };
-}
 
 /** The sealed refusal code of a request through `ch`, or 'OK'. */
 async function sealedCode(p: Promise<unknown>): Promise<string> {

@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { getBytes, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
@@ -13,7 +12,9 @@ import { sha256Hex, signVoucher } from '../protocol/settlement.js';
 import { parseInfoJson, recordFromWire, voucherToWire } from '../protocol/wire.js';
 import {
   type Harness,
+  type Key,
   LIMITS,
+  newKey,
   type RawSession,
   rawClient,
   rawSession,
@@ -92,16 +93,6 @@ class Raw {
       });
     });
   }
-}
-
-interface Key {
-  readonly address: string;
-  readonly privateKey: Uint8Array;
-}
-
-function newKey(): Key {
-  const w = Wallet.createRandom();
-  return { address: w.address.toLowerCase(), privateKey: getBytes(w.privateKey) };
 }
 
 /** The sealed error of a response (its code, outcome and info), or 'OK'. */

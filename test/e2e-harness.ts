@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getBytes, Wallet } from 'ethers';
 import pino from 'pino';
 import { toHex } from '../attestation/bytes.js';
 import type { Policy } from '../attestation/policy.js';
@@ -261,4 +262,15 @@ export function forgedStatus(
     sessionCodec().encodeError({ code, message: 'forged', infoJson: JSON.stringify(info) }),
   );
   return Object.assign(new Error('forged'), { code: grpcCode, details: `${code}: forged`, metadata: md });
+}
+
+/** A fresh client wallet key: its lower-case address and the raw private key. */
+export interface Key {
+  readonly address: string;
+  readonly privateKey: Uint8Array;
+}
+
+export function newKey(): Key {
+  const w = Wallet.createRandom();
+  return { address: w.address.toLowerCase(), privateKey: getBytes(w.privateKey) };
 }
