@@ -3,10 +3,10 @@ import { isSessionError } from '../../protocol/errors.js';
 import { codeOfAsync } from '../../test/error-code.js';
 import type { Account } from './account.js';
 import {
-  type Clock,
   countingSigner,
   EVIDENCE,
   newAccount,
+  perCall,
   RULES,
   record,
   req,
@@ -21,13 +21,6 @@ import {
  */
 
 const P = RULES.pricePerCall;
-
-async function perCall(a: Account, clock: Clock, n: bigint, amount: bigint) {
-  const v = voucher(n, n, amount, clock.deadlineIn(3600));
-  a.checkInlineVoucher(v, req(n));
-  await (await a.admit(req(n), { voucher: v, evidenceHash: EVIDENCE })).durable;
-  return a.complete(record(n));
-}
 
 async function batched(a: Account, n: bigint, complete = true) {
   await (await a.admit(req(n), { evidenceHash: EVIDENCE })).durable;

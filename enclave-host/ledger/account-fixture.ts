@@ -113,3 +113,11 @@ export function voucher(
     key,
   );
 }
+
+/** A per-call call: voucher checked, nonce taken; resolves with its receipt once it ran. */
+export async function perCall(a: Account, clock: Clock, n: bigint, amount: bigint, deadlineS = 3600) {
+  const v = voucher(n, n, amount, clock.deadlineIn(deadlineS));
+  a.checkInlineVoucher(v, req(n));
+  await (await a.admit(req(n), { voucher: v, evidenceHash: EVIDENCE })).durable;
+  return a.complete(record(n));
+}

@@ -9,6 +9,7 @@ import {
   EVIDENCE,
   LEASE,
   newAccount,
+  perCall,
   RULES,
   record,
   req,
@@ -20,14 +21,6 @@ import { MemoryNonceStore } from './nonce-store.js';
 /* The billing rules of docs/session.md, one account at a time (no gRPC). */
 
 const P = RULES.pricePerCall;
-
-/** A per-call call: voucher checked, nonce taken; resolves with its receipt once it ran. */
-async function perCall(a: Account, clock: Clock, n: bigint, amount: bigint, deadlineS = 3600) {
-  const v = voucher(n, n, amount, clock.deadlineIn(deadlineS));
-  a.checkInlineVoucher(v, req(n));
-  await (await a.admit(req(n), { voucher: v, evidenceHash: EVIDENCE })).durable;
-  return a.complete(record(n));
-}
 
 async function batched(a: Account, n: bigint, complete = true) {
   await (await a.admit(req(n), { evidenceHash: EVIDENCE })).durable;
