@@ -96,6 +96,7 @@ export class WitnessAgent {
         message: e instanceof Error ? e.message : String(e),
       });
       await this.store.saveAgent();
+      await this.store.close();
       throw e;
     }
     this.store.agent.witnessId = this.registration.witnessId.toString();
@@ -127,8 +128,8 @@ export class WitnessAgent {
       for (const d of drawn) await this.adopt(d);
     } catch (e) {
       if (this.halted) return;
+      // Recorded and logged; the next tick reads again from the saved cursor.
       this.noteTickFailure('poll', e);
-      if (!isTransient(e)) throw e;
       return;
     }
     let now: bigint;
@@ -161,7 +162,10 @@ export class WitnessAgent {
   }
 
   private noteTickFailure(step: string, e: unknown): void {
-    this.o.log.warn({ step, err: (e as Error)?.message }, 'chain read failed; retrying on the next tick');
+    this.o.log[isTransient(e) ? 'warn' : 'error'](
+      { step, err: (e as Error)?.message },
+      'chain read failed; retrying on the next tick',
+    );
     recordFailure(this.store.agent.failures, {
       step,
       code: isTransient(e) ? 'CHAIN_UNAVAILABLE' : isAgentError(e) ? e.code : 'ERROR',
