@@ -216,7 +216,7 @@ describe('witness agent', () => {
       () => phaseOf(agents[4]!, roundId) === 'committed',
     );
     expect(proxy.dropped).toBeGreaterThan(1);
-    expect(logs.join('')).toContain('retrying');
+    expect(logs.join('')).toContain('transaction failed transiently; retrying');
     const addrs = agents.map((a) => a.witness);
     const token0 = await Promise.all(addrs.map(tokenOf));
     const stake0 = await Promise.all(addrs.map(stakeOf));
