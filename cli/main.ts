@@ -5,6 +5,7 @@ import { registerChain } from './commands/chain.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExecutor } from './commands/executor.js';
 import { registerInvoke } from './commands/invoke.js';
+import { registerWitness } from './commands/witness.js';
 import { EXIT } from './exit-codes.js';
 import { reportFailure } from './output.js';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerChain(program);
   registerExecutor(program);
   registerInvoke(program);
+  registerWitness(program);
   registerDemo(program);
   return program;
 }

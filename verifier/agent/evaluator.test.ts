@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import {
+  allOf,
+  dangerouslyAlwaysOk,
+  type Evaluation,
+  type EvaluationInput,
+  type Evaluator,
+  evaluateSafely,
+} from './evaluator.js';
+import { reachabilityEvaluator } from './reachability.js';
+
+const input: EvaluationInput = {
+  leaseId: 1n,
+  epoch: 0,
+  roundId: (1n << 32n) + 1n,
+  witness: '0x1111111111111111111111111111111111111111',
+  sla: {
+    availabilityBps: 9900,
+    p95LatencyMs: 500,
+    epochLength: 500n,
+    capacityGflops: 50,
+    committeeSize: 5,
+    majority: 3,
+  },
+  executor: {
+    executorId: 1n,
+    endpoint: '127.0.0.1:1',
+    enclave: '0x2222222222222222222222222222222222222222',
+    evidenceHash: `0x${'00'.repeat(32)}`,
+    teeType: 0,
+    provider: '0x3333333333333333333333333333333333333333',
+  },
+  epochStart: 0n,
+  epochEnd: 500n,
+  commitDeadline: 600n,
+  revealDeadline: 700n,
+  now: 510n,
+  signal: new AbortController().signal,
+};
+
+const fixed = (name: string, verdict: Evaluation['verdict'], byte: number): Evaluator => ({
+  name,
+  evaluate: async () => ({ verdict, evidenceHash: new Uint8Array(32).fill(byte), detail: name }),
+});
+
+describe('evaluators', () => {
+  it('allOf reports the most severe verdict with the evidence of the part that found it', async () => {
+    const e = await allOf('all', [
+      fixed('a', 'Ok', 1),
+      fixed('b', 'Stale', 2),
+      fixed('c', 'Unavailable', 3),
+    ]).evaluate(input);
+    expect(e.verdict).toBe('Unavailable');
+    expect(e.evidenceHash[0]).toBe(3);
+    expect(e.checks?.map((c) => c.verdict)).toEqual(['Ok', 'Stale', 'Unavailable']);
+    const f = await allOf('all', [fixed('a', 'Unavailable', 1), fixed('b', 'Fraud', 2)]).evaluate(input);
+    expect(f.verdict).toBe('Fraud');
+  });
+
+  it('allOf over Ok parts hashes the list of their evidence (order matters)', async () => {
+    const x = await allOf('all', [fixed('a', 'Ok', 1), fixed('b', 'Ok', 2)]).evaluate(input);
+    const y = await allOf('all', [fixed('b', 'Ok', 2), fixed('a', 'Ok', 1)]).evaluate(input);
+    expect(x.verdict).toBe('Ok');
+    expect(Buffer.from(x.evidenceHash).equals(Buffer.from(y.evidenceHash))).toBe(false);
+  });
+
+  it('an evaluator that throws, or answers malformed, is Unavailable, never a crash', async () => {
+    const throws: Evaluator = {
+      name: 'boom',
+      evaluate: async () => {
+        throw new Error('probe crashed');
+      },
+    };
+    const bad: Evaluator = {
+      name: 'bad',
+      evaluate: async () => ({ verdict: 'Ok', evidenceHash: new Uint8Array(3) }),
+    };
+    for (const ev of [throws, bad]) {
+      const e = await evaluateSafely(ev, input);
+      expect(e.verdict).toBe('Unavailable');
+      expect(e.evaluatorError).toBeDefined();
+      expect(e.evidenceHash).toHaveLength(32);
+    }
+    // inside a composition too
+    expect((await allOf('all', [fixed('a', 'Ok', 1), throws]).evaluate(input)).verdict).toBe('Unavailable');
+  });
+
+  it('reachability: a closed port is Unavailable with the violation time of the evaluation', async () => {
+    const e = await reachabilityEvaluator({ attempts: 2, spacingMs: 10, timeoutMs: 500 }).evaluate(input);
+    expect(e.verdict).toBe('Unavailable');
+    expect(e.violationTime).toBe(510n);
+  });
+
+  it('always-ok says so in its name', () => {
+    expect(dangerouslyAlwaysOk.name).toBe('always-ok');
+  });
+});

@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import type { Verdict } from './state-store.js';
+
+/*
+ * What the agent asks of a check: given a round (the lease, its epoch window, its SLA terms and the
+ * executor as the chain knows it), a verdict with the hash of the evidence behind it. Checks compose:
+ * `allOf` runs several (challenges, probes, an attestation) and reports the most severe verdict, so
+ * the CLI's default and the capacity challenge plug in side by side.
+ */
+
+export type { Verdict } from './state-store.js';
+
+/** The lease's SLA terms (Market.order; docs/contracts.md, "SLA terms and epochs"). */
+export interface SlaTerms {
+  readonly availabilityBps: number;
+  readonly p95LatencyMs: number;
+  readonly epochLength: bigint;
+  /** The confirmed bid's claimed GFLOP/s: the capacity target. */
+  readonly capacityGflops: number;
+  readonly committeeSize: number;
+  readonly majority: number;
+}
+
+/** The executor serving the lease, as the chain knows it (Registry.executor, Settlement.lease). */
+export interface ExecutorOnChain {
+  readonly executorId: bigint;
+  /** host:port registered in the Registry. */
+  readonly endpoint: string;
+  /** The enclave identity address the lease was opened with (Settlement's snapshot). */
+  readonly enclave: string;
+  /** 0x-hex: the hash of the executor's attestation evidence registered in the Registry. */
+  readonly evidenceHash: string;
+  /** RegistryTeeType: 0 simulated, 1 TDX, 2 SEV-SNP. */
+  readonly teeType: number;
+  readonly provider: string;
+}
+
+export interface EvaluationInput {
+  readonly leaseId: bigint;
+  readonly epoch: number;
+  readonly roundId: bigint;
+  /** This witness's address. */
+  readonly witness: string;
+  readonly sla: SlaTerms;
+  readonly executor: ExecutorOnChain;
+  /** Chain times in seconds: the epoch's window and the round's deadlines. */
+  readonly epochStart: bigint;
+  readonly epochEnd: bigint;
+  readonly commitDeadline: bigint;
+  readonly revealDeadline: bigint;
+  /** The chain time when the evaluation started. */
+  readonly now: bigint;
+  /** Aborted when the verdict must be sealed (the commit window is closing). */
+  readonly signal: AbortSignal;
+}
+
+export interface Evaluation {
+  readonly verdict: Verdict;
+  /** 32 bytes: the hash of the evidence bundle (revealed on chain with the verdict). */
+  readonly evidenceHash: Uint8Array;
+  /** Where the bundle is kept, if the check wrote one. */
+  readonly evidencePath?: string;
+  /** For Fraud / Unavailable: when the violation was seen (chain seconds); default the evaluation's start. */
+  readonly violationTime?: bigint;
+  /** One line for logs and status. */
+  readonly detail?: string;
+  /** The verdicts of the parts of a composed evaluation. */
+  readonly checks?: readonly { name: string; verdict: Verdict; detail?: string }[];
+  /** Set by `evaluateSafely` when the evaluator failed and the verdict is the rules' Unavailable. */
+  readonly evaluatorError?: string;
+}
+
+export interface Evaluator {
+  /** A short name for logs and status (`reachability`, `attest+reachability`, `always-ok`). */
+  readonly name: string;
+  evaluate(input: EvaluationInput): Promise<Evaluation>;
+}
+
+/** Most severe first: one failed check decides the verdict of a composition. */
+const SEVERITY: Readonly<Record<Verdict, number>> = { Fraud: 3, Unavailable: 2, Stale: 1, Ok: 0 };
+
+/** SHA-256 of a JSON value: the evidence hash of a small, self-describing evidence record. */
+export function evidenceDigest(value: unknown): Uint8Array {
+  return new Uint8Array(
+    createHash('sha256')
+      .update(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
+      .digest(),
+  );
+}
+
+const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
+
+/**
+ * Runs every evaluator (in order; each sees the same input) and reports the most severe verdict. Its
+ * evidence is the decisive part's (hash, path and violation time) when that part reported a
+ * violation or Stale; for an Ok it is the SHA-256 of the list of parts with their evidence hashes.
+ */
+export function allOf(name: string, parts: readonly Evaluator[]): Evaluator {
+  if (parts.length === 0) throw new Error('allOf: at least one evaluator');
+  return {
+    name,
+    async evaluate(input) {
+      const results: { name: string; e: Evaluation }[] = [];
+      for (const p of parts) results.push({ name: p.name, e: await evaluateSafely(p, input) });
+      const worst = results.reduce((a, b) => (SEVERITY[b.e.verdict] > SEVERITY[a.e.verdict] ? b : a));
+      const checks = results.map((r) => ({
+        name: r.name,
+        verdict: r.e.verdict,
+        ...(r.e.detail !== undefined && { detail: r.e.detail }),
+      }));
+      if (worst.e.verdict !== 'Ok')
+        return { ...worst.e, checks, detail: `${worst.name}: ${worst.e.detail ?? worst.e.verdict}` };
+      return {
+        verdict: 'Ok',
+        evidenceHash: evidenceDigest(
+          results.map((r) => ({ name: r.name, evidenceHash: hex(r.e.evidenceHash) })),
+        ),
+        checks,
+        detail: results.map((r) => `${r.name}: ${r.e.detail ?? 'ok'}`).join('; '),
+      };
+    },
+  };
+}
+
+/**
+ * Runs an evaluator and never throws: a failure or an answer that is not a well-formed evaluation
+ * becomes Unavailable (the executor could not be shown to serve the lease), with the error in the
+ * evidence record and in `detail`.
+ */
+export async function evaluateSafely(ev: Evaluator, input: EvaluationInput): Promise<Evaluation> {
+  try {
+    const out = await ev.evaluate(input);
+    if (
+      !['Ok', 'Fraud', 'Unavailable', 'Stale'].includes(out?.verdict) ||
+      !(out.evidenceHash instanceof Uint8Array) ||
+      out.evidenceHash.length !== 32
+    )
+      throw new Error(`evaluator ${ev.name} returned a malformed evaluation`);
+    return out;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    return {
+      verdict: 'Unavailable',
+      evidenceHash: evidenceDigest({
+        kind: 'defaas/witness/evaluator-error/v1',
+        evaluator: ev.name,
+        roundId: input.roundId,
+        error: message,
+      }),
+      detail: `evaluator error: ${message}`,
+      evaluatorError: message,
+    };
+  }
+}
+
+/**
+ * An evaluator that checks nothing and reports Ok: for demonstrations only (`--evaluator always-ok`).
+ * A witness running it earns rewards without doing the work (docs/contracts.md, "Lazy witnesses").
+ */
+export const dangerouslyAlwaysOk: Evaluator = {
+  name: 'always-ok',
+  async evaluate(input) {
+    return {
+      verdict: 'Ok',
+      evidenceHash: evidenceDigest({ kind: 'defaas/witness/unchecked/v1', roundId: input.roundId }),
+      detail: 'nothing checked (always-ok)',
+    };
+  },
+};
