@@ -54,7 +54,7 @@ describe('a refused Settle moves no amount', () => {
     expect(a.status.cumulativeAmount).toBe(2n * P);
   });
 
-  it('a Settle still waiting counts its calls as covered but not its amount; once signed, it counts', async () => {
+  it('a Settle still waiting counts its calls as covered, its amount only with them; once signed, it counts', async () => {
     const { account: a, clock } = newAccount();
     await batched(a, 1n);
     await batched(a, 2n, false);
@@ -140,9 +140,10 @@ describe('vouchers that try to cover what is not theirs', () => {
 
 describe('an inline voucher whose call is abandoned', () => {
   // A customer can make its own call be abandoned: over its per-tenant queue the runtime refuses it
-  // (RUNTIME_BUSY) after admission. Its voucher's amount counts while the call is admitted, but is
-  // dropped when the call is abandoned: the provider never holds that voucher, so it must not stand
-  // in for the calls after it (descending nonces would then pass at a constant amount).
+  // (RUNTIME_BUSY) after admission. Its voucher is dropped with the call: the provider never holds
+  // it, so while the call is admitted its amount stands in for other calls only together with its
+  // own, and once dropped it stands in for nothing (descending nonces would then pass at a constant
+  // amount, and receipts signed meanwhile would be paid for by no voucher the provider holds).
   it('does not leave its amount standing in for the covered calls after it', async () => {
     const { account: a, clock } = newAccount();
     await perCall(a, clock, 1n, P);
@@ -167,6 +168,31 @@ describe('an inline voucher whose call is abandoned', () => {
     expect(await required(perCall(a, clock, 1023n, 2n * P))).toBe((3n * P).toString());
     await perCall(a, clock, 1023n, 3n * P);
     expect(a.status.cumulativeAmount).toBe(3n * P);
+  });
+});
+
+describe('a pending inline voucher and a Settle below it', () => {
+  it('a Settle may not lean on the amount of a call that can still be abandoned to leave a receipt unpaid', async () => {
+    const signer = countingSigner();
+    const { account: a, clock } = newAccount({ signer });
+    await batched(a, 1n); // ran, awaiting a Settle
+    const admit = async (n: bigint, amount: bigint) => {
+      const v = voucher(n, n, amount, clock.deadlineIn(3600));
+      a.checkInlineVoucher(v, req(n));
+      await (await a.admit(req(n), { voucher: v, evidenceHash: EVIDENCE })).durable;
+    };
+    await admit(2n, P); // running; call 1 is not covered, so one price pays for what 2 follows
+    await admit(3n, 3n * P); // running; pays for 1, 2 and 3
+    // Settling 1 for one price would leave 1 and 2 paid for by 3's voucher alone, which is dropped
+    // if 3 never runs: two receipts and one price held.
+    expect(await required(a.settle(voucher(1n, 1n, P, clock.deadlineIn(3600)), EVIDENCE))).toBe(
+      (2n * P).toString(),
+    );
+    await a.settle(voucher(1n, 1n, 2n * P, clock.deadlineIn(3600)), EVIDENCE);
+    a.complete(record(2n));
+    a.abandon(3n);
+    expect(signer.signed.map((r) => r.receipt.lastNonce)).toEqual([1n, 2n]);
+    expect(a.status.cumulativeAmount).toBe(2n * P);
   });
 });
 

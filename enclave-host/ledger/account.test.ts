@@ -125,6 +125,29 @@ describe('rule 2: amounts cover what they follow', () => {
     await perCall(a, clock, 3n, 4n * P);
   });
 
+  it('a pending voucher stands in for other calls together with its own: honest vouchers that overtake one pass', async () => {
+    const { account: a, clock } = newAccount();
+    await batched(a, 1n);
+    await batched(a, 2n);
+    // Per-call 3 (three prices) is running when the Settle of 1..2 (two prices) arrives: whether 3
+    // runs or not, a voucher the provider holds pays for every receipt.
+    const v3 = voucher(3n, 3n, 3n * P, clock.deadlineIn(3600));
+    await (await a.admit(req(3n), { voucher: v3, evidenceHash: EVIDENCE })).durable;
+    await settle(a, clock, 1n, 2n, 2n * P);
+    a.abandon(3n);
+    expect(a.status.cumulativeAmount).toBe(2n * P);
+    // Per-call 1 (one price) overtaken by the Settle of 2..3 (three prices), which waits for 3:
+    // whether the Settle is signed or refused, a voucher the provider holds pays for every receipt.
+    const { account: b, clock: c2 } = newAccount();
+    await batched(b, 2n);
+    await batched(b, 3n, false);
+    const s = settle(b, c2, 2n, 3n, 3n * P);
+    await perCall(b, c2, 1n, P);
+    b.complete(record(3n));
+    await s;
+    expect(b.status.cumulativeAmount).toBe(3n * P);
+  });
+
   it('an amount below an earlier one passes while the highest pays for every covered call', async () => {
     const { account: a, clock } = newAccount();
     await perCall(a, clock, 1n, 9n * P);

@@ -16,12 +16,13 @@ import { checkPerCallShape, checkVoucherEnvelope } from './voucher-checks.js';
  * 1. nonces (nonce-book.ts): taken once, above the persisted floor, within the window, not too far;
  * 2. amounts: a voucher over [first, last] authorises at least the amount floor plus the price of
  *    every covered call at or below `last` (its own included), and after it the highest accepted
- *    amount pays for every covered call (so vouchers arriving out of order cannot lower what the
- *    provider can redeem). An inline voucher's amount counts from admission and is accepted once its
- *    call ran (an abandoned call's is dropped), a Settle's once its receipt is signed (a refused
- *    Settle moves nothing): only vouchers the provider holds stand in for other calls. The highest
- *    accepted amount never decreases
- *    and is persisted with the nonce ceiling as the next process's amount floor;
+ *    amount pays for every call a receipt covers, whichever pending vouchers are accepted or dropped
+ *    later (so vouchers arriving out of order cannot lower what the provider can redeem). A pending
+ *    voucher is accepted together with its calls' receipt or dropped together with its calls: an
+ *    inline one when its call ran or was abandoned, a Settle's when its receipt is signed or it is
+ *    refused. Its amount therefore stands in for other calls only with its own calls counted. The
+ *    highest accepted amount never decreases and is persisted with the nonce ceiling as the next
+ *    process's amount floor;
  * 3. deadlines (voucher-checks.ts): at least `minVoucherLifetimeS` left;
  * 4. coverage: a call is covered once, by its inline voucher or by one Settle, which claims its
  *    calls synchronously before it waits for any of them. Calls served without a voucher (claimed
@@ -114,13 +115,16 @@ export class Account {
   private readonly amountFloor: bigint;
   /** The highest cumulative amount accepted (at least the floor): of vouchers whose calls ran. */
   private highest: bigint;
+  /** Calls this account signed a receipt for (the amount floor pays for those of earlier processes). */
+  private receipted = 0;
   /**
-   * Amounts of inline vouchers whose calls are admitted and not finished, by nonce. They count for
-   * the amount rule (an honest client's concurrent vouchers arrive in any order) until the call
-   * finishes, when the amount is accepted, or is abandoned, when it is dropped: a voucher the
-   * provider will never hold must not stand in for the calls after it.
+   * Vouchers taken and not yet accepted, by first nonce: an inline voucher from its call's admission
+   * until the call ran (accepted) or was abandoned (dropped); a Settle from its claims until its
+   * receipt is signed (accepted) or it is refused (dropped). Each is accepted in the same step as the
+   * receipt over its calls, or dropped with them, so the amount rule lets its amount stand in for
+   * other calls only in the outcomes where its own calls are paid for too (`heldRequirement`).
    */
-  private readonly inlinePending = new Map<bigint, bigint>();
+  private readonly pending = new Map<bigint, PendingVoucher>();
   /** The lease's budget, as the last lease check said (none: no chain, no bound). */
   private budget: bigint | undefined;
   private readonly open = new Map<bigint, Call>();
@@ -232,7 +236,7 @@ export class Account {
     if (refused) throw refused;
     if (v) this.checkAmount(v, 1);
     this.nonces.take(req.nonce, v ? 'covered' : 'uncovered');
-    if (v) this.inlinePending.set(req.nonce, v.cumulativeAmount);
+    if (v) this.pending.set(req.nonce, { amount: v.cumulativeAmount, calls: 1 });
     else this.uncovered++;
     let resolve!: () => void;
     const done = new Promise<void>((r) => {
@@ -269,8 +273,8 @@ export class Account {
     c.finishedAt = this.cfg.now();
     c.resolve();
     if (c.coverage !== 'inline') return undefined;
-    this.acceptAmount(this.inlinePending.get(c.nonce) ?? 0n);
-    this.inlinePending.delete(c.nonce);
+    this.acceptAmount(this.pending.get(c.nonce)?.amount ?? 0n);
+    this.pending.delete(c.nonce);
     const receipt = this.sign([c], c.evidenceHash!);
     this.finish([c], receipt);
     return receipt;
@@ -287,7 +291,8 @@ export class Account {
     const wasIdle = this.idle;
     c.abandoned = true;
     this.open.delete(nonce);
-    this.inlinePending.delete(nonce);
+    // A claimed call's Settle is dropped when it gives its claims back (it may be keyed by this nonce).
+    if (c.coverage === 'inline') this.pending.delete(nonce);
     this.nonces.mark(nonce, taken(c), 'void');
     if (c.coverage === 'none' || c.coverage === 'claimed') this.freeRoom(1);
     this.recent.add(nonce, { state: 'not-run' });
@@ -342,9 +347,10 @@ export class Account {
       c.coverage = 'claimed';
       this.nonces.mark(c.nonce, 'uncovered', 'covered');
     }
-    // The amount counts once the receipt is signed: a Settle refused after waiting leaves no voucher
-    // the provider holds, so its amount must not stand in for one (rule 2 relies on the highest
-    // amount being redeemable). Meanwhile its calls count as covered, which only asks more.
+    // The amount is accepted once the receipt is signed: a Settle refused after waiting leaves no
+    // voucher the provider holds. Meanwhile it is pending: its calls count as covered, and its amount
+    // stands in for other calls only together with them.
+    this.pending.set(v.firstNonce, { amount: v.cumulativeAmount, calls: calls.length });
     const receipt = this.finishSettle(v, calls, evidenceHash);
     this.remember(id, v, receipt);
     return await receipt;
@@ -409,10 +415,10 @@ export class Account {
         { budget: this.budget.toString(), cumulativeAmount: v.cumulativeAmount.toString() },
       );
     const price = this.cfg.rules.pricePerCall;
-    const floor = this.amountFloor;
-    const byLast = floor + price * BigInt(this.nonces.coveredAtOrBelow(v.lastNonce) + newlyCovered);
-    const byAll = floor + price * BigInt(this.nonces.covered + newlyCovered);
-    const required = this.highestCounting() >= byAll ? byLast : byAll;
+    const byLast =
+      this.amountFloor + price * BigInt(this.nonces.coveredAtOrBelow(v.lastNonce) + newlyCovered);
+    const held = this.heldRequirement(newlyCovered);
+    const required = byLast > held ? byLast : held;
     if (v.cumulativeAmount < required)
       sessionFail(
         'VOUCHER_AMOUNT_TOO_LOW',
@@ -429,11 +435,29 @@ export class Account {
     if (amount > this.highest) this.highest = amount;
   }
 
-  /** The highest amount the amount rule counts: accepted ones and those of calls still running. */
-  private highestCounting(): bigint {
+  /**
+   * The least amount a voucher whose acceptance receipts `k` more calls must authorise so that the
+   * provider holds one voucher worth every call it signed a receipt for, whichever pending vouchers
+   * are accepted or dropped later: for every set S of them accepted, the highest of the accepted
+   * amount, this voucher's and S's is at least the floor plus the price of the calls receipted, the
+   * k and S's calls (0 when the accepted amount alone does that whatever S is). With all of them
+   * accepted this asks what covers every covered call. For a given highest amount the worst S holds
+   * every pending voucher at or below it, so the sets to check are those of the lowest amounts.
+   */
+  private heldRequirement(k: number): bigint {
+    const price = this.cfg.rules.pricePerCall;
+    const byAmount = [...this.pending.values()].sort((x, y) =>
+      x.amount < y.amount ? -1 : x.amount > y.amount ? 1 : 0,
+    );
+    let need = this.amountFloor + price * BigInt(this.receipted + k);
     let top = this.highest;
-    for (const a of this.inlinePending.values()) if (a > top) top = a;
-    return top;
+    let required = top < need ? need : 0n;
+    for (const p of byAmount) {
+      need += price * BigInt(p.calls);
+      if (p.amount > top) top = p.amount;
+      if (top < need) required = need;
+    }
+    return required;
   }
 
   private async waitForRoom(): Promise<void> {
@@ -488,6 +512,7 @@ export class Account {
       ]);
       clearTimeout(timer);
     }
+    this.pending.delete(v.firstNonce);
     const missing = calls.find((c) => !c.record);
     if (missing) {
       for (const c of calls)
@@ -513,6 +538,7 @@ export class Account {
   /** Covered calls that ran leave the open set for the memory of recent calls. */
   private finish(calls: readonly Call[], receipt: SignedReceipt): void {
     const wasIdle = this.idle;
+    this.receipted += calls.length;
     for (const c of calls) {
       c.coverage = 'settled';
       this.open.delete(c.nonce);
@@ -595,6 +621,12 @@ export class Account {
       now: this.cfg.now(),
     };
   }
+}
+
+/** A voucher taken and not yet accepted: its amount and the calls it covers. */
+interface PendingVoucher {
+  readonly amount: bigint;
+  readonly calls: number;
 }
 
 /** What the call's nonce stands for in the nonce book. */
