@@ -211,6 +211,7 @@ export class WitnessAgent {
     clearTimeout(this.timer);
     await this.ticking;
     this.halted = true;
+    this.driver.halt();
     clearTimeout(this.timer);
     await Promise.all([...this.inFlight.values()]);
     await this.store.close();
@@ -222,6 +223,7 @@ export class WitnessAgent {
    */
   kill(): void {
     this.halted = true;
+    this.driver.halt();
     clearTimeout(this.timer);
     this.store.abandon();
   }

@@ -74,6 +74,11 @@ export interface Evaluator {
   /** A short name for logs and status (`reachability`, `attest+reachability`, `always-ok`). */
   readonly name: string;
   evaluate(input: EvaluationInput): Promise<Evaluation>;
+  /**
+   * Called once per round (per agent process) as soon as the agent knows it was drawn, before
+   * `evaluate`: checks that watch the whole epoch (probes) start here. Must not throw or block.
+   */
+  observe?(input: EvaluationInput): void;
 }
 
 /** Most severe first: one failed check decides the verdict of a composition. */
@@ -99,6 +104,15 @@ export function allOf(name: string, parts: readonly Evaluator[]): Evaluator {
   if (parts.length === 0) throw new Error('allOf: at least one evaluator');
   return {
     name,
+    observe(input) {
+      for (const p of parts) {
+        try {
+          p.observe?.(input);
+        } catch {
+          // An evaluator that cannot watch the epoch is judged by its evaluate() alone.
+        }
+      }
+    },
     async evaluate(input) {
       const results: { name: string; e: Evaluation }[] = [];
       for (const p of parts) results.push({ name: p.name, e: await evaluateSafely(p, input) });

@@ -76,10 +76,21 @@ function failureOf(step: string, e: unknown): Omit<Failure, 'at'> {
 const revertName = (e: unknown) => (isAgentError(e, 'TX_REVERTED') ? (e.info.error as string) : undefined);
 
 export class RoundDriver {
+  /** Rounds whose evaluator was told to start watching (`Evaluator.observe`), in this process. */
+  private readonly observed = new Set<string>();
+  /** Aborted when the agent halts: ends what `observe` started. */
+  private readonly watching = new AbortController();
+
   constructor(private readonly x: RoundContext) {}
+
+  /** Ends the epoch-long checks `observe` started (the agent is stopping). */
+  halt(): void {
+    this.watching.abort();
+  }
 
   /** Moves the round on as far as `now` (chain seconds) allows. */
   async step(rec: RoundRecord, now: bigint): Promise<void> {
+    if (rec.phase === 'drawn') await this.observe(rec, now);
     if (rec.phase === 'drawn') await this.evaluateAndSeal(rec, now);
     if (this.x.halted()) return;
     if (rec.phase === 'sealed') await this.commit(rec);
@@ -104,6 +115,18 @@ export class RoundDriver {
     });
     this.x.log.error({ roundId: rec.roundId, window, deadline }, `${window} window missed`);
     await this.save(rec);
+  }
+
+  /** Lets the evaluator start watching a round's epoch, once per round in this process. */
+  private async observe(rec: RoundRecord, now: bigint): Promise<void> {
+    const observe = this.x.evaluator.observe;
+    if (!observe || this.observed.has(rec.roundId) || now >= BigInt(rec.epochEnd)) return;
+    this.observed.add(rec.roundId);
+    try {
+      observe.call(this.x.evaluator, { ...(await this.input(rec, now)), signal: this.watching.signal });
+    } catch (e) {
+      this.x.log.warn({ roundId: rec.roundId, err: e }, 'the evaluator could not start watching the epoch');
+    }
   }
 
   private async evaluateAndSeal(rec: RoundRecord, now: bigint): Promise<void> {

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { callOutputHash } from '../../protocol/call-records.js';
+import { knownAnswersOf } from '../probes/known-answers.js';
+import type { ProbeChannel } from '../probes/runner.js';
+import type { EvaluationInput } from './evaluator.js';
+import { probeEvaluator } from './probes.js';
+
+const te = new TextEncoder();
+const upper = (b: Uint8Array) => te.encode(new TextDecoder().decode(b).toUpperCase());
+const KNOWN = knownAnswersOf(
+  1n,
+  'ef'.repeat(32),
+  ['a', 'b'].map((s) => ({ input: te.encode(s), output: upper(te.encode(s)) })),
+);
+
+const base: Omit<EvaluationInput, 'signal'> = {
+  leaseId: 1n,
+  epoch: 0,
+  roundId: (1n << 32n) + 1n,
+  witness: '0x1111111111111111111111111111111111111111',
+  sla: {
+    availabilityBps: 9900,
+    p95LatencyMs: 200,
+    epochLength: 500n,
+    capacityGflops: 1,
+    committeeSize: 5,
+    majority: 3,
+  },
+  executor: {
+    executorId: 1n,
+    endpoint: '127.0.0.1:1',
+    enclave: '0x2222222222222222222222222222222222222222',
+    evidenceHash: `0x${'00'.repeat(32)}`,
+    teeType: 0,
+    provider: '0x3333333333333333333333333333333333333333',
+  },
+  epochStart: 0n,
+  epochEnd: 500n,
+  commitDeadline: 600n,
+  revealDeadline: 700n,
+  now: 499n,
+};
+const at = (now: bigint): EvaluationInput => ({ ...base, now, signal: new AbortController().signal });
+
+function channel(answer: (input: Uint8Array) => Uint8Array | 'drop'): ProbeChannel & { calls: number } {
+  const ch = {
+    calls: 0,
+    async invoke(input: Uint8Array) {
+      ch.calls++;
+      const out = answer(input);
+      if (out === 'drop') return new Promise<never>(() => {});
+      return { outputHash: callOutputHash(out) };
+    },
+  };
+  return ch;
+}
+
+const options = (ch: ProbeChannel, opened = { n: 0, closed: 0 }) => ({
+  open: async () => {
+    opened.n++;
+    return {
+      channel: ch,
+      close: async () => {
+        opened.closed++;
+      },
+    };
+  },
+  knownAnswers: (lease: bigint) => (lease === 1n ? KNOWN : undefined),
+  meanIntervalMs: 2,
+  timeoutMs: 100,
+  maxProbes: 40,
+  minProbes: 8,
+});
+
+describe('probeEvaluator', () => {
+  it('probes from observe until evaluate, in one session, and judges an honest executor Ok', async () => {
+    const ch = channel(upper);
+    const opened = { n: 0, closed: 0 };
+    const ev = probeEvaluator(options(ch, opened));
+    ev.observe(at(400n));
+    await new Promise((r) => setTimeout(r, 60));
+    const e = await ev.evaluate(at(499n));
+    expect(e.verdict).toBe('Ok');
+    expect(ch.calls).toBeGreaterThanOrEqual(8);
+    expect(ch.calls).toBeLessThanOrEqual(40);
+    expect(opened).toEqual({ n: 1, closed: 1 });
+    // Stopped: no probe after the evaluation.
+    const calls = ch.calls;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(ch.calls).toBe(calls);
+  });
+
+  it('sends the minimum at evaluation when it was never told to observe', async () => {
+    const ch = channel(upper);
+    const e = await probeEvaluator(options(ch)).evaluate(at(499n));
+    expect(e.verdict).toBe('Ok');
+    expect(ch.calls).toBe(8);
+  });
+
+  it('judges changed answers fraud, dropped calls unavailable, with the time of the first bad probe', async () => {
+    const wrong = await probeEvaluator(options(channel(() => te.encode('?')))).evaluate(at(499n));
+    expect(wrong.verdict).toBe('Fraud');
+    expect(wrong.violationTime).toBeLessThanOrEqual(499n);
+    const dropped = await probeEvaluator(options(channel(() => 'drop'))).evaluate(at(499n));
+    expect(dropped.verdict).toBe('Unavailable');
+  });
+
+  it('counts a session that cannot be opened as missed probes', async () => {
+    const ev = probeEvaluator({
+      ...options(channel(upper)),
+      open: async () => {
+        throw Object.assign(new Error('refused'), { code: 'UNAVAILABLE' });
+      },
+    });
+    const e = await ev.evaluate(at(499n));
+    expect(e.verdict).toBe('Unavailable');
+    expect(e.detail).toMatch(/8 of 8 probes unanswered/);
+  });
+
+  it('refuses to judge a lease it has no known answers for', async () => {
+    const ev = probeEvaluator(options(channel(upper)));
+    await expect(ev.evaluate({ ...at(499n), leaseId: 2n })).rejects.toThrow(/no known answers/);
+  });
+});

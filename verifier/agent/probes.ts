@@ -1,0 +1,175 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KnownAnswers } from '../probes/known-answers.js';
+import { type ProbeChannel, type ProbeClock, probeOnce, SYSTEM_CLOCK } from '../probes/runner.js';
+import { judgeSla, type ProbeObservation } from '../probes/sla.js';
+import { type Evaluation, type EvaluationInput, type Evaluator, evidenceDigest } from './evaluator.js';
+
+/*
+ * Hidden probes over a round's epoch (docs/witness.md, "Hidden probes"): from the moment the agent
+ * learns it was drawn (`observe`) until the epoch ends, known-answer calls go to the executor at
+ * Poisson times through an attested session; at the epoch's end (`evaluate`) the observations are
+ * judged against the lease's SLA (verifier/probes/sla.ts). An agent that learns of the round late, or
+ * restarted, probes for what is left of the epoch; with fewer than `minProbes` observations at
+ * evaluation it sends the rest then, so a verdict never rests on nothing.
+ */
+
+/** An attested session to the lease's executor (the CLI wires the SDK's connect + a probe wallet). */
+export type ProbeOpener = (t: {
+  readonly endpoint: string;
+  readonly leaseId: bigint;
+  readonly enclave: string;
+  readonly signal: AbortSignal;
+}) => Promise<{ readonly channel: ProbeChannel; close(): Promise<void> }>;
+
+export interface ProbeEvaluatorOptions {
+  readonly open: ProbeOpener;
+  /** The known answers the lease's customer gave this witness; undefined: the lease is not probed. */
+  readonly knownAnswers: (leaseId: bigint) => KnownAnswers | undefined;
+  /** Mean time between probes. */
+  readonly meanIntervalMs: number;
+  readonly timeoutMs: number;
+  /** Probes per round at most, and at least at evaluation. */
+  readonly maxProbes: number;
+  readonly minProbes: number;
+  readonly evidenceDir?: string;
+  readonly clock?: ProbeClock;
+}
+
+interface Run {
+  readonly observations: ProbeObservation[];
+  readonly stop: AbortController;
+  readonly done: Promise<void>;
+}
+
+export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
+  observe(input: EvaluationInput): void;
+} {
+  if (!(o.minProbes >= 1 && o.minProbes <= o.maxProbes))
+    throw new RangeError('need 1 ≤ minProbes ≤ maxProbes');
+  const clock = o.clock ?? SYSTEM_CLOCK;
+  const runs = new Map<string, Run>();
+
+  /** Sends probes until `stop`, the epoch's end or `limit`, into `obs`. */
+  async function probe(
+    input: EvaluationInput,
+    known: KnownAnswers,
+    obs: ProbeObservation[],
+    stop: AbortSignal,
+    limit: number,
+    untilMs: number,
+  ) {
+    let session: Awaited<ReturnType<ProbeOpener>> | undefined;
+    const pending: Promise<void>[] = [];
+    let sent = 0;
+    try {
+      while (!stop.aborted && sent < limit && clock.now() < untilMs) {
+        sent++;
+        if (!session) {
+          try {
+            session = await o.open({
+              endpoint: input.executor.endpoint,
+              leaseId: input.leaseId,
+              enclave: input.executor.enclave,
+              signal: stop,
+            });
+          } catch (e) {
+            // No session is no answer: this probe is missed.
+            const code = (e as { code?: unknown }).code;
+            obs.push({
+              sentAt: clock.now(),
+              answer: -1,
+              outcome: 'failed',
+              detail: typeof code === 'string' ? code : String(e),
+            });
+          }
+        }
+        if (session) {
+          const ch = session.channel;
+          pending.push(probeOnce(ch, known, o.timeoutMs, clock).then((x) => void obs.push(x)));
+        }
+        await clock.sleep(-Math.log(1 - clock.random()) * o.meanIntervalMs);
+      }
+      await Promise.all(pending);
+    } finally {
+      await session?.close().catch(() => {});
+    }
+  }
+
+  function start(input: EvaluationInput, known: KnownAnswers): Run {
+    const stop = new AbortController();
+    input.signal.addEventListener('abort', () => stop.abort(), { once: true });
+    const observations: ProbeObservation[] = [];
+    const untilMs = clock.now() + Math.max(0, Number(input.epochEnd - input.now)) * 1000;
+    const done = probe(input, known, observations, stop.signal, o.maxProbes, untilMs);
+    return { observations, stop, done };
+  }
+
+  return {
+    name: 'probes',
+    observe(input) {
+      const key = input.roundId.toString();
+      const known = o.knownAnswers(input.leaseId);
+      if (runs.has(key) || !known) return;
+      runs.set(key, start(input, known));
+    },
+    async evaluate(input): Promise<Evaluation> {
+      const key = input.roundId.toString();
+      const known = o.knownAnswers(input.leaseId);
+      if (!known) throw new Error(`no known answers for lease ${input.leaseId}: it cannot be probed`);
+      const run = runs.get(key);
+      runs.delete(key);
+      const obs: ProbeObservation[] = [];
+      if (run) {
+        run.stop.abort();
+        await run.done;
+        obs.push(...run.observations);
+      }
+      if (obs.length < o.minProbes) {
+        const stop = new AbortController();
+        input.signal.addEventListener('abort', () => stop.abort(), { once: true });
+        const more: ProbeObservation[] = [];
+        await probe(input, known, more, stop.signal, o.minProbes - obs.length, Number.POSITIVE_INFINITY);
+        obs.push(...more);
+      }
+      const j = judgeSla(obs, {
+        availabilityBps: input.sla.availabilityBps,
+        p95LatencyMs: input.sla.p95LatencyMs,
+      });
+      const record = {
+        kind: 'defaas/witness/probes/v1',
+        roundId: input.roundId,
+        leaseId: input.leaseId,
+        epoch: input.epoch,
+        witness: input.witness,
+        functionId: known.functionId,
+        sla: { availabilityBps: input.sla.availabilityBps, p95LatencyMs: input.sla.p95LatencyMs },
+        judgement: j,
+        observations: obs,
+      };
+      let evidencePath: string | undefined;
+      if (o.evidenceDir !== undefined) {
+        evidencePath = join(o.evidenceDir, `probes-${input.roundId}.json`);
+        await writeFile(
+          evidencePath,
+          JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+        );
+      }
+      return {
+        verdict: j.verdict,
+        evidenceHash: evidenceDigest(record),
+        ...(evidencePath !== undefined && { evidencePath }),
+        ...(j.verdict !== 'Ok' && { violationTime: firstBad(obs, input.now, clock.now()) }),
+        detail: j.why,
+      };
+    },
+  };
+}
+
+/** Chain time of the first probe that went wrong: the evaluation's chain time less the wall time since. */
+function firstBad(obs: readonly ProbeObservation[], chainNow: bigint, wallNow: number): bigint {
+  const bad = obs.filter((x) => x.outcome !== 'ok').map((x) => x.sentAt);
+  if (bad.length === 0) return chainNow;
+  const ago = BigInt(Math.max(0, Math.floor((wallNow - Math.min(...bad)) / 1000)));
+  return chainNow > ago ? chainNow - ago : 0n;
+}
