@@ -3,9 +3,11 @@ import { fail } from './errors.js';
 
 /**
  * Bytes a sealed InvokeResponse adds to its output and stderr: the SealedFrame fields (16-byte
- * session id, seq, length prefixes), the 16-byte Poly1305 tag, the SessionResponse / InvokeResponse
- * tags and lengths, the call record, the receipt, and a failed call's ErrorDetail (code, message,
- * info). They come to under 3 KiB; 8 KiB leaves a margin.
+ * session id, seq, length prefixes) and the 16-byte Poly1305 tag (64 bytes kept below the message
+ * limit for them: the top padding bucket, protocol/frame-padding.ts), the 4-byte body length of the
+ * padding, the SessionResponse / InvokeResponse tags and lengths, the call record, the receipt, and
+ * a failed call's ErrorDetail (code, message, info). They come to under 3 KiB; 8 KiB leaves a
+ * margin. Padding never pushes a frame past the limit: the top bucket is the limit itself.
  */
 export const SEALED_RESPONSE_OVERHEAD_BYTES = 8 * 1024;
 

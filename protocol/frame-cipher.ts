@@ -1,10 +1,15 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { FramePadding } from './frame-padding.js';
 
 /*
  * ChaCha20-Poly1305 (RFC 8439) through node:crypto. One key per direction; the 96-bit nonce is a
  * 32-bit direction tag ‖ the 64-bit big-endian sequence number, so a (key, nonce) pair is never
  * reused while sequence numbers are. AAD binds the session id, the sequence number and the
  * direction, so a frame cannot be moved to another session, position or direction.
+ *
+ * What is encrypted is the body padded to its size bucket (frame-padding.ts): `seal*` pad, `open*`
+ * return the body after checking the padding, so the ciphertext length of a frame is one of a few
+ * bucket sizes, whatever the body's length.
  */
 export type Direction = 'c2s' | 's2c';
 const TAG_LEN = 16;
@@ -12,10 +17,8 @@ const AEAD = 'chacha20-poly1305';
 /** Bytes encrypted per update() when sealing into a caller's buffer. */
 const UPDATE_CHUNK = 64 * 1024;
 
-/** Length of a sealed frame body (ciphertext ‖ tag) for `plaintextLength` bytes. */
-export function sealedLength(plaintextLength: number): number {
-  return plaintextLength + TAG_LEN;
-}
+/** The gRPC message limit both ends use unless told otherwise (the executor's and the SDK's default). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 40 * 1024 * 1024;
 const DIR_TAG: Record<Direction, number> = { c2s: 0x63327300, s2c: 0x73326300 };
 
 function nonceAndAad(sessionId: Uint8Array, seq: bigint, dir: Direction): { nonce: Buffer; aad: Buffer } {
@@ -28,41 +31,70 @@ function nonceAndAad(sessionId: Uint8Array, seq: bigint, dir: Direction): { nonc
   return { nonce, aad };
 }
 
+/** `parts` joined in one buffer of `length` bytes. */
+function joined(parts: readonly Uint8Array[], length: number): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const p of parts) {
+    b.set(p, at);
+    at += p.length;
+  }
+  return b;
+}
+
 export class FrameCipher {
   private readonly key: Buffer;
   readonly direction: Direction;
+  readonly padding: FramePadding;
 
-  constructor(key: Uint8Array, direction: Direction) {
+  /**
+   * `maxMessageBytes`: the session's gRPC message limit (the lease terms' `max_message_bytes`), which
+   * fixes the top padding bucket; both ends of a session must use the same.
+   */
+  constructor(key: Uint8Array, direction: Direction, maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES) {
     if (key.length !== 32) throw new TypeError('AEAD key must be 32 bytes');
     this.key = Buffer.from(key);
     this.direction = direction;
+    this.padding = new FramePadding(maxMessageBytes);
   }
 
-  seal(sessionId: Uint8Array, seq: bigint, plaintext: Uint8Array): Buffer {
-    const out = Buffer.allocUnsafe(plaintext.length + TAG_LEN);
-    this.sealInto(sessionId, seq, plaintext, out, 0);
+  /**
+   * Length of the sealed frame (ciphertext ‖ tag) of a `bodyLength`-byte body: its bucket plus the
+   * tag. Throws FRAME_TOO_LARGE (a SessionError) for a body above the top bucket.
+   */
+  sealedLength(bodyLength: number): number {
+    return this.padding.paddedLength(bodyLength) + TAG_LEN;
+  }
+
+  seal(sessionId: Uint8Array, seq: bigint, body: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(this.sealedLength(body.length));
+    this.sealInto(sessionId, seq, body, out, 0);
     return out;
   }
 
   /**
-   * Seals into `out` at `offset` (ciphertext ‖ tag, `sealedLength(plaintext.length)` bytes), so a
-   * caller can build the enclosing message around it without another copy of the payload.
+   * Seals `body`, padded, into `out` at `offset` (ciphertext ‖ tag, `sealedLength(body.length)`
+   * bytes), so a caller can build the enclosing message around it without another copy of the payload.
    */
-  sealInto(sessionId: Uint8Array, seq: bigint, plaintext: Uint8Array, out: Buffer, offset: number): void {
-    this.sealPartsInto(sessionId, seq, [plaintext], out, offset);
+  sealInto(sessionId: Uint8Array, seq: bigint, body: Uint8Array, out: Buffer, offset: number): void {
+    this.sealPartsInto(sessionId, seq, [body], out, offset);
   }
 
-  /** Like `sealInto` for a plaintext given as consecutive parts (sealed as their concatenation). */
+  /** Like `sealInto` for a body given as consecutive parts (sealed as their concatenation). */
   sealPartsInto(
     sessionId: Uint8Array,
     seq: bigint,
-    parts: readonly Uint8Array[],
+    body: readonly Uint8Array[],
     out: Buffer,
     offset: number,
   ): void {
-    const length = parts.reduce((n, p) => n + p.length, 0);
+    const padded = this.padding.pad(body);
+    const length = padded.length;
     if (offset < 0 || offset + length + TAG_LEN > out.length)
       throw new RangeError('sealInto: output buffer too small');
+    // A frame of at most one chunk is encrypted in one update() from one joined buffer: cheaper than
+    // an update() per part for the many small frames.
+    const parts = length <= UPDATE_CHUNK ? [joined(padded.parts, length)] : padded.parts;
     const { nonce, aad } = nonceAndAad(sessionId, seq, this.direction);
     const c = createCipheriv(AEAD, this.key, nonce, { authTagLength: TAG_LEN });
     c.setAAD(aad, { plaintextLength: length });
@@ -78,11 +110,24 @@ export class FrameCipher {
 
   /**
    * Like `open`, but decrypts over `sealed` itself (in 64 KiB steps, each written back where its
-   * ciphertext was) and returns a view of the plaintext in it: no payload-sized buffer is allocated.
-   * The plaintext is returned only once the tag verified; on failure null is returned and `sealed`
-   * holds garbage. For a received frame that nothing else reads afterwards.
+   * ciphertext was) and returns a view of the body in it: no payload-sized buffer is allocated.
+   * The body is returned only once the tag and the padding verified; when the tag fails, null is
+   * returned and `sealed` holds garbage. For a received frame that nothing else reads afterwards.
+   * Throws FRAME_PADDING_INVALID (a SessionError) for a frame that authenticated but whose plaintext
+   * is not a padded body (frame-padding.ts): the peer holds the key, so that is its answer, refused.
    */
   openInPlace(sessionId: Uint8Array, seq: bigint, sealed: Buffer): Buffer | null {
+    const plain = this.decryptInPlace(sessionId, seq, sealed);
+    return plain && this.padding.unpad(plain);
+  }
+
+  /** The body, or null when the tag does not verify (tampered, wrong key, position or session). Throws as `openInPlace`. */
+  open(sessionId: Uint8Array, seq: bigint, sealed: Uint8Array): Buffer | null {
+    const plain = this.decrypt(sessionId, seq, sealed);
+    return plain && this.padding.unpad(plain);
+  }
+
+  private decryptInPlace(sessionId: Uint8Array, seq: bigint, sealed: Buffer): Buffer | null {
     if (sealed.length < TAG_LEN) return null;
     const { nonce, aad } = nonceAndAad(sessionId, seq, this.direction);
     const bodyLength = sealed.length - TAG_LEN;
@@ -103,8 +148,7 @@ export class FrameCipher {
     }
   }
 
-  /** The plaintext, or null when the tag does not verify (tampered, wrong key, position or session). */
-  open(sessionId: Uint8Array, seq: bigint, sealed: Uint8Array): Buffer | null {
+  private decrypt(sessionId: Uint8Array, seq: bigint, sealed: Uint8Array): Buffer | null {
     if (sealed.length < TAG_LEN) return null;
     const { nonce, aad } = nonceAndAad(sessionId, seq, this.direction);
     const body = sealed.subarray(0, sealed.length - TAG_LEN);

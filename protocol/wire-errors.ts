@@ -45,7 +45,10 @@ export const WIRE_ERRORS = {
   SESSION_UNKNOWN: { kind: 'session', status: status.NOT_FOUND },
   SESSION_EXPIRED: { kind: 'session', status: status.NOT_FOUND },
   FRAME_MALFORMED: { kind: 'malformed', status: status.INVALID_ARGUMENT },
+  /** The body does not fit a sealed frame under the session's message limit (frame-padding.ts). */
   FRAME_TOO_LARGE: { kind: 'malformed', status: status.RESOURCE_EXHAUSTED },
+  /** A frame authenticated but its plaintext is not a body padded to its bucket (frame-padding.ts). */
+  FRAME_PADDING_INVALID: { kind: 'malformed', status: status.INVALID_ARGUMENT },
   FRAME_AUTH_FAILED: { kind: 'verification', status: status.UNAUTHENTICATED },
   FRAME_REPLAYED: { kind: 'rejected', status: status.ALREADY_EXISTS },
   FRAME_OUT_OF_WINDOW: { kind: 'rejected', status: status.OUT_OF_RANGE },

@@ -9,7 +9,6 @@ import {
   sessionCodec,
 } from '../../proto/load.js';
 import { sessionFail } from '../../protocol/errors.js';
-import { sealedLength } from '../../protocol/frame-cipher.js';
 import { refusal } from '../requests/refusal.js';
 import type { RequestKind } from '../requests/request-handler.js';
 import { errorDetail, logRefusal, toServiceError, toWireError } from '../rpc-errors.js';
@@ -138,7 +137,16 @@ export class FrameTransport {
         `frame ${seq} is not above the previous frame ${above} of this stream`,
       );
     // The received frame is ours alone: decrypt over it (no payload-sized allocation).
-    const plain = session.rx.openInPlace(session.id, seq, frame.ciphertext);
+    let plain: Buffer | null;
+    try {
+      plain = session.rx.openInPlace(session.id, seq, frame.ciphertext);
+    } catch (e) {
+      // It authenticated, but its plaintext is not a padded body (FRAME_PADDING_INVALID): the
+      // sequence number is spent and the refusal is sealed like any answer.
+      session.window.accept(seq);
+      session.used = true;
+      return { session, seq, plain: EMPTY, refused: e };
+    }
     if (!plain)
       sessionFail('FRAME_AUTH_FAILED', 'frame does not authenticate (tampered, or not for this session)');
     session.window.accept(seq);
@@ -150,6 +158,7 @@ export class FrameTransport {
   private async answer(o: Opened, kind: RequestKind | undefined): Promise<SealedFrame> {
     let resp: SessionResponse;
     try {
+      if (o.refused !== undefined) throw o.refused;
       let body: SessionRequest__Output;
       try {
         body = this.codec.decodeRequest(o.plain);
@@ -163,10 +172,14 @@ export class FrameTransport {
     return this.seal(o.session, o.seq, resp);
   }
 
-  /** Seals straight into the frame's wire encoding (no second copy of the payload). */
+  /**
+   * Seals straight into the frame's wire encoding (no second copy of the payload), padded to its
+   * bucket. A response too large for a frame throws FRAME_TOO_LARGE before anything is allocated
+   * for it (the lease terms' limits leave room for a full output: lease-terms.ts).
+   */
   private seal(session: ServerSession, seq: bigint, resp: SessionResponse): SealedFrame {
     const plain = responseParts(this.codec, resp);
-    return encodedSealedFrame(session.id, seq, sealedLength(plain.length), (out, at) =>
+    return encodedSealedFrame(session.id, seq, session.tx.sealedLength(plain.length), (out, at) =>
       session.tx.sealPartsInto(session.id, seq, plain.parts, out, at),
     );
   }
@@ -190,6 +203,8 @@ interface Opened {
   readonly seq: bigint;
   /** The request's plaintext, a view of the received frame's buffer. */
   readonly plain: Buffer;
+  /** Why the authenticated frame is refused without being read (its padding is not valid). */
+  readonly refused?: unknown;
 }
 
 function parseSeq(s: string): bigint {

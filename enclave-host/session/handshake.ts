@@ -84,6 +84,7 @@ export async function respondToHello(hello: ClientHelloIn, ctx: HandshakeContext
     ctx.now + ctx.sessionTtlMs,
     presented.evidenceHash,
     ctx.windowSize,
+    Number(ctx.terms.limits.maxMessageBytes),
   );
   return {
     fields,

@@ -1,4 +1,4 @@
-import { FrameCipher } from '../../protocol/frame-cipher.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, FrameCipher } from '../../protocol/frame-cipher.js';
 import type { DirectionalKeys } from '../../protocol/keys.js';
 import { ReplayWindow } from '../../protocol/replay-window.js';
 
@@ -25,9 +25,11 @@ export class ServerSession {
     /** SHA-256 of the evidence presented in this session (receipts carry it). */
     readonly evidenceHash: Uint8Array,
     windowSize: number,
+    /** The gRPC message limit of the lease terms, which fixes the frames' top padding bucket. */
+    private readonly maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
   ) {
     if (typeof keys === 'function') this.derive = keys;
-    else this.ciphers = ciphersFor(keys);
+    else this.ciphers = ciphersFor(keys, maxMessageBytes);
     this.window = new ReplayWindow(windowSize);
   }
 
@@ -36,7 +38,7 @@ export class ServerSession {
     if (this.ciphers) return;
     const derive = this.derive!;
     this.derive = undefined;
-    this.ciphers = ciphersFor(derive());
+    this.ciphers = ciphersFor(derive(), this.maxMessageBytes);
   }
 
   /** Opens client → server frames. */
@@ -52,6 +54,9 @@ export class ServerSession {
   }
 }
 
-function ciphersFor(keys: DirectionalKeys): { rx: FrameCipher; tx: FrameCipher } {
-  return { rx: new FrameCipher(keys.c2s, 'c2s'), tx: new FrameCipher(keys.s2c, 's2c') };
+function ciphersFor(keys: DirectionalKeys, maxMessageBytes: number): { rx: FrameCipher; tx: FrameCipher } {
+  return {
+    rx: new FrameCipher(keys.c2s, 'c2s', maxMessageBytes),
+    tx: new FrameCipher(keys.s2c, 's2c', maxMessageBytes),
+  };
 }

@@ -8,7 +8,8 @@ import {
   type SessionResponse__Output,
   sessionCodec,
 } from '../../proto/load.js';
-import { FrameCipher, sealedLength } from '../../protocol/frame-cipher.js';
+import { isSessionError } from '../../protocol/errors.js';
+import { FrameCipher } from '../../protocol/frame-cipher.js';
 import { DefaasError, fromGrpcError, fromPlainErrorDetail, fromSealedErrorDetail } from '../errors.js';
 import type { AcceptedSession } from './handshake.js';
 
@@ -49,8 +50,10 @@ export class SecureChannel {
     private readonly deadlineMs: number,
     private readonly transport: Transport = 'unary',
   ) {
-    this.tx = new FrameCipher(accepted.keys.c2s, 'c2s');
-    this.rx = new FrameCipher(accepted.keys.s2c, 's2c');
+    // Both ends pad to the buckets of the message limit the enclave signed in the lease terms.
+    const max = Number(accepted.terms.limits.maxMessageBytes);
+    this.tx = new FrameCipher(accepted.keys.c2s, 'c2s', max);
+    this.rx = new FrameCipher(accepted.keys.s2c, 's2c', max);
   }
 
   /** Seals `req` now (so calls reach the wire in the order they were made) and awaits the answer. */
@@ -61,11 +64,22 @@ export class SecureChannel {
     return this.unary(kind, seq, frame);
   }
 
-  /** Seals straight into the frame's wire encoding (no second copy of the payload). */
+  /**
+   * Seals straight into the frame's wire encoding (no second copy of the payload), padded to its
+   * bucket. A request too large for the session's frames is refused here, before anything is
+   * allocated for it or sent (TRANSPORT_MESSAGE_TOO_LARGE, as gRPC refuses an oversized message).
+   */
   private seal(seq: bigint, req: SessionRequest): SealedFrame {
     const id = this.accepted.sessionId;
     const plain = requestParts(this.codec, req);
-    return encodedSealedFrame(id, seq, sealedLength(plain.length), (out, at) =>
+    let length: number;
+    try {
+      length = this.tx.sealedLength(plain.length);
+    } catch (e) {
+      if (!isSessionError(e, 'FRAME_TOO_LARGE')) throw e;
+      throw new DefaasError('TRANSPORT_MESSAGE_TOO_LARGE', e.message, e.info, e);
+    }
+    return encodedSealedFrame(id, seq, length, (out, at) =>
       this.tx.sealPartsInto(id, seq, plain.parts, out, at),
     );
   }
@@ -158,7 +172,8 @@ export class SecureChannel {
     const id = this.accepted.sessionId;
     if (res.seq !== seq.toString() || !Buffer.from(id).equals(res.sessionId))
       throw new DefaasError('FRAME_OUT_OF_WINDOW', `response is for frame ${res.seq}, expected ${seq}`);
-    // The received frame is ours alone: decrypt over it (no payload-sized allocation).
+    // The received frame is ours alone: decrypt over it (no payload-sized allocation). A frame that
+    // authenticated but is not a padded body (FRAME_PADDING_INVALID) is refused as it is.
     const plain = this.rx.openInPlace(id, seq, res.ciphertext);
     if (!plain) throw new DefaasError('FRAME_AUTH_FAILED', 'response frame does not authenticate');
     let body: SessionResponse__Output;

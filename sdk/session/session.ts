@@ -446,6 +446,10 @@ export class Session {
       });
     } catch (e) {
       const cause = toDefaasError(e);
+      // Too large for a sealed frame: refused by the channel before anything was sent, so the
+      // nonce is not spent and there is nothing to ask about.
+      if (cause.code === 'TRANSPORT_MESSAGE_TOO_LARGE' && cause.origin === 'local')
+        return { refused: cause, retry: false };
       if (cause.origin !== 'sealed')
         return this.afterLostAnswer(acct, priv, req, cause, ch.accepted.identityAddress);
       this.connectionLost = false;
