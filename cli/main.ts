@@ -5,6 +5,7 @@ import { registerChain } from './commands/chain.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExecutor } from './commands/executor.js';
 import { registerInvoke } from './commands/invoke.js';
+import { registerProbe } from './commands/probe.js';
 import { registerWitness } from './commands/witness.js';
 import { EXIT } from './exit-codes.js';
 import { reportFailure } from './output.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerChain(program);
   registerExecutor(program);
   registerInvoke(program);
+  registerProbe(program);
   registerWitness(program);
   registerDemo(program);
   return program;
