@@ -8,6 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { JsonRpcProvider, Network } from 'ethers';
+import type { Policy } from '../../attestation/policy.js';
 import pino from 'pino';
 import { PaddedWallet } from '../../contracts/deploy.js';
 import { connect, isDefaasError } from '../../sdk/index.js';
@@ -80,16 +81,22 @@ async function buildEvaluator(o: StartOptions, evidenceDir: string, log: pino.Lo
     log.warn('evaluator always-ok: this witness checks nothing and reports Ok (demonstrations only)');
     return dangerouslyAlwaysOk;
   }
-  const reach = reachabilityEvaluator({ evidenceDir });
   if (name === 'reachability') {
     log.warn('evaluator reachability: only checks that the executor endpoint accepts connections');
-    return reach;
+    return reachabilityEvaluator({ evidenceDir });
   }
   if (o.policy === undefined)
     throw new UsageError('--evaluator attest needs --policy <file>', 'MISSING_ARGUMENT', {
       flag: '--policy',
     });
-  const policy = await readPolicy(o.policy);
+  return attestedEvaluator(await readPolicy(o.policy), evidenceDir);
+}
+
+/**
+ * The checks of a witness that holds the executor's attestation policy: reachability, and an attested
+ * session pinned to the lease's enclave (verifier/agent/attest.ts) opened with the SDK.
+ */
+export function attestedEvaluator(policy: Policy, evidenceDir: string): Evaluator {
   const attest = attestEvaluator({
     evidenceDir,
     classify: classifyAttest,
@@ -104,7 +111,7 @@ async function buildEvaluator(o: StartOptions, evidenceDir: string, log: pino.Lo
       return { identity };
     },
   });
-  return allOf('attest+reachability', [reach, attest]);
+  return allOf('attest+reachability', [reachabilityEvaluator({ evidenceDir }), attest]);
 }
 
 async function start(json: boolean, o: StartOptions): Promise<ExitCode> {

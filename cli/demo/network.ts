@@ -4,7 +4,7 @@
  * through one lease from order to payment. Everything it starts, it stops.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,6 @@ import {
   randomBytes,
   recoverAddress,
   Wallet,
-  ZeroHash,
 } from 'ethers';
 import pino from 'pino';
 import { bindReportData } from '../../attestation/binding.js';
@@ -32,7 +31,7 @@ import {
   defaasErrors,
   MarketState,
   RegistryTeeType,
-  verdictCommitment,
+  WitnessPoolPhase,
   WitnessPoolVerdict,
 } from '../../contracts/bindings/index.js';
 import { type ChainParams, DEFAULT_PARAMS, deployAll, PaddedWallet } from '../../contracts/deploy.js';
@@ -43,7 +42,10 @@ import type { QuoteSource } from '../../enclave-host/session/evidence-source.js'
 import { generateEnclaveIdentity, registrationProof } from '../../enclave-host/session/identity.js';
 import { buildExample } from '../../examples/build-example.js';
 import { connect, invokeMany, LocalReceiptStore, type Session } from '../../sdk/index.js';
+import { WitnessAgent } from '../../verifier/agent/agent.js';
+import { parseDeployment } from '../../verifier/agent/chain.js';
 import { SIMULATED_MR_TD, simulatedDevPolicy } from '../commands/executor.js';
+import { attestedEvaluator } from '../commands/witness.js';
 import { settlementLeaseCheck } from '../settlement-lease-check.js';
 
 /** anvil's first dev account (well known, funded at genesis): deploys and holds the initial supply. */
@@ -75,8 +77,6 @@ const PRICE_PER_CALL = parseEther('0.001'); // 10,000 calls (the --calls maximum
 const EPOCH_LENGTH = 1800n; // two epochs
 const COMMITTEE = { size: 3, majority: 2 } as const;
 const WITNESSES = 3;
-/** The evidence hash the demo's witnesses reveal: they probe nothing, so they have no bundle. */
-const NO_EVIDENCE = ZeroHash;
 
 export interface DemoOptions {
   /** Invocations of the sha256 example (default 100). */
@@ -568,11 +568,48 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     // ---- 8. epochs ----
     const epochs = await step(
       8,
-      'each epoch: a round is requested, a committee drawn, verdicts committed and revealed, the epoch paid',
+      'each epoch: a round is requested, a committee drawn; witness agents attest the executor, commit and reveal; the epoch is paid',
       async () => {
-        const byAddress = new Map(witnesses.map((w) => [w.address, w]));
+        const agentsDir = await mkdtemp(join(tmpdir(), 'defaas-demo-witnesses-'));
+        cleanup.push(() => rm(agentsDir, { recursive: true, force: true }));
+        const policy = simulatedDevPolicy(reg.root);
+        const agents: WitnessAgent[] = [];
+        for (const [i, w] of witnesses.entries()) {
+          const stateDir = join(agentsDir, `w${i}`);
+          const evidenceDir = join(stateDir, 'evidence');
+          await mkdir(evidenceDir, { recursive: true });
+          const agent = await WitnessAgent.create({
+            signer: w,
+            deployment: parseDeployment(deployment, 'demo deployment'),
+            stateDir,
+            evaluator: attestedEvaluator(policy, evidenceDir),
+            log: pino({ level: 'silent' }),
+            pollMs: 100,
+            commitMarginSeconds: 5,
+          });
+          await agent.start();
+          agents.push(agent);
+          cleanup.push(() => agent.stop());
+        }
+        sub(
+          `${agents.length} witness agents running (verifier/agent): each attests the lease's executor against the simulated-TEE policy and checks it is reachable`,
+        );
+        sub('(capacity challenges and hidden probes are not part of this demo yet: docs/witness.md)');
+        const byAddress = new Map(agents.map((a) => [a.witness.toLowerCase(), a]));
+        /** Waits until every member's agent has the round in one of `phases`. */
+        const allIn = async (roundId: bigint, members: readonly string[], phases: readonly string[]) => {
+          const deadline = Date.now() + 60_000;
+          for (;;) {
+            const at = members.map(
+              (m) => byAddress.get(m.toLowerCase())?.store.rounds.get(roundId.toString())?.phase,
+            );
+            if (at.every((p) => p !== undefined && phases.includes(p))) return;
+            if (Date.now() > deadline)
+              throw new Error(`witness agents stuck in ${at.join(', ')} (want ${phases.join('/')})`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        };
         const out: { epoch: number; roundId: string; verdict: string; providerPaid: string }[] = [];
-        sub('(no witness agent runs yet: these witnesses report Ok without probing the executor)');
         for (;;) {
           const o = await c.market.order(leaseId);
           if (o.nextRequest >= o.epochs) break;
@@ -588,40 +625,29 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           sub(
             `epoch ${epoch}: round ${roundId} drawn from the frozen eligible set: ${members.map((m) => m.slice(0, 10)).join(', ')}`,
           );
-          const salts = new Map<string, string>();
-          for (const m of members) {
-            const salt = hexlify(randomBytes(32));
-            salts.set(m, salt);
-            // computed locally: the view would show the sealed verdict to the RPC node
-            const commitment = verdictCommitment(
-              chainId,
-              deployment.contracts.witnessPool,
-              leaseId,
-              roundId,
-              m,
-              WitnessPoolVerdict.Ok,
-              0n,
-              NO_EVIDENCE,
-              salt,
-            );
-            await send(
-              'WitnessPool.commitVerdict',
-              c.witnessPool.connect(byAddress.get(m)!).commitVerdict(roundId, commitment),
-            );
-          }
+          await allIn(roundId, members, ['drawn']);
           const round = await c.witnessPool.round(roundId);
+          const now1 = BigInt((await rpc.getBlock('latest'))!.timestamp);
+          if (now1 < round.epochEnd) await advance(round.epochEnd - now1);
+          await allIn(roundId, members, ['committed']);
+          const sealed = members.map(
+            (m) => byAddress.get(m.toLowerCase())!.store.rounds.get(roundId.toString())!,
+          );
+          sub(
+            `epoch ${epoch}: the agents evaluated (${sealed[0]!.evaluation?.checks?.map((x) => x.name).join(' + ')}) and committed: ${sealed.map((r) => r.sealed!.verdict).join(', ')}`,
+          );
+          const before = await c.token.balanceOf(providerW.address);
           const now2 = BigInt((await rpc.getBlock('latest'))!.timestamp);
           if (now2 < round.commitDeadline) await advance(round.commitDeadline - now2);
-          for (const m of members) {
-            await send(
-              'WitnessPool.revealVerdict',
-              c.witnessPool
-                .connect(byAddress.get(m)!)
-                .revealVerdict(roundId, WitnessPoolVerdict.Ok, 0n, NO_EVIDENCE, salts.get(m)!),
-            );
+          await allIn(roundId, members, ['settling', 'finalized']);
+          const finalized = async () =>
+            (await c.witnessPool.round(roundId)).phase === WitnessPoolPhase.Finalized;
+          if (!(await finalized())) {
+            const now3 = BigInt((await rpc.getBlock('latest'))!.timestamp);
+            const revealDeadline = await c.witnessPool.revealDeadline(roundId);
+            if (now3 < revealDeadline) await advance(revealDeadline - now3);
           }
-          const before = await c.token.balanceOf(providerW.address);
-          await send('WitnessPool.finalize', c.witnessPool.finalize(roundId));
+          await allIn(roundId, members, ['finalized']);
           const paidNow = (await c.token.balanceOf(providerW.address)) - before;
           const verdict = (await c.witnessPool.round(roundId)).verdict;
           const name =
