@@ -37,7 +37,11 @@ contract ProbeGrantsTest is SettlementSetup {
         witness2 = vm.addr(WITNESS2_KEY);
     }
 
-    function _grant(uint256 leaseId, address w, uint256 maxAmount) internal view returns (ISettlement.ProbeGrant memory) {
+    function _grant(uint256 leaseId, address w, uint256 maxAmount)
+        internal
+        view
+        returns (ISettlement.ProbeGrant memory)
+    {
         return ISettlement.ProbeGrant(leaseId, w, 3, 40, maxAmount, uint64(block.timestamp + 500));
     }
 
@@ -81,7 +85,9 @@ contract ProbeGrantsTest is SettlementSetup {
         );
         ISettlement.ProbeGrant memory g = _grant(LEASE, witness, 5e18);
         bytes32 structHash = keccak256(
-            abi.encode(settlement.PROBE_GRANT_TYPEHASH(), g.leaseId, g.witness, g.epoch, g.maxCalls, g.maxAmount, g.expiry)
+            abi.encode(
+                settlement.PROBE_GRANT_TYPEHASH(), g.leaseId, g.witness, g.epoch, g.maxCalls, g.maxAmount, g.expiry
+            )
         );
         assertEq(
             settlement.probeGrantDigest(g),
@@ -208,7 +214,12 @@ contract ProbeGrantsTest is SettlementSetup {
             abi.encodeWithSelector(ISettlement.SettlementNotProvider.selector, witness, provider), witness, g, gs, v, vs
         );
         _expectProbeRevert(
-            abi.encodeWithSelector(ISettlement.SettlementNotProvider.selector, customer, provider), customer, g, gs, v, vs
+            abi.encodeWithSelector(ISettlement.SettlementNotProvider.selector, customer, provider),
+            customer,
+            g,
+            gs,
+            v,
+            vs
         );
         // Grant for another lease.
         ISettlement.ProbeGrant memory other = _grant(LEASE + 1, witness, 5e18);
@@ -374,6 +385,29 @@ contract ProbeGrantsTest is SettlementSetup {
         assertEq(settlement.lease(LEASE).budget, BUDGET - 2e18, "budget once");
     }
 
+    /// Grant and voucher fields narrower than a word (witness, epoch, maxCalls, expiry; firstNonce,
+    /// lastNonce, deadline) with high bits set are refused by the ABI decoder (empty revert data); the
+    /// clean call, built the same way, redeems.
+    function test_redeemProbes_dirtyFieldsRefused() public {
+        ISettlement.ProbeGrant memory g = _grant(LEASE, witness, 5e18);
+        ISettlement.Voucher memory v = _voucher(LEASE, 0, 0, 1e18, 1);
+        bytes memory clean =
+            abi.encodeCall(settlement.redeemProbes, (g, _signGrant(CUSTOMER_KEY, g), v, _signVoucher(WITNESS_KEY, v)));
+        // Words after the selector: grant 0..5, its signature's offset 6, voucher 7..12.
+        uint8[7] memory dirty = [1, 2, 3, 5, 8, 9, 12];
+        for (uint256 k = 0; k < dirty.length; ++k) {
+            bytes memory data = bytes.concat(clean);
+            data[4 + uint256(dirty[k]) * 32] = 0x01; // the top byte of the word
+            vm.prank(provider);
+            (bool ok, bytes memory ret) = address(settlement).call(data);
+            assertTrue(!ok && ret.length == 0, "dirty field refused by the decoder");
+        }
+        vm.prank(provider);
+        (bool cleanOk,) = address(settlement).call(clean);
+        assertTrue(cleanOk, "the clean call redeems");
+        assertEq(settlement.probePaid(LEASE, witness), 1e18, "paid once");
+    }
+
     function test_redeemProbes_budgetBelowTheCustomersPaid() public {
         _redeem(_voucher(LEASE, 0, 0, BUDGET - 1e18, 0));
         ISettlement.ProbeGrant memory g = _grant(LEASE, witness, 5e18);
@@ -452,7 +486,8 @@ contract ProbeGrantsTest is SettlementSetup {
         for (uint256 k = 0; k < 8; ++k) {
             uint256 r = uint256(keccak256(abi.encode(seed, k)));
             // Amounts up to twice the budget, any order, overlapping ranges.
-            ISettlement.Voucher memory v = _voucher(LEASE, uint64(r % 4), uint64(r % 4) + 1, (r >> 64) % (2 * BUDGET), k);
+            ISettlement.Voucher memory v =
+                _voucher(LEASE, uint64(r % 4), uint64(r % 4) + 1, (r >> 64) % (2 * BUDGET), k);
             bytes memory vs = _signVoucher(WITNESS_KEY, v);
             vm.prank(provider);
             try settlement.redeemProbes(g, gs, v, vs) returns (uint256 p) {
@@ -624,7 +659,11 @@ contract ProbeGrantsTest is SettlementSetup {
     /// second witness's first.
     function test_gas_redeemProbes() public {
         _redeem(_voucher(LEASE, 0, 0, 0.001e18, 0));
-        string[3] memory what = ["redeemProbes first (provider holds no tokens)", "redeemProbes later", "redeemProbes first of another witness"];
+        string[3] memory what = [
+            "redeemProbes first (provider holds no tokens)",
+            "redeemProbes later",
+            "redeemProbes first of another witness"
+        ];
         for (uint256 k = 0; k < 3; ++k) {
             (address w, uint256 key) = k < 2 ? (witness, WITNESS_KEY) : (witness2, WITNESS2_KEY);
             ISettlement.ProbeGrant memory g = _grant(LEASE, w, 1e18);
