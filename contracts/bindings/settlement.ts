@@ -26,6 +26,7 @@ export type SettlementEventName =
   | 'LeaseOpened'
   | 'LeaseSettled'
   | 'PaymentCollected'
+  | 'ProbesRedeemed'
   | 'VoucherRedeemed';
 export type SettlementErrorName =
   | 'InvalidShortString'
@@ -51,6 +52,9 @@ export type SettlementErrorName =
   | 'SettlementNotProvider'
   | 'SettlementNothingToRedeem'
   | 'SettlementOverBudget'
+  | 'SettlementProbeLeaseMismatch'
+  | 'SettlementProbeOverBudget'
+  | 'SettlementProbeOverCap'
   | 'SettlementReceiptMismatch'
   | 'SettlementRecordHeadMismatch'
   | 'SettlementRecordMismatch'
@@ -61,6 +65,7 @@ export type SettlementErrorName =
   | 'SettlementUnknownClaim'
   | 'SettlementUnknownLease'
   | 'SettlementVoucherExpired'
+  | 'SettlementWitnessIsCustomer'
   | 'SettlementZeroCustomer'
   | 'StringTooLong';
 
@@ -68,6 +73,7 @@ export interface SettlementContract extends BaseContract {
   connect(runner: ContractRunner | null): SettlementContract;
   MAX_BATCH: ContractMethod<[], bigint, bigint>;
   MAX_BUDGET: ContractMethod<[], bigint, bigint>;
+  PROBE_GRANT_TYPEHASH: ContractMethod<[], string, string>;
   RECEIPT_TYPEHASH: ContractMethod<[], string, string>;
   VOUCHER_TYPEHASH: ContractMethod<[], string, string>;
   answerClaim: ContractMethod<
@@ -216,6 +222,21 @@ export interface SettlementContract extends BaseContract {
     void,
     ContractTransactionResponse
   >;
+  probeGrantDigest: ContractMethod<
+    [
+      g: {
+        leaseId: BigNumberish;
+        witness: AddressLike;
+        epoch: BigNumberish;
+        maxCalls: BigNumberish;
+        maxAmount: BigNumberish;
+        expiry: BigNumberish;
+      },
+    ],
+    string,
+    string
+  >;
+  probePaid: ContractMethod<[leaseId: BigNumberish, witness: AddressLike], bigint, bigint>;
   receiptDigest: ContractMethod<
     [
       r: {
@@ -242,6 +263,30 @@ export interface SettlementContract extends BaseContract {
         deadline: BigNumberish;
       },
       customerSignature: BytesLike,
+    ],
+    bigint,
+    ContractTransactionResponse
+  >;
+  redeemProbes: ContractMethod<
+    [
+      g: {
+        leaseId: BigNumberish;
+        witness: AddressLike;
+        epoch: BigNumberish;
+        maxCalls: BigNumberish;
+        maxAmount: BigNumberish;
+        expiry: BigNumberish;
+      },
+      customerSignature: BytesLike,
+      v: {
+        leaseId: BigNumberish;
+        firstNonce: BigNumberish;
+        lastNonce: BigNumberish;
+        requestHead: BytesLike;
+        cumulativeAmount: BigNumberish;
+        deadline: BigNumberish;
+      },
+      witnessSignature: BytesLike,
     ],
     bigint,
     ContractTransactionResponse

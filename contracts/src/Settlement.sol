@@ -28,6 +28,10 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     bytes32 public constant RECEIPT_TYPEHASH = keccak256(
         "Receipt(uint256 leaseId,uint64 firstNonce,uint64 lastNonce,bytes32 recordHead,bytes32 evidenceHash,uint64 startedAt,uint64 finishedAt)"
     );
+    /// @dev probe-grant.ts PROBE_GRANT_TYPES.
+    bytes32 public constant PROBE_GRANT_TYPEHASH = keccak256(
+        "ProbeGrant(uint256 leaseId,address witness,uint32 epoch,uint32 maxCalls,uint256 maxAmount,uint64 expiry)"
+    );
     /// @notice Most nonces one voucher (and so one receipt and one claim) may span.
     uint256 public constant MAX_BATCH = 256;
     /// @notice Largest budget a lease may carry: the top bit of the stored budget marks an open lease.
@@ -90,6 +94,8 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     /// more.
     LeaseData[LEASE_IDS] private _leases;
     mapping(uint256 claimId => Claim) private _claims;
+    /// @dev Cumulative amount of the witness's vouchers {redeemProbes} has paid on the lease.
+    mapping(uint256 leaseId => mapping(address witness => uint256)) private _probePaid;
 
     constructor(
         IERC20 token_,
@@ -259,6 +265,39 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ISettlement
+    /// @dev The amount leaves the budget (so the customer's vouchers can release at most the rest, and
+    /// `settle` refunds `budget - paid` with no term for probes) and goes to the provider in the same
+    /// call, so the balance still equals the sum of `budget - collected` over unsettled leases. The
+    /// grant's `expiry` is not checked: it bounds when the executor serves probes, and the provider
+    /// redeems what it served later (the witness's voucher has its own deadline); `maxAmount` bounds
+    /// what a grant can ever cost the customer, before or after expiry.
+    function redeemProbes(
+        ProbeGrant calldata g,
+        bytes calldata customerSignature,
+        Voucher calldata v,
+        bytes calldata witnessSignature
+    ) external nonReentrant returns (uint256 paidNow) {
+        uint256 leaseId = v.leaseId;
+        LeaseData storage l = _lease(leaseId);
+        uint256 budget = l.budget;
+        if (budget & OPEN == 0) _requireRedeemable(leaseId, l);
+        address provider = l.provider;
+        if (msg.sender != provider) revert SettlementNotProvider(msg.sender, provider);
+        if (g.leaseId != leaseId) revert SettlementProbeLeaseMismatch(g.leaseId, leaseId);
+        address witness = g.witness;
+        uint256 cumulative = v.cumulativeAmount;
+        paidNow = cumulative - _checkProbe(g, customerSignature, v, witnessSignature, l.customer);
+        // The rest of the budget the customer's vouchers have not released; budget & ~OPEN >= paid.
+        uint256 available = (budget & ~uint256(OPEN)) - l.paid;
+        if (paidNow > available) revert SettlementProbeOverBudget(paidNow, available);
+        _probePaid[leaseId][witness] = cumulative;
+        // paidNow <= budget & ~OPEN, so the open bit is kept.
+        l.budget = uint96(budget - paidNow);
+        emit ProbesRedeemed(leaseId, witness, v.firstNonce, v.lastNonce, v.requestHead, cumulative, paidNow);
+        token.safeTransfer(provider, paidNow);
+    }
+
+    /// @inheritdoc ISettlement
     function collect(uint256 leaseId) external nonReentrant returns (uint256 amount) {
         LeaseData storage l = _lease(leaseId);
         if (l.status == LeaseStatus.None) revert SettlementUnknownLease(leaseId);
@@ -384,6 +423,16 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ISettlement
+    function probeGrantDigest(ProbeGrant calldata g) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(PROBE_GRANT_TYPEHASH, g)));
+    }
+
+    /// @inheritdoc ISettlement
+    function probePaid(uint256 leaseId, address witness) external view returns (uint256) {
+        return _probePaid[leaseId][witness];
+    }
+
+    /// @inheritdoc ISettlement
     function chainHeads(CallRecord[] calldata records) external pure returns (bytes32 requestHead, bytes32 recordHead) {
         if (records.length == 0) return (bytes32(0), bytes32(0));
         return _chainHeads(records, records[0].nonce);
@@ -485,6 +534,31 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         _requireVoucherSigner(voucherDigest(v), signature, customer);
     }
 
+    /// @dev The checks of {redeemProbes} on the grant and the witness's voucher (the lease, its state and
+    /// the caller are checked before); returns what the witness's vouchers have been paid so far.
+    function _checkProbe(
+        ProbeGrant calldata g,
+        bytes calldata customerSignature,
+        Voucher calldata v,
+        bytes calldata witnessSignature,
+        address customer
+    ) private view returns (uint256 before) {
+        address witness = g.witness;
+        // A customer-signed voucher would otherwise pay once through `redeem` and once here.
+        if (witness == customer) revert SettlementWitnessIsCustomer(witness);
+        _requireVoucherSigner(probeGrantDigest(g), customerSignature, customer);
+        uint64 first = v.firstNonce;
+        uint64 last = v.lastNonce;
+        if (last < first) revert SettlementBadRange(first, last);
+        if (last - first >= MAX_BATCH) revert SettlementBatchTooLarge(uint256(last - first) + 1, MAX_BATCH);
+        if (block.timestamp > v.deadline) revert SettlementVoucherExpired(v.deadline);
+        uint256 cumulative = v.cumulativeAmount;
+        before = _probePaid[v.leaseId][witness];
+        if (cumulative <= before) revert SettlementNothingToRedeem(cumulative, before);
+        if (cumulative > g.maxAmount) revert SettlementProbeOverCap(cumulative, g.maxAmount);
+        _requireVoucherSigner(voucherDigest(v), witnessSignature, witness);
+    }
+
     /// @dev For a lease whose open bit is clear: passes only while it is closed and inside the redeem window.
     function _requireRedeemable(uint256 leaseId, LeaseData storage l) private view {
         LeaseStatus s = l.status;
@@ -500,7 +574,8 @@ contract Settlement is ISettlement, EIP712, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev A voucher's signature: 65 bytes (r, s, v) and the recovered signer must be the customer.
+    /// @dev A voucher's (or a probe grant's) signature: 65 bytes (r, s, v) and the recovered signer must
+    /// be `expected`.
     /// Unlike {_requireSigner} it accepts either s of a signature (both halves recover the same
     /// signer): a voucher is identified by its contents, never by its signature, and what it pays is
     /// bounded by the cumulative amount, so a second form of the same signature gains nothing.

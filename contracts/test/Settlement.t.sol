@@ -1215,6 +1215,13 @@ contract SettlementHandler is SettlementSetup {
     uint256 public answered;
     uint256 public releasedEarly;
     mapping(uint256 leaseId => uint256) public slashedFrom;
+    /// Hidden probes: what redeemProbes paid per lease, the largest cap granted per (lease, witness), and
+    /// counts of payments beyond a grant and of refunds other than budget - everything paid.
+    mapping(uint256 leaseId => uint256) public probesPaid;
+    mapping(uint256 leaseId => mapping(address witness => uint256)) public maxGranted;
+    uint256 public probesOverGranted;
+    uint256 public refundWrong;
+    uint256 internal constant PROBE_WITNESS_KEY = 0x717E55;
 
     constructor() {
         _deploy();
@@ -1260,6 +1267,29 @@ contract SettlementHandler is SettlementSetup {
 
     function collect(uint256 seed) external {
         try settlement.collect(_lease(seed)) {} catch {}
+    }
+
+    /// The provider redeems a witness's probe voucher under a customer grant (one of two witnesses,
+    /// caps and amounts random; sometimes the witness forges the grant).
+    function redeemProbes(uint256 seed) external {
+        uint256 leaseId = _lease(seed);
+        uint256 key = PROBE_WITNESS_KEY + (seed >> 8) % 2;
+        address w = vm.addr(key);
+        bool forged = (seed >> 16) % 8 == 0;
+        ISettlement.ProbeGrant memory g =
+            ISettlement.ProbeGrant(leaseId, w, 1, 10, (seed >> 24) % (BUDGET / 3), uint64(block.timestamp + 50));
+        bytes memory gs = _sign(forged ? key : CUSTOMER_KEY, settlement.probeGrantDigest(g));
+        uint256 amount = settlement.probePaid(leaseId, w) + (seed >> 128) % (BUDGET / 8);
+        uint64 first = uint64(seed >> 64) % 1000;
+        ISettlement.Voucher memory v =
+            ISettlement.Voucher(leaseId, first, first, bytes32(seed), amount, uint64(block.timestamp + 50));
+        bytes memory vs = _signVoucher(key, v);
+        vm.prank(provider);
+        try settlement.redeemProbes(g, gs, v, vs) returns (uint256 p) {
+            probesPaid[leaseId] += p;
+        } catch {}
+        if (!forged && g.maxAmount > maxGranted[leaseId][w]) maxGranted[leaseId][w] = g.maxAmount;
+        if (settlement.probePaid(leaseId, w) > maxGranted[leaseId][w]) probesOverGranted++;
     }
 
     function openClaim(uint256 seed) external {
@@ -1337,7 +1367,12 @@ contract SettlementHandler is SettlementSetup {
 
     function settle(uint256 seed) external {
         uint256 leaseId = _lease(seed);
-        try settlement.settle(leaseId) {} catch {}
+        uint256 before = token.balanceOf(customer);
+        try settlement.settle(leaseId) returns (uint256 refunded) {
+            ISettlement.Lease memory l = settlement.lease(leaseId);
+            uint256 expected = BUDGET - l.paid - probesPaid[leaseId];
+            if (refunded != expected || token.balanceOf(customer) - before != expected) refundWrong++;
+        } catch {}
         if (registry.released(leaseId) && settlement.lease(leaseId).status != ISettlement.LeaseStatus.Settled) {
             releasedEarly++;
         }
@@ -1394,6 +1429,19 @@ contract SettlementInvariantTest is TestBase {
             assertLe(l.collected, l.paid, "collected <= paid");
             assertLe(l.paid, l.budget, "paid <= budget");
             assertEq(handler.batchSum(id), l.paid, "sum of batches = paid");
+        }
+    }
+
+    /// Probe payments come out of the budget (budget + probes = the escrow), never exceed the largest
+    /// cap the customer granted the witness, and settle refunds exactly escrow - paid - probes.
+    function invariant_probesWithinGrantsAndBudget() public view {
+        (, Settlement settlement,) = handler.books();
+        assertEq(handler.probesOverGranted(), 0, "probes paid beyond a grant");
+        assertEq(handler.refundWrong(), 0, "refund other than budget - everything paid");
+        for (uint256 id = 1; id <= 2; ++id) {
+            ISettlement.Lease memory l = settlement.lease(id);
+            assertEq(uint256(l.budget) + handler.probesPaid(id), 100e18, "budget + probes = escrow");
+            assertLe(uint256(l.paid) + handler.probesPaid(id), 100e18, "everything paid within the escrow");
         }
     }
 

@@ -14,7 +14,8 @@ interface VmJsonString {
     function parseJsonString(string calldata json, string calldata key) external pure returns (string memory);
 }
 
-/// @notice Checks the shared vectors generated from protocol/typed-data.ts and protocol/registration.ts
+/// @notice Checks the shared vectors generated from protocol/typed-data.ts, protocol/registration.ts and
+/// protocol/probe-grant.ts
 /// (test/contracts-typed-data.test.ts writes contracts/test/typed-data.vectors.json).
 contract TypedDataTest is TestBase {
     string internal json;
@@ -107,6 +108,29 @@ contract TypedDataTest is TestBase {
             (bytes32 requestHead, bytes32 recordHead) = s.chainHeads(rs);
             assertEq(requestHead, vm.parseJsonBytes32(json, string.concat(base, ".requestHead")), "request head");
             assertEq(recordHead, vm.parseJsonBytes32(json, string.concat(base, ".recordHead")), "record head");
+        }
+    }
+
+    /// Settlement.probeGrantDigest equals probe-grant.ts for every vector (edge values, a zero witness),
+    /// and the customer's signature recovers.
+    function test_vectors_probeGrantDigests() public {
+        uint256 n = vm.parseJsonUint(json, ".probeGrantCount");
+        assertTrue(n > 0, "probe grant vectors");
+        address customer = vm.parseJsonAddress(json, ".customer");
+        for (uint256 i = 0; i < n; ++i) {
+            ISettlement s = _at("probeGrants", i);
+            ISettlement.ProbeGrant memory g = ISettlement.ProbeGrant({
+                leaseId: vm.parseJsonUint(json, _key("probeGrants", i, "leaseId")),
+                witness: vm.parseJsonAddress(json, _key("probeGrants", i, "witness")),
+                epoch: uint32(vm.parseJsonUint(json, _key("probeGrants", i, "epoch"))),
+                maxCalls: uint32(vm.parseJsonUint(json, _key("probeGrants", i, "maxCalls"))),
+                maxAmount: vm.parseJsonUint(json, _key("probeGrants", i, "maxAmount")),
+                expiry: uint64(vm.parseJsonUint(json, _key("probeGrants", i, "expiry")))
+            });
+            bytes32 digest = s.probeGrantDigest(g);
+            assertEq(digest, vm.parseJsonBytes32(json, _key("probeGrants", i, "digest")), "probe grant digest");
+            bytes memory sig = vm.parseJsonBytes(json, _key("probeGrants", i, "signature"));
+            assertEq(ECDSA.recover(digest, sig), customer, "probe grant signer");
         }
     }
 

@@ -12,6 +12,9 @@ pragma solidity ^0.8.28;
 /// `Receipt` for that batch plus its call records (this contract recomputes both hash chains), or the
 /// lease's collateral is slashed by at most what that batch paid (and `claimSlash`) for the customer.
 /// `settle` ends the lease after the redeem window and every claim, and releases the collateral.
+/// Hidden probes: the customer signs a `ProbeGrant` per witness; the provider redeems the witness's
+/// own vouchers for its probe calls against the lease budget, within the grant's cumulative cap
+/// ({redeemProbes}).
 /// Typed data and chains equal `protocol/typed-data.ts`.
 interface ISettlement {
     /// @notice EIP-712 `Voucher`, signed by the customer's wallet.
@@ -22,6 +25,21 @@ interface ISettlement {
         bytes32 requestHead;
         uint256 cumulativeAmount;
         uint64 deadline;
+    }
+
+    /// @notice EIP-712 `ProbeGrant`, signed by the lease's customer: `witness` may send hidden probes
+    /// on lease `leaseId`, paid from the lease budget. `maxAmount` caps what the witness's own vouchers
+    /// may release on this lease in total (cumulative over every grant to that witness; a later grant
+    /// states a larger total). `epoch`, `maxCalls` and `expiry` bind the executor, which accepts probes
+    /// under the grant only in that epoch, before expiry and at most `maxCalls` of them; the contract
+    /// does not check them.
+    struct ProbeGrant {
+        uint256 leaseId;
+        address witness;
+        uint32 epoch;
+        uint32 maxCalls;
+        uint256 maxAmount;
+        uint64 expiry;
     }
 
     /// @notice EIP-712 `Receipt`, signed by the enclave identity key registered for the lease.
@@ -114,11 +132,26 @@ interface ISettlement {
     error SettlementBudgetTooLarge(uint256 budget, uint256 max);
     error SettlementZeroCustomer();
     error SettlementLeaseIdTooLarge(uint256 leaseId);
+    error SettlementProbeLeaseMismatch(uint256 grantLeaseId, uint256 voucherLeaseId);
+    error SettlementWitnessIsCustomer(address witness);
+    error SettlementProbeOverCap(uint256 cumulativeAmount, uint256 maxAmount);
+    /// @dev `available` is the lease budget less what the customer's vouchers have released.
+    error SettlementProbeOverBudget(uint256 amount, uint256 available);
 
     event LeaseOpened(uint256 indexed leaseId, address indexed customer, address indexed provider, address enclave, uint256 budget);
     event LeaseClosed(uint256 indexed leaseId, uint64 redeemUntil);
     event PaymentCollected(uint256 indexed leaseId, address indexed provider, uint256 amount);
     event VoucherRedeemed(uint256 indexed leaseId, uint64 firstNonce, uint64 lastNonce, bytes32 requestHead, uint256 cumulativeAmount, uint256 paidNow);
+    /// @dev `cumulativeAmount` is the witness's voucher total on this lease; `paidNow` went to the provider.
+    event ProbesRedeemed(
+        uint256 indexed leaseId,
+        address indexed witness,
+        uint64 firstNonce,
+        uint64 lastNonce,
+        bytes32 requestHead,
+        uint256 cumulativeAmount,
+        uint256 paidNow
+    );
     event LeaseSettled(uint256 indexed leaseId, uint256 paid, uint256 refunded);
     event ClaimOpened(uint256 indexed claimId, uint256 indexed leaseId, uint64 nonce, uint64 deadline, uint256 compensation);
     event ClaimAnswered(uint256 indexed claimId, uint256 indexed leaseId, bytes32 recordHead);
@@ -138,6 +171,20 @@ interface ISettlement {
     /// @notice The lease's provider releases `cumulativeAmount - paid` (> 0) to itself against a
     /// customer-signed voucher and records the batch; {collect} transfers it.
     function redeem(Voucher calldata voucher, bytes calldata customerSignature) external returns (uint256 paidNow);
+
+    /// @notice The lease's provider is paid for a witness's hidden probes: `voucher` is signed by
+    /// `grant.witness` (in its own cumulative amounts on this lease), `grant` by the lease's customer,
+    /// who must not be the witness. Pays `cumulativeAmount - probePaid(lease, witness)` (> 0, with
+    /// `cumulativeAmount <= grant.maxAmount`) out of the lease budget: the budget shrinks by that
+    /// amount, which must leave it at least what the customer's vouchers have released, and the amount
+    /// is transferred to the provider at once. Same lease, range, deadline and redeem-window rules as
+    /// {redeem}; no batch is recorded (probe batches cannot be claimed).
+    function redeemProbes(
+        ProbeGrant calldata grant,
+        bytes calldata customerSignature,
+        Voucher calldata voucher,
+        bytes calldata witnessSignature
+    ) external returns (uint256 paidNow);
 
     /// @notice Transfers everything released and not yet collected to the lease's provider; anyone may call.
     function collect(uint256 leaseId) external returns (uint256 amount);
@@ -163,6 +210,9 @@ interface ISettlement {
 
     function voucherDigest(Voucher calldata voucher) external view returns (bytes32);
     function receiptDigest(Receipt calldata receipt) external view returns (bytes32);
+    function probeGrantDigest(ProbeGrant calldata grant) external view returns (bytes32);
+    /// @notice What {redeemProbes} has paid on `leaseId` for `witness`'s vouchers (their cumulative amount).
+    function probePaid(uint256 leaseId, address witness) external view returns (uint256);
     function chainHeads(CallRecord[] calldata records) external pure returns (bytes32 requestHead, bytes32 recordHead);
     function lease(uint256 leaseId) external view returns (Lease memory);
     function claim(uint256 claimId) external view returns (Claim memory);
