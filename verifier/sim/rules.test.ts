@@ -22,8 +22,10 @@ const P: GameParams = {
   staleGrace: 7 * 86400,
 };
 
-const close = (xs: readonly number[], ys: readonly number[]) =>
-  xs.forEach((x, i) => expect(x).toBeCloseTo(ys[i]!, 9));
+const close = (xs: readonly number[], ys: readonly number[]) => {
+  expect(xs).toHaveLength(ys.length);
+  for (const [i, x] of xs.entries()) expect(x).toBeCloseTo(ys[i]!, 9);
+};
 
 describe('WitnessPool.finalize payoffs', () => {
   it('3 violation reports against 2 Ok: Unavailable, slash of half the collateral, reporters share a quarter', () => {
