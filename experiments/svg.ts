@@ -24,6 +24,8 @@ export interface LineChart {
 export interface BarChart {
   readonly title: string;
   readonly yLabel: string;
+  /** Under the categories (optional). */
+  readonly xLabel?: string;
   /** Category labels along x. */
   readonly categories: readonly string[];
   /** One value per category and group. */
@@ -159,7 +161,7 @@ export function barChart(c: BarChart): string {
   const span = hiRaw - lo > 0 ? (hiRaw - lo) * 1.05 : 1;
   const hi = lo + span;
   const ty = (y: number) => M.top + ph - ((y - lo) / (hi - lo)) * ph;
-  const out = frame(c.title, '', c.yLabel);
+  const out = frame(c.title, c.xLabel ?? '', c.yLabel);
   for (const v of niceTicks(lo, hi)) {
     out.push(
       `<line x1="${M.left - 5}" y1="${f(ty(v))}" x2="${M.left + pw}" y2="${f(ty(v))}" stroke="#e0e0e0"/>`,

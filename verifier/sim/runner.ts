@@ -57,8 +57,16 @@ export function runEpoch(
   const members = drawCommittee(rng, pool.length, p.committeeSize);
   const strategies = members.map((i) => pool[i]!);
   const reality = epochReality(rng, lease.provider, m);
+  const informed = strategies.filter((s) => s === 'informed').length;
   const reveals = strategies.map((s) =>
-    reveal(s, () => observeEpoch(rng, lease.provider, reality, m), lease.cartel, m.epochS),
+    reveal(
+      s,
+      () => observeEpoch(rng, lease.provider, reality, m),
+      lease.cartel,
+      m.epochS,
+      informed,
+      p.majority,
+    ),
   );
   const reports = reveals.map((r) => r.report);
   // Market.onRoundSettled counts the report only while the lease is Fulfilling.
@@ -103,7 +111,7 @@ export function runEpoch(
 /** A pool of `size` witnesses with the given strategy shares (rounded; the rest honest), in order. */
 export function makePool(size: number, shares: Partial<Record<Strategy, number>>): Strategy[] {
   const pool: Strategy[] = [];
-  for (const s of ['lazy', 'colluding', 'absent'] as const) {
+  for (const s of ['lazy', 'colluding', 'informed', 'absent'] as const) {
     const k = Math.round((shares[s] ?? 0) * size);
     for (let i = 0; i < k; i++) pool.push(s);
   }

@@ -7,12 +7,16 @@ import type { Report } from './rules.js';
  * - lazy: Ok, without checking (docs/contracts.md, "Lazy witnesses");
  * - colluding: what the cartel's provider wants — Ok for a provider of the cartel (however it
  *   served), a violation (Unavailable) against any other provider, to convict it and share the slash;
+ * - informed: a cartel member that uses what the chain tells it: WitnessPool.drawCommittee emits the
+ *   members (CommitteeDrawn) before anyone commits, so the cartel knows whether it holds M seats. It
+ *   reports a violation against a non-cartel provider only when it does (else Ok, as the honest
+ *   majority will), and Ok for the cartel's provider;
  * - absent: commits nothing or does not reveal (WitnessPool: no reveal).
  */
 
-export type Strategy = 'honest' | 'lazy' | 'colluding' | 'absent';
+export type Strategy = 'honest' | 'lazy' | 'colluding' | 'informed' | 'absent';
 
-export const STRATEGIES: readonly Strategy[] = ['honest', 'lazy', 'colluding', 'absent'];
+export const STRATEGIES: readonly Strategy[] = ['honest', 'lazy', 'colluding', 'informed', 'absent'];
 
 export interface Revealed {
   readonly report: Report;
@@ -22,13 +26,16 @@ export interface Revealed {
 
 /**
  * The member's reveal. `observe` runs the honest measurement (only honest members call it);
- * `cartelProvider` says whether the provider is the colluding witnesses' ally.
+ * `cartelProvider` says whether the provider is the colluding witnesses' ally; `informedSeats` is the
+ * number of informed cartel members in the committee, `majority` the round's M.
  */
 export function reveal(
   strategy: Strategy,
   observe: () => Observation,
   cartelProvider: boolean,
   epochS: number,
+  informedSeats = 0,
+  majority = Number.POSITIVE_INFINITY,
 ): Revealed {
   switch (strategy) {
     case 'honest': {
@@ -42,6 +49,10 @@ export function reveal(
       return cartelProvider
         ? { report: 'Ok', violationAt: epochS }
         : { report: 'Unavailable', violationAt: 0 };
+    case 'informed':
+      return !cartelProvider && informedSeats >= majority
+        ? { report: 'Unavailable', violationAt: 0 }
+        : { report: 'Ok', violationAt: epochS };
     case 'absent':
       return { report: 'NoReveal', violationAt: epochS };
   }
