@@ -351,6 +351,8 @@ function capture(log: (s: string) => void) {
 
 interface IncomeCell {
   readonly perSeat: Record<Strategy, number>;
+  /** Standard error of perSeat. */
+  readonly se: Record<Strategy, number>;
   readonly seats: Record<Strategy, number>;
   readonly outcomes: Record<string, number>;
 }
@@ -369,11 +371,12 @@ function income(m: MeasurementModel, log: (s: string) => void) {
     { name: 'honest 80 %, lazy 20 %', shares: { lazy: 0.2 } },
   ];
   const cheatShares = [0, 0.1, 0.3, 0.5];
-  const epochs = 10_000;
+  const epochs = 30_000;
   const out = populations.map((pop) => {
     const pool = makePool(200, pop.shares);
     const cells = cheatShares.map((c): IncomeCell & { cheatShare: number } => {
       const sum = Object.fromEntries(STRATEGIES.map((s) => [s, 0])) as Record<Strategy, number>;
+      const sumSq = Object.fromEntries(STRATEGIES.map((s) => [s, 0])) as Record<Strategy, number>;
       const seats = Object.fromEntries(STRATEGIES.map((s) => [s, 0])) as Record<Strategy, number>;
       const outcomes: Record<string, number> = {};
       for (let e = 0; e < epochs; e++) {
@@ -391,13 +394,22 @@ function income(m: MeasurementModel, log: (s: string) => void) {
         outcomes[key] = (outcomes[key] ?? 0) + 1;
         r.strategies.forEach((s, i) => {
           sum[s] += r.payoffs[i]!;
+          sumSq[s] += r.payoffs[i]! ** 2;
           seats[s] += 1;
         });
       }
       const perSeat = Object.fromEntries(
         STRATEGIES.map((s) => [s, seats[s] > 0 ? sum[s] / seats[s] : Number.NaN]),
       ) as Record<Strategy, number>;
-      return { cheatShare: c, perSeat, seats, outcomes };
+      const se = Object.fromEntries(
+        STRATEGIES.map((s) => {
+          const n = seats[s];
+          if (n < 2) return [s, Number.NaN];
+          const mean = sum[s] / n;
+          return [s, Math.sqrt(Math.max(0, sumSq[s] / n - mean * mean) / (n - 1))];
+        }),
+      ) as Record<Strategy, number>;
+      return { cheatShare: c, perSeat, se, seats, outcomes };
     });
     log(`(4) income: ${pop.name}: ${cheatShares.length} provider mixes × ${epochs} epochs`);
     return { population: pop.name, shares: pop.shares, cells };
@@ -636,7 +648,7 @@ function report(r: Results): string {
     );
     for (const c of p.cells)
       L.push(
-        `| ${pct(c.cheatShare, 0)} | ${strategies.map((s) => c.perSeat[s].toFixed(4)).join(' | ')} | ${Object.entries(
+        `| ${pct(c.cheatShare, 0)} | ${strategies.map((s) => `${c.perSeat[s].toFixed(4)} ± ${c.se[s].toFixed(4)}`).join(' | ')} | ${Object.entries(
           c.outcomes,
         )
           .sort()
@@ -646,7 +658,7 @@ function report(r: Results): string {
     L.push('');
   });
   L.push(
-    "DFS per seat-epoch (a member's payoff in the rounds it sat in, averaged). Each epoch is a fresh lease at full collateral, so a conviction's slash share (a one-off per lease) is counted in the epoch it happens: the honest column is large because it collects the shares of convicting cheaters.",
+    "DFS per seat-epoch (a member's payoff in the rounds it sat in, averaged) ± its standard error. Each epoch is a fresh lease at full collateral, so a conviction's slash share (a one-off per lease) is counted in the epoch it happens: the honest column is large because it collects the shares of convicting cheaters.",
     '',
     dominated.text,
     '',
