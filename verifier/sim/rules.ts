@@ -1,8 +1,10 @@
 /*
  * The contracts' rules for one round and one epoch, as plain functions over numbers (token amounts in
  * DFS as floating point; the contracts use integer wei, which only changes rounding in the last
- * digit). Each function names the function of contracts/src it mirrors; nothing here is a rule of its
- * own. Parameters are passed in (experiments/ reads them from contracts/deploy.ts DEFAULT_PARAMS).
+ * digit). Each function names the function it mirrors, in contracts/src/WitnessPool.sol (WitnessPool.*),
+ * contracts/src/Market.sol (Market.*) or contracts/src/Registry.sol (Registry.*); nothing here is a
+ * rule of its own. Parameters are passed in (experiments/ reads them from contracts/deploy.ts
+ * DEFAULT_PARAMS).
  */
 
 /** IWitnessPool.Verdict. */
