@@ -3,9 +3,9 @@ import type { Prng } from './prng.js';
 /*
  * The committee draw and the chance that an adversary holds a majority of it. WitnessPool._select
  * (contracts/src/WitnessPool.sol) fills the N seats by rejection sampling over the positions of the
- * eligible list frozen at the request, rejecting positions already chosen: with a static list that is a uniform draw of N distinct
- * witnesses, i.e. without replacement (the fallback scan only runs when 4·N random draws did not fill
- * the seats, which cannot happen when no witness joined after the request).
+ * eligible list frozen at the request, rejecting positions already chosen: with a static list that
+ * is a uniform draw of N distinct witnesses, i.e. without replacement (the fallback scan only runs
+ * when 4·N random draws did not fill the seats, which a static list makes vanishingly rare).
  */
 
 /** N distinct positions of an eligible list of `eligible` witnesses (WitnessPool._select). */
