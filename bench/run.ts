@@ -5,6 +5,7 @@ import { benchAttestation } from './attestation.js';
 import { benchRuntime } from './runtime.js';
 import type { Section } from './section.js';
 import { benchSession } from './session.js';
+import { spliceSection } from './splice.js';
 
 /*
  * `npm run bench [-- <section>…]`: runs the named benchmark sections (all when none is named), writes
@@ -22,18 +23,6 @@ const SECTIONS: Readonly<Record<string, () => Promise<Section>>> = {
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_DIR = join(repoRoot, 'bench', 'results');
 const DOC = join(repoRoot, 'docs', 'benchmarks.md');
-
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** `doc` with the section's marked part replaced, or the marked part appended when it is not there yet. */
-export function spliceSection(doc: string, name: string, markdown: string): string {
-  const open = `<!-- bench:${name} -->`;
-  const close = `<!-- /bench:${name} -->`;
-  const block = `${open}\n${markdown.trim()}\n${close}`;
-  const re = new RegExp(`${escapeRe(open)}[\\s\\S]*?${escapeRe(close)}`);
-  if (re.test(doc)) return doc.replace(re, () => block);
-  return `${doc.trimEnd()}\n\n${block}\n`;
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2).filter((a) => a !== '--');

@@ -18,6 +18,7 @@ export const TOP_FOLDERS = [
   'test',
   'docs',
   'bench',
+  'experiments',
   'examples',
 ] as const;
 export type Folder = (typeof TOP_FOLDERS)[number];
@@ -37,6 +38,7 @@ export const ALLOWED: Readonly<Record<Folder, readonly string[]>> = {
   cli: EVERYTHING,
   test: EVERYTHING,
   bench: EVERYTHING,
+  experiments: EVERYTHING,
   docs: [],
   examples: [],
 };
