@@ -32,6 +32,8 @@ const NR = 4;
 /** Bytes of packed B a block of B panels may take, so that it stays in cache while A streams past. */
 const B_BLOCK_BYTES = 512 * 1024;
 const PAGE = 65_536;
+/** Workers that may die in a row before becoming ready, before the engine gives up. */
+const MAX_START_FAILURES = 3;
 const WASM_URL = new URL('./matmul.wasm', import.meta.url);
 const WORKER_URL = new URL('./matmul-worker.mjs', import.meta.url);
 
@@ -114,6 +116,8 @@ type Call = readonly [string, ...number[]];
 /** One worker and the one message it may have in flight. */
 class Slot {
   worker: Worker;
+  /** Whether the current worker has reported ready (instantiated and warmed up). */
+  started = false;
   private pending: { id: number; resolve: () => void; reject: (e: Error) => void } | undefined;
   private nextId = 1;
 
@@ -147,12 +151,14 @@ class Slot {
 
   /** Replaces a dead worker with a fresh one (not awaited: its first job waits in its queue). */
   respawn(): void {
+    this.started = false;
     this.worker = this.attach(this.spawn());
   }
 
   private attach(w: Worker): Worker {
     w.on('message', (m: { type?: 'ready'; id?: number; ok?: boolean; message?: string }) => {
       if (w !== this.worker) return;
+      if (m.type === 'ready') this.started = true;
       const p = this.pending;
       if (p === undefined) return;
       if (m.type === 'ready' && p.id === 0) {
@@ -179,6 +185,9 @@ class WasmMatmulEngine implements MatmulEngine {
   private readonly slots: Slot[];
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Set when workers keep dying before they are ready: every later product is refused with it. */
+  private broken: EnclaveHostError | undefined;
+  private startFailures = 0;
 
   constructor(module: CompiledModule, workers: number) {
     this.memory = new wasmJs.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
@@ -225,17 +234,36 @@ class WasmMatmulEngine implements MatmulEngine {
 
   private died(slot: Slot, e: Error): void {
     if (this.closed) return;
-    slot.fail(
-      new EnclaveHostError('RUNTIME_WORKER_FAILED', `matmul worker died: ${e.message}`, undefined, e),
+    const error = new EnclaveHostError(
+      'RUNTIME_WORKER_FAILED',
+      `matmul worker died: ${e.message}`,
+      undefined,
+      e,
     );
+    slot.fail(error);
+    this.startFailures = slot.started ? 0 : this.startFailures + 1;
+    if (this.startFailures >= MAX_START_FAILURES) {
+      this.broken = error;
+      return;
+    }
     slot.respawn();
   }
 
   private async product(n: number, a: Uint8Array, b: Uint8Array): Promise<Int32Array> {
     if (this.closed) throw new EnclaveHostError('RUNTIME_CLOSED', 'the matmul engine is closed');
+    if (this.broken !== undefined) throw this.broken;
     const l = matmulLayout(n);
     const have = this.memory.buffer.byteLength;
-    if (have < l.bytes) this.memory.grow(Math.ceil((l.bytes - have) / PAGE));
+    try {
+      if (have < l.bytes) this.memory.grow(Math.ceil((l.bytes - have) / PAGE));
+    } catch (e) {
+      throw new EnclaveHostError(
+        'RUNTIME_WORKER_FAILED',
+        `cannot grow the matmul memory to ${l.bytes} bytes`,
+        undefined,
+        e,
+      );
+    }
     this.stage(l, a, b);
     const w = this.slots.length;
     const share = (count: number, i: number) => [
