@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { type MatmulEngine, startMatmulEngine } from '../enclave-host/challenge/engine.js';
+import { readFileSync } from 'node:fs';
+import { type MatmulEngine, matmulLayout, startMatmulEngine } from '../enclave-host/challenge/engine.js';
 import { expandChallengeMatrices } from '../protocol/challenge-matrices.js';
 import { freivalds } from '../verifier/freivalds.js';
 import { finishMachineInfo, machineInfo, machineMarkdown } from './machine.js';
@@ -12,6 +13,8 @@ import type { Section } from './section.js';
  *   best of a few after warm-up, including staging, packing and copying C out) on 1 and 2 workers,
  *   beside a naive JavaScript triple loop (i-k-j, typed arrays) and numpy's matmul (OpenBLAS, f64) on
  *   one core, when `python3 -c "import numpy"` works;
+ * - kernel: matmul.wasm alone on this thread (pack and multiply, no staging, no copy of C, no
+ *   workers), to separate the kernel's speed from what moving bytes costs around it;
  * - witness: the witness's CPU for Freivalds (verifier/freivalds.ts, k = 2) on the product, over the
  *   executor's CPU for the product on 1 worker (process CPU time, all threads), and the witness's
  *   cost to expand A and B from the seed (protocol/challenge-matrices.ts), for scale.
@@ -115,6 +118,62 @@ async function matmulRows(
   return rows;
 }
 
+interface KernelExports {
+  pack_a(src: number, dst: number, kc: number, p0: number, p1: number): void;
+  pack_b(src: number, dst: number, kc: number, ldb: number, q0: number, q1: number): void;
+  matmul(
+    a: number,
+    b: number,
+    c: number,
+    kc: number,
+    ldc: number,
+    p0: number,
+    p1: number,
+    nq: number,
+    qb: number,
+  ): void;
+}
+interface WasmJs {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: KernelExports };
+  Memory: new (d: { initial: number; maximum: number; shared: true }) => { buffer: SharedArrayBuffer };
+}
+
+export interface KernelRow {
+  readonly n: number;
+  readonly packMs: number;
+  readonly kernelGflops: number;
+}
+
+/** The kernel alone, laid out as the engine lays it out (one thread, B blocks of 512 KiB). */
+async function kernelRows(sizes: readonly number[]): Promise<KernelRow[]> {
+  const wasm = (globalThis as unknown as { WebAssembly: WasmJs }).WebAssembly;
+  const module = new wasm.Module(
+    readFileSync(new URL('../enclave-host/challenge/matmul.wasm', import.meta.url)),
+  );
+  const rows: KernelRow[] = [];
+  for (const n of sizes) {
+    const l = matmulLayout(n);
+    const memory = new wasm.Memory({ initial: Math.ceil(l.bytes / 65_536), maximum: 4096, shared: true });
+    const k = new wasm.Instance(module, { env: { memory } }).exports;
+    const { a, b } = factors(n);
+    const u8 = new Uint8Array(memory.buffer);
+    const kp = l.kc * 8;
+    for (let i = 0; i < n; i++) u8.set(a.subarray(i * n, i * n + n), l.stageA + i * kp);
+    for (let i = 0; i < n; i++) u8.set(b.subarray(i * n, i * n + n), l.stageB + i * l.ldb);
+    const pack = () => {
+      k.pack_a(l.stageA, l.aOff, l.kc, 0, l.np);
+      k.pack_b(l.stageB, l.bOff, l.kc, l.ldb, 0, l.nq);
+    };
+    const packMs = await bestMs(pack, 5, 20);
+    const qb = Math.max(1, Math.floor((512 * 1024) / (4 * l.kc * 16)));
+    const mulMs = await bestMs(() => k.matmul(l.aOff, l.bOff, l.cOff, l.kc, l.ldc, 0, l.np, l.nq, qb), 5, 20);
+    rows.push({ n, packMs: round(packMs, 3), kernelGflops: round(gflops(n, mulMs)) });
+    console.log(`witness: kernel n = ${n}`, rows.at(-1));
+  }
+  return rows;
+}
+
 export interface WitnessRow {
   readonly n: number;
   readonly executorCpuMs: number;
@@ -172,6 +231,20 @@ function matmulMarkdown(rows: readonly MatmulRow[]): string {
   return [...lines, ...(notes.length > 0 ? ['', `numpy skipped: ${notes.join('; ')}.`] : [])].join('\n');
 }
 
+function kernelMarkdown(rows: readonly KernelRow[], matmul: readonly MatmulRow[]): string {
+  const lines = [
+    '| n | kernel alone, 1 thread | packing A and B | engine, 1 worker ÷ kernel alone |',
+    '| ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const e = matmul.find((m) => m.n === r.n);
+    lines.push(
+      `| ${r.n} | ${r.kernelGflops} GFLOP/s | ${r.packMs} ms | ${e === undefined ? '—' : pct(e.engine1Gflops / r.kernelGflops)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 function witnessMarkdown(rows: readonly WitnessRow[]): string {
   const lines = [
     '| n | executor CPU (1 worker) | Freivalds k = 2 | witness ÷ executor | expanding A, B from the seed |',
@@ -190,6 +263,7 @@ export async function benchWitness(): Promise<Section> {
   const two = await startMatmulEngine({ workers: 2 });
   try {
     const matmul = await matmulRows({ 1: one, 2: two }, [512, 1024]);
+    const kernel = await kernelRows([512, 1024]);
     const witness = await witnessRows(one, [256, 512, 1024]);
     finishMachineInfo(machine);
     const markdown = [
@@ -204,13 +278,20 @@ export async function benchWitness(): Promise<Section> {
       '',
       matmulMarkdown(matmul),
       '',
+      'The kernel alone (`matmul.wasm` on the bench thread: packing, then the product in place; no workers, ' +
+        'no copies in or out), best of 5 after 20 warm-up runs. The gap to the engine is mostly the result: ' +
+        'each product returns a fresh Int32Array (4n² bytes), and the first touch of fresh memory costs ' +
+        'several ms per MiB in this VM; the engine touches it while the workers compute.',
+      '',
+      kernelMarkdown(kernel, matmul),
+      '',
       'What the witness spends to check a product (process CPU time, best of 3): Freivalds with k = 2 ' +
         "(`verifier/freivalds.ts`, range check included) against the executor's CPU for the product on " +
         'one worker; expanding A and B from the seed (SHAKE256) is shown apart, for scale.',
       '',
       witnessMarkdown(witness),
     ].join('\n');
-    return { name: 'witness', results: { machine, matmul, witness }, markdown };
+    return { name: 'witness', results: { machine, matmul, kernel, witness }, markdown };
   } finally {
     await Promise.all([one.close(), two.close()]);
   }
