@@ -158,7 +158,7 @@ describe('engine life cycle', () => {
 });
 
 describe('matmul.wasm', () => {
-  it('is what matmul.wat compiles to (rebuild: npx tsx enclave-host/challenge/build-matmul.ts)', async () => {
+  it('is what matmul.wat compiles to (rebuild: npm run build:matmul)', async () => {
     const committed = new Uint8Array(await readFile(MATMUL_WASM_URL));
     expect(Buffer.from(committed).equals(Buffer.from(await compileMatmulWat()))).toBe(true);
   });
