@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEnclaveHostError } from '../errors.js';
 import { compileMatmulWat, MATMUL_WASM_URL } from './build-matmul.js';
-import { MAX_MATMUL_N, type MatmulEngine, startMatmulEngine } from './engine.js';
+import { MAX_MATMUL_N, type MatmulEngine, matmulLayout, startMatmulEngine } from './engine.js';
 
 /** The definition: C[i][j] = Σ_k A[i][k]·B[k][j], in plain JavaScript numbers. */
 function naive(n: number, a: Uint8Array, b: Uint8Array): Int32Array {
@@ -162,6 +162,16 @@ describe('engine life cycle', () => {
 });
 
 describe('matmul.wasm', () => {
+  it('lays out n = 32 where matmul-worker.mjs warms up, within its one-page memory', () => {
+    expect(matmulLayout(32)).toMatchObject({ kc: 4, np: 16, nq: 8, ldb: 32, ldc: 128, aOff: 0, bOff: 2048 });
+    expect(matmulLayout(32)).toMatchObject({ cOff: 4096, stageA: 4096, stageB: 5120 });
+    expect(matmulLayout(32).bytes).toBeLessThanOrEqual(65_536);
+  });
+
+  it('fits the largest product in the memory the module declares (4096 pages)', () => {
+    expect(matmulLayout(MAX_MATMUL_N).bytes).toBeLessThanOrEqual(4096 * 65_536);
+  });
+
   it('is what matmul.wat compiles to (rebuild: npm run build:matmul)', async () => {
     const committed = new Uint8Array(await readFile(MATMUL_WASM_URL));
     expect(Buffer.from(committed).equals(Buffer.from(await compileMatmulWat()))).toBe(true);
