@@ -6,6 +6,7 @@ import { benchRuntime } from './runtime.js';
 import type { Section } from './section.js';
 import { benchSession } from './session.js';
 import { spliceSection } from './splice.js';
+import { benchWitness } from './witness.js';
 
 /*
  * `npm run bench [-- <section>…]`: runs the named benchmark sections (all when none is named), writes
@@ -18,6 +19,7 @@ const SECTIONS: Readonly<Record<string, () => Promise<Section>>> = {
   attestation: benchAttestation,
   session: benchSession,
   runtime: benchRuntime,
+  witness: benchWitness,
 };
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,0 +1,298 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type MatmulEngine, matmulLayout, startMatmulEngine } from '../enclave-host/challenge/engine.js';
+import { expandChallengeMatrices } from '../protocol/challenge-matrices.js';
+import { freivalds } from '../verifier/freivalds.js';
+import { finishMachineInfo, machineInfo, machineMarkdown } from './machine.js';
+import type { Section } from './section.js';
+
+/*
+ * `npm run bench -- witness`: what a capacity challenge costs each side.
+ * - matmul: the executor's engine (enclave-host/challenge/engine.ts) in GFLOP/s (2n³ / wall time,
+ *   best of a few after warm-up, including staging, packing and copying C out) on 1 and 2 workers,
+ *   beside a naive JavaScript triple loop (i-k-j, typed arrays) and numpy's matmul (OpenBLAS, f64) on
+ *   one core, when `python3 -c "import numpy"` works;
+ * - kernel: matmul.wasm alone on this thread (pack and multiply, no staging, no copy of C, no
+ *   workers), to separate the kernel's speed from what moving bytes costs around it;
+ * - witness: the witness's CPU for Freivalds (verifier/freivalds.ts, k = 2) on the product, over the
+ *   executor's CPU for the product on 1 worker (process CPU time, all threads), and the witness's
+ *   cost to expand A and B from the seed (protocol/challenge-matrices.ts), for scale.
+ * Each part is a function returning rows, so rows can be added without touching the others.
+ */
+
+const gflops = (n: number, ms: number) => (2 * n ** 3) / (ms * 1e6);
+const round = (x: number, d = 2) => Number(x.toFixed(d));
+
+/** Best wall time of `runs` runs after `warmup` unmeasured ones. */
+async function bestMs(fn: () => Promise<unknown> | unknown, runs: number, warmup: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+/** Process CPU time (user + system, every thread) of one call, in ms. */
+async function cpuMs(fn: () => Promise<unknown> | unknown): Promise<number> {
+  const c0 = process.cpuUsage();
+  await fn();
+  const d = process.cpuUsage(c0);
+  return (d.user + d.system) / 1000;
+}
+
+function factors(n: number) {
+  return expandChallengeMatrices(randomBytes(32), n);
+}
+
+/** C = A·B in the i-k-j order on typed arrays: what a straightforward JavaScript executor would do. */
+export function naiveMultiply(n: number, a: Uint8Array, b: Uint8Array): Int32Array {
+  const c = new Int32Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let k = 0; k < n; k++) {
+      const x = a[i * n + k]!;
+      const row = k * n;
+      const out = i * n;
+      for (let j = 0; j < n; j++) c[out + j]! += x * b[row + j]!;
+    }
+  return c;
+}
+
+const NUMPY_SCRIPT = `
+import sys, time, numpy as np
+n, runs = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(1)
+a = rng.integers(0, 256, (n, n)).astype(np.float64)
+b = rng.integers(0, 256, (n, n)).astype(np.float64)
+a @ b
+best = min((lambda t0: (a @ b, time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(runs))
+print(best * 1000)
+`;
+
+/** numpy's matmul time on one core (OPENBLAS_NUM_THREADS=1), or why it could not be measured. */
+function numpyMs(n: number, runs: number): { ms: number } | { skipped: string } {
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const probe = spawnSync('python3', ['-c', 'import numpy'], { env, encoding: 'utf8' });
+  if (probe.error !== undefined || probe.status !== 0)
+    return { skipped: 'python3 with numpy is not available here' };
+  const r = spawnSync('python3', ['-c', NUMPY_SCRIPT, String(n), String(runs)], { env, encoding: 'utf8' });
+  const ms = Number(r.stdout.trim());
+  if (r.status !== 0 || !Number.isFinite(ms))
+    return { skipped: `numpy run failed: ${r.stderr.trim().slice(-200)}` };
+  return { ms };
+}
+
+export interface MatmulRow {
+  readonly n: number;
+  readonly engine1Gflops: number;
+  readonly engine2Gflops: number;
+  readonly naiveGflops: number;
+  readonly numpyGflops: number | null;
+  readonly numpyNote?: string;
+}
+
+async function matmulRows(
+  engines: Record<1 | 2, MatmulEngine>,
+  sizes: readonly number[],
+): Promise<MatmulRow[]> {
+  const rows: MatmulRow[] = [];
+  for (const n of sizes) {
+    const { a, b } = factors(n);
+    const e1 = await bestMs(() => engines[1].multiply(n, a, b), 5, 2);
+    const e2 = await bestMs(() => engines[2].multiply(n, a, b), 5, 2);
+    const naive = await bestMs(() => naiveMultiply(n, a, b), n >= 1024 ? 1 : 2, 0);
+    const np = numpyMs(n, 5);
+    rows.push({
+      n,
+      engine1Gflops: round(gflops(n, e1)),
+      engine2Gflops: round(gflops(n, e2)),
+      naiveGflops: round(gflops(n, naive)),
+      numpyGflops: 'ms' in np ? round(gflops(n, np.ms)) : null,
+      ...('skipped' in np ? { numpyNote: np.skipped } : {}),
+    });
+    console.log(`witness: matmul n = ${n}`, rows.at(-1));
+  }
+  return rows;
+}
+
+interface KernelExports {
+  pack_a(src: number, dst: number, kc: number, p0: number, p1: number): void;
+  pack_b(src: number, dst: number, kc: number, ldb: number, q0: number, q1: number): void;
+  matmul(
+    a: number,
+    b: number,
+    c: number,
+    kc: number,
+    ldc: number,
+    p0: number,
+    p1: number,
+    nq: number,
+    qb: number,
+  ): void;
+}
+interface WasmJs {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: KernelExports };
+  Memory: new (d: { initial: number; maximum: number; shared: true }) => { buffer: SharedArrayBuffer };
+}
+
+export interface KernelRow {
+  readonly n: number;
+  readonly packMs: number;
+  readonly kernelGflops: number;
+}
+
+/** The kernel alone, laid out as the engine lays it out (one thread, B blocks of 512 KiB). */
+async function kernelRows(sizes: readonly number[]): Promise<KernelRow[]> {
+  const wasm = (globalThis as unknown as { WebAssembly: WasmJs }).WebAssembly;
+  const module = new wasm.Module(
+    readFileSync(new URL('../enclave-host/challenge/matmul.wasm', import.meta.url)),
+  );
+  const rows: KernelRow[] = [];
+  for (const n of sizes) {
+    const l = matmulLayout(n);
+    const memory = new wasm.Memory({ initial: Math.ceil(l.bytes / 65_536), maximum: 4096, shared: true });
+    const k = new wasm.Instance(module, { env: { memory } }).exports;
+    const { a, b } = factors(n);
+    const u8 = new Uint8Array(memory.buffer);
+    const kp = l.kc * 8;
+    for (let i = 0; i < n; i++) u8.set(a.subarray(i * n, i * n + n), l.stageA + i * kp);
+    for (let i = 0; i < n; i++) u8.set(b.subarray(i * n, i * n + n), l.stageB + i * l.ldb);
+    const pack = () => {
+      k.pack_a(l.stageA, l.aOff, l.kc, 0, l.np);
+      k.pack_b(l.stageB, l.bOff, l.kc, l.ldb, 0, l.nq);
+    };
+    const packMs = await bestMs(pack, 5, 20);
+    const qb = Math.max(1, Math.floor((512 * 1024) / (4 * l.kc * 16)));
+    const mulMs = await bestMs(() => k.matmul(l.aOff, l.bOff, l.cOff, l.kc, l.ldc, 0, l.np, l.nq, qb), 5, 20);
+    rows.push({ n, packMs: round(packMs, 3), kernelGflops: round(gflops(n, mulMs)) });
+    console.log(`witness: kernel n = ${n}`, rows.at(-1));
+  }
+  return rows;
+}
+
+export interface WitnessRow {
+  readonly n: number;
+  readonly executorCpuMs: number;
+  readonly freivaldsCpuMs: number;
+  readonly expandCpuMs: number;
+  /** freivaldsCpuMs / executorCpuMs. */
+  readonly ratio: number;
+}
+
+async function witnessRows(engine: MatmulEngine, sizes: readonly number[]): Promise<WitnessRow[]> {
+  const rows: WitnessRow[] = [];
+  for (const n of sizes) {
+    const seed = randomBytes(32);
+    const expandCpuMs = Math.min(
+      ...(await Promise.all([0, 1, 2].map(() => cpuMs(() => expandChallengeMatrices(seed, n))))),
+    );
+    const { a, b } = expandChallengeMatrices(seed, n);
+    let c = await engine.multiply(n, a, b);
+    const executor: number[] = [];
+    for (let i = 0; i < 3; i++) executor.push(await cpuMs(async () => (c = await engine.multiply(n, a, b))));
+    const witness: number[] = [];
+    for (let i = 0; i < 4; i++)
+      witness.push(
+        await cpuMs(() => {
+          if (!freivalds(n, a, b, c, { rounds: 2 }).ok) throw new Error('the engine gave a wrong product');
+        }),
+      );
+    const executorCpuMs = Math.min(...executor);
+    const freivaldsCpuMs = Math.min(...witness.slice(1));
+    rows.push({
+      n,
+      executorCpuMs: round(executorCpuMs),
+      freivaldsCpuMs: round(freivaldsCpuMs),
+      expandCpuMs: round(expandCpuMs),
+      ratio: round(freivaldsCpuMs / executorCpuMs, 4),
+    });
+    console.log(`witness: witness CPU n = ${n}`, rows.at(-1));
+  }
+  return rows;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+
+function matmulMarkdown(rows: readonly MatmulRow[]): string {
+  const lines = [
+    '| n | engine, 1 worker | engine, 2 workers | naive JS (i-k-j) | numpy f64, 1 core | 1 worker ÷ naive | 1 worker ÷ numpy |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows)
+    lines.push(
+      `| ${r.n} | ${r.engine1Gflops} | ${r.engine2Gflops} | ${r.naiveGflops} | ${r.numpyGflops ?? '—'} | ` +
+        `${(r.engine1Gflops / r.naiveGflops).toFixed(1)}× | ${r.numpyGflops === null ? '—' : pct(r.engine1Gflops / r.numpyGflops)} |`,
+    );
+  const notes = [...new Set(rows.flatMap((r) => (r.numpyNote === undefined ? [] : [r.numpyNote])))];
+  return [...lines, ...(notes.length > 0 ? ['', `numpy skipped: ${notes.join('; ')}.`] : [])].join('\n');
+}
+
+function kernelMarkdown(rows: readonly KernelRow[], matmul: readonly MatmulRow[]): string {
+  const lines = [
+    '| n | kernel alone, 1 thread | packing A and B | engine, 1 worker ÷ kernel alone |',
+    '| ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const e = matmul.find((m) => m.n === r.n);
+    lines.push(
+      `| ${r.n} | ${r.kernelGflops} GFLOP/s | ${r.packMs} ms | ${e === undefined ? '—' : pct(e.engine1Gflops / r.kernelGflops)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function witnessMarkdown(rows: readonly WitnessRow[]): string {
+  const lines = [
+    '| n | executor CPU (1 worker) | Freivalds k = 2 | witness ÷ executor | expanding A, B from the seed |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows)
+    lines.push(
+      `| ${r.n} | ${r.executorCpuMs} ms | ${r.freivaldsCpuMs} ms | ${pct(r.ratio)} | ${r.expandCpuMs} ms |`,
+    );
+  return lines.join('\n');
+}
+
+export async function benchWitness(): Promise<Section> {
+  const machine = machineInfo();
+  const one = await startMatmulEngine({ workers: 1 });
+  const two = await startMatmulEngine({ workers: 2 });
+  try {
+    const matmul = await matmulRows({ 1: one, 2: two }, [512, 1024]);
+    const kernel = await kernelRows([512, 1024]);
+    const witness = await witnessRows(one, [256, 512, 1024]);
+    finishMachineInfo(machine);
+    const markdown = [
+      '## Capacity challenges',
+      '',
+      machineMarkdown(machine),
+      '',
+      "The executor's exact product of byte matrices (`enclave-host/challenge/engine.ts`: WebAssembly SIMD, " +
+        '2×4 tiles of `i32x4.dot_i16x8_s`, worker threads on one shared memory), in GFLOP/s = 2n³ / wall time, ' +
+        'best of 5 after 2 warm-up runs, including copying A and B in, packing and copying C out; naive JS: ' +
+        'best of 2 (one run at 1024); numpy: `a @ b` on float64 with `OPENBLAS_NUM_THREADS=1`, best of 5. `bench/witness.ts`.',
+      '',
+      matmulMarkdown(matmul),
+      '',
+      'The kernel alone (`matmul.wasm` on the bench thread: packing, then the product in place; no workers, ' +
+        'no copies in or out), best of 5 after 20 warm-up runs. The gap to the engine is mostly the result: ' +
+        'each product returns a fresh Int32Array (4n² bytes), and the first touch of fresh memory costs ' +
+        'several ms per MiB in this VM; the engine touches it while the workers compute.',
+      '',
+      kernelMarkdown(kernel, matmul),
+      '',
+      'What the witness spends to check a product (process CPU time, best of 3): Freivalds with k = 2 ' +
+        "(`verifier/freivalds.ts`, range check included) against the executor's CPU for the product on " +
+        'one worker; expanding A and B from the seed (SHAKE256) is shown apart, for scale.',
+      '',
+      witnessMarkdown(witness),
+    ].join('\n');
+    return { name: 'witness', results: { machine, matmul, kernel, witness }, markdown };
+  } finally {
+    await Promise.all([one.close(), two.close()]);
+  }
+}
