@@ -1,4 +1,4 @@
-import { shake256 } from '@noble/hashes/sha3.js';
+import { createHash } from 'node:crypto';
 
 /*
  * The matrices of a capacity challenge (ARCHITECTURE.md, "Witness checks"): the witness sends a fresh
@@ -28,7 +28,8 @@ function expand(seed: Uint8Array, label: number, n: number): Uint8Array {
   const input = new Uint8Array(33);
   input.set(seed, 0);
   input[32] = label; // "A" or "B"
-  return shake256(input, { dkLen: n * n });
+  // node:crypto's SHAKE256 (OpenSSL) expands 1 MiB in about a tenth of the time of a JS one.
+  return new Uint8Array(createHash('shake256', { outputLength: n * n }).update(input).digest());
 }
 
 /** The largest entry of A·B for n×n factors with entries 0..255. */
