@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMatmulEngine } from '../enclave-host/challenge/engine.js';
+import { allowListAuthority, type MatmulEngine } from '../enclave-host/executor.js';
+import {
+  CHALLENGE_CLASS_CPU,
+  challengeCommitmentSigner,
+  commitmentFromWire,
+  signChallengeRequest,
+} from '../protocol/challenge.js';
+import { connect, DefaasError, type Session } from '../sdk/index.js';
+import { sessionChallengeChannel } from '../sdk/session/challenge.js';
+import { runChallenge } from '../verifier/challenge.js';
+import { serializeEvidence, verifyEvidence } from '../verifier/evidence.js';
+import { type Harness, type Key, newKey, startExecutor } from './e2e-harness.js';
+
+/*
+ * Capacity challenges against a real executor over gRPC on 127.0.0.1 (docs/witness.md, "Capacity
+ * challenges"): an honest executor passes at a generous claimed rate; a lying engine is caught as
+ * `wrong` and its evidence bundle proves fraud offline; refusals are typed and sealed.
+ */
+
+const CLAIM = 0.05; // GFLOP/s: generous for the naive engine at n ≤ 256
+
+/** An engine that returns a product with one entry changed, while `lie` is set. */
+function lyingEngine(lie: () => boolean): MatmulEngine {
+  let inner: Promise<MatmulEngine> | undefined;
+  return {
+    async multiply(n, a, b) {
+      inner ??= startMatmulEngine();
+      const c = await (await inner).multiply(n, a, b);
+      if (lie()) c[Math.floor((n * n) / 2)]! += 1;
+      return c;
+    },
+    async close() {
+      await (await inner)?.close();
+    },
+  };
+}
+
+describe('capacity challenges against a real executor', () => {
+  let h: Harness;
+  let session: Session;
+  let lie = false;
+  const witness: Key = newKey();
+  const other: Key = newKey();
+  const stranger: Key = newKey();
+
+  beforeAll(async () => {
+    h = await startExecutor({
+      challengeAuthority: allowListAuthority({
+        witnesses: [witness.address, other.address],
+        claimedGflops: CLAIM,
+        epochSeconds: 3600,
+      }),
+      challengeEngine: lyingEngine(() => lie),
+    });
+    session = await connect(h.endpoint, { policy: h.policy });
+  });
+  afterAll(async () => {
+    await session?.close();
+    await h?.stop();
+  });
+
+  const run = (n: number, key = witness, leaseId = 0n) =>
+    runChallenge(sessionChallengeChannel(session), {
+      witnessKey: key.privateKey,
+      leaseId,
+      n,
+      claimedGflops: CLAIM,
+    });
+
+  it('an honest executor passes at n = 128, its commitment signed by the enclave', async () => {
+    const r = await run(128);
+    expect(r.verdict, r.reason).toBe('pass');
+    expect(r.commitMs!).toBeLessThan(r.deadlineMs);
+    expect(r.commitment!.witness).toBe(witness.address);
+    expect(r.evidence).toBeUndefined();
+  });
+
+  it('a lying engine is caught as wrong, and its bundle proves fraud offline; tampering proves nothing', async () => {
+    lie = true;
+    let r: Awaited<ReturnType<typeof run>>;
+    try {
+      r = await run(64);
+    } finally {
+      lie = false;
+    }
+    expect(r.verdict).toBe('wrong');
+    const text = serializeEvidence(r.evidence!);
+    const v = verifyEvidence(text);
+    expect(v).toMatchObject({ result: 'fraud-proven', executor: h.executor.identity.identityAddress });
+    // The bundle with the right entry restored: the hash no longer matches.
+    const b = JSON.parse(text);
+    const c = Buffer.from(b.opened.c, 'base64');
+    const at = Math.floor((64 * 64) / 2) * 4;
+    c.writeInt32LE(c.readInt32LE(at) - 1, at);
+    expect(
+      verifyEvidence(JSON.stringify({ ...b, opened: { kind: 'full', c: c.toString('base64') } })),
+    ).toMatchObject({
+      result: 'rejected',
+      reason: 'hash-mismatch',
+    });
+    // Another executor named: the signature does not recover to it.
+    expect(
+      verifyEvidence(JSON.stringify({ ...b, executor: { ...b.executor, identityAddress: other.address } })),
+    ).toMatchObject({ result: 'rejected', reason: 'signature-invalid' });
+    expect(verifyEvidence(JSON.stringify({ ...b, commitment: { ...b.commitment, n: 63 } }))).toMatchObject({
+      result: 'rejected',
+    });
+    expect(verifyEvidence(JSON.stringify({ ...b, extra: 1 }))).toMatchObject({ reason: 'malformed' });
+    expect(verifyEvidence(JSON.stringify({ ...b, format: 'v0' }))).toMatchObject({
+      reason: 'unsupported-format',
+    });
+    expect(verifyEvidence('{')).toMatchObject({ reason: 'malformed' });
+  });
+
+  it("an honest run's bundle proves nothing (product-correct)", async () => {
+    lie = true;
+    let r: Awaited<ReturnType<typeof run>>;
+    try {
+      r = await run(32);
+    } finally {
+      lie = false;
+    }
+    // Rebuild the bundle around the true product: signed hash no longer matches either way.
+    const b = JSON.parse(serializeEvidence(r.evidence!));
+    const c = Buffer.from(b.opened.c, 'base64');
+    const at = Math.floor((32 * 32) / 2) * 4;
+    c.writeInt32LE(c.readInt32LE(at) - 1, at);
+    expect(
+      verifyEvidence(JSON.stringify({ ...b, opened: { kind: 'full', c: c.toString('base64') } })).result,
+    ).toBe('rejected');
+  });
+
+  const send = (req: Record<string, unknown>) =>
+    session.challengeRequest({ challenge: req }).then(
+      (r) => ({ ok: r.challenge }),
+      (e: unknown) => ({
+        code: e instanceof DefaasError && e.origin === 'sealed' ? e.code : `unsealed ${e}`,
+      }),
+    );
+  const request = (
+    key: Key,
+    o: { n?: number; cls?: number; id?: Uint8Array; leaseId?: bigint; proofKey?: Key } = {},
+  ) => {
+    const f = {
+      leaseId: o.leaseId ?? 0n,
+      id: o.id ?? new Uint8Array(randomBytes(32)),
+      seed: new Uint8Array(randomBytes(32)),
+      n: o.n ?? 8,
+      cls: o.cls ?? CHALLENGE_CLASS_CPU,
+    };
+    const proof = signChallengeRequest((o.proofKey ?? key).privateKey, session.accepted.sessionId, f);
+    return {
+      fields: f,
+      wire: {
+        leaseId: f.leaseId.toString(),
+        witness: key.address,
+        witnessProof: Buffer.from(proof),
+        id: Buffer.from(f.id),
+        seed: Buffer.from(f.seed),
+        n: f.n,
+        class: f.cls === CHALLENGE_CLASS_CPU ? 'CHALLENGE_CLASS_CPU' : 'CHALLENGE_CLASS_UNSPECIFIED',
+      },
+    };
+  };
+
+  it('refuses non-members, a proof by another key, a replayed id, bad sizes and classes, sealed and typed', async () => {
+    expect(await send(request(stranger).wire)).toEqual({ code: 'CHALLENGE_NOT_MEMBER' });
+    expect(await send(request(stranger, { proofKey: witness }).wire)).toEqual({
+      code: 'CHALLENGE_NOT_MEMBER',
+    });
+    expect(await send({ ...request(witness).wire, witness: other.address })).toEqual({
+      code: 'CHALLENGE_NOT_MEMBER',
+    });
+    expect(await send(request(witness, { n: 0 }).wire)).toEqual({ code: 'CHALLENGE_MALFORMED' });
+    expect(await send(request(witness, { n: 5000 }).wire)).toEqual({ code: 'CHALLENGE_MALFORMED' });
+    expect(await send(request(witness, { cls: 0 }).wire)).toEqual({ code: 'CHALLENGE_MALFORMED' });
+    expect(await send(request(witness, { leaseId: 12345n }).wire)).toEqual({ code: 'WRONG_LEASE' });
+    const id = new Uint8Array(randomBytes(32));
+    expect(await send(request(witness, { id }).wire)).toHaveProperty('ok');
+    expect(await send(request(witness, { id }).wire)).toEqual({ code: 'CHALLENGE_REPLAYED' });
+    // A proof made for another session does not serve on this one.
+    const r = request(witness);
+    const foreign = signChallengeRequest(witness.privateKey, new Uint8Array(16), r.fields);
+    expect(await send({ ...r.wire, witnessProof: Buffer.from(foreign) })).toEqual({
+      code: 'CHALLENGE_NOT_MEMBER',
+    });
+  });
+
+  it('refuses opening an unknown id, and an opening from another session', async () => {
+    const open = (s: Session, id: Uint8Array) =>
+      s.challengeRequest({ challengeOpen: { id: Buffer.from(id), firstRow: 0, rowCount: 1 } }).then(
+        () => 'opened',
+        (e: unknown) => (e instanceof DefaasError && e.origin === 'sealed' ? e.code : `unsealed ${e}`),
+      );
+    expect(await open(session, randomBytes(32))).toBe('CHALLENGE_UNKNOWN');
+    const r = request(witness);
+    expect(await send(r.wire)).toHaveProperty('ok');
+    expect(await open(session, r.fields.id)).toBe('opened');
+    const s2 = await connect(h.endpoint, { policy: h.policy });
+    try {
+      expect(await open(s2, r.fields.id)).toBe('CHALLENGE_UNKNOWN');
+    } finally {
+      await s2.close();
+    }
+  });
+
+  it('a witness cannot choose what the executor signs: the signature binds seed, n, id, witness and lease', async () => {
+    const r = request(witness);
+    const sent = (await send(r.wire)) as { ok: never };
+    const c = commitmentFromWire(sent.ok);
+    const enclave = h.executor.identity.identityAddress;
+    expect(challengeCommitmentSigner(session.domain, c, c.signature)).toBe(enclave);
+    for (const changed of [
+      { ...c, seed: new Uint8Array(32) },
+      { ...c, n: 9 },
+      { ...c, id: new Uint8Array(32) },
+      { ...c, witness: other.address },
+      { ...c, leaseId: 1n },
+      { ...c, resultHash: new Uint8Array(32).fill(7) },
+    ])
+      expect(challengeCommitmentSigner(session.domain, changed, c.signature)).not.toBe(enclave);
+  });
+
+  it('refuses a challenge over the witness share of the budget, saying what is left', async () => {
+    // 0.02 · 3600 s · 0.05 GFLOP/s / 2 members = 1.8e9 FLOPs; n = 1000 costs 2e9.
+    const r = await send(request(other, { n: 1000 }).wire);
+    expect(r).toEqual({ code: 'CHALLENGE_BUDGET' });
+  });
+});
