@@ -230,3 +230,69 @@ describe('capacity challenges against a real executor', () => {
     expect(r).toEqual({ code: 'CHALLENGE_BUDGET' });
   });
 });
+
+describe('capacity challenges in rows mode (n > 1024)', () => {
+  let h: Harness;
+  let session: Session;
+  let lazy = false;
+  const witness: Key = newKey();
+
+  beforeAll(async () => {
+    let inner: Promise<MatmulEngine> | undefined;
+    h = await startExecutor({
+      challengeAuthority: allowListAuthority({ witnesses: [witness.address], claimedGflops: 1 }),
+      challengeEngine: {
+        async multiply(n, a, b) {
+          // The lazy engine computes nothing: a product of zeros.
+          if (lazy) return new Int32Array(n * n);
+          inner ??= startMatmulEngine();
+          return (await inner).multiply(n, a, b);
+        },
+        async close() {},
+      },
+    });
+    session = await connect(h.endpoint, { policy: h.policy });
+  });
+  afterAll(async () => {
+    await session?.close();
+    await h?.stop();
+  });
+
+  const run = () =>
+    runChallenge(sessionChallengeChannel(session), {
+      witnessKey: witness.privateKey,
+      leaseId: 0n,
+      n: 1100,
+      claimedGflops: 0.2,
+    });
+
+  it('an honest executor passes with 40 rows and their Merkle paths', async () => {
+    const r = await run();
+    expect(r.verdict, r.reason).toBe('pass');
+    expect(r.commitment!.rowsRoot.some((x) => x !== 0)).toBe(true);
+  }, 30_000);
+
+  it('a lazy engine is caught from 40 rows, and its rows bundle proves fraud; a changed path does not', async () => {
+    lazy = true;
+    let r: Awaited<ReturnType<typeof run>>;
+    try {
+      r = await run();
+    } finally {
+      lazy = false;
+    }
+    expect(r.verdict, r.reason).toBe('wrong');
+    const text = serializeEvidence(r.evidence!);
+    expect(verifyEvidence(text)).toMatchObject({ result: 'fraud-proven' });
+    const b = JSON.parse(text);
+    const rows = b.opened.rows.map((x: { path: string[] }, i: number) =>
+      i === 0 ? { ...x, path: [`0x${'00'.repeat(32)}`, ...x.path.slice(1)] } : x,
+    );
+    expect(verifyEvidence(JSON.stringify({ ...b, opened: { kind: 'rows', rows } }))).toMatchObject({
+      result: 'rejected',
+      reason: 'path-invalid',
+    });
+    expect(
+      verifyEvidence(JSON.stringify({ ...b, opened: { kind: 'rows', rows: b.opened.rows.slice(1) } })),
+    ).toMatchObject({ result: 'rejected', reason: 'rows-incomplete' });
+  }, 30_000);
+});
