@@ -23,10 +23,15 @@ import { expandChallengeMatrices } from '../../protocol/challenge-matrices.js';
 import { sessionFail } from '../../protocol/errors.js';
 import type { TypedDataDomain } from '../../protocol/typed-data.js';
 import type { EnclaveIdentity } from '../session/identity.js';
-import type { ChallengeAuthority } from './authority.js';
+import type { ChallengeAuthority, ChallengeMembership } from './authority.js';
 import { ChallengeBudget } from './budget.js';
 import type { MatmulEngine } from './engine.js';
 import { KeptResults } from './kept-results.js';
+
+/** Authority answers cached at most (lease, witness pairs). */
+const MEMBERSHIP_CACHE_SIZE = 4096;
+/** How long a refusal by the authority is remembered. */
+const NEGATIVE_TTL_MS = 5_000;
 
 /** What an opening response carries besides the rows (id, first row, field tags and lengths). */
 const OPEN_RESPONSE_OVERHEAD_BYTES = 256;
@@ -55,6 +60,10 @@ export class ChallengeService {
   private readonly budget: ChallengeBudget;
   private readonly kept: KeptResults;
   private readonly now: () => number;
+  private readonly memberships = new Map<
+    string,
+    { readonly m: ChallengeMembership | undefined; readonly until: number }
+  >();
 
   constructor(private readonly o: ChallengeServiceOptions) {
     this.now = o.now ?? Date.now;
@@ -71,13 +80,7 @@ export class ChallengeService {
       sessionFail('CHALLENGE_NOT_MEMBER', 'the witness proof is not signed by the witness for this session', {
         witness: req.witness,
       });
-    let m: Awaited<ReturnType<ChallengeAuthority>>;
-    try {
-      m = await this.o.authority({ leaseId: req.leaseId, witness: req.witness });
-    } catch (e) {
-      this.o.log.warn({ err: e }, 'challenge authority failed; refusing');
-      m = undefined;
-    }
+    const m = await this.membership(req.leaseId, req.witness);
     if (!m)
       sessionFail('CHALLENGE_NOT_MEMBER', 'the witness is not a member of the current round', {
         witness: req.witness,
@@ -109,6 +112,32 @@ export class ChallengeService {
       'challenge committed',
     );
     return commitmentToWire({ ...fields, computedMs, signature });
+  }
+
+  /**
+   * The authority's answer, cached: a membership until its epoch ends (a round's committee does not
+   * change within the epoch), a refusal for NEGATIVE_TTL_MS (a round may be drawn later). So only a
+   * member's first challenge of an epoch waits for the chain; the cache is bounded (oldest dropped).
+   */
+  private async membership(leaseId: bigint, witness: string): Promise<ChallengeMembership | undefined> {
+    const key = `${leaseId}/${witness}`;
+    const t = this.now();
+    const hit = this.memberships.get(key);
+    if (hit && hit.until > t) return hit.m;
+    let m: ChallengeMembership | undefined;
+    try {
+      m = await this.o.authority({ leaseId, witness });
+    } catch (e) {
+      this.o.log.warn({ err: e }, 'challenge authority failed; refusing');
+      return undefined;
+    }
+    this.memberships.delete(key);
+    if (this.memberships.size >= MEMBERSHIP_CACHE_SIZE) {
+      const oldest = this.memberships.keys().next().value;
+      if (oldest !== undefined) this.memberships.delete(oldest);
+    }
+    this.memberships.set(key, { m, until: m ? m.epochEndsAt : t + NEGATIVE_TTL_MS });
+    return m;
   }
 
   open(sessionId: Uint8Array, w: ChallengeOpenRequest__Output): ChallengeOpenResponse {
