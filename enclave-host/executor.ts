@@ -128,6 +128,7 @@ export class Executor {
   private readonly server: grpc.Server;
   private readonly log: Logger;
   private engine: Promise<MatmulEngine> | undefined;
+  private readonly challenges: ChallengeService;
 
   constructor(private readonly opts: ExecutorOptions) {
     this.identity = opts.identity ?? generateEnclaveIdentity();
@@ -206,6 +207,16 @@ export class Executor {
       now,
       log: this.log,
     });
+    this.challenges = new ChallengeService({
+      authority: opts.challengeAuthority ?? NO_CHALLENGES,
+      engine: () => this.challengeEngine(),
+      identity: this.identity,
+      domain: this.domain,
+      leaseId: this.leaseId,
+      maxBodyBytes: maxMessageBytes - FRAME_ENVELOPE_BYTES - LENGTH_PREFIX_BYTES,
+      log: this.log,
+      now,
+    });
     const requests = new RequestHandler({
       runtime: opts.runtime,
       books: this.books,
@@ -220,16 +231,7 @@ export class Executor {
       }),
       terms: this.terms,
       log: this.log,
-      challenges: new ChallengeService({
-        authority: opts.challengeAuthority ?? NO_CHALLENGES,
-        engine: () => this.challengeEngine(),
-        identity: this.identity,
-        domain: this.domain,
-        leaseId: this.leaseId,
-        maxBodyBytes: maxMessageBytes - FRAME_ENVELOPE_BYTES - LENGTH_PREFIX_BYTES,
-        log: this.log,
-        now,
-      }),
+      challenges: this.challenges,
     });
     const frames = new FrameTransport({
       sessions: this.sessions,
@@ -261,6 +263,8 @@ export class Executor {
   async start(listen: string): Promise<number> {
     if (this.opts.stateDir) this.books.useStore(await FileNonceStore.open(this.opts.stateDir));
     await this.evidence.standingEvidence();
+    // An executor that takes challenges warms their path before serving (see ChallengeService.warmUp).
+    if (this.opts.challengeAuthority) await this.challenges.warmUp();
     const port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (e, p) =>
         e ? reject(e) : resolve(p),

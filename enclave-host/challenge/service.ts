@@ -5,6 +5,7 @@ import type { ChallengeOpenRequest__Output } from '../../proto/gen/defaas/execut
 import type { ChallengeOpenResponse } from '../../proto/gen/defaas/executor/v1/ChallengeOpenResponse.js';
 import type { ChallengeRequest__Output } from '../../proto/gen/defaas/executor/v1/ChallengeRequest.js';
 import {
+  CHALLENGE_CLASS_CPU,
   type ChallengeCommitmentFields,
   challengeRequestFromWire,
   challengeRequestSigner,
@@ -112,6 +113,32 @@ export class ChallengeService {
       'challenge committed',
     );
     return commitmentToWire({ ...fields, computedMs, signature });
+  }
+
+  /**
+   * Runs the challenge path once on a small product (expansion, engine, hash, tree, signature), so
+   * that a member's first challenge does not pay for loading and compiling it within its deadline.
+   */
+  async warmUp(): Promise<void> {
+    const n = 16;
+    const seed = new Uint8Array(32);
+    const { a, b } = expandChallengeMatrices(seed, n);
+    const c = await (await this.o.engine()).multiply(n, a, b);
+    const leaves = rowLeaves(n, c);
+    signChallengeCommitment(
+      this.o.domain,
+      {
+        leaseId: 0n,
+        witness: this.o.identity.identityAddress,
+        id: seed,
+        seed,
+        n,
+        cls: CHALLENGE_CLASS_CPU,
+        resultHash: challengeResultHash(seed, n, c),
+        rowsRoot: merkleRoot(leaves),
+      },
+      this.o.identity.identityPrivateKey,
+    );
   }
 
   /**
