@@ -133,6 +133,32 @@ describe('capacity challenges against a real executor', () => {
     ).toBe('rejected');
   });
 
+  it('an opening the executor refuses is refused (unverified); an opening of other rows is wrong', async () => {
+    const ch = sessionChallengeChannel(session);
+    const opts = { witnessKey: witness.privateKey, leaseId: 0n, n: 16, claimedGflops: CLAIM };
+    const dropped = await runChallenge(
+      {
+        ...ch,
+        rtt: () => ch.rtt(),
+        challenge: (r) => ch.challenge(r),
+        open: (r) => ch.open({ ...r, id: randomBytes(32) }),
+      },
+      opts,
+    );
+    expect(dropped).toMatchObject({ verdict: 'refused', code: 'CHALLENGE_UNKNOWN' });
+    const shifted = await runChallenge(
+      {
+        ...ch,
+        rtt: () => ch.rtt(),
+        challenge: (r) => ch.challenge(r),
+        open: async (r) => ({ ...(await ch.open(r)), firstRow: (r.firstRow ?? 0) + 1 }),
+      },
+      opts,
+    );
+    expect(shifted.verdict).toBe('wrong');
+    expect(verifyEvidence(serializeEvidence(shifted.evidence!)).result).toBe('rejected');
+  });
+
   const send = (req: Record<string, unknown>) =>
     session.challengeRequest({ challenge: req }).then(
       (r) => ({ ok: r.challenge }),

@@ -37,8 +37,8 @@ import { buildEvidence, type EvidenceBundle, type EvidenceInput } from './eviden
  *     only then the random vectors of the check (Freivalds, k = 2 over GF(2³¹ − 1)).
  * Verdict: `wrong` (the product, its opening or its commitment is bad: fraud, with an evidence
  * bundle) wins over `late` (the commitment came after D: capacity unverified for this challenge);
- * `pass` otherwise; `refused` (a sealed typed refusal, `code`) and `unreachable` (no answer) end the
- * challenge early.
+ * `pass` otherwise; `refused` (a sealed typed refusal, `code`, of the challenge or of its opening)
+ * and `unreachable` (no answer) end the challenge early.
  */
 
 /**
@@ -202,9 +202,11 @@ export async function runChallenge(ch: ChallengeChannel, o: ChallengeOptions): P
   } catch (e) {
     const err = errorOf(e);
     const reason = `the executor did not open its commitment: ${err.code}: ${err.message}`;
-    if (!err.sealed && err.code !== 'OPENING_INVALID')
-      return { ...withC, verdict: 'unreachable', code: err.code, reason };
-    return { ...withC, verdict: 'wrong', code: err.code, reason, evidence: evidence(noRows, reason) };
+    // An opening that is not the rows asked for is a breach; a typed refusal (the product was dropped
+    // under the executor's memory bounds, or expired) leaves the capacity unverified, as does no answer.
+    if (e instanceof OpeningInvalid)
+      return { ...withC, verdict: 'wrong', code: err.code, reason, evidence: evidence(noRows, reason) };
+    return { ...withC, verdict: err.sealed ? 'refused' : 'unreachable', code: err.code, reason };
   }
   if (!check.ok) {
     const reason =
@@ -229,7 +231,6 @@ function productCheck(c: SignedChallengeCommitment, opened: EvidenceInput['opene
 
 class OpeningInvalid extends Error {
   readonly code = 'OPENING_INVALID';
-  readonly origin = 'sealed';
 }
 
 /** The bytes of rows one opening response may carry under the session's frames. */
