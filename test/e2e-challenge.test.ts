@@ -10,9 +10,10 @@ import {
 } from '../protocol/challenge.js';
 import { connect, DefaasError, type Session } from '../sdk/index.js';
 import { sessionChallengeChannel } from '../sdk/session/challenge.js';
+import { SecureChannel } from '../sdk/session/channel.js';
 import { runChallenge } from '../verifier/challenge.js';
 import { serializeEvidence, verifyEvidence } from '../verifier/evidence.js';
-import { type Harness, type Key, newKey, startExecutor } from './e2e-harness.js';
+import { type Harness, type Key, newKey, rawSession, startExecutor } from './e2e-harness.js';
 
 /*
  * Capacity challenges against a real executor over gRPC on 127.0.0.1 (docs/witness.md, "Capacity
@@ -213,6 +214,24 @@ describe('capacity challenges against a real executor', () => {
     expect(await send({ ...r.wire, witnessProof: Buffer.from(foreign) })).toEqual({
       code: 'CHALLENGE_NOT_MEMBER',
     });
+  });
+
+  it('refuses a challenge sent on InvokeStream (challenges travel on the Challenge RPC only)', async () => {
+    const raw = await rawSession(h.endpoint, h.policy);
+    const stream = new SecureChannel(raw.client, raw.accepted, 10_000, 'stream');
+    try {
+      const err = await stream
+        .request('challenge', { challengeOpen: { id: randomBytes(32), firstRow: 0, rowCount: 1 } })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(DefaasError);
+      expect(err).toMatchObject({ code: 'REQUEST_MALFORMED', origin: 'sealed' });
+    } finally {
+      stream.close();
+      raw.client.close();
+    }
   });
 
   it('refuses opening an unknown id, and an opening from another session', async () => {
