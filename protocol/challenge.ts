@@ -1,4 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js';
+import { createHash } from 'node:crypto';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { AbiCoder, keccak256, TypedDataEncoder } from 'ethers';
 import { fromHex, toHex } from '../attestation/bytes.js';
@@ -125,17 +125,27 @@ const LITTLE_ENDIAN = new Uint8Array(Int32Array.of(1).buffer)[0] === 1;
 export function challengeResultHash(id: Uint8Array, n: number, c: Int32Array): Uint8Array {
   if (id.length !== 32) throw new RangeError('id is 32 bytes');
   if (c.length !== n * n) throw new RangeError(`C must have ${n * n} entries`);
-  return sha256.create().update(RESULT_PREFIX).update(id).update(u32be(n)).update(int32LE(c)).digest();
+  return digest(createHash('sha256').update(RESULT_PREFIX).update(id).update(u32be(n)).update(int32LE(c)));
 }
 
 // ---- Row Merkle tree (RFC 9162 §2.1) ----
 
+// SHA-256 through node:crypto (native): the executor hashes up to 64 MiB of C inside a challenge's
+// deadline.
+function digest(h: ReturnType<typeof createHash>): Uint8Array {
+  const d = h.digest();
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+}
+
+const LEAF = Uint8Array.of(0);
+const NODE = Uint8Array.of(1);
+
 export function rowLeafHash(row: Uint8Array): Uint8Array {
-  return sha256.create().update(Uint8Array.of(0)).update(row).digest();
+  return digest(createHash('sha256').update(LEAF).update(row));
 }
 
 function nodeHash(l: Uint8Array, r: Uint8Array): Uint8Array {
-  return sha256.create().update(Uint8Array.of(1)).update(l).update(r).digest();
+  return digest(createHash('sha256').update(NODE).update(l).update(r));
 }
 
 /** Largest power of two strictly below n (n ≥ 2). */
