@@ -28,13 +28,23 @@ export interface SessionChallengeChannel {
 }
 
 export function sessionChallengeChannel(session: Session): SessionChallengeChannel {
-  const a = session.accepted;
+  // Read from the session at each use: a re-opened session has another id (and the proof names it).
   return {
-    sessionId: a.sessionId,
-    enclaveAddress: a.identityAddress,
-    evidenceHash: a.verified.evidenceHash,
-    domain: session.domain,
-    maxMessageBytes: Number(a.terms.limits.maxMessageBytes),
+    get sessionId() {
+      return session.accepted.sessionId;
+    },
+    get enclaveAddress() {
+      return session.accepted.identityAddress;
+    },
+    get evidenceHash() {
+      return session.accepted.verified.evidenceHash;
+    },
+    get domain() {
+      return session.domain;
+    },
+    get maxMessageBytes() {
+      return Number(session.accepted.terms.limits.maxMessageBytes);
+    },
     async rtt() {
       const t0 = performance.now();
       try {
