@@ -33,7 +33,7 @@ import { buildEvidence, type EvidenceBundle, type EvidenceInput } from './eviden
  *  3. the commitment must be signed by the session's enclave identity (EIP-712, the lease's domain)
  *     and echo lease, witness, id, seed, n and class;
  *  4. deadline D = RTT_p95 + 1.5 · 2n³ / (claimedGflops · 1e9) s + 50 ms;
- *  5. untimed opening (all of C when n ≤ 1024, else 40 rows drawn now with their Merkle paths), and
+ *  5. untimed opening (all of C when n ≤ 1024, else 40 rows drawn at that point, with their Merkle paths), and
  *     only then the random vectors of the check (Freivalds, k = 2 over GF(2³¹ − 1)).
  * Verdict: `wrong` (the product, its opening or its commitment is bad: fraud, with an evidence
  * bundle) wins over `late` (the commitment came after D: capacity unverified for this challenge);
