@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAttest } from './commands/attest.js';
 import { registerChain } from './commands/chain.js';
+import { registerChallenge } from './commands/challenge.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEvidence } from './commands/evidence.js';
 import { registerExecutor } from './commands/executor.js';
 import { registerInvoke } from './commands/invoke.js';
 import { registerProbe } from './commands/probe.js';
@@ -34,6 +36,8 @@ export function buildProgram(): Command {
   registerInvoke(program);
   registerProbe(program);
   registerWitness(program);
+  registerChallenge(program);
+  registerEvidence(program);
   registerDemo(program);
   return program;
 }

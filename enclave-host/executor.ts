@@ -5,9 +5,13 @@ import type { Logger } from 'pino';
 import { toHex } from '../attestation/bytes.js';
 import type { ExecutorHandlers } from '../proto/gen/defaas/executor/v1/Executor.js';
 import { loadProtos } from '../proto/load.js';
+import { FRAME_ENVELOPE_BYTES, LENGTH_PREFIX_BYTES } from '../protocol/frame-padding.js';
 import { isPrivateKey } from '../protocol/secp256k1.js';
 import type { LeaseTermsFields, LimitsFields } from '../protocol/transcript.js';
 import type { TypedDataDomain } from '../protocol/typed-data.js';
+import { type ChallengeAuthority, NO_CHALLENGES } from './challenge/authority.js';
+import { type MatmulEngine, startMatmulEngine } from './challenge/engine.js';
+import { ChallengeService } from './challenge/service.js';
 import { checkLimitsFit } from './lease-terms.js';
 import { Books } from './ledger/books.js';
 import { FileNonceStore } from './ledger/nonce-store.js';
@@ -24,6 +28,9 @@ import { HandshakeLimiter } from './session/handshake-limiter.js';
 import { type EnclaveIdentity, generateEnclaveIdentity } from './session/identity.js';
 import { SessionTable } from './session/session-table.js';
 
+export type { ChallengeAuthority, ChallengeMembership } from './challenge/authority.js';
+export { allowListAuthority } from './challenge/authority.js';
+export type { MatmulEngine } from './challenge/engine.js';
 export { checkLimitsFit, SEALED_RESPONSE_OVERHEAD_BYTES } from './lease-terms.js';
 export type { Runtime } from './requests/context.js';
 export type { LeaseCheck } from './requests/lease-checks.js';
@@ -82,6 +89,13 @@ export interface ExecutorOptions {
   readonly leaseCheckTtlMs?: number;
   /** Lease checks remembered at most (default 4,096); beyond, the expired and then the oldest go. */
   readonly leaseCheckCacheSize?: number;
+  /**
+   * Who may send capacity challenges (docs/witness.md, "Capacity challenges"): the chain's witness
+   * pool or a standalone allow-list. Default: nobody (every challenge is refused CHALLENGE_NOT_MEMBER).
+   */
+  readonly challengeAuthority?: ChallengeAuthority;
+  /** The matrix engine for challenges; default `startMatmulEngine()`, started at the first challenge. */
+  readonly challengeEngine?: MatmulEngine;
   readonly now?: () => number;
 }
 
@@ -113,6 +127,8 @@ export class Executor {
   private readonly health = new HealthService();
   private readonly server: grpc.Server;
   private readonly log: Logger;
+  private engine: Promise<MatmulEngine> | undefined;
+  private readonly challenges: ChallengeService;
 
   constructor(private readonly opts: ExecutorOptions) {
     this.identity = opts.identity ?? generateEnclaveIdentity();
@@ -191,6 +207,16 @@ export class Executor {
       now,
       log: this.log,
     });
+    this.challenges = new ChallengeService({
+      authority: opts.challengeAuthority ?? NO_CHALLENGES,
+      engine: () => this.challengeEngine(),
+      identity: this.identity,
+      domain: this.domain,
+      leaseId: this.leaseId,
+      maxBodyBytes: maxMessageBytes - FRAME_ENVELOPE_BYTES - LENGTH_PREFIX_BYTES,
+      log: this.log,
+      now,
+    });
     const requests = new RequestHandler({
       runtime: opts.runtime,
       books: this.books,
@@ -205,6 +231,7 @@ export class Executor {
       }),
       terms: this.terms,
       log: this.log,
+      challenges: this.challenges,
     });
     const frames = new FrameTransport({
       sessions: this.sessions,
@@ -225,6 +252,7 @@ export class Executor {
       Settle: frames.unary('settle'),
       Sync: frames.unary('sync'),
       Undeploy: frames.unary('undeploy'),
+      Challenge: frames.unary('challenge'),
       InvokeStream: (call) => frames.stream(call),
     };
     this.server.addService(executor.defaas.executor.v1.Executor.service, handlers);
@@ -235,6 +263,8 @@ export class Executor {
   async start(listen: string): Promise<number> {
     if (this.opts.stateDir) this.books.useStore(await FileNonceStore.open(this.opts.stateDir));
     await this.evidence.standingEvidence();
+    // An executor that takes challenges warms their path before serving (see ChallengeService.warmUp).
+    if (this.opts.challengeAuthority) await this.challenges.warmUp();
     const port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (e, p) =>
         e ? reject(e) : resolve(p),
@@ -280,7 +310,15 @@ export class Executor {
       this.log.error({ err: e }, 'the amount floors could not be persisted');
     }
     await this.opts.runtime.close();
+    if (this.engine && !this.opts.challengeEngine) await (await this.engine.catch(() => undefined))?.close();
     this.log.info('executor stopped');
+  }
+
+  private challengeEngine(): Promise<MatmulEngine> {
+    this.engine ??= this.opts.challengeEngine
+      ? Promise.resolve(this.opts.challengeEngine)
+      : startMatmulEngine();
+    return this.engine;
   }
 
   get openSessions(): number {

@@ -48,6 +48,7 @@ describe('proto', () => {
       'Sync',
       'Undeploy',
       'InvokeStream',
+      'Challenge',
     ]);
     expect(Object.keys(health.grpc.health.v1.Health.service)).toEqual(['Check', 'List', 'Watch']);
     const c = sessionCodec();

@@ -103,6 +103,17 @@ export const WIRE_ERRORS = {
   QUOTE_PROVIDER_FAILED: { kind: 'unavailable', status: status.UNAVAILABLE },
   QUOTE_PROVIDER_MISMATCH: { kind: 'unavailable', status: status.UNAVAILABLE },
   QUOTE_GENERATION_RACE: { kind: 'unavailable', status: status.UNAVAILABLE },
+  // ---- capacity challenges (docs/witness.md, "Capacity challenges") ----
+  /** The witness proof does not recover to the witness, or the witness is not in the lease's current round. */
+  CHALLENGE_NOT_MEMBER: { kind: 'rejected', status: status.PERMISSION_DENIED },
+  /** The witness's share of the epoch's challenge budget would be exceeded (info: left, epochEndsAt). */
+  CHALLENGE_BUDGET: { kind: 'rejected', status: status.RESOURCE_EXHAUSTED },
+  /** No kept result for this id (never committed, opened by another witness, expired or dropped). */
+  CHALLENGE_UNKNOWN: { kind: 'rejected', status: status.NOT_FOUND },
+  /** The witness already used this challenge id within the epoch. */
+  CHALLENGE_REPLAYED: { kind: 'rejected', status: status.ALREADY_EXISTS },
+  /** A challenge or opening outside the protocol's ranges (class, n, id/seed sizes, rows). */
+  CHALLENGE_MALFORMED: { kind: 'malformed', status: status.INVALID_ARGUMENT },
 } as const satisfies Record<string, Entry>;
 
 export type WireErrorCode = keyof typeof WIRE_ERRORS;

@@ -6,6 +6,8 @@ export const VERIFIER_ERROR_KINDS = {
   KNOWN_ANSWERS_MALFORMED: 'malformed',
   /** A probe plan asks for something unbounded or impossible (count, rate, SLA terms). */
   PROBE_PLAN_INVALID: 'usage',
+  /** A capacity challenge asked for something outside the protocol (n, claimed rate). */
+  CHALLENGE_OPTIONS_INVALID: 'usage',
 } as const;
 
 export type VerifierErrorCode = keyof typeof VERIFIER_ERROR_KINDS;

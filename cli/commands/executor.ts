@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ZeroAddress } from 'ethers';
 import pino from 'pino';
 import { toHex } from '../../attestation/bytes.js';
@@ -16,7 +16,7 @@ import {
   simulatedRootFromPem,
 } from '../../attestation/simulated.js';
 import { isEnclaveHostError } from '../../enclave-host/errors.js';
-import { Executor } from '../../enclave-host/executor.js';
+import { allowListAuthority, Executor } from '../../enclave-host/executor.js';
 import { ConfigfsTsmQuoteProvider } from '../../enclave-host/quote/configfs-tsm.js';
 import { SimulatedQuoteProvider } from '../../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../../enclave-host/runtime/function-runtime.js';
@@ -25,7 +25,7 @@ import {
   hostCollateral,
   type QuoteSource,
 } from '../../enclave-host/session/evidence-source.js';
-import { hostPortArg, integerArg, uint256Arg } from '../args.js';
+import { addressArg, hostPortArg, integerArg, uint256Arg } from '../args.js';
 import { UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { exists, readText } from '../files.js';
@@ -78,6 +78,9 @@ interface StartOptions {
   logLevel: string;
   collateral?: string;
   snpChain?: string;
+  challengeAllow?: string[];
+  challengeEpochSeconds: number;
+  claimedGflops?: number;
   json?: boolean;
 }
 
@@ -153,6 +156,22 @@ export function registerExecutor(program: Command): void {
     .option(
       '--snp-chain <pem>',
       'sev-snp: AMD chain (ASK or ASVK, then ARK) presented when the host certificate table lacks it',
+    )
+    .option(
+      '--challenge-allow <addresses>',
+      'standalone capacity challenges: the witness addresses (comma-separated) that may challenge lease 0 (docs/witness.md); without it challenges are refused',
+      addressListArg,
+    )
+    .option(
+      '--challenge-epoch-seconds <s>',
+      'standalone capacity challenges: epoch length; the challenge budget is per epoch',
+      integerArg(1),
+      3600,
+    )
+    .option(
+      '--claimed-gflops <x>',
+      'standalone capacity challenges: the claimed capacity in GFLOP/s (required with --challenge-allow)',
+      positiveNumberArg,
     )
     .addOption(
       new Option('--log-level <level>', 'pino log level (logs go to stderr)')
@@ -251,9 +270,20 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
     // A function's stderr goes back to its caller, sealed; it is never written to this log.
     maxLogBytes: o.maxStderrBytes,
   });
+  if ((o.challengeAllow === undefined) !== (o.claimedGflops === undefined))
+    throw new UsageError('--challenge-allow and --claimed-gflops go together', 'MISSING_ARGUMENT');
+  const challengeAuthority =
+    o.challengeAllow && o.claimedGflops !== undefined
+      ? allowListAuthority({
+          witnesses: o.challengeAllow,
+          claimedGflops: o.claimedGflops,
+          epochSeconds: o.challengeEpochSeconds,
+        })
+      : undefined;
   let executor: Executor;
   try {
     executor = new Executor({
+      ...(challengeAuthority && { challengeAuthority }),
       quotes,
       runtime,
       logger: log,
@@ -337,4 +367,22 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
     }
   });
   return EXIT.OK;
+}
+
+/** A comma-separated list of 0x addresses, lower-cased. */
+function addressListArg(v: string): string[] {
+  const list = v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  if (list.length === 0) throw new InvalidArgumentError('Expected at least one 0x address.');
+  return list.map((x) => addressArg(x));
+}
+
+/** A positive finite number. */
+function positiveNumberArg(v: string): number {
+  const x = Number(v);
+  if (!/^[0-9]*\.?[0-9]+(e[-+]?[0-9]+)?$/i.test(v) || !(x > 0) || !Number.isFinite(x))
+    throw new InvalidArgumentError('Expected a positive number.');
+  return x;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { LeaseTermsFields } from '../../protocol/transcript.js';
+import type { ChallengeService } from '../challenge/service.js';
 import type { Books } from '../ledger/books.js';
 import type { FunctionRuntime } from '../runtime/function-runtime.js';
 import type { SessionTable } from '../session/session-table.js';
@@ -22,4 +23,6 @@ export interface RequestContext {
   readonly leaseChecks: LeaseChecks;
   readonly terms: LeaseTermsFields;
   readonly log: Logger;
+  /** Capacity challenges (the Challenge RPC); without it every challenge is refused. */
+  readonly challenges?: ChallengeService;
 }

@@ -1,13 +1,14 @@
 import type { SessionRequest__Output, SessionResponse } from '../../proto/load.js';
 import { sessionFail } from '../../protocol/errors.js';
 import type { ServerSession } from '../session/server-session.js';
+import { challenge } from './challenge.js';
 import type { RequestContext } from './context.js';
 import { invoke } from './invoke.js';
 import { refusal } from './refusal.js';
 import { settle } from './settle.js';
 import { sync } from './sync.js';
 
-export type RequestKind = 'deploy' | 'invoke' | 'settle' | 'sync' | 'undeploy';
+export type RequestKind = 'deploy' | 'invoke' | 'settle' | 'sync' | 'undeploy' | 'challenge';
 
 /**
  * Answers one authenticated SessionRequest with the SessionResponse to seal: the response body, or
@@ -23,8 +24,11 @@ export class RequestHandler {
     req: SessionRequest__Output,
     expected: RequestKind | undefined,
   ): Promise<SessionResponse> {
-    const kind = req.body;
+    // Both challenge bodies travel on the Challenge RPC, and only there (not on InvokeStream).
+    const kind = req.body === 'challengeOpen' ? 'challenge' : req.body;
     try {
+      if (kind === 'challenge' && expected !== 'challenge')
+        sessionFail('REQUEST_MALFORMED', 'challenges travel on the Challenge RPC only');
       if (!kind || (expected && kind !== expected))
         sessionFail(
           'REQUEST_MALFORMED',
@@ -50,6 +54,9 @@ export class RequestHandler {
           return await settle(this.c, session, req.settle!);
         case 'sync':
           return await sync(this.c, session, req.sync!);
+        case 'challenge':
+          if (!this.c.challenges) sessionFail('CHALLENGE_NOT_MEMBER', 'this executor takes no challenges');
+          return await challenge(this.c.challenges, session, req);
       }
     } catch (e) {
       return refusal(this.c.log, kind ?? 'unknown', e);

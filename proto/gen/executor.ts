@@ -3,6 +3,11 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { CallRecordMsg as _defaas_executor_v1_CallRecordMsg, CallRecordMsg__Output as _defaas_executor_v1_CallRecordMsg__Output } from './defaas/executor/v1/CallRecordMsg.js';
 import type { CallStatus as _defaas_executor_v1_CallStatus, CallStatus__Output as _defaas_executor_v1_CallStatus__Output } from './defaas/executor/v1/CallStatus.js';
+import type { ChallengeCommitment as _defaas_executor_v1_ChallengeCommitment, ChallengeCommitment__Output as _defaas_executor_v1_ChallengeCommitment__Output } from './defaas/executor/v1/ChallengeCommitment.js';
+import type { ChallengeOpenRequest as _defaas_executor_v1_ChallengeOpenRequest, ChallengeOpenRequest__Output as _defaas_executor_v1_ChallengeOpenRequest__Output } from './defaas/executor/v1/ChallengeOpenRequest.js';
+import type { ChallengeOpenResponse as _defaas_executor_v1_ChallengeOpenResponse, ChallengeOpenResponse__Output as _defaas_executor_v1_ChallengeOpenResponse__Output } from './defaas/executor/v1/ChallengeOpenResponse.js';
+import type { ChallengeRequest as _defaas_executor_v1_ChallengeRequest, ChallengeRequest__Output as _defaas_executor_v1_ChallengeRequest__Output } from './defaas/executor/v1/ChallengeRequest.js';
+import type { ChallengeRowProof as _defaas_executor_v1_ChallengeRowProof, ChallengeRowProof__Output as _defaas_executor_v1_ChallengeRowProof__Output } from './defaas/executor/v1/ChallengeRowProof.js';
 import type { ClientHello as _defaas_executor_v1_ClientHello, ClientHello__Output as _defaas_executor_v1_ClientHello__Output } from './defaas/executor/v1/ClientHello.js';
 import type { DeployRequest as _defaas_executor_v1_DeployRequest, DeployRequest__Output as _defaas_executor_v1_DeployRequest__Output } from './defaas/executor/v1/DeployRequest.js';
 import type { DeployResponse as _defaas_executor_v1_DeployResponse, DeployResponse__Output as _defaas_executor_v1_DeployResponse__Output } from './defaas/executor/v1/DeployResponse.js';
@@ -42,6 +47,12 @@ export interface ProtoGrpcType {
         CallRecordMsg: MessageTypeDefinition<_defaas_executor_v1_CallRecordMsg, _defaas_executor_v1_CallRecordMsg__Output>
         CallState: EnumTypeDefinition
         CallStatus: MessageTypeDefinition<_defaas_executor_v1_CallStatus, _defaas_executor_v1_CallStatus__Output>
+        ChallengeClass: EnumTypeDefinition
+        ChallengeCommitment: MessageTypeDefinition<_defaas_executor_v1_ChallengeCommitment, _defaas_executor_v1_ChallengeCommitment__Output>
+        ChallengeOpenRequest: MessageTypeDefinition<_defaas_executor_v1_ChallengeOpenRequest, _defaas_executor_v1_ChallengeOpenRequest__Output>
+        ChallengeOpenResponse: MessageTypeDefinition<_defaas_executor_v1_ChallengeOpenResponse, _defaas_executor_v1_ChallengeOpenResponse__Output>
+        ChallengeRequest: MessageTypeDefinition<_defaas_executor_v1_ChallengeRequest, _defaas_executor_v1_ChallengeRequest__Output>
+        ChallengeRowProof: MessageTypeDefinition<_defaas_executor_v1_ChallengeRowProof, _defaas_executor_v1_ChallengeRowProof__Output>
         ClientHello: MessageTypeDefinition<_defaas_executor_v1_ClientHello, _defaas_executor_v1_ClientHello__Output>
         DeployRequest: MessageTypeDefinition<_defaas_executor_v1_DeployRequest, _defaas_executor_v1_DeployRequest__Output>
         DeployResponse: MessageTypeDefinition<_defaas_executor_v1_DeployResponse, _defaas_executor_v1_DeployResponse__Output>

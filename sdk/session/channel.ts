@@ -13,7 +13,7 @@ import { FrameCipher } from '../../protocol/frame-cipher.js';
 import { DefaasError, fromGrpcError, fromPlainErrorDetail, fromSealedErrorDetail } from '../errors.js';
 import type { AcceptedSession } from './handshake.js';
 
-export type RequestKind = 'deploy' | 'invoke' | 'settle' | 'sync' | 'undeploy';
+export type RequestKind = 'deploy' | 'invoke' | 'settle' | 'sync' | 'undeploy' | 'challenge';
 /** `unary`: one RPC per request. `stream`: all requests on one InvokeStream (bidi) call, in order. */
 export type Transport = 'unary' | 'stream';
 const METHOD = {
@@ -22,6 +22,7 @@ const METHOD = {
   settle: 'Settle',
   sync: 'Sync',
   undeploy: 'Undeploy',
+  challenge: 'Challenge',
 } as const;
 
 /**

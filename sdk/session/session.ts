@@ -11,7 +11,7 @@ import type { CallStatus__Output } from '../../proto/gen/defaas/executor/v1/Call
 import type { ExecutorClient } from '../../proto/gen/defaas/executor/v1/Executor.js';
 import type { InvokeResponse__Output } from '../../proto/gen/defaas/executor/v1/InvokeResponse.js';
 import type { ServerHello__Output } from '../../proto/gen/defaas/executor/v1/ServerHello.js';
-import { loadProtos, type SessionResponse__Output } from '../../proto/load.js';
+import { loadProtos, type SessionRequest, type SessionResponse__Output } from '../../proto/load.js';
 import { asBuffer } from '../../protocol/buffers.js';
 import { type CallRequest, type CallResult, checkRecord, requestHead } from '../../protocol/call-records.js';
 import { signClientBinding } from '../../protocol/client-binding.js';
@@ -213,6 +213,20 @@ export class Session {
   get domain(): TypedDataDomain {
     const t = this.accepted.terms;
     return { chainId: t.chainId, verifyingContract: t.verifyingContract };
+  }
+
+  /**
+   * One sealed request on the Challenge RPC (capacity challenges: sdk/session/challenge.ts), sent
+   * once on the current session: never sent again (a commitment is timed, and the witness proof
+   * names this session's id, so it would not serve on a re-opened one).
+   */
+  async challengeRequest(body: SessionRequest): Promise<SessionResponse__Output> {
+    this.assertOpen();
+    try {
+      return await this.channel.request('challenge', body);
+    } catch (e) {
+      throw toDefaasError(e);
+    }
   }
 
   /** Sends the module encrypted to the enclave; returns its handle (id = SHA-256 of the module). */

@@ -9,6 +9,15 @@ import type { SealedFrame as _defaas_executor_v1_SealedFrame, SealedFrame__Outpu
 import type { ServerHello as _defaas_executor_v1_ServerHello, ServerHello__Output as _defaas_executor_v1_ServerHello__Output } from '../../../defaas/executor/v1/ServerHello.js';
 
 export interface ExecutorClient extends grpc.Client {
+  Challenge(argument: _defaas_executor_v1_SealedFrame, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  Challenge(argument: _defaas_executor_v1_SealedFrame, metadata: grpc.Metadata, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  Challenge(argument: _defaas_executor_v1_SealedFrame, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  Challenge(argument: _defaas_executor_v1_SealedFrame, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  challenge(argument: _defaas_executor_v1_SealedFrame, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  challenge(argument: _defaas_executor_v1_SealedFrame, metadata: grpc.Metadata, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  challenge(argument: _defaas_executor_v1_SealedFrame, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  challenge(argument: _defaas_executor_v1_SealedFrame, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
+  
   Deploy(argument: _defaas_executor_v1_SealedFrame, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
   Deploy(argument: _defaas_executor_v1_SealedFrame, metadata: grpc.Metadata, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
   Deploy(argument: _defaas_executor_v1_SealedFrame, options: grpc.CallOptions, callback: grpc.requestCallback<_defaas_executor_v1_SealedFrame__Output>): grpc.ClientUnaryCall;
@@ -80,6 +89,8 @@ export interface ExecutorClient extends grpc.Client {
 }
 
 export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
+  Challenge: grpc.handleUnaryCall<_defaas_executor_v1_SealedFrame__Output, _defaas_executor_v1_SealedFrame>;
+  
   Deploy: grpc.handleUnaryCall<_defaas_executor_v1_SealedFrame__Output, _defaas_executor_v1_SealedFrame>;
   
   GetEvidence: grpc.handleUnaryCall<_defaas_executor_v1_GetEvidenceRequest__Output, _defaas_executor_v1_GetEvidenceResponse>;
@@ -99,6 +110,7 @@ export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface ExecutorDefinition extends grpc.ServiceDefinition {
+  Challenge: MethodDefinition<_defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame__Output, _defaas_executor_v1_SealedFrame__Output>
   Deploy: MethodDefinition<_defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame__Output, _defaas_executor_v1_SealedFrame__Output>
   GetEvidence: MethodDefinition<_defaas_executor_v1_GetEvidenceRequest, _defaas_executor_v1_GetEvidenceResponse, _defaas_executor_v1_GetEvidenceRequest__Output, _defaas_executor_v1_GetEvidenceResponse__Output>
   Invoke: MethodDefinition<_defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame__Output, _defaas_executor_v1_SealedFrame__Output>
