@@ -1,0 +1,132 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMatmulEngine } from '../enclave-host/challenge/engine.js';
+import { allowListAuthority, type MatmulEngine } from '../enclave-host/executor.js';
+import { connect } from '../sdk/index.js';
+import { sessionChallengeChannel } from '../sdk/session/challenge.js';
+import { capacityEvaluator } from '../verifier/agent/capacity.js';
+import type { EvaluationInput } from '../verifier/agent/evaluator.js';
+import { verifyEvidence } from '../verifier/evidence.js';
+import { type Harness, newKey, startExecutor } from './e2e-harness.js';
+
+/*
+ * The witness agent's capacity evaluator against a real executor: challenges during the epoch from
+ * `observe`, the rest at `evaluate` while the epoch lasts; a wrong product is Fraud with a bundle that
+ * proves it offline; an executor that cannot be reached misses every challenge; after the epoch's end
+ * nothing new is sent and an unchecked epoch is not a violation.
+ */
+
+const witness = newKey();
+
+function engine(lie: () => boolean): MatmulEngine {
+  let inner: Promise<MatmulEngine> | undefined;
+  return {
+    async multiply(n, a, b) {
+      inner ??= startMatmulEngine({ workers: 1 });
+      const c = await (await inner).multiply(n, a, b);
+      if (lie()) c[0]! += 1;
+      return c;
+    },
+    async close() {
+      await (await inner)?.close();
+    },
+  };
+}
+
+function input(endpoint: string, now: bigint, roundId: bigint): EvaluationInput {
+  return {
+    leaseId: 0n,
+    epoch: 0,
+    roundId,
+    witness: witness.address,
+    sla: {
+      availabilityBps: 9900,
+      p95LatencyMs: 500,
+      epochLength: 3600n,
+      capacityGflops: 1,
+      committeeSize: 1,
+      majority: 1,
+    },
+    executor: {
+      executorId: 1n,
+      endpoint,
+      enclave: '0x0000000000000000000000000000000000000000',
+      evidenceHash: `0x${'00'.repeat(32)}`,
+      teeType: 0,
+      provider: '0x0000000000000000000000000000000000000000',
+    },
+    epochStart: 0n,
+    epochEnd: 3600n,
+    commitDeadline: 3700n,
+    revealDeadline: 3800n,
+    now,
+    signal: new AbortController().signal,
+  };
+}
+
+describe('capacity evaluator', () => {
+  let h: Harness;
+  let dir: string;
+  let lie = false;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'defaas-capacity-'));
+    h = await startExecutor({
+      challengeAuthority: allowListAuthority({
+        witnesses: [witness.address],
+        claimedGflops: 1,
+        epochSeconds: 3600,
+      }),
+      challengeEngine: engine(() => lie),
+    });
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const evaluator = (endpoint = h.endpoint) =>
+    capacityEvaluator({
+      n: 64,
+      witnessKey: witness.privateKey,
+      evidenceDir: dir,
+      open: async () => {
+        const s = await connect(endpoint, { policy: h.policy, deadlineMs: 2_000 });
+        return { channel: sessionChallengeChannel(s), close: () => s.close() };
+      },
+    });
+
+  it('an honest executor: one challenge at observe, the rest at evaluate, Ok', async () => {
+    const ev = evaluator();
+    ev.observe(input(h.endpoint, 100n, 1n));
+    const e = await ev.evaluate(input(h.endpoint, 3500n, 1n));
+    expect(e.verdict, e.detail).toBe('Ok');
+    expect(e.detail).toBe('3 challenges: pass, pass, pass');
+  });
+
+  it('a wrong product is Fraud, with a bundle that proves it offline', async () => {
+    lie = true;
+    try {
+      const e = await evaluator().evaluate(input(h.endpoint, 3500n, 2n));
+      expect(e.verdict).toBe('Fraud');
+      const text = await readFile(e.evidencePath!, 'utf8');
+      expect(verifyEvidence(text)).toMatchObject({ result: 'fraud-proven', row: 0, column: 0 });
+    } finally {
+      lie = false;
+    }
+  });
+
+  it('an executor that cannot be reached misses every challenge: Unavailable', async () => {
+    const e = await evaluator('127.0.0.1:1').evaluate(input('127.0.0.1:1', 3500n, 3n));
+    expect(e.verdict).toBe('Unavailable');
+    expect(e.detail).toMatch(/3 of 3 challenges missed/);
+  });
+
+  it('after the epoch ended nothing is sent, and an unchecked epoch is no violation', async () => {
+    const e = await evaluator('127.0.0.1:1').evaluate(input('127.0.0.1:1', 3601n, 4n));
+    expect(e.verdict).toBe('Ok');
+    expect(e.detail).toMatch(/capacity not checked/);
+  });
+});
