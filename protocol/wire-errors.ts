@@ -112,6 +112,11 @@ export const WIRE_ERRORS = {
   CHALLENGE_UNKNOWN: { kind: 'rejected', status: status.NOT_FOUND },
   /** The witness already used this challenge id within the epoch. */
   CHALLENGE_REPLAYED: { kind: 'rejected', status: status.ALREADY_EXISTS },
+  /**
+   * Another challenge is being computed: the executor computes one at a time, with all its engine's
+   * workers, so that a product's time is its capacity (the witness tries again later; not a miss).
+   */
+  CHALLENGE_BUSY: { kind: 'unavailable', status: status.UNAVAILABLE },
   /** A challenge or opening outside the protocol's ranges (class, n, id/seed sizes, rows). */
   CHALLENGE_MALFORMED: { kind: 'malformed', status: status.INVALID_ARGUMENT },
 } as const satisfies Record<string, Entry>;

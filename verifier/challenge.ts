@@ -27,6 +27,7 @@ import { buildEvidence, type EvidenceBundle, type EvidenceInput } from './eviden
 
 /*
  * One capacity challenge, witness side (docs/witness.md, "Capacity challenges"):
+ *  0. an untimed one-entry challenge, so the executor's membership read (once per epoch) is not timed;
  *  1. RTT_p95 over at least 5 small round trips on the same channel;
  *  2. a fresh 32-byte seed and id; the request, signed by the witness key for this session, is sent
  *     and the time until the signed commitment arrives is measured;
@@ -124,6 +125,47 @@ export async function runChallenge(ch: ChallengeChannel, o: ChallengeOptions): P
     throw new VerifierError('CHALLENGE_OPTIONS_INVALID', 'claimed GFLOP/s must be a positive number');
   const samples = Math.max(5, o.rttSamples ?? 7);
   const base = { n: o.n, claimedGflops: o.claimedGflops };
+  const witness = addressOfPrivateKey(o.witnessKey);
+  const request = (n: number) => {
+    const id = new Uint8Array(randomBytes(32));
+    const seed = new Uint8Array(randomBytes(32));
+    const proof = signChallengeRequest(o.witnessKey, ch.sessionId, {
+      leaseId: o.leaseId,
+      id,
+      seed,
+      n,
+      cls: CHALLENGE_CLASS_CPU,
+    });
+    const wire = {
+      leaseId: o.leaseId.toString(),
+      witness,
+      witnessProof: Buffer.from(proof),
+      id: Buffer.from(id),
+      seed: Buffer.from(seed),
+      n,
+      class: 'CHALLENGE_CLASS_CPU' as const,
+    };
+    return { id, seed, wire };
+  };
+  // The executor reads the witness's membership from the chain on its first challenge of an epoch
+  // (then keeps it for the epoch): a one-entry challenge first, untimed, keeps that read out of the
+  // timed one. A refusal here ends the challenge; a busy executor is only asked again below.
+  try {
+    await ch.challenge(request(1).wire);
+  } catch (e) {
+    const err = errorOf(e);
+    if (!err.sealed)
+      return {
+        ...base,
+        verdict: 'unreachable',
+        code: err.code,
+        reason: err.message,
+        rttP95Ms: 0,
+        deadlineMs: 0,
+      };
+    if (err.code !== 'CHALLENGE_BUSY')
+      return { ...base, verdict: 'refused', code: err.code, reason: err.message, rttP95Ms: 0, deadlineMs: 0 };
+  }
   const rtts: number[] = [];
   try {
     for (let i = 0; i < samples; i++) rtts.push(await ch.rtt());
@@ -134,23 +176,11 @@ export async function runChallenge(ch: ChallengeChannel, o: ChallengeOptions): P
   const rttP95Ms = p95(rtts);
   const deadlineMs = challengeDeadlineMs(rttP95Ms, o.n, o.claimedGflops);
   const timing = { rttP95Ms, deadlineMs };
-  const witness = addressOfPrivateKey(o.witnessKey);
-  const id = new Uint8Array(randomBytes(32));
-  const seed = new Uint8Array(randomBytes(32));
-  const fields = { leaseId: o.leaseId, id, seed, n: o.n, cls: CHALLENGE_CLASS_CPU };
-  const proof = signChallengeRequest(o.witnessKey, ch.sessionId, fields);
+  const { id, seed, wire: req } = request(o.n);
   const t0 = performance.now();
   let wire: ChallengeCommitment__Output;
   try {
-    wire = await ch.challenge({
-      leaseId: o.leaseId.toString(),
-      witness,
-      witnessProof: Buffer.from(proof),
-      id: Buffer.from(id),
-      seed: Buffer.from(seed),
-      n: o.n,
-      class: 'CHALLENGE_CLASS_CPU',
-    });
+    wire = await ch.challenge(req);
   } catch (e) {
     const err = errorOf(e);
     if (err.sealed) return { ...base, ...timing, verdict: 'refused', code: err.code, reason: err.message };

@@ -7,13 +7,15 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { JsonRpcProvider, Network } from 'ethers';
-import type { Policy } from '../../attestation/policy.js';
+import { getBytes, JsonRpcProvider, Network } from 'ethers';
 import pino from 'pino';
+import type { Policy } from '../../attestation/policy.js';
 import { PaddedWallet } from '../../contracts/deploy.js';
 import { connect, isDefaasError } from '../../sdk/index.js';
+import { sessionChallengeChannel } from '../../sdk/session/challenge.js';
 import { WitnessAgent } from '../../verifier/agent/agent.js';
 import { type AttestFailure, attestEvaluator } from '../../verifier/agent/attest.js';
+import { capacityEvaluator } from '../../verifier/agent/capacity.js';
 import { type AgentDeployment, parseDeployment } from '../../verifier/agent/chain.js';
 import { isAgentError } from '../../verifier/agent/errors.js';
 import { allOf, dangerouslyAlwaysOk, type Evaluator } from '../../verifier/agent/evaluator.js';
@@ -40,6 +42,8 @@ interface StartOptions {
   evaluator?: (typeof EVALUATORS)[number];
   policy?: string;
   commitMargin: number;
+  evaluateLead: number;
+  challengeN: number;
   logLevel: string;
   json?: boolean;
 }
@@ -75,7 +79,12 @@ function classifyAttest(e: unknown): AttestFailure {
   return { verdict: 'Fraud', code: e.code, message };
 }
 
-async function buildEvaluator(o: StartOptions, evidenceDir: string, log: pino.Logger): Promise<Evaluator> {
+async function buildEvaluator(
+  o: StartOptions,
+  key: string,
+  evidenceDir: string,
+  log: pino.Logger,
+): Promise<Evaluator> {
   const name = o.evaluator ?? (o.policy !== undefined ? 'attest' : 'reachability');
   if (name === 'always-ok') {
     log.warn('evaluator always-ok: this witness checks nothing and reports Ok (demonstrations only)');
@@ -89,14 +98,22 @@ async function buildEvaluator(o: StartOptions, evidenceDir: string, log: pino.Lo
     throw new UsageError('--evaluator attest needs --policy <file>', 'MISSING_ARGUMENT', {
       flag: '--policy',
     });
-  return attestedEvaluator(await readPolicy(o.policy), evidenceDir);
+  return attestedEvaluator(await readPolicy(o.policy), evidenceDir, {
+    witnessKey: o.challengeN > 0 ? getBytes(key) : undefined,
+    challengeN: o.challengeN,
+  });
 }
 
 /**
- * The checks of a witness that holds the executor's attestation policy: reachability, and an attested
- * session pinned to the lease's enclave (verifier/agent/attest.ts) opened with the SDK.
+ * The checks of a witness that holds the executor's attestation policy: reachability, an attested
+ * session pinned to the lease's enclave (verifier/agent/attest.ts) opened with the SDK, and, with the
+ * witness key, capacity challenges of size `challengeN` over the epoch (verifier/agent/capacity.ts).
  */
-export function attestedEvaluator(policy: Policy, evidenceDir: string): Evaluator {
+export function attestedEvaluator(
+  policy: Policy,
+  evidenceDir: string,
+  c: { witnessKey?: Uint8Array | undefined; challengeN?: number } = {},
+): Evaluator {
   const attest = attestEvaluator({
     evidenceDir,
     classify: classifyAttest,
@@ -111,7 +128,22 @@ export function attestedEvaluator(policy: Policy, evidenceDir: string): Evaluato
       return { identity };
     },
   });
-  return allOf('attest+reachability', [reachabilityEvaluator({ evidenceDir }), attest]);
+  if (c.witnessKey === undefined || !c.challengeN)
+    return allOf('attest+reachability', [reachabilityEvaluator({ evidenceDir }), attest]);
+  const capacity = capacityEvaluator({
+    n: c.challengeN,
+    witnessKey: c.witnessKey,
+    evidenceDir,
+    open: async (t) => {
+      const session = await connect(t.endpoint, {
+        policy,
+        leaseId: t.leaseId,
+        identity: { address: t.enclave },
+      });
+      return { channel: sessionChallengeChannel(session), close: () => session.close() };
+    },
+  });
+  return allOf('attest+reachability+capacity', [reachabilityEvaluator({ evidenceDir }), attest, capacity]);
 }
 
 async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
@@ -144,7 +176,7 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
       { flag: '--state-dir', path: o.stateDir },
     );
   }
-  const evaluator = await buildEvaluator(o, resolve(evidenceDir), log);
+  const evaluator = await buildEvaluator(o, key, resolve(evidenceDir), log);
   const network = Network.from(BigInt(deployment.chainId));
   const provider = new JsonRpcProvider(rpc, network, {
     staticNetwork: network,
@@ -161,6 +193,7 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
       log,
       pollMs: o.pollMs,
       commitMarginSeconds: o.commitMargin,
+      evaluateLeadSeconds: o.evaluateLead,
       ...(o.stake !== undefined && { stake: o.stake }),
     });
     await agent.start();
@@ -275,7 +308,7 @@ export function registerWitness(program: Command): void {
     .addOption(
       new Option(
         '--evaluator <name>',
-        'attest: attested session pinned to the lease enclave + reachability (needs --policy); reachability: TCP connect only; always-ok: checks nothing (demos)',
+        'attest: attested session pinned to the lease enclave + reachability + capacity challenges (needs --policy); reachability: TCP connect only; always-ok: checks nothing (demos)',
       ).choices(EVALUATORS),
     )
     .option('--policy <file>', 'attestation policy for --evaluator attest (the default evaluator when given)')
@@ -284,6 +317,18 @@ export function registerWitness(program: Command): void {
       'seal the verdict at least this many seconds before the commit deadline',
       integerArg(1),
       30,
+    )
+    .option(
+      '--evaluate-lead <s>',
+      "evaluate this many seconds before the epoch's end (capacity challenges must run inside the epoch)",
+      integerArg(0),
+      120,
+    )
+    .option(
+      '--challenge-n <n>',
+      'matrix size of the capacity challenges (with --policy; 0: no challenges)',
+      integerArg(0, 4096),
+      256,
     )
     .addOption(
       new Option('--log-level <level>', 'pino log level (logs go to stderr)')

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import {
   type ContractTransactionResponse,
   formatEther,
+  getBytes,
   hexlify,
   JsonRpcProvider,
   parseEther,
@@ -44,6 +45,7 @@ import { buildExample } from '../../examples/build-example.js';
 import { connect, invokeMany, LocalReceiptStore, type Session } from '../../sdk/index.js';
 import { WitnessAgent } from '../../verifier/agent/agent.js';
 import { parseDeployment } from '../../verifier/agent/chain.js';
+import { chainChallengeAuthority } from '../challenge-authority.js';
 import { SIMULATED_MR_TD, simulatedDevPolicy } from '../commands/executor.js';
 import { attestedEvaluator } from '../commands/witness.js';
 import { settlementLeaseCheck } from '../settlement-lease-check.js';
@@ -77,6 +79,11 @@ const PRICE_PER_CALL = parseEther('0.001'); // 10,000 calls (the --calls maximum
 const EPOCH_LENGTH = 1800n; // two epochs
 const COMMITTEE = { size: 3, majority: 2 } as const;
 const WITNESSES = 3;
+const WITNESS_STAKE = 2n * DEMO_PARAMS.minWitnessStake;
+/** Capacity challenge size: 2n³ = 33.6 MFLOP, milliseconds on the engine. */
+const CHALLENGE_N = 256;
+/** Seconds before an epoch's end when the witness agents evaluate (inside the epoch). */
+const EVALUATE_LEAD = 60;
 
 export interface DemoOptions {
   /** Invocations of the sha256 example (default 100). */
@@ -314,19 +321,16 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     );
 
     // ---- 3. witnesses ----
-    const witnesses = await step(3, `${WITNESSES} witnesses register with the minimum stake`, async () => {
+    const witnesses = await step(3, `${WITNESSES} witnesses register with stake`, async () => {
       const ws: PaddedWallet[] = [];
       for (let i = 0; i < WITNESSES; i++) {
         const w = new PaddedWallet(Wallet.createRandom().privateKey, rpc);
-        await fund(w, DEMO_PARAMS.minWitnessStake);
-        await send(
-          'Registry.registerWitness',
-          c.registry.connect(w).registerWitness(DEMO_PARAMS.minWitnessStake),
-        );
+        await fund(w, WITNESS_STAKE);
+        await send('Registry.registerWitness', c.registry.connect(w).registerWitness(WITNESS_STAKE));
         ws.push(w);
       }
       sub(
-        `${ws.length} witnesses, ${eth(DEMO_PARAMS.minWitnessStake)} staked each; eligible now: ${await c.registry.eligibleCount()}`,
+        `${ws.length} witnesses, ${eth(WITNESS_STAKE)} staked each (twice the minimum: one penalty does not make a witness ineligible); eligible now: ${await c.registry.eligibleCount()}`,
       );
       return ws;
     });
@@ -428,6 +432,13 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         stateDir,
         // Serve only while the lease is open on chain, to its customer, for this enclave.
         leaseCheck: settlementLeaseCheck(c.settlement),
+        // Capacity challenges from the members of the lease's current round, read from the chain, on
+        // the chain's clock (the demo moves anvil's clock ahead of the wall clock).
+        challengeAuthority: chainChallengeAuthority({
+          market: c.market,
+          pool: c.witnessPool,
+          now: () => Date.now() + advanced * 1000,
+        }),
       });
       let started = false;
       cleanup.push(async () => {
@@ -582,19 +593,23 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
             signer: w,
             deployment: parseDeployment(deployment, 'demo deployment'),
             stateDir,
-            evaluator: attestedEvaluator(policy, evidenceDir),
+            evaluator: attestedEvaluator(policy, evidenceDir, {
+              witnessKey: getBytes(w.privateKey),
+              challengeN: CHALLENGE_N,
+            }),
             log: pino({ level: 'silent' }),
             pollMs: 100,
             commitMarginSeconds: 5,
+            evaluateLeadSeconds: EVALUATE_LEAD,
           });
           await agent.start();
           agents.push(agent);
           cleanup.push(() => agent.stop());
         }
         sub(
-          `${agents.length} witness agents running (verifier/agent): each attests the lease's executor against the simulated-TEE policy and checks it is reachable`,
+          `${agents.length} witness agents running (verifier/agent): each attests the lease's executor against the simulated-TEE policy, checks it is reachable, and sends it capacity challenges (n = ${CHALLENGE_N}, Freivalds-checked) during the epoch`,
         );
-        sub('(capacity challenges and hidden probes are not part of this demo yet: docs/witness.md)');
+        sub('(hidden probes are not part of this demo yet: docs/witness.md)');
         const byAddress = new Map(agents.map((a) => [a.witness.toLowerCase(), a]));
         /** Waits until every member's agent has the round in one of `phases`. */
         const allIn = async (roundId: bigint, members: readonly string[], phases: readonly string[]) => {
@@ -627,8 +642,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           );
           await allIn(roundId, members, ['drawn']);
           const round = await c.witnessPool.round(roundId);
+          // To just before the epoch's end: the agents evaluate inside the epoch, where challenges are served.
+          const evaluateAt = round.epochEnd - BigInt(EVALUATE_LEAD) + 10n;
           const now1 = BigInt((await rpc.getBlock('latest'))!.timestamp);
-          if (now1 < round.epochEnd) await advance(round.epochEnd - now1);
+          if (now1 < evaluateAt) await advance(evaluateAt - now1);
           await allIn(roundId, members, ['committed']);
           const sealed = members.map(
             (m) => byAddress.get(m.toLowerCase())!.store.rounds.get(roundId.toString())!,
@@ -636,6 +653,11 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           sub(
             `epoch ${epoch}: the agents evaluated (${sealed[0]!.evaluation?.checks?.map((x) => x.name).join(' + ')}) and committed: ${sealed.map((r) => r.sealed!.verdict).join(', ')}`,
           );
+          for (const [i, r] of sealed.entries()) {
+            const capacity = r.evaluation?.checks?.find((x) => x.name === 'capacity');
+            if (capacity)
+              sub(`  ${members[i]!.slice(0, 10)} capacity: ${capacity.detail ?? capacity.verdict}`);
+          }
           const before = await c.token.balanceOf(providerW.address);
           const now2 = BigInt((await rpc.getBlock('latest'))!.timestamp);
           if (now2 < round.commitDeadline) await advance(round.commitDeadline - now2);

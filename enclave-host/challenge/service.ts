@@ -59,6 +59,8 @@ export interface ChallengeServiceOptions {
  */
 export class ChallengeService {
   private readonly budget: ChallengeBudget;
+  /** A product is being computed (see CHALLENGE_BUSY). */
+  private computing = false;
   private readonly kept: KeptResults;
   private readonly now: () => number;
   private readonly memberships = new Map<
@@ -87,12 +89,25 @@ export class ChallengeService {
         witness: req.witness,
       });
     const idHex = toHex(req.id);
+    // One product at a time (nothing awaits between this check and taking the slot): a second one
+    // would share the engine's workers and make both late. A refused challenge spends no budget.
+    if (this.computing)
+      sessionFail('CHALLENGE_BUSY', 'another challenge is being computed; try again shortly', {
+        witness: req.witness,
+      });
     this.budget.admit(req.leaseId, req.witness, m, idHex, req.n);
-    const { a, b } = expandChallengeMatrices(req.seed, req.n);
-    const engine = await this.o.engine();
-    const t0 = performance.now();
-    const c = await engine.multiply(req.n, a, b);
-    const computedMs = performance.now() - t0;
+    this.computing = true;
+    let c: Int32Array;
+    let computedMs: number;
+    try {
+      const { a, b } = expandChallengeMatrices(req.seed, req.n);
+      const engine = await this.o.engine();
+      const t0 = performance.now();
+      c = await engine.multiply(req.n, a, b);
+      computedMs = performance.now() - t0;
+    } finally {
+      this.computing = false;
+    }
     if (c.length !== req.n * req.n)
       sessionFail('EXECUTOR_INTERNAL', 'the engine returned a product of the wrong size');
     const leaves = rowsMode(req.n) ? rowLeaves(req.n, c) : undefined;

@@ -43,6 +43,9 @@ export interface CapacityEvaluatorOptions {
   readonly random?: () => number;
 }
 
+/** Tries of a challenge the executor answers with CHALLENGE_BUSY. */
+const BUSY_ATTEMPTS = 5;
+
 interface Run {
   readonly results: ChallengeResult[];
   readonly stop: AbortController;
@@ -93,12 +96,18 @@ export function capacityEvaluator(
       };
     }
     try {
-      return await runChallenge(s.channel, {
-        witnessKey: o.witnessKey,
-        leaseId: input.leaseId,
-        n: o.n,
-        claimedGflops: input.sla.capacityGflops,
-      });
+      // An executor computing another witness's challenge says so (sealed CHALLENGE_BUSY): ask again
+      // after a random pause, a few times; a challenge that never got its turn is not a miss.
+      for (let attempt = 1; ; attempt++) {
+        const r = await runChallenge(s.channel, {
+          witnessKey: o.witnessKey,
+          leaseId: input.leaseId,
+          n: o.n,
+          claimedGflops: input.sla.capacityGflops,
+        });
+        if (r.code !== 'CHALLENGE_BUSY' || attempt >= BUSY_ATTEMPTS || signal.aborted) return r;
+        await sleep(200 + random() * 800 * attempt, signal);
+      }
     } finally {
       await s.close().catch(() => {});
     }
@@ -152,7 +161,9 @@ export function capacityEvaluator(
         results.push(...more);
       }
       const wrong = results.find((r) => r.verdict === 'wrong');
-      const misses = results.filter((r) => r.verdict !== 'pass' && r.verdict !== 'wrong');
+      const misses = results.filter(
+        (r) => r.verdict !== 'pass' && r.verdict !== 'wrong' && r.code !== 'CHALLENGE_BUSY',
+      );
       const record = {
         kind: 'defaas/witness/capacity/v1',
         roundId: input.roundId,
