@@ -427,7 +427,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         pricePerCall: PRICE_PER_CALL,
         stateDir,
         // Serve only while the lease is open on chain, to its customer, for this enclave.
-        leaseCheck: settlementLeaseCheck(c.settlement),
+        leaseCheck: settlementLeaseCheck(c.settlement, {
+          domain: { chainId, verifyingContract: deployment.contracts.settlement },
+          market: c.market,
+        }),
       });
       let started = false;
       cleanup.push(async () => {
