@@ -18,6 +18,7 @@ import { FileNonceStore } from './ledger/nonce-store.js';
 import { enclaveReceiptSigner } from './ledger/receipt-signer.js';
 import type { Runtime } from './requests/context.js';
 import { type LeaseCheck, LeaseChecks } from './requests/lease-checks.js';
+import { ProbeReservations } from './requests/probe-reservations.js';
 import { RequestHandler } from './requests/request-handler.js';
 import { FrameTransport } from './server/frame-transport.js';
 import { HandshakeService } from './server/handshake-service.js';
@@ -33,7 +34,7 @@ export { allowListAuthority } from './challenge/authority.js';
 export type { MatmulEngine } from './challenge/engine.js';
 export { checkLimitsFit, SEALED_RESPONSE_OVERHEAD_BYTES } from './lease-terms.js';
 export type { Runtime } from './requests/context.js';
-export type { LeaseCheck } from './requests/lease-checks.js';
+export type { LeaseCheck, LeaseFacts, ProbeFacts } from './requests/lease-checks.js';
 
 export interface ExecutorOptions {
   readonly quotes: QuoteSource;
@@ -80,7 +81,8 @@ export interface ExecutorOptions {
   readonly collateral?: CollateralHook;
   /**
    * Asked before a client's first call on the lease and again once `leaseCheckTtlMs` passed (e.g. the
-   * chain's Settlement: lease open, bound to this enclave, client its customer). Throws a SessionError
+   * chain's Settlement: lease open, bound to this enclave, client its customer or the witness of a
+   * probe grant the customer signed, requests/lease-checks.ts). Throws a SessionError
    * to refuse (LEASE_NOT_ACTIVE, NOT_LEASE_CUSTOMER, WRONG_LEASE, LEASE_CHECK_UNAVAILABLE); any other
    * failure refuses as LEASE_CHECK_UNAVAILABLE. Default: none (standalone: any client that signs).
    */
@@ -96,6 +98,8 @@ export interface ExecutorOptions {
   readonly challengeAuthority?: ChallengeAuthority;
   /** The matrix engine for challenges; default `startMatmulEngine()`, started at the first challenge. */
   readonly challengeEngine?: MatmulEngine;
+  /** Witnesses per lease with an admitted probe grant at most (default 16; PROBE_GRANT_LIMIT beyond). */
+  readonly maxProbeWitnesses?: number;
   readonly now?: () => number;
 }
 
@@ -229,6 +233,7 @@ export class Executor {
         now,
         log: this.log,
       }),
+      probes: new ProbeReservations({ maxWitnesses: opts.maxProbeWitnesses ?? 16 }),
       terms: this.terms,
       log: this.log,
       challenges: this.challenges,

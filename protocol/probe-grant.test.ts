@@ -1,12 +1,15 @@
 import { getAddress, getBytes, keccak256, toUtf8Bytes } from 'ethers';
 import { describe, expect, it } from 'vitest';
+import { sessionCodec } from '../proto/load.js';
 import { isSessionError } from './errors.js';
 import {
   type ProbeGrant,
   parseProbeGrantJson,
   probeGrantDigest,
+  probeGrantFromWire,
   probeGrantSigner,
   probeGrantToJson,
+  probeGrantToWire,
   signProbeGrant,
 } from './probe-grant.js';
 import { addressOfPrivateKey } from './secp256k1.js';
@@ -144,3 +147,47 @@ describe('ProbeGrant JSON', () => {
 });
 
 const VECTOR_0_DIGEST = '0xa4b71664b0f1a8f4da5d79a69e164d56c31ed3c3092dbc12eae310d7fd942f21';
+
+describe('ProbeGrant on the wire (SyncRequest.probe_grant)', () => {
+  const sg = signProbeGrant(customerKey, domain, grant);
+  const codec = sessionCodec();
+  const roundTrip = (probeGrant: Record<string, unknown>) =>
+    codec.decodeRequest(codec.encodeRequest({ sync: { leaseId: '7', client: grant.witness, probeGrant } }))
+      .sync!.probeGrant!;
+
+  it('round-trips through an encoded SyncRequest, still recovering to the customer', () => {
+    const back = probeGrantFromWire(roundTrip({ ...probeGrantToWire(sg) }));
+    expect(back.grant).toEqual({ ...grant, witness: grant.witness.toLowerCase() });
+    expect(probeGrantSigner(domain, back)).toBe(addressOfPrivateKey(customerKey));
+  });
+
+  it('refuses malformed fields with REQUEST_MALFORMED', () => {
+    const w = probeGrantToWire(sg);
+    const bad: Record<string, unknown>[] = [
+      { ...w, signature: Buffer.alloc(64) },
+      { ...w, signature: Buffer.alloc(0) },
+      { ...w, witness: '0x1234' },
+      { ...w, witness: '' },
+      { ...w, leaseId: '' },
+      { ...w, leaseId: '07' },
+      { ...w, maxAmount: '1e18' },
+      { ...w, maxAmount: (1n << 256n).toString() },
+    ];
+    for (const b of bad) {
+      let err: unknown;
+      try {
+        probeGrantFromWire(roundTrip(b));
+      } catch (e) {
+        err = e;
+      }
+      expect(isSessionError(err, 'REQUEST_MALFORMED'), JSON.stringify(b)).toBe(true);
+    }
+    let err: unknown;
+    try {
+      probeGrantFromWire({ ...roundTrip({ ...w }), epoch: 2 ** 32 });
+    } catch (e) {
+      err = e;
+    }
+    expect(isSessionError(err, 'REQUEST_MALFORMED')).toBe(true);
+  });
+});

@@ -1,5 +1,9 @@
 import { getBytes, TypedDataEncoder } from 'ethers';
 import { fromHex, toHex } from '../attestation/bytes.js';
+import type {
+  ProbeGrant__Output,
+  ProbeGrant as ProbeGrantMsg,
+} from '../proto/gen/defaas/executor/v1/ProbeGrant.js';
 import { sessionFail } from './errors.js';
 import { recoverDigestSigner, signDigest } from './secp256k1.js';
 import { eip712Domain, type TypedDataDomain } from './typed-data.js';
@@ -128,4 +132,43 @@ export function parseProbeGrantJson(value: unknown): SignedProbeGrant {
     },
     signature: fromHex(sigHex.slice(2)),
   };
+}
+
+/** The grant as SyncRequest.probe_grant carries it. */
+export function probeGrantToWire(sg: SignedProbeGrant): ProbeGrantMsg {
+  const g = sg.grant;
+  return {
+    leaseId: g.leaseId.toString(),
+    witness: g.witness,
+    epoch: Number(g.epoch),
+    maxCalls: Number(g.maxCalls),
+    maxAmount: g.maxAmount.toString(),
+    expiry: g.expiry.toString(),
+    signature: Buffer.from(sg.signature),
+  };
+}
+
+/**
+ * Parses SyncRequest.probe_grant strictly: uints in range, a 20-byte address (returned lower-case)
+ * and a 65-byte signature; REQUEST_MALFORMED otherwise. The signer is not checked here.
+ */
+export function probeGrantFromWire(w: ProbeGrant__Output): SignedProbeGrant {
+  if (w.signature.length !== 65) sessionFail('REQUEST_MALFORMED', 'probeGrant.signature must be 65 bytes');
+  return {
+    grant: {
+      leaseId: parseUint(w.leaseId, 'probeGrant.leaseId'),
+      witness: parseAddress(w.witness, 'probeGrant.witness'),
+      epoch: uint32(w.epoch, 'probeGrant.epoch'),
+      maxCalls: uint32(w.maxCalls, 'probeGrant.maxCalls'),
+      maxAmount: parseUint(w.maxAmount, 'probeGrant.maxAmount'),
+      expiry: parseUint(w.expiry, 'probeGrant.expiry', 64),
+    },
+    signature: new Uint8Array(w.signature),
+  };
+}
+
+function uint32(n: number, what: string): bigint {
+  if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff)
+    sessionFail('REQUEST_MALFORMED', `${what} exceeds uint32`);
+  return BigInt(n);
 }

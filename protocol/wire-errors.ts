@@ -64,6 +64,18 @@ export const WIRE_ERRORS = {
   CLIENT_BINDING_LIMIT: { kind: 'rejected', status: status.RESOURCE_EXHAUSTED },
   /** The executor keeps books for as many clients as it may, and none of them is idle. */
   ACCOUNT_LIMIT: { kind: 'unavailable', status: status.RESOURCE_EXHAUSTED },
+  // ---- probe grants (a witness served under the customer's ProbeGrant, docs/session.md) ----
+  /** The grant names another lease or another witness than the request's. */
+  PROBE_GRANT_MISMATCH: { kind: 'rejected', status: status.PERMISSION_DENIED },
+  /** The grant is not signed by the lease's customer (in the Settlement domain). */
+  PROBE_GRANT_INVALID: { kind: 'verification', status: status.UNAUTHENTICATED },
+  PROBE_GRANT_EXPIRED: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  /** The grant is for another epoch than the lease's current one. */
+  PROBE_GRANT_WRONG_EPOCH: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  /** The grant's cap does not fit in the lease budget beside the customer's and other grants' amounts. */
+  PROBE_GRANT_OVER_BUDGET: { kind: 'rejected', status: status.FAILED_PRECONDITION },
+  /** The lease has grants admitted for as many witnesses as the executor keeps. */
+  PROBE_GRANT_LIMIT: { kind: 'rejected', status: status.RESOURCE_EXHAUSTED },
   // ---- nonces, vouchers, receipts (billing rules, docs/session.md) ----
   NONCE_STALE: { kind: 'rejected', status: status.FAILED_PRECONDITION },
   /** The nonce is further above the highest one seen than the executor allows. */

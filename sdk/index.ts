@@ -1,3 +1,10 @@
+export {
+  type ProbeGrant,
+  parseProbeGrantJson,
+  probeGrantToJson,
+  type SignedProbeGrant,
+  signProbeGrant,
+} from '../protocol/probe-grant.js';
 export { type VerifiedReceipt, verifyReceipt } from '../protocol/receipts.js';
 export { connect } from './connect.js';
 export {

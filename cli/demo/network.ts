@@ -233,6 +233,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     );
     const chainId = BigInt(deployment.chainId);
     let advanced = 0;
+    /** anvil's clock, which the demo moves ahead of the wall clock (ms; for the executor's chain checks). */
+    const chainNow = () => Date.now() + advanced * 1000;
     const advance = async (seconds: bigint) => {
       await rpc.send('evm_increaseTime', [Number(seconds)]);
       await rpc.send('anvil_mine', ['0x1']);
@@ -430,14 +432,18 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         domain: { chainId, verifyingContract: deployment.contracts.settlement },
         pricePerCall: PRICE_PER_CALL,
         stateDir,
-        // Serve only while the lease is open on chain, to its customer, for this enclave.
-        leaseCheck: settlementLeaseCheck(c.settlement),
-        // Capacity challenges from the members of the lease's current round, read from the chain, on
-        // the chain's clock (the demo moves anvil's clock ahead of the wall clock).
+        // Serve only while the lease is open on chain, to its customer (or a witness it granted
+        // probes to), for this enclave; epochs and expiry on the chain's clock.
+        leaseCheck: settlementLeaseCheck(c.settlement, {
+          domain: { chainId, verifyingContract: deployment.contracts.settlement },
+          market: c.market,
+          now: chainNow,
+        }),
+        // Capacity challenges from the members of the lease's current round, read from the chain.
         challengeAuthority: chainChallengeAuthority({
           market: c.market,
           pool: c.witnessPool,
-          now: () => Date.now() + advanced * 1000,
+          now: chainNow,
         }),
       });
       let started = false;

@@ -215,3 +215,32 @@ describe('a voucher above the lease budget', () => {
     expect(b.status.cumulativeAmount).toBe(1_000_000n * P);
   });
 });
+
+describe('calls served without a voucher stay within the budget', () => {
+  // A witness's books are capped at its probe grant's cap; batched calls run before any voucher, so
+  // the cap must bound them at admission too, or the witness gets calls no redeemable voucher pays.
+  it('attack: batched calls beyond the budget are refused at admission, before they run', async () => {
+    const { account: a, clock } = newAccount();
+    a.noteBudget(3n * P);
+    await batched(a, 1n);
+    await batched(a, 2n);
+    await batched(a, 3n);
+    expect(await codeOfAsync(batched(a, 4n))).toBe('VOUCHER_OVER_BUDGET');
+    expect(a.unsettled().map((r) => r.nonce)).toEqual([1n, 2n, 3n]);
+    await a.settle(voucher(1n, 3n, 3n * P, clock.deadlineIn(3600)), EVIDENCE);
+    // Paid up to the budget: no room for one more call, with a voucher or without.
+    expect(await codeOfAsync(batched(a, 4n))).toBe('VOUCHER_OVER_BUDGET');
+    expect(await codeOfAsync(perCall(a, clock, 4n, 4n * P))).toBe('VOUCHER_OVER_BUDGET');
+  });
+
+  it('counts the calls still running: per-call calls in flight leave no room for a batched one', async () => {
+    const { account: a, clock } = newAccount();
+    a.noteBudget(2n * P);
+    const v = voucher(1n, 1n, 2n * P, clock.deadlineIn(3600));
+    a.checkInlineVoucher(v, req(1n));
+    await (await a.admit(req(1n), { voucher: v, evidenceHash: EVIDENCE })).durable;
+    await batched(a, 2n, false);
+    expect(await codeOfAsync(batched(a, 3n))).toBe('VOUCHER_OVER_BUDGET');
+    expect(a.committedAmount).toBe(2n * P);
+  });
+});

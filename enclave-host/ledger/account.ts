@@ -169,11 +169,31 @@ export class Account {
   }
 
   /**
-   * The lease's budget from a passed lease check: no voucher above it is accepted, since Settlement
-   * would refuse to redeem it, so it must not stand in for any call (the amount rule).
+   * The budget from a passed lease check: no voucher above it is accepted, and no call is served
+   * without a voucher when one more call could not be paid within it. For the lease's customer it is
+   * the lease budget less the caps reserved for probe grants; for a witness, its grant's cap
+   * (requests/lease-facts.ts). Settlement would refuse to redeem above it, so such a voucher must not
+   * stand in for any call (the amount rule).
    */
   noteBudget(budget: bigint | undefined): void {
     if (budget !== undefined) this.budget = budget;
+  }
+
+  /**
+   * What the provider may already hold or be owed by the client: the highest amount accepted or
+   * pending, and at least the least amount that pays for every call served (the amount floor plus
+   * the price of each call receipted or open).
+   */
+  get committedAmount(): bigint {
+    let top = this.servedAmount(0);
+    if (this.highest > top) top = this.highest;
+    for (const p of this.pending.values()) if (p.amount > top) top = p.amount;
+    return top;
+  }
+
+  /** The least cumulative amount that pays for every call served and `more` calls. */
+  private servedAmount(more: number): bigint {
+    return this.amountFloor + this.cfg.rules.pricePerCall * BigInt(this.receipted + this.open.size + more);
   }
 
   /** The highest cumulative amount accepted, what the books persist as the amount floor. */
@@ -235,6 +255,7 @@ export class Account {
     const refused = this.nonces.refusal(req.nonce);
     if (refused) throw refused;
     if (v) this.checkAmount(v, 1);
+    else this.checkRoomInBudget();
     this.nonces.take(req.nonce, v ? 'covered' : 'uncovered');
     if (v) this.pending.set(req.nonce, { amount: v.cumulativeAmount, calls: 1 });
     else this.uncovered++;
@@ -424,6 +445,21 @@ export class Account {
         'VOUCHER_AMOUNT_TOO_LOW',
         `voucher authorises ${v.cumulativeAmount}; the covered calls it follows need at least ${required}`,
         { required: required.toString(), cumulativeAmount: v.cumulativeAmount.toString() },
+      );
+  }
+
+  /**
+   * A call served without a voucher must be one a voucher within the budget can still pay for:
+   * otherwise the provider would serve a call it cannot be paid for.
+   */
+  private checkRoomInBudget(): void {
+    if (this.budget === undefined) return;
+    const need = this.servedAmount(1);
+    if (need > this.budget)
+      sessionFail(
+        'VOUCHER_OVER_BUDGET',
+        `one more call needs a voucher for ${need}, above the budget of ${this.budget}`,
+        { budget: this.budget.toString(), cumulativeAmount: need.toString() },
       );
   }
 

@@ -13,6 +13,7 @@ import { errorDetail, toWireError } from '../rpc-errors.js';
 import { functionOutputOf } from '../runtime/function-runtime.js';
 import type { ServerSession } from '../session/server-session.js';
 import type { RequestContext } from './context.js';
+import { noteLeaseFacts } from './lease-facts.js';
 import { parseClient, parseLease } from './parse.js';
 import { refusal } from './refusal.js';
 
@@ -66,8 +67,9 @@ export async function invoke(
       });
     // Kept from here (ACCOUNT_LIMIT when the books are full of busy accounts); `admit` starts
     // synchronously, so the account is busy before anything else can let it go.
+    const note = noteLeaseFacts(c, lease, facts);
     const account = c.books.get(lease, client);
-    account.noteBudget(facts.budget);
+    note(account);
     const admission = await account.admit(req, { voucher, evidenceHash: session.evidenceHash });
     admitted = true;
     await admission.durable;

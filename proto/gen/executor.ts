@@ -21,6 +21,7 @@ import type { InvokeRequest as _defaas_executor_v1_InvokeRequest, InvokeRequest_
 import type { InvokeResponse as _defaas_executor_v1_InvokeResponse, InvokeResponse__Output as _defaas_executor_v1_InvokeResponse__Output } from './defaas/executor/v1/InvokeResponse.js';
 import type { LeaseTerms as _defaas_executor_v1_LeaseTerms, LeaseTerms__Output as _defaas_executor_v1_LeaseTerms__Output } from './defaas/executor/v1/LeaseTerms.js';
 import type { Limits as _defaas_executor_v1_Limits, Limits__Output as _defaas_executor_v1_Limits__Output } from './defaas/executor/v1/Limits.js';
+import type { ProbeGrant as _defaas_executor_v1_ProbeGrant, ProbeGrant__Output as _defaas_executor_v1_ProbeGrant__Output } from './defaas/executor/v1/ProbeGrant.js';
 import type { SealedFrame as _defaas_executor_v1_SealedFrame, SealedFrame__Output as _defaas_executor_v1_SealedFrame__Output } from './defaas/executor/v1/SealedFrame.js';
 import type { ServerHello as _defaas_executor_v1_ServerHello, ServerHello__Output as _defaas_executor_v1_ServerHello__Output } from './defaas/executor/v1/ServerHello.js';
 import type { SessionCodecClient as _defaas_executor_v1_SessionCodecClient, SessionCodecDefinition as _defaas_executor_v1_SessionCodecDefinition } from './defaas/executor/v1/SessionCodec.js';
@@ -66,6 +67,7 @@ export interface ProtoGrpcType {
         InvokeResponse: MessageTypeDefinition<_defaas_executor_v1_InvokeResponse, _defaas_executor_v1_InvokeResponse__Output>
         LeaseTerms: MessageTypeDefinition<_defaas_executor_v1_LeaseTerms, _defaas_executor_v1_LeaseTerms__Output>
         Limits: MessageTypeDefinition<_defaas_executor_v1_Limits, _defaas_executor_v1_Limits__Output>
+        ProbeGrant: MessageTypeDefinition<_defaas_executor_v1_ProbeGrant, _defaas_executor_v1_ProbeGrant__Output>
         SealedFrame: MessageTypeDefinition<_defaas_executor_v1_SealedFrame, _defaas_executor_v1_SealedFrame__Output>
         ServerHello: MessageTypeDefinition<_defaas_executor_v1_ServerHello, _defaas_executor_v1_ServerHello__Output>
         SessionCodec: SubtypeConstructor<typeof grpc.Client, _defaas_executor_v1_SessionCodecClient> & { service: _defaas_executor_v1_SessionCodecDefinition }

@@ -15,6 +15,7 @@ import { loadProtos, type SessionRequest, type SessionResponse__Output } from '.
 import { asBuffer } from '../../protocol/buffers.js';
 import { type CallRequest, type CallResult, checkRecord, requestHead } from '../../protocol/call-records.js';
 import { signClientBinding } from '../../protocol/client-binding.js';
+import { probeGrantToWire, type SignedProbeGrant } from '../../protocol/probe-grant.js';
 import { type VerifiedReceipt, verifyReceipt } from '../../protocol/receipts.js';
 import { type SignedVoucher, sha256Hex, signVoucher } from '../../protocol/settlement.js';
 import type { LeaseTermsFields, SessionMode } from '../../protocol/transcript.js';
@@ -121,6 +122,11 @@ export interface DeferredInvokeResult {
 
 export interface InvokeOptions {
   readonly wallet: WalletLike;
+  /**
+   * The lease customer's probe grant for this wallet (a witness's hidden probes): the session's
+   * binding Sync for the wallet carries it, and the executor serves the wallet within its cap.
+   */
+  readonly grant?: SignedProbeGrant;
 }
 
 /** A call's answer, classified by what the enclave said about it (docs/session.md, "The client's trust rule"). */
@@ -152,6 +158,8 @@ export class Session {
   private readonly accounts = new Map<string, ClientAccount>();
   /** Wallet keys used on this session, to bind a re-opened session to them again. */
   private readonly keys = new Map<string, Uint8Array>();
+  /** Probe grants by wallet address, sent with the wallet's binding Sync (InvokeOptions.grant). */
+  private readonly grants = new Map<string, SignedProbeGrant>();
   /** Client bindings of the current channel, by wallet address (see `account`). */
   private bindings = new Map<string, Promise<void>>();
   /**
@@ -272,6 +280,7 @@ export class Session {
   ): Promise<DeferredInvokeResult> {
     this.assertOpen();
     const key = signingKey(opts.wallet);
+    if (opts.grant) this.noteGrant(key.address, opts.grant);
     const inputHash = sha256Hex(input);
     for (let attempt = 0; ; attempt++) {
       const acct = await this.account(key.address, key.privateKey);
@@ -669,13 +678,23 @@ export class Session {
     return bound;
   }
 
+  /** A grant other than the one the wallet's binding carried binds the wallet again with it. */
+  private noteGrant(address: string, grant: SignedProbeGrant): void {
+    const held = this.grants.get(address);
+    if (held && Buffer.from(held.signature).equals(grant.signature)) return;
+    this.grants.set(address, grant);
+    this.bindings.delete(address);
+  }
+
   private async bind(ch: SecureChannel, acct: ClientAccount, priv: Uint8Array): Promise<void> {
     const leaseId = this.accepted.terms.leaseId;
+    const grant = this.grants.get(acct.address);
     const res = await ch.request('sync', {
       sync: {
         leaseId: leaseId.toString(),
         client: acct.address,
         clientProof: Buffer.from(signClientBinding(priv, ch.accepted.sessionId, leaseId)),
+        ...(grant && { probeGrant: probeGrantToWire(grant) }),
       },
     });
     const sync = res.sync;

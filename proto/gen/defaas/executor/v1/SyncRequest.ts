@@ -1,5 +1,6 @@
 // Original file: proto/defaas/executor/v1/executor.proto
 
+import type { ProbeGrant as _defaas_executor_v1_ProbeGrant, ProbeGrant__Output as _defaas_executor_v1_ProbeGrant__Output } from '../../../defaas/executor/v1/ProbeGrant.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface SyncRequest {
@@ -7,6 +8,7 @@ export interface SyncRequest {
   'client'?: (string);
   'clientProof'?: (Buffer | Uint8Array | string);
   'nonces'?: (number | string | Long)[];
+  'probeGrant'?: (_defaas_executor_v1_ProbeGrant | null);
 }
 
 export interface SyncRequest__Output {
@@ -14,4 +16,5 @@ export interface SyncRequest__Output {
   'client': (string);
   'clientProof': (Buffer);
   'nonces': (string)[];
+  'probeGrant': (_defaas_executor_v1_ProbeGrant__Output | null);
 }
