@@ -1,8 +1,10 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample } from '../examples/build-example.js';
+import { parseProbeGrantJson, probeGrantSigner } from '../protocol/probe-grant.js';
 import { parseKnownAnswers } from '../verifier/probes/known-answers.js';
 import { onlyJson, runCli } from './cli-run.js';
 import { type Harness, startExecutor } from './e2e-harness.js';
@@ -29,8 +31,8 @@ describe('defaas probe', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('has --help on both commands', async () => {
-    for (const sub of ['answers', 'run']) {
+  it('has --help on every command', async () => {
+    for (const sub of ['answers', 'grant', 'run']) {
       const r = await runCli('probe', sub, '--help');
       expect(r.code).toBe(0);
       expect(r.out).toMatch(/Example:/);
@@ -156,5 +158,64 @@ describe('defaas probe', () => {
       answers,
     );
     expect(wrong.code).toBe(2);
+  });
+
+  it("signs a grant as the customer, which recovers to it in the deployment's Settlement domain", async () => {
+    const customer = Wallet.createRandom();
+    const key = join(dir, 'customer.key');
+    await writeFile(key, `${customer.privateKey}\n`);
+    const deployment = join(dir, 'deployment.json');
+    const settlement = '0x00000000000000000000000000000000000000aa';
+    await writeFile(deployment, JSON.stringify({ chainId: 31337, contracts: { settlement } }));
+    const witness = Wallet.createRandom().address;
+    const out = join(dir, '1-0.grant.json');
+    const r = await runCli(
+      'probe',
+      'grant',
+      '--key',
+      key,
+      '--lease',
+      '1',
+      '--witness',
+      witness,
+      '--epoch',
+      '0',
+      '--max-amount',
+      '1000',
+      '--expiry',
+      '2000000000',
+      '--deployment',
+      deployment,
+      '--out',
+      out,
+      '--json',
+    );
+    expect(r.code, r.out + r.err).toBe(0);
+    const g = parseProbeGrantJson(JSON.parse(await readFile(out, 'utf8')));
+    expect(g.grant).toMatchObject({ leaseId: 1n, epoch: 0n, maxAmount: 1000n, maxCalls: 256n });
+    expect(probeGrantSigner({ chainId: 31337n, verifyingContract: settlement }, g)).toBe(
+      customer.address.toLowerCase(),
+    );
+    const bad = await runCli(
+      'probe',
+      'grant',
+      '--key',
+      key,
+      '--lease',
+      '1',
+      '--witness',
+      'nope',
+      '--epoch',
+      '0',
+      '--max-amount',
+      '1',
+      '--expiry',
+      '1',
+      '--deployment',
+      deployment,
+      '--out',
+      out,
+    );
+    expect(bad.code).toBe(2);
   });
 });

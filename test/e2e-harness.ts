@@ -8,7 +8,7 @@ import type { Policy } from '../attestation/policy.js';
 import { generateSimulatedRoot, type SimulatedRoot } from '../attestation/simulated.js';
 import { Executor, type ExecutorOptions, type Runtime } from '../enclave-host/executor.js';
 import { SimulatedQuoteProvider } from '../enclave-host/quote/simulated.js';
-import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
+import { FunctionRuntime, type InvokeResult } from '../enclave-host/runtime/function-runtime.js';
 import type { QuoteSource } from '../enclave-host/session/evidence-source.js';
 
 /** Shared set-up of the end-to-end tests: a simulated executor on 127.0.0.1 and a policy for it. */
@@ -227,14 +227,15 @@ export async function startRelay(
 
 // ---- relays that forge, and counting what ran ----
 
-/** A function runtime that counts how often each input (as UTF-8) ran; `runs` may be shared by several. */
-export function countingRuntime(runs: Map<string, number> = new Map()): {
-  runtime: Runtime;
-  runs: Map<string, number>;
-} {
+/**
+ * A real function runtime whose `invoke` goes through `invoke(inner, fn, input, tenant)`: how a test
+ * counts, delays or changes what runs (as a tampered executor would).
+ */
+export function wrappedRuntime(
+  invoke: (inner: FunctionRuntime, fn: string, input: Uint8Array, tenant?: string) => Promise<InvokeResult>,
+): Runtime {
   const rt = new FunctionRuntime({ workers: 2, limits: LIMITS });
-  const key = (b: Uint8Array) => new TextDecoder().decode(b);
-  const runtime: Runtime = {
+  return {
     register: (wasm, owner) => rt.register(wasm, owner),
     unregister: (id, owner) => rt.unregister(id, owner),
     has: (id) => rt.has(id),
@@ -242,11 +243,20 @@ export function countingRuntime(runs: Map<string, number> = new Map()): {
     get effectiveLimits() {
       return rt.effectiveLimits;
     },
-    invoke: (fn, input, tenant) => {
-      runs.set(key(input), (runs.get(key(input)) ?? 0) + 1);
-      return rt.invoke(fn, input, tenant);
-    },
+    invoke: (fn, input, tenant) => invoke(rt, fn, input, tenant),
   };
+}
+
+/** A function runtime that counts how often each input (as UTF-8) ran; `runs` may be shared by several. */
+export function countingRuntime(runs: Map<string, number> = new Map()): {
+  runtime: Runtime;
+  runs: Map<string, number>;
+} {
+  const key = (b: Uint8Array) => new TextDecoder().decode(b);
+  const runtime = wrappedRuntime((rt, fn, input, tenant) => {
+    runs.set(key(input), (runs.get(key(input)) ?? 0) + 1);
+    return rt.invoke(fn, input, tenant);
+  });
   return { runtime, runs };
 }
 

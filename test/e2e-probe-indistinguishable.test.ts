@@ -8,6 +8,7 @@ import type { SealedFrame__Output } from '../proto/gen/defaas/executor/v1/Sealed
 import { connect, type FunctionHandle, type Session } from '../sdk/index.js';
 import { knownAnswersOf } from '../verifier/probes/known-answers.js';
 import { type ProbeClock, runProbes, SYSTEM_CLOCK } from '../verifier/probes/runner.js';
+import { Prng } from '../verifier/sim/prng.js';
 import { type Harness, type Relay, startExecutor, startRelay } from './e2e-harness.js';
 
 /*
@@ -65,16 +66,10 @@ async function recordingRelay(upstream: string, calls: Call[]): Promise<Relay> {
   });
 }
 
-/** mulberry32: the inputs and the schedule are the same on every run. */
+/** A seeded uniform generator in [0, 1). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 /** A customer input: printable bytes, length log-uniform in [min, max). */

@@ -2,13 +2,13 @@ import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionProbeChannel } from '../cli/probe-channel.js';
 import type { Runtime } from '../enclave-host/executor.js';
-import { FunctionRuntime, type InvokeResult } from '../enclave-host/runtime/function-runtime.js';
+import type { InvokeResult } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
 import { connect, type FunctionHandle, type Session } from '../sdk/index.js';
 import { type KnownAnswers, knownAnswersOf } from '../verifier/probes/known-answers.js';
 import { runProbes } from '../verifier/probes/runner.js';
 import { judgeSla } from '../verifier/probes/sla.js';
-import { type Harness, LIMITS, startExecutor } from './e2e-harness.js';
+import { type Harness, startExecutor, wrappedRuntime } from './e2e-harness.js';
 
 /*
  * Hidden probes against a real executor over gRPC: the customer deploys two functions and records
@@ -24,23 +24,13 @@ const PLAN = { count: 12, meanIntervalMs: 5, timeoutMs: 1500 };
 
 /** A runtime that misbehaves on calls of `target()` only, as the host of a tampered executor would. */
 function tamperedRuntime(mode: () => Misbehaviour, target: () => string): Runtime {
-  const rt = new FunctionRuntime({ workers: 2, limits: LIMITS });
-  return {
-    register: (wasm, owner) => rt.register(wasm, owner),
-    unregister: (id, owner) => rt.unregister(id, owner),
-    has: (id) => rt.has(id),
-    close: () => rt.close(),
-    get effectiveLimits() {
-      return rt.effectiveLimits;
-    },
-    async invoke(fn, input, tenant): Promise<InvokeResult> {
-      const m = fn === target() ? mode() : 'none';
-      if (m === 'drop') return new Promise<InvokeResult>(() => {});
-      if (m === 'delay') await new Promise((r) => setTimeout(r, 600));
-      const r = await rt.invoke(fn, input, tenant);
-      return m === 'wrong' ? { ...r, output: enc('not the answer') } : r;
-    },
-  };
+  return wrappedRuntime(async (rt, fn, input, tenant) => {
+    const m = fn === target() ? mode() : 'none';
+    if (m === 'drop') return new Promise<InvokeResult>(() => {});
+    if (m === 'delay') await new Promise((r) => setTimeout(r, 600));
+    const r = await rt.invoke(fn, input, tenant);
+    return m === 'wrong' ? { ...r, output: enc('not the answer') } : r;
+  });
 }
 
 describe('hidden probes against a real executor', () => {

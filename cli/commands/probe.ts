@@ -5,8 +5,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { Wallet } from 'ethers';
+import { getBytes, isAddress, Wallet } from 'ethers';
 import { FunctionRuntime } from '../../enclave-host/runtime/function-runtime.js';
+import { probeGrantToJson, signProbeGrant } from '../../protocol/probe-grant.js';
 import { connect, isDefaasError } from '../../sdk/index.js';
 import {
   encodeKnownAnswers,
@@ -15,7 +16,7 @@ import {
 } from '../../verifier/probes/known-answers.js';
 import { runProbes } from '../../verifier/probes/runner.js';
 import { judgeSla } from '../../verifier/probes/sla.js';
-import { hostPortArg, integerArg, uint256Arg } from '../args.js';
+import { addressArg, hostPortArg, integerArg, uint256Arg } from '../args.js';
 import { UsageError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { readBytes, readPolicy, readPrivateKey, readText } from '../files.js';
@@ -77,6 +78,50 @@ export function registerProbe(program: Command): void {
       '\nExample:\n  defaas probe answers --wasm f.wasm --inputs samples.txt --lease 0 --out answers.json',
     )
     .action(action(answers));
+
+  probe
+    .command('grant')
+    .description(
+      "as a lease's customer, sign a ProbeGrant that lets one witness probe the lease in one epoch, paid from the lease budget up to a cap",
+    )
+    .requiredOption('--key <file>', "the customer's private key file (one line of hex)")
+    .requiredOption('--lease <id>', 'the lease (uint256, decimal)', uint256Arg)
+    .requiredOption('--witness <address>', 'the witness wallet that will sign the probe vouchers', addressArg)
+    .requiredOption(
+      '--epoch <n>',
+      'the epoch of the round the witness was drawn for',
+      integerArg(0, 2 ** 32 - 1),
+    )
+    .option(
+      '--max-calls <n>',
+      'probes the executor serves under this grant at most',
+      integerArg(1, 2 ** 32 - 1),
+      256,
+    )
+    .requiredOption(
+      '--max-amount <units>',
+      "cumulative cap, in token base units, on what the witness's vouchers may take from the lease budget",
+      uint256Arg,
+    )
+    .requiredOption(
+      '--expiry <unix-seconds>',
+      'after this time the executor serves no probe under the grant',
+      uint256Arg,
+    )
+    .option(
+      '--deployment <file>',
+      'deployment file: the chain id and the Settlement of the EIP-712 domain',
+      '.defaas/deployment.json',
+    )
+    .requiredOption('--out <file>', 'where to write the signed grant (JSON); give it to the witness')
+    .option('--json', 'print one JSON object')
+    .addHelpText(
+      'after',
+      '\nThe witness puts it, as <lease>-<epoch>.grant.json, beside <lease>.answers.json in its --probe-dir.\n' +
+        'Example:\n  defaas probe grant --key customer.key --lease 1 --witness 0x… --epoch 0 --max-amount 1000000000000000000 \\\n' +
+        '    --expiry 1893456000 --out 1-0.grant.json',
+    )
+    .action(action(grant));
 
   probe
     .command('run')
@@ -165,6 +210,59 @@ async function answers(json: boolean, o: AnswersOptions): Promise<ExitCode> {
   } finally {
     await runtime.close();
   }
+}
+
+interface GrantOptions {
+  key: string;
+  lease: bigint;
+  witness: string;
+  epoch: number;
+  maxCalls: number;
+  maxAmount: bigint;
+  expiry: bigint;
+  deployment: string;
+  out: string;
+  json?: boolean;
+}
+
+async function grant(json: boolean, o: GrantOptions): Promise<ExitCode> {
+  let deployment: { chainId?: unknown; contracts?: { settlement?: unknown } };
+  try {
+    deployment = JSON.parse(await readText(o.deployment, '--deployment'));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--deployment: ${o.deployment} is not JSON`, 'FILE_INVALID', {
+      flag: '--deployment',
+    });
+  }
+  const chainId = deployment.chainId;
+  const settlement = deployment.contracts?.settlement;
+  if (typeof chainId !== 'number' || typeof settlement !== 'string' || !isAddress(settlement))
+    throw new UsageError('--deployment: needs chainId and contracts.settlement', 'FILE_INVALID', {
+      flag: '--deployment',
+    });
+  const wallet = new Wallet(await readPrivateKey(o.key));
+  const g = {
+    leaseId: o.lease,
+    witness: o.witness,
+    epoch: BigInt(o.epoch),
+    maxCalls: BigInt(o.maxCalls),
+    maxAmount: o.maxAmount,
+    expiry: o.expiry,
+  };
+  const signed = signProbeGrant(
+    getBytes(wallet.privateKey),
+    { chainId: BigInt(chainId), verifyingContract: settlement },
+    g,
+  );
+  const body = probeGrantToJson(signed);
+  await writeFile(o.out, `${JSON.stringify(body, null, 2)}\n`);
+  printResult(
+    json,
+    { out: o.out, customer: wallet.address.toLowerCase(), ...body },
+    `wrote a grant for witness ${o.witness} on lease ${o.lease}, epoch ${o.epoch} (cap ${o.maxAmount}) to ${o.out}`,
+  );
+  return EXIT.OK;
 }
 
 async function run(json: boolean, o: RunOptions): Promise<ExitCode> {

@@ -7,7 +7,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { getBytes, JsonRpcProvider, Network } from 'ethers';
+import { getBytes, hexlify, JsonRpcProvider, Network, Wallet } from 'ethers';
 import pino from 'pino';
 import type { Policy } from '../../attestation/policy.js';
 import { PaddedWallet } from '../../contracts/deploy.js';
@@ -19,6 +19,8 @@ import { capacityEvaluator } from '../../verifier/agent/capacity.js';
 import { type AgentDeployment, parseDeployment } from '../../verifier/agent/chain.js';
 import { isAgentError } from '../../verifier/agent/errors.js';
 import { allOf, dangerouslyAlwaysOk, type Evaluator } from '../../verifier/agent/evaluator.js';
+import { directoryProbeKits } from '../../verifier/agent/probe-kits.js';
+import { type ProbeKit, probeEvaluator } from '../../verifier/agent/probes.js';
 import { reachabilityEvaluator } from '../../verifier/agent/reachability.js';
 import { agentStatus, formatStatus } from '../../verifier/agent/status.js';
 import { httpUrlArg, integerArg, uint256Arg } from '../args.js';
@@ -26,6 +28,7 @@ import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { privateKeyFromEnv, readPolicy, readPrivateKey, readText } from '../files.js';
 import { action, printResult } from '../output.js';
+import { sessionProbeChannel } from '../probe-channel.js';
 
 export const DEFAULT_WITNESS_STATE_DIR = '.defaas/witness';
 const DEFAULT_DEPLOYMENT = '.defaas/deployment.json';
@@ -44,6 +47,8 @@ interface StartOptions {
   commitMargin: number;
   evaluateLead: number;
   challengeN: number;
+  probeDir?: string;
+  probeIntervalMs: number;
   logLevel: string;
   json?: boolean;
 }
@@ -99,8 +104,10 @@ async function buildEvaluator(
       flag: '--policy',
     });
   return attestedEvaluator(await readPolicy(o.policy), evidenceDir, {
-    witnessKey: o.challengeN > 0 ? getBytes(key) : undefined,
+    witnessKey: getBytes(key),
     challengeN: o.challengeN,
+    probeKits: o.probeDir !== undefined ? directoryProbeKits(o.probeDir, new Wallet(key).address) : undefined,
+    probeIntervalMs: o.probeIntervalMs,
   });
 }
 
@@ -112,7 +119,13 @@ async function buildEvaluator(
 export function attestedEvaluator(
   policy: Policy,
   evidenceDir: string,
-  c: { witnessKey?: Uint8Array | undefined; challengeN?: number } = {},
+  c: {
+    witnessKey?: Uint8Array | undefined;
+    challengeN?: number;
+    /** The customers' probe kits (known answers and grants); with the witness key, hidden probes too. */
+    probeKits?: ((leaseId: bigint, epoch: number) => ProbeKit | undefined) | undefined;
+    probeIntervalMs?: number;
+  } = {},
 ): Evaluator {
   const attest = attestEvaluator({
     evidenceDir,
@@ -128,22 +141,44 @@ export function attestedEvaluator(
       return { identity };
     },
   });
-  if (c.witnessKey === undefined || !c.challengeN)
-    return allOf('attest+reachability', [reachabilityEvaluator({ evidenceDir }), attest]);
-  const capacity = capacityEvaluator({
-    n: c.challengeN,
-    witnessKey: c.witnessKey,
-    evidenceDir,
-    open: async (t) => {
-      const session = await connect(t.endpoint, {
-        policy,
-        leaseId: t.leaseId,
-        identity: { address: t.enclave },
-      });
-      return { channel: sessionChallengeChannel(session), close: () => session.close() };
-    },
-  });
-  return allOf('attest+reachability+capacity', [reachabilityEvaluator({ evidenceDir }), attest, capacity]);
+  const parts: Evaluator[] = [reachabilityEvaluator({ evidenceDir }), attest];
+  const key = c.witnessKey;
+  const session = (t: { endpoint: string; leaseId: bigint; enclave: string }) =>
+    connect(t.endpoint, { policy, leaseId: t.leaseId, identity: { address: t.enclave } });
+  if (key !== undefined && c.challengeN)
+    parts.push(
+      capacityEvaluator({
+        n: c.challengeN,
+        witnessKey: key,
+        evidenceDir,
+        open: async (t) => {
+          const s = await session(t);
+          return { channel: sessionChallengeChannel(s), close: () => s.close() };
+        },
+      }),
+    );
+  if (key !== undefined && c.probeKits) {
+    const wallet = new Wallet(hexlify(key));
+    parts.push(
+      probeEvaluator({
+        kit: c.probeKits,
+        meanIntervalMs: c.probeIntervalMs ?? 60_000,
+        timeoutMs: 10_000,
+        minProbes: 8,
+        maxProbes: 500,
+        evidenceDir,
+        open: async (t) => {
+          const s = await session(t);
+          const id = t.kit.known.functionId;
+          return {
+            channel: sessionProbeChannel(s, { id, hash: `0x${id}` }, wallet, t.kit.grant),
+            close: () => s.close(),
+          };
+        },
+      }),
+    );
+  }
+  return allOf(parts.map((p) => p.name).join('+'), parts);
 }
 
 async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
@@ -324,6 +359,11 @@ export function registerWitness(program: Command): void {
       integerArg(0),
       120,
     )
+    .option(
+      '--probe-dir <dir>',
+      "hidden probes (with --policy): the customers' <lease>.answers.json and <lease>-<epoch>.grant.json files",
+    )
+    .option('--probe-interval-ms <ms>', 'mean time between hidden probes', integerArg(10), 60_000)
     .option(
       '--challenge-n <n>',
       'matrix size of the capacity challenges (with --policy; 0: no challenges)',

@@ -42,9 +42,12 @@ import { FunctionRuntime } from '../../enclave-host/runtime/function-runtime.js'
 import type { QuoteSource } from '../../enclave-host/session/evidence-source.js';
 import { generateEnclaveIdentity, registrationProof } from '../../enclave-host/session/identity.js';
 import { buildExample } from '../../examples/build-example.js';
+import { signProbeGrant } from '../../protocol/probe-grant.js';
 import { connect, invokeMany, LocalReceiptStore, type Session } from '../../sdk/index.js';
 import { WitnessAgent } from '../../verifier/agent/agent.js';
 import { parseDeployment } from '../../verifier/agent/chain.js';
+import type { ProbeKit } from '../../verifier/agent/probes.js';
+import { knownAnswersOf } from '../../verifier/probes/known-answers.js';
 import { chainChallengeAuthority } from '../challenge-authority.js';
 import { SIMULATED_MR_TD, simulatedDevPolicy } from '../commands/executor.js';
 import { attestedEvaluator } from '../commands/witness.js';
@@ -82,6 +85,8 @@ const WITNESSES = 3;
 const WITNESS_STAKE = 2n * DEMO_PARAMS.minWitnessStake;
 /** Capacity challenge size: 2n³ = 33.6 MFLOP, milliseconds on the engine. */
 const CHALLENGE_N = 256;
+/** Probes each witness may send per epoch under the customer's grant. */
+const PROBE_CALLS = 64n;
 /** Seconds before an epoch's end when the witness agents evaluate (inside the epoch). */
 const EVALUATE_LEAD = 60;
 
@@ -233,11 +238,14 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     );
     const chainId = BigInt(deployment.chainId);
     let advanced = 0;
+    /** anvil's clock less the wall clock, ms, as of the last block the demo mined. */
+    let chainOffsetMs = 0;
     /** anvil's clock, which the demo moves ahead of the wall clock (ms; for the executor's chain checks). */
-    const chainNow = () => Date.now() + advanced * 1000;
+    const chainNow = () => Date.now() + chainOffsetMs;
     const advance = async (seconds: bigint) => {
       await rpc.send('evm_increaseTime', [Number(seconds)]);
       await rpc.send('anvil_mine', ['0x1']);
+      chainOffsetMs = Number((await rpc.getBlock('latest'))!.timestamp) * 1000 - Date.now();
       advanced += Number(seconds);
       sub(`(anvil clock advanced by ${seconds} s)`);
     };
@@ -534,7 +542,13 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         sub(
           'each receipt verified by the SDK (enclave signature, lease, evidence hash, record chain) and its Settlement.receiptDigest recovers to the enclave',
         );
-        return { fn, ok, outputsChecked, covered, receipts: store.entries.length, refused };
+        // The customer's known answers for hidden probes: a sample of its own calls (inputs and the
+        // outputs it checked above), for the witnesses of each epoch.
+        const answers = results.slice(0, 256).map((r, i) => ({
+          input: inputs[i]!,
+          output: r.ok ? r.output : new Uint8Array(0),
+        }));
+        return { fn, ok, outputsChecked, covered, receipts: store.entries.length, refused, answers };
       },
     );
 
@@ -590,6 +604,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         const agentsDir = await mkdtemp(join(tmpdir(), 'defaas-demo-witnesses-'));
         cleanup.push(() => rm(agentsDir, { recursive: true, force: true }));
         const policy = simulatedDevPolicy(reg.root);
+        const known = knownAnswersOf(leaseId, inv.fn.id, inv.answers);
+        /** Probe kits by `${witness}/${epoch}`: the customer's known answers and its grant to that member. */
+        const kits = new Map<string, ProbeKit>();
         const agents: WitnessAgent[] = [];
         for (const [i, w] of witnesses.entries()) {
           const stateDir = join(agentsDir, `w${i}`);
@@ -602,6 +619,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
             evaluator: attestedEvaluator(policy, evidenceDir, {
               witnessKey: getBytes(w.privateKey),
               challengeN: CHALLENGE_N,
+              probeKits: (_lease, epoch) => kits.get(`${w.address.toLowerCase()}/${epoch}`),
+              probeIntervalMs: 50,
             }),
             log: pino({ level: 'silent' }),
             pollMs: 100,
@@ -613,9 +632,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           cleanup.push(() => agent.stop());
         }
         sub(
-          `${agents.length} witness agents running (verifier/agent): each attests the lease's executor against the simulated-TEE policy, checks it is reachable, and sends it capacity challenges (n = ${CHALLENGE_N}, Freivalds-checked) during the epoch`,
+          `${agents.length} witness agents running (verifier/agent): each attests the lease's executor against the simulated-TEE policy, checks it is reachable, sends it capacity challenges (n = ${CHALLENGE_N}, Freivalds-checked) and hidden probes (known-answer calls under the customer's grant) during the epoch`,
         );
-        sub('(hidden probes are not part of this demo yet: docs/witness.md)');
+        const settlementDomain = { chainId, verifyingContract: deployment.contracts.settlement };
         const byAddress = new Map(agents.map((a) => [a.witness.toLowerCase(), a]));
         /** Waits until every member's agent has the round in one of `phases`. */
         const allIn = async (roundId: bigint, members: readonly string[], phases: readonly string[]) => {
@@ -646,6 +665,23 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           sub(
             `epoch ${epoch}: round ${roundId} drawn from the frozen eligible set: ${members.map((m) => m.slice(0, 10)).join(', ')}`,
           );
+          // The customer lets each member probe its function this epoch, paid from the lease budget.
+          const expiry = startsAt + o.epochLength;
+          for (const m of members)
+            kits.set(`${m.toLowerCase()}/${epoch}`, {
+              known,
+              grant: signProbeGrant(getBytes(customerW.privateKey), settlementDomain, {
+                leaseId,
+                witness: m,
+                epoch,
+                maxCalls: PROBE_CALLS,
+                maxAmount: PROBE_CALLS * PRICE_PER_CALL,
+                expiry,
+              }),
+            });
+          sub(
+            `epoch ${epoch}: the customer signs each member a probe grant (${PROBE_CALLS} calls, ${eth(PROBE_CALLS * PRICE_PER_CALL)} tokens) and hands it its ${known.answers.length} known answers`,
+          );
           await allIn(roundId, members, ['drawn']);
           const round = await c.witnessPool.round(roundId);
           // To just before the epoch's end: the agents evaluate inside the epoch, where challenges are served.
@@ -659,11 +695,11 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           sub(
             `epoch ${epoch}: the agents evaluated (${sealed[0]!.evaluation?.checks?.map((x) => x.name).join(' + ')}) and committed: ${sealed.map((r) => r.sealed!.verdict).join(', ')}`,
           );
-          for (const [i, r] of sealed.entries()) {
-            const capacity = r.evaluation?.checks?.find((x) => x.name === 'capacity');
-            if (capacity)
-              sub(`  ${members[i]!.slice(0, 10)} capacity: ${capacity.detail ?? capacity.verdict}`);
-          }
+          for (const [i, r] of sealed.entries())
+            for (const name of ['capacity', 'probes']) {
+              const check = r.evaluation?.checks?.find((x) => x.name === name);
+              if (check) sub(`  ${members[i]!.slice(0, 10)} ${name}: ${check.detail ?? check.verdict}`);
+            }
           const before = await c.token.balanceOf(providerW.address);
           const now2 = BigInt((await rpc.getBlock('latest'))!.timestamp);
           if (now2 < round.commitDeadline) await advance(round.commitDeadline - now2);

@@ -193,7 +193,9 @@ export function capacityEvaluator(
         }
       }
       const summary =
-        results.length === 0 ? 'capacity not checked' : results.map((r) => r.verdict).join(', ');
+        results.length === 0
+          ? 'capacity not checked'
+          : results.map((r) => (r.code ? `${r.verdict} (${r.code})` : r.verdict)).join(', ');
       const base = { evidenceHash, ...(evidencePath !== undefined && { evidencePath }) };
       if (wrong)
         return {

@@ -20,6 +20,8 @@ export const AGENT_ERROR_KINDS = {
   STATE_LOCKED: 'usage',
   /** The deployment file or the chain behind --rpc is not what the agent needs. */
   DEPLOYMENT_INVALID: 'usage',
+  /** A probe kit file (known answers or grant) is there but malformed or for another lease, epoch or witness. */
+  PROBE_KIT_INVALID: 'malformed',
   /** The chain's JSON-RPC endpoint does not answer (after retries). */
   CHAIN_UNAVAILABLE: 'transient',
   /** A transaction the contracts refused; `info.error` is the decoded custom error. */

@@ -65,7 +65,7 @@ const options = (ch: ProbeChannel, opened = { n: 0, closed: 0 }) => ({
       },
     };
   },
-  knownAnswers: (lease: bigint) => (lease === 1n ? KNOWN : undefined),
+  kit: (lease: bigint) => (lease === 1n ? { known: KNOWN } : undefined),
   meanIntervalMs: 2,
   timeoutMs: 100,
   maxProbes: 40,
@@ -117,8 +117,13 @@ describe('probeEvaluator', () => {
     expect(e.detail).toMatch(/8 of 8 probes unanswered/);
   });
 
-  it('refuses to judge a lease it has no known answers for', async () => {
-    const ev = probeEvaluator(options(channel(upper)));
-    await expect(ev.evaluate({ ...at(499n), leaseId: 2n })).rejects.toThrow(/no known answers/);
+  it("does not probe, and reports no violation, without the customer's kit or after the epoch", async () => {
+    const ch = channel(upper);
+    const ev = probeEvaluator(options(ch));
+    const none = await ev.evaluate({ ...at(499n), leaseId: 2n });
+    expect(none).toMatchObject({ verdict: 'Ok', detail: expect.stringMatching(/not probed/) });
+    const late = await ev.evaluate(at(500n));
+    expect(late).toMatchObject({ verdict: 'Ok', detail: expect.stringMatching(/not probed/) });
+    expect(ch.calls).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { SignedProbeGrant } from '../../protocol/probe-grant.js';
 import type { KnownAnswers } from '../probes/known-answers.js';
 import { type ProbeChannel, type ProbeClock, probeOnce, SYSTEM_CLOCK } from '../probes/runner.js';
 import { judgeSla, type ProbeObservation } from '../probes/sla.js';
@@ -10,22 +11,35 @@ import { type Evaluation, type EvaluationInput, type Evaluator, evidenceDigest }
  * learns it was drawn (`observe`) until the epoch ends, known-answer calls go to the executor at
  * Poisson times through an attested session; at the epoch's end (`evaluate`) the observations are
  * judged against the lease's SLA (verifier/probes/sla.ts). An agent that learns of the round late, or
- * restarted, probes for what is left of the epoch; with fewer than `minProbes` observations at
- * evaluation it sends the rest then, so a verdict never rests on nothing.
+ * restarted, probes for what is left of the epoch; with fewer than `minProbes` observations at an
+ * evaluation inside the epoch it sends the rest then. Probes go out only inside the epoch (the
+ * customer's grant is for that epoch) and only with the customer's kit: without either, the lease
+ * is reported not probed (Ok), never unavailable.
  */
+
+/**
+ * What a witness needs to probe a lease in an epoch, from the lease's customer: the known answers,
+ * and the customer's grant that lets the executor serve (and the provider be paid for) the probes.
+ */
+export interface ProbeKit {
+  readonly known: KnownAnswers;
+  /** Absent for an executor that serves anyone (standalone). */
+  readonly grant?: SignedProbeGrant;
+}
 
 /** An attested session to the lease's executor (the CLI wires the SDK's connect + a probe wallet). */
 export type ProbeOpener = (t: {
   readonly endpoint: string;
   readonly leaseId: bigint;
   readonly enclave: string;
+  readonly kit: ProbeKit;
   readonly signal: AbortSignal;
 }) => Promise<{ readonly channel: ProbeChannel; close(): Promise<void> }>;
 
 export interface ProbeEvaluatorOptions {
   readonly open: ProbeOpener;
-  /** The known answers the lease's customer gave this witness; undefined: the lease is not probed. */
-  readonly knownAnswers: (leaseId: bigint) => KnownAnswers | undefined;
+  /** The kit the lease's customer gave this witness for an epoch; undefined: not probed then. */
+  readonly kit: (leaseId: bigint, epoch: number) => ProbeKit | undefined;
   /** Mean time between probes. */
   readonly meanIntervalMs: number;
   readonly timeoutMs: number;
@@ -49,11 +63,20 @@ export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
     throw new RangeError('need 1 ≤ minProbes ≤ maxProbes');
   const clock = o.clock ?? SYSTEM_CLOCK;
   const runs = new Map<string, Run>();
+  /** The kit, or why it could not be read: a customer's broken file is not the provider's fault. */
+  const kitOf = (leaseId: bigint, epoch: number): { kit?: ProbeKit; error?: string } => {
+    try {
+      const kit = o.kit(leaseId, epoch);
+      return kit ? { kit } : {};
+    } catch (e) {
+      return { error: e instanceof Error ? e.message : String(e) };
+    }
+  };
 
   /** Sends probes until `stop`, the epoch's end or `limit`, into `obs`. */
   async function probe(
     input: EvaluationInput,
-    known: KnownAnswers,
+    kit: ProbeKit,
     obs: ProbeObservation[],
     stop: AbortSignal,
     limit: number,
@@ -71,6 +94,7 @@ export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
               endpoint: input.executor.endpoint,
               leaseId: input.leaseId,
               enclave: input.executor.enclave,
+              kit,
               signal: stop,
             });
           } catch (e) {
@@ -86,7 +110,7 @@ export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
         }
         if (session) {
           const ch = session.channel;
-          pending.push(probeOnce(ch, known, o.timeoutMs, clock).then((x) => void obs.push(x)));
+          pending.push(probeOnce(ch, kit.known, o.timeoutMs, clock).then((x) => void obs.push(x)));
         }
         await clock.sleep(-Math.log(1 - clock.random()) * o.meanIntervalMs);
       }
@@ -96,12 +120,12 @@ export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
     }
   }
 
-  function start(input: EvaluationInput, known: KnownAnswers): Run {
+  function start(input: EvaluationInput, kit: ProbeKit): Run {
     const stop = new AbortController();
     input.signal.addEventListener('abort', () => stop.abort(), { once: true });
     const observations: ProbeObservation[] = [];
     const untilMs = clock.now() + Math.max(0, Number(input.epochEnd - input.now)) * 1000;
-    const done = probe(input, known, observations, stop.signal, o.maxProbes, untilMs);
+    const done = probe(input, kit, observations, stop.signal, o.maxProbes, untilMs);
     return { observations, stop, done };
   }
 
@@ -109,15 +133,26 @@ export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
     name: 'probes',
     observe(input) {
       const key = input.roundId.toString();
-      const known = o.knownAnswers(input.leaseId);
-      if (runs.has(key) || !known) return;
-      runs.set(key, start(input, known));
+      const { kit } = kitOf(input.leaseId, input.epoch);
+      if (runs.has(key) || !kit) return;
+      runs.set(key, start(input, kit));
     },
     async evaluate(input): Promise<Evaluation> {
       const key = input.roundId.toString();
-      const known = o.knownAnswers(input.leaseId);
-      if (!known) throw new Error(`no known answers for lease ${input.leaseId}: it cannot be probed`);
+      const { kit, error } = kitOf(input.leaseId, input.epoch);
       const run = runs.get(key);
+      // Without the customer's kit the lease is not probed this epoch: no observation, no verdict
+      // against the provider (an executor would rightly refuse probes without a grant).
+      if (!kit && !run)
+        return {
+          verdict: 'Ok',
+          evidenceHash: evidenceDigest({
+            kind: 'defaas/witness/probes/v1',
+            roundId: input.roundId,
+            probed: false,
+          }),
+          detail: `not probed (${error ?? 'no known answers or grant from the customer for this epoch'})`,
+        };
       runs.delete(key);
       const obs: ProbeObservation[] = [];
       if (run) {
@@ -129,9 +164,20 @@ export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
         const stop = new AbortController();
         input.signal.addEventListener('abort', () => stop.abort(), { once: true });
         const more: ProbeObservation[] = [];
-        await probe(input, known, more, stop.signal, o.minProbes - obs.length, Number.POSITIVE_INFINITY);
+        if (kit && input.now < input.epochEnd)
+          await probe(input, kit, more, stop.signal, o.minProbes - obs.length, Number.POSITIVE_INFINITY);
         obs.push(...more);
       }
+      if (obs.length === 0)
+        return {
+          verdict: 'Ok',
+          evidenceHash: evidenceDigest({
+            kind: 'defaas/witness/probes/v1',
+            roundId: input.roundId,
+            probed: false,
+          }),
+          detail: 'not probed (the epoch ended before a probe was sent)',
+        };
       const j = judgeSla(obs, {
         availabilityBps: input.sla.availabilityBps,
         p95LatencyMs: input.sla.p95LatencyMs,
@@ -142,7 +188,7 @@ export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
         leaseId: input.leaseId,
         epoch: input.epoch,
         witness: input.witness,
-        functionId: known.functionId,
+        functionId: kit?.known.functionId,
         sla: { availabilityBps: input.sla.availabilityBps, p95LatencyMs: input.sla.p95LatencyMs },
         judgement: j,
         observations: obs,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Prng } from '../sim/prng.js';
 import { binomialTail, DEFAULT_ALPHA, judgeSla, type ProbeObservation } from './sla.js';
 
 /** Exact P(X ≥ k) for small n, by the definition. */
@@ -12,16 +13,10 @@ function tailExact(n: number, k: number, q: number): number {
   return s;
 }
 
-/** A seeded uniform generator (mulberry32). */
+/** A seeded uniform generator in [0, 1). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 /** `n` probes of a provider that misses each with probability `miss` and is slow with probability `slow`. */
