@@ -145,39 +145,40 @@ export function attestedEvaluator(
   const key = c.witnessKey;
   const session = (t: { endpoint: string; leaseId: bigint; enclave: string }) =>
     connect(t.endpoint, { policy, leaseId: t.leaseId, identity: { address: t.enclave } });
+  let probes: ReturnType<typeof probeEvaluator> | undefined;
+  if (key !== undefined && c.probeKits) {
+    const wallet = new Wallet(hexlify(key));
+    probes = probeEvaluator({
+      kit: c.probeKits,
+      meanIntervalMs: c.probeIntervalMs ?? 60_000,
+      timeoutMs: 10_000,
+      minProbes: 8,
+      maxProbes: 500,
+      evidenceDir,
+      open: async (t) => {
+        const s = await session(t);
+        const id = t.kit.known.functionId;
+        return {
+          channel: sessionProbeChannel(s, { id, hash: `0x${id}` }, wallet, t.kit.grant),
+          close: () => s.close(),
+        };
+      },
+    });
+  }
   if (key !== undefined && c.challengeN)
     parts.push(
       capacityEvaluator({
         n: c.challengeN,
         witnessKey: key,
         evidenceDir,
+        ...(probes && { alongside: probes.during }),
         open: async (t) => {
           const s = await session(t);
           return { channel: sessionChallengeChannel(s), close: () => s.close() };
         },
       }),
     );
-  if (key !== undefined && c.probeKits) {
-    const wallet = new Wallet(hexlify(key));
-    parts.push(
-      probeEvaluator({
-        kit: c.probeKits,
-        meanIntervalMs: c.probeIntervalMs ?? 60_000,
-        timeoutMs: 10_000,
-        minProbes: 8,
-        maxProbes: 500,
-        evidenceDir,
-        open: async (t) => {
-          const s = await session(t);
-          const id = t.kit.known.functionId;
-          return {
-            channel: sessionProbeChannel(s, { id, hash: `0x${id}` }, wallet, t.kit.grant),
-            close: () => s.close(),
-          };
-        },
-      }),
-    );
-  }
+  if (probes) parts.push(probes);
   return allOf(parts.map((p) => p.name).join('+'), parts);
 }
 

@@ -665,7 +665,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           sub(
             `epoch ${epoch}: round ${roundId} drawn from the frozen eligible set: ${members.map((m) => m.slice(0, 10)).join(', ')}`,
           );
-          // The customer lets each member probe its function this epoch, paid from the lease budget.
+          // The customer lets each member probe its function this epoch, paid from the lease budget;
+          // a grant's caps are cumulative over the lease for that witness (docs/contracts.md).
           const expiry = startsAt + o.epochLength;
           for (const m of members)
             kits.set(`${m.toLowerCase()}/${epoch}`, {
@@ -674,8 +675,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
                 leaseId,
                 witness: m,
                 epoch,
-                maxCalls: PROBE_CALLS,
-                maxAmount: PROBE_CALLS * PRICE_PER_CALL,
+                maxCalls: (epoch + 1n) * PROBE_CALLS,
+                maxAmount: (epoch + 1n) * PROBE_CALLS * PRICE_PER_CALL,
                 expiry,
               }),
             });

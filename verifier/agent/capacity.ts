@@ -41,6 +41,8 @@ export interface CapacityEvaluatorOptions {
   readonly evidenceDir?: string;
   /** Uniform in [0, 1) (default: node:crypto). */
   readonly random?: () => number;
+  /** Runs each challenge alongside other checks, e.g. probes kept in flight (probes.ts, `during`). */
+  readonly alongside?: <T>(input: EvaluationInput, work: Promise<T>) => Promise<T>;
 }
 
 /** Tries of a challenge the executor answers with CHALLENGE_BUSY. */
@@ -99,12 +101,13 @@ export function capacityEvaluator(
       // An executor computing another witness's challenge says so (sealed CHALLENGE_BUSY): ask again
       // after a random pause, a few times; a challenge that never got its turn is not a miss.
       for (let attempt = 1; ; attempt++) {
-        const r = await runChallenge(s.channel, {
+        const challenge = runChallenge(s.channel, {
           witnessKey: o.witnessKey,
           leaseId: input.leaseId,
           n: o.n,
           claimedGflops: input.sla.capacityGflops,
         });
+        const r = await (o.alongside ? o.alongside(input, challenge) : challenge);
         if (r.code !== 'CHALLENGE_BUSY' || attempt >= BUSY_ATTEMPTS || signal.aborted) return r;
         await sleep(200 + random() * 800 * attempt, signal);
       }

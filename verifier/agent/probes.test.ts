@@ -126,4 +126,24 @@ describe('probeEvaluator', () => {
     expect(late).toMatchObject({ verdict: 'Ok', detail: expect.stringMatching(/not probed/) });
     expect(ch.calls).toBe(0);
   });
+
+  it('keeps three probes in flight during other work, and counts them with the epoch', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const slow: ProbeChannel = {
+      async invoke(input) {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 10));
+        inFlight--;
+        return { outputHash: callOutputHash(upper(input)) };
+      },
+    };
+    const ev = probeEvaluator({ ...options(slow), minProbes: 1 });
+    const value = await ev.during(at(400n), new Promise((r) => setTimeout(() => r(42), 80)));
+    expect(value).toBe(42);
+    expect(most).toBe(3);
+    const e = await ev.evaluate(at(499n));
+    expect(e.verdict).toBe('Ok');
+    expect(Number(/(\d+) of \1 probes/.exec(e.detail!)?.[1])).toBeGreaterThanOrEqual(9);
+  });
 });

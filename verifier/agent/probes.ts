@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SignedProbeGrant } from '../../protocol/probe-grant.js';
 import type { KnownAnswers } from '../probes/known-answers.js';
-import { type ProbeChannel, type ProbeClock, probeOnce, SYSTEM_CLOCK } from '../probes/runner.js';
+import { type ProbeChannel, type ProbeClock, probeOnce, probeWhile, SYSTEM_CLOCK } from '../probes/runner.js';
 import { judgeSla, type ProbeObservation } from '../probes/sla.js';
 import { type Evaluation, type EvaluationInput, type Evaluator, evidenceDigest } from './evaluator.js';
 
@@ -50,6 +50,9 @@ export interface ProbeEvaluatorOptions {
   readonly clock?: ProbeClock;
 }
 
+/** Probes kept in flight alongside one piece of other work (a challenge), at most. */
+const DURING_PROBES = 9;
+
 interface Run {
   readonly observations: ProbeObservation[];
   readonly stop: AbortController;
@@ -58,11 +61,24 @@ interface Run {
 
 export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
   observe(input: EvaluationInput): void;
+  during<T>(input: EvaluationInput, work: Promise<T>): Promise<T>;
 } {
   if (!(o.minProbes >= 1 && o.minProbes <= o.maxProbes))
     throw new RangeError('need 1 ≤ minProbes ≤ maxProbes');
   const clock = o.clock ?? SYSTEM_CLOCK;
   const runs = new Map<string, Run>();
+  /**
+   * Probes sent (or set aside) per round: never more than the customer's grant allows (`maxCalls`),
+   * since the executor refuses the calls beyond it and they would read as the provider's misses.
+   */
+  const spent = new Map<string, number>();
+  const allowance = (key: string, kit: ProbeKit): number =>
+    kit.grant === undefined
+      ? Number.POSITIVE_INFINITY
+      : Math.max(0, Number(kit.grant.grant.maxCalls) - (spent.get(key) ?? 0));
+  const spend = (key: string, n: number) => spent.set(key, (spent.get(key) ?? 0) + n);
+  /** Observations made alongside other work (`during`), by round, judged with the rest. */
+  const alongside = new Map<string, ProbeObservation[]>();
   /** The kit, or why it could not be read: a customer's broken file is not the provider's fault. */
   const kitOf = (leaseId: bigint, epoch: number): { kit?: ProbeKit; error?: string } => {
     try {
@@ -85,9 +101,11 @@ export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
     let session: Awaited<ReturnType<ProbeOpener>> | undefined;
     const pending: Promise<void>[] = [];
     let sent = 0;
+    const key = input.roundId.toString();
     try {
-      while (!stop.aborted && sent < limit && clock.now() < untilMs) {
+      while (!stop.aborted && sent < limit && allowance(key, kit) > 0 && clock.now() < untilMs) {
         sent++;
+        spend(key, 1);
         if (!session) {
           try {
             session = await o.open({
@@ -137,79 +155,132 @@ export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
       if (runs.has(key) || !kit) return;
       runs.set(key, start(input, kit));
     },
-    async evaluate(input): Promise<Evaluation> {
+    /**
+     * Keeps at least three probes in flight while `work` (a capacity challenge) runs, so a host that
+     * holds customer calls back to win the challenge is seen by the probes; they count with the epoch's.
+     */
+    async during(input, work) {
+      const { kit } = kitOf(input.leaseId, input.epoch);
+      if (!kit || input.now >= input.epochEnd) return work;
+      let s: Awaited<ReturnType<ProbeOpener>>;
+      try {
+        s = await o.open({
+          endpoint: input.executor.endpoint,
+          leaseId: input.leaseId,
+          enclave: input.executor.enclave,
+          kit,
+          signal: input.signal,
+        });
+      } catch {
+        // The work's own outcome says what an executor that cannot be reached means.
+        return work;
+      }
       const key = input.roundId.toString();
-      const { kit, error } = kitOf(input.leaseId, input.epoch);
-      const run = runs.get(key);
-      // Without the customer's kit the lease is not probed this epoch: no observation, no verdict
-      // against the provider (an executor would rightly refuse probes without a grant).
-      if (!kit && !run)
-        return {
-          verdict: 'Ok',
-          evidenceHash: evidenceDigest({
-            kind: 'defaas/witness/probes/v1',
-            roundId: input.roundId,
-            probed: false,
-          }),
-          detail: `not probed (${error ?? 'no known answers or grant from the customer for this epoch'})`,
-        };
-      runs.delete(key);
-      const obs: ProbeObservation[] = [];
-      if (run) {
-        run.stop.abort();
-        await run.done;
-        obs.push(...run.observations);
+      // At most DURING_PROBES per piece of work, set aside from the grant's allowance first.
+      const budget = Math.min(DURING_PROBES, allowance(key, kit));
+      if (budget < 3) {
+        await s.close().catch(() => {});
+        return work;
       }
-      if (obs.length < o.minProbes) {
-        const stop = new AbortController();
-        input.signal.addEventListener('abort', () => stop.abort(), { once: true });
-        const more: ProbeObservation[] = [];
-        if (kit && input.now < input.epochEnd)
-          await probe(input, kit, more, stop.signal, o.minProbes - obs.length, Number.POSITIVE_INFINITY);
-        obs.push(...more);
-      }
-      if (obs.length === 0)
-        return {
-          verdict: 'Ok',
-          evidenceHash: evidenceDigest({
-            kind: 'defaas/witness/probes/v1',
-            roundId: input.roundId,
-            probed: false,
-          }),
-          detail: 'not probed (the epoch ended before a probe was sent)',
-        };
-      const j = judgeSla(obs, {
-        availabilityBps: input.sla.availabilityBps,
-        p95LatencyMs: input.sla.p95LatencyMs,
-      });
-      const record = {
-        kind: 'defaas/witness/probes/v1',
-        roundId: input.roundId,
-        leaseId: input.leaseId,
-        epoch: input.epoch,
-        witness: input.witness,
-        functionId: kit?.known.functionId,
-        sla: { availabilityBps: input.sla.availabilityBps, p95LatencyMs: input.sla.p95LatencyMs },
-        judgement: j,
-        observations: obs,
-      };
-      let evidencePath: string | undefined;
-      if (o.evidenceDir !== undefined) {
-        evidencePath = join(o.evidenceDir, `probes-${input.roundId}.json`);
-        await writeFile(
-          evidencePath,
-          JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+      spend(key, budget);
+      try {
+        const { result, observations } = await probeWhile(
+          s.channel,
+          kit.known,
+          work,
+          { inFlight: 3, timeoutMs: o.timeoutMs, maxProbes: budget },
+          clock,
         );
+        spend(key, observations.length - budget);
+        alongside.set(key, [...(alongside.get(key) ?? []), ...observations]);
+        if (result.status === 'rejected') throw result.reason;
+        return result.value;
+      } finally {
+        await s.close().catch(() => {});
       }
-      return {
-        verdict: j.verdict,
-        evidenceHash: evidenceDigest(record),
-        ...(evidencePath !== undefined && { evidencePath }),
-        ...(j.verdict !== 'Ok' && { violationTime: firstBad(obs, input.now, clock.now()) }),
-        detail: j.why,
-      };
+    },
+    async evaluate(input): Promise<Evaluation> {
+      try {
+        return await judge(input);
+      } finally {
+        spent.delete(input.roundId.toString());
+      }
     },
   };
+
+  async function judge(input: EvaluationInput): Promise<Evaluation> {
+    const key = input.roundId.toString();
+    const { kit, error } = kitOf(input.leaseId, input.epoch);
+    const run = runs.get(key);
+    // Without the customer's kit the lease is not probed this epoch: no observation, no verdict
+    // against the provider (an executor would rightly refuse probes without a grant).
+    if (!kit && !run && !alongside.has(key))
+      return {
+        verdict: 'Ok',
+        evidenceHash: evidenceDigest({
+          kind: 'defaas/witness/probes/v1',
+          roundId: input.roundId,
+          probed: false,
+        }),
+        detail: `not probed (${error ?? 'no known answers or grant from the customer for this epoch'})`,
+      };
+    runs.delete(key);
+    const obs: ProbeObservation[] = [...(alongside.get(key) ?? [])];
+    alongside.delete(key);
+    if (run) {
+      run.stop.abort();
+      await run.done;
+      obs.push(...run.observations);
+    }
+    if (obs.length < o.minProbes) {
+      const stop = new AbortController();
+      input.signal.addEventListener('abort', () => stop.abort(), { once: true });
+      const more: ProbeObservation[] = [];
+      if (kit && input.now < input.epochEnd)
+        await probe(input, kit, more, stop.signal, o.minProbes - obs.length, Number.POSITIVE_INFINITY);
+      obs.push(...more);
+    }
+    if (obs.length === 0)
+      return {
+        verdict: 'Ok',
+        evidenceHash: evidenceDigest({
+          kind: 'defaas/witness/probes/v1',
+          roundId: input.roundId,
+          probed: false,
+        }),
+        detail: 'not probed (the epoch ended before a probe was sent)',
+      };
+    const j = judgeSla(obs, {
+      availabilityBps: input.sla.availabilityBps,
+      p95LatencyMs: input.sla.p95LatencyMs,
+    });
+    const record = {
+      kind: 'defaas/witness/probes/v1',
+      roundId: input.roundId,
+      leaseId: input.leaseId,
+      epoch: input.epoch,
+      witness: input.witness,
+      functionId: kit?.known.functionId,
+      sla: { availabilityBps: input.sla.availabilityBps, p95LatencyMs: input.sla.p95LatencyMs },
+      judgement: j,
+      observations: obs,
+    };
+    let evidencePath: string | undefined;
+    if (o.evidenceDir !== undefined) {
+      evidencePath = join(o.evidenceDir, `probes-${input.roundId}.json`);
+      await writeFile(
+        evidencePath,
+        JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+      );
+    }
+    return {
+      verdict: j.verdict,
+      evidenceHash: evidenceDigest(record),
+      ...(evidencePath !== undefined && { evidencePath }),
+      ...(j.verdict !== 'Ok' && { violationTime: firstBad(obs, input.now, clock.now()) }),
+      detail: j.why,
+    };
+  }
 }
 
 /** Chain time of the first probe that went wrong: the evaluation's chain time less the wall time since. */

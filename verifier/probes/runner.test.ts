@@ -61,6 +61,16 @@ describe('probeOnce', () => {
     const o = await probeOnce(refusing, KNOWN, 1000);
     expect(o).toMatchObject({ outcome: 'failed', detail: 'RUNTIME_BUSY' });
   });
+  it("judges the enclave's sealed refusal of the witness's own grant refused, and the same code in plaintext failed", async () => {
+    const refusing = (origin: string): ProbeChannel => ({
+      invoke: async () => {
+        throw Object.assign(new Error('grant spent'), { code: 'VOUCHER_OVER_BUDGET', origin });
+      },
+    });
+    expect(await probeOnce(refusing('sealed'), KNOWN, 1000)).toMatchObject({ outcome: 'refused' });
+    expect(await probeOnce(refusing('plaintext'), KNOWN, 1000)).toMatchObject({ outcome: 'failed' });
+  });
+
   it('judges a call that does not answer in time unanswered', async () => {
     const o = await probeOnce(honest(200), KNOWN, 20);
     expect(o.outcome).toBe('unanswered');

@@ -43,6 +43,22 @@ export interface ProbePlan {
 
 const MAX_PROBES = 100_000;
 
+/**
+ * Sealed refusals that concern the witness's own authorisation, not the provider's service: its
+ * grant spent (VOUCHER_OVER_BUDGET), expired, for another epoch, lease or wallet, or over the
+ * lease's quota of granted witnesses.
+ */
+const WITNESS_REFUSALS: ReadonlySet<string> = new Set([
+  'VOUCHER_OVER_BUDGET',
+  'PROBE_GRANT_EXPIRED',
+  'PROBE_GRANT_WRONG_EPOCH',
+  'PROBE_GRANT_INVALID',
+  'PROBE_GRANT_MISMATCH',
+  'PROBE_GRANT_OVER_BUDGET',
+  'PROBE_GRANT_LIMIT',
+  'NOT_LEASE_CUSTOMER',
+]);
+
 function checkPlan(p: ProbePlan): void {
   if (!Number.isInteger(p.count) || p.count < 1 || p.count > MAX_PROBES)
     throw new VerifierError('PROBE_PLAN_INVALID', `probe count must be an integer in 1..${MAX_PROBES}`);
@@ -125,8 +141,12 @@ export async function probeOnce(
       ? { sentAt, answer, outcome: 'ok', latencyMs }
       : { sentAt, answer, outcome: 'wrong', latencyMs, detail: got.outputHash };
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    return { sentAt, answer, outcome: 'failed', detail: typeof code === 'string' ? code : String(e) };
+    const { code, origin } = e as { code?: unknown; origin?: unknown };
+    const detail = typeof code === 'string' ? code : String(e);
+    // The enclave's own word (sealed) that the witness's authorisation does not cover the call.
+    if (origin === 'sealed' && typeof code === 'string' && WITNESS_REFUSALS.has(code))
+      return { sentAt, answer, outcome: 'refused', detail };
+    return { sentAt, answer, outcome: 'failed', detail };
   } finally {
     clearTimeout(timer);
   }

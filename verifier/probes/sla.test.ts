@@ -97,6 +97,16 @@ describe('judgeSla', () => {
     expect(slow).toBeGreaterThanOrEqual(198);
   });
 
+  it("leaves probes refused for the witness's own grant out of the judgement", () => {
+    const refused: ProbeObservation[] = Array.from({ length: 50 }, (_, i) => ({
+      sentAt: i,
+      answer: 0,
+      outcome: 'refused',
+    }));
+    const j = judgeSla([...epoch(20, 0, 0, () => 0.5), ...refused], SLA);
+    expect(j).toMatchObject({ verdict: 'Ok', probes: 20, refused: 50, missed: 0 });
+  });
+
   it('refuses impossible terms', () => {
     expect(() => judgeSla([], { availabilityBps: 10_001, p95LatencyMs: 1 })).toThrow(RangeError);
     expect(() => judgeSla([], { availabilityBps: 9000, p95LatencyMs: 0 })).toThrow(RangeError);

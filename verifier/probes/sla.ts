@@ -10,7 +10,11 @@
  * - Correctness: one answer that differs from the known answer is fraud; it needs no statistics.
  */
 
-export type ProbeOutcome = 'ok' | 'wrong' | 'failed' | 'unanswered';
+/**
+ * `refused`: the enclave refused the probe for the witness's own authorisation (its grant spent,
+ * expired, for another epoch): not the provider's miss, and left out of the judgement.
+ */
+export type ProbeOutcome = 'ok' | 'wrong' | 'failed' | 'unanswered' | 'refused';
 
 export interface ProbeObservation {
   /** When the probe was sent (ms, the runner's clock). */
@@ -33,7 +37,9 @@ export interface ProbeSla {
 
 export interface SlaJudgement {
   readonly verdict: 'Ok' | 'Fraud' | 'Unavailable';
+  /** Probes judged (sent, less those the enclave refused for the witness's own authorisation). */
   readonly probes: number;
+  readonly refused: number;
   readonly wrong: number;
   readonly missed: number;
   /** P(at least `missed` misses | availability exactly as promised). */
@@ -61,13 +67,15 @@ export function judgeSla(
   if (!(sla.p95LatencyMs > 0)) throw new RangeError('p95LatencyMs must be positive');
   const answered = obs.filter((o) => o.outcome === 'ok' || o.outcome === 'wrong');
   const wrong = answered.filter((o) => o.outcome === 'wrong').length;
-  const missed = obs.length - answered.length;
+  const refused = obs.filter((o) => o.outcome === 'refused').length;
+  const judged = obs.length - refused;
+  const missed = judged - answered.length;
   const latencies = answered.map((o) => o.latencyMs ?? Number.POSITIVE_INFINITY).sort((x, y) => x - y);
   const slow = latencies.filter((l) => l > sla.p95LatencyMs).length;
-  const availabilityP = binomialTail(obs.length, missed, 1 - sla.availabilityBps / 10_000);
+  const availabilityP = binomialTail(judged, missed, 1 - sla.availabilityBps / 10_000);
   const latencyP = binomialTail(answered.length, slow, 0.05);
   const p95Ms = latencies.length === 0 ? undefined : latencies[Math.ceil(0.95 * latencies.length) - 1];
-  const base = { probes: obs.length, wrong, missed, availabilityP, slow, latencyP, p95Ms };
+  const base = { probes: judged, refused, wrong, missed, availabilityP, slow, latencyP, p95Ms };
   if (wrong > 0)
     return {
       ...base,
@@ -78,7 +86,7 @@ export function judgeSla(
     return {
       ...base,
       verdict: 'Unavailable',
-      why: `${missed} of ${obs.length} probes unanswered (p = ${availabilityP.toExponential(2)} at ${sla.availabilityBps} bps promised)`,
+      why: `${missed} of ${judged} probes unanswered (p = ${availabilityP.toExponential(2)} at ${sla.availabilityBps} bps promised)`,
     };
   if (latencyP < alpha)
     return {
@@ -89,7 +97,7 @@ export function judgeSla(
   return {
     ...base,
     verdict: 'Ok',
-    why: `${answered.length} of ${obs.length} probes answered correctly within the SLA`,
+    why: `${answered.length} of ${judged} probes answered correctly within the SLA${refused > 0 ? ` (${refused} refused for the witness's own grant, not judged)` : ''}`,
   };
 }
 
