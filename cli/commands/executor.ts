@@ -31,6 +31,7 @@ import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { exists, readText } from '../files.js';
 import { formatLimits, limitsJson } from '../limits.js';
 import { action, printResult } from '../output.js';
+import { untilStopped } from '../until-stopped.js';
 
 export const DEFAULT_STATE_DIR = '.defaas/executor';
 
@@ -341,31 +342,7 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
       (policyFile ? `  policy     ${policyFile}\n` : '') +
       `  limits     ${formatLimits(executor.terms.limits)}\n`,
   );
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal: sig }, 'shutting down');
-      executor.stop().then(resolve, (e: unknown) => {
-        log.error({ err: e }, 'shutdown failed');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    // `npx`/`npm exec` does not pass SIGTERM on: it dies and leaves us behind, re-parented. Under
-    // npm, a parent that is gone is taken as the stop signal it did not forward.
-    if (process.env.npm_command === 'exec') {
-      const parent = process.ppid;
-      const watch = setInterval(() => {
-        if (process.ppid === parent) return;
-        clearInterval(watch);
-        stop('parent exited');
-      }, 500);
-      watch.unref();
-    }
-  });
+  await untilStopped(log, () => executor.stop());
   return EXIT.OK;
 }
 

@@ -29,6 +29,7 @@ import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { privateKeyFromEnv, readPolicy, readPrivateKey, readText } from '../files.js';
 import { action, printResult } from '../output.js';
 import { sessionProbeChannel } from '../probe-channel.js';
+import { untilStopped } from '../until-stopped.js';
 
 export const DEFAULT_WITNESS_STATE_DIR = '.defaas/witness';
 const DEFAULT_DEPLOYMENT = '.defaas/deployment.json';
@@ -253,20 +254,7 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
     `witness ${agent.witness} (id ${reg.witnessId}, ${reg.reused ? 'registration reused' : 'registered'}, stake ${reg.stake}${reg.eligible ? '' : ', NOT eligible'})\n` +
       `  evaluator ${evaluator.name}\n  state     ${resolve(o.stateDir)}\n  chain     ${rpc}\n`,
   );
-  await new Promise<void>((done) => {
-    let stopping = false;
-    const stop = (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal: sig }, 'shutting down');
-      agent.stop().then(done, (e: unknown) => {
-        log.error({ err: e }, 'shutdown failed');
-        done();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await untilStopped(log, () => agent.stop());
   provider.destroy();
   return EXIT.OK;
 }
