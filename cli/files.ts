@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAttestationError } from '../attestation/errors.js';
 import { type Policy, parsePolicy } from '../attestation/policy.js';
+import { type AgentDeployment, parseDeployment } from '../verifier/agent/chain.js';
 import { UsageError } from './errors.js';
 
 /*
@@ -95,5 +96,24 @@ export async function readPolicy(path: string, what = '--policy'): Promise<Polic
         reason: e.code,
       });
     throw e;
+  }
+}
+
+/** A deployment file (`chain up --out`): the chain id and contract addresses, and `rpcUrl` if it has one. */
+export async function readDeployment(path: string): Promise<AgentDeployment & { rpcUrl?: string }> {
+  const text = await readText(path, '--deployment');
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--deployment: ${path} is not JSON`, 'FILE_INVALID', { flag: '--deployment', path });
+  }
+  try {
+    return parseDeployment(v, path) as AgentDeployment & { rpcUrl?: string };
+  } catch (e) {
+    throw new UsageError(`--deployment: ${(e as Error).message}`, 'FILE_INVALID', {
+      flag: '--deployment',
+      path,
+    });
   }
 }

@@ -166,7 +166,14 @@ describe('defaas probe', () => {
     await writeFile(key, `${customer.privateKey}\n`);
     const deployment = join(dir, 'deployment.json');
     const settlement = '0x00000000000000000000000000000000000000aa';
-    await writeFile(deployment, JSON.stringify({ chainId: 31337, contracts: { settlement } }));
+    const other = '0x00000000000000000000000000000000000000bb';
+    await writeFile(
+      deployment,
+      JSON.stringify({
+        chainId: 31337,
+        contracts: { token: other, registry: other, market: other, settlement, witnessPool: other },
+      }),
+    );
     const witness = Wallet.createRandom().address;
     const out = join(dir, '1-0.grant.json');
     const r = await runCli(

@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { getBytes, isAddress, Wallet } from 'ethers';
+import { getBytes, Wallet } from 'ethers';
 import { FunctionRuntime } from '../../enclave-host/runtime/function-runtime.js';
 import { probeGrantToJson, signProbeGrant } from '../../protocol/probe-grant.js';
 import { connect, isDefaasError } from '../../sdk/index.js';
@@ -19,7 +19,7 @@ import { judgeSla } from '../../verifier/probes/sla.js';
 import { addressArg, hostPortArg, integerArg, uint256Arg } from '../args.js';
 import { UsageError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { readBytes, readPolicy, readPrivateKey, readText } from '../files.js';
+import { readBytes, readDeployment, readPolicy, readPrivateKey, readText } from '../files.js';
 import { action, printResult, progress } from '../output.js';
 import { sessionProbeChannel } from '../probe-channel.js';
 
@@ -226,21 +226,8 @@ interface GrantOptions {
 }
 
 async function grant(json: boolean, o: GrantOptions): Promise<ExitCode> {
-  let deployment: { chainId?: unknown; contracts?: { settlement?: unknown } };
-  try {
-    deployment = JSON.parse(await readText(o.deployment, '--deployment'));
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`--deployment: ${o.deployment} is not JSON`, 'FILE_INVALID', {
-      flag: '--deployment',
-    });
-  }
-  const chainId = deployment.chainId;
-  const settlement = deployment.contracts?.settlement;
-  if (typeof chainId !== 'number' || typeof settlement !== 'string' || !isAddress(settlement))
-    throw new UsageError('--deployment: needs chainId and contracts.settlement', 'FILE_INVALID', {
-      flag: '--deployment',
-    });
+  const deployment = await readDeployment(o.deployment);
+  const domain = { chainId: BigInt(deployment.chainId), verifyingContract: deployment.contracts.settlement };
   const wallet = new Wallet(await readPrivateKey(o.key));
   const g = {
     leaseId: o.lease,
@@ -250,11 +237,7 @@ async function grant(json: boolean, o: GrantOptions): Promise<ExitCode> {
     maxAmount: o.maxAmount,
     expiry: o.expiry,
   };
-  const signed = signProbeGrant(
-    getBytes(wallet.privateKey),
-    { chainId: BigInt(chainId), verifyingContract: settlement },
-    g,
-  );
+  const signed = signProbeGrant(getBytes(wallet.privateKey), domain, g);
   const body = probeGrantToJson(signed);
   await writeFile(o.out, `${JSON.stringify(body, null, 2)}\n`);
   printResult(

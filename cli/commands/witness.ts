@@ -16,7 +16,7 @@ import { sessionChallengeChannel } from '../../sdk/session/challenge.js';
 import { WitnessAgent } from '../../verifier/agent/agent.js';
 import { type AttestFailure, attestEvaluator } from '../../verifier/agent/attest.js';
 import { capacityEvaluator } from '../../verifier/agent/capacity.js';
-import { type AgentDeployment, parseDeployment } from '../../verifier/agent/chain.js';
+import type { AgentDeployment } from '../../verifier/agent/chain.js';
 import { isAgentError } from '../../verifier/agent/errors.js';
 import { allOf, dangerouslyAlwaysOk, type Evaluator } from '../../verifier/agent/evaluator.js';
 import { directoryProbeKits } from '../../verifier/agent/probe-kits.js';
@@ -26,7 +26,7 @@ import { agentStatus, formatStatus } from '../../verifier/agent/status.js';
 import { httpUrlArg, integerArg, uint256Arg } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
-import { privateKeyFromEnv, readPolicy, readPrivateKey, readText } from '../files.js';
+import { privateKeyFromEnv, readDeployment, readPolicy, readPrivateKey } from '../files.js';
 import { action, printResult } from '../output.js';
 import { sessionProbeChannel } from '../probe-channel.js';
 import { untilStopped } from '../until-stopped.js';
@@ -52,24 +52,6 @@ interface StartOptions {
   probeIntervalMs: number;
   logLevel: string;
   json?: boolean;
-}
-
-async function readDeployment(path: string): Promise<AgentDeployment & { rpcUrl?: string }> {
-  const text = await readText(path, '--deployment');
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw new UsageError(`--deployment: ${path} is not JSON`, 'FILE_INVALID', { flag: '--deployment', path });
-  }
-  try {
-    return parseDeployment(v, path) as AgentDeployment & { rpcUrl?: string };
-  } catch (e) {
-    throw new UsageError(`--deployment: ${(e as Error).message}`, 'FILE_INVALID', {
-      flag: '--deployment',
-      path,
-    });
-  }
 }
 
 /** attest: a DefaasError as the verdict it stands for (verifier/agent/attest.ts). */
