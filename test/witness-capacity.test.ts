@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,6 +113,8 @@ describe('capacity evaluator', () => {
       const e = await evaluator().evaluate(input(h.endpoint, 3500n, 2n));
       expect(e.verdict).toBe('Fraud');
       const text = await readFile(e.evidencePath!, 'utf8');
+      // The file holds exactly the bytes whose SHA-256 is revealed on chain.
+      expect(Buffer.from(createHash('sha256').update(text).digest())).toEqual(Buffer.from(e.evidenceHash));
       expect(verifyEvidence(text)).toMatchObject({ result: 'fraud-proven', row: 0, column: 0 });
     } finally {
       lie = false;

@@ -1,6 +1,4 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { type Evaluation, type EvaluationInput, type Evaluator, evidenceDigest } from './evaluator.js';
+import { type Evaluation, type EvaluationInput, type Evaluator, keepEvidence } from './evaluator.js';
 import type { Verdict } from './state-store.js';
 
 /*
@@ -61,17 +59,11 @@ export function attestEvaluator(o: AttestOptions): Evaluator {
         ms: Date.now() - t0,
         ...result,
       };
-      const text = JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-      let evidencePath: string | undefined;
-      if (o.evidenceDir !== undefined) {
-        evidencePath = join(o.evidenceDir, `attest-${input.roundId}.json`);
-        await writeFile(evidencePath, text);
-      }
+      const kept = await keepEvidence({ record }, o.evidenceDir, `attest-${input.roundId}.json`);
       const violation = result.verdict === 'Fraud' || result.verdict === 'Unavailable';
       return {
         verdict: result.verdict,
-        evidenceHash: evidenceDigest(record),
-        ...(evidencePath !== undefined && { evidencePath }),
+        ...kept,
         ...(violation && { violationTime: input.now }),
         detail:
           result.verdict === 'Ok'

@@ -1,9 +1,7 @@
-import { createHash, randomInt } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
 import { type ChallengeChannel, type ChallengeResult, runChallenge } from '../challenge.js';
 import { serializeEvidence } from '../evidence.js';
-import { type Evaluation, type EvaluationInput, type Evaluator, evidenceDigest } from './evaluator.js';
+import { type Evaluation, type EvaluationInput, type Evaluator, keepEvidence } from './evaluator.js';
 
 /*
  * Capacity challenges over a round's epoch (docs/witness.md, "Capacity challenges"): a challenge as
@@ -177,44 +175,35 @@ export function capacityEvaluator(
         n: o.n,
         results: results.map(({ evidence: _e, commitment: _c, ...r }) => r),
       };
-      let evidencePath: string | undefined;
-      let evidenceHash = evidenceDigest(record);
-      if (o.evidenceDir !== undefined) {
-        evidencePath = join(o.evidenceDir, `capacity-${input.roundId}.json`);
-        await writeFile(
-          evidencePath,
-          JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
-        );
-      }
-      if (wrong?.evidence) {
-        // The fraud bundle is the evidence: self-contained, checkable with `defaas evidence verify`.
-        const text = serializeEvidence(wrong.evidence);
-        evidenceHash = new Uint8Array(createHash('sha256').update(text).digest());
-        if (o.evidenceDir !== undefined) {
-          evidencePath = join(o.evidenceDir, `challenge-fraud-${input.roundId}.json`);
-          await writeFile(evidencePath, text);
-        }
-      }
+      // A fraud bundle is the evidence when there is one: self-contained, checkable with
+      // `defaas evidence verify`; otherwise the record of the epoch's challenges.
+      const kept = wrong?.evidence
+        ? await keepEvidence(
+            { text: serializeEvidence(wrong.evidence) },
+            o.evidenceDir,
+            `challenge-fraud-${input.roundId}.json`,
+          )
+        : await keepEvidence({ record }, o.evidenceDir, `capacity-${input.roundId}.json`);
       const summary =
         results.length === 0
           ? 'capacity not checked'
           : results.map((r) => (r.code ? `${r.verdict} (${r.code})` : r.verdict)).join(', ');
-      const base = { evidenceHash, ...(evidencePath !== undefined && { evidencePath }) };
+
       if (wrong)
         return {
-          ...base,
+          ...kept,
           verdict: 'Fraud',
           violationTime: input.now,
           detail: `wrong product: ${wrong.reason}`,
         };
       if (misses.length >= 2 && misses.length * 3 >= results.length * 2)
         return {
-          ...base,
+          ...kept,
           verdict: 'Unavailable',
           violationTime: input.now,
           detail: `${misses.length} of ${results.length} challenges missed (${summary})`,
         };
-      return { ...base, verdict: 'Ok', detail: `${results.length} challenges: ${summary}` };
+      return { ...kept, verdict: 'Ok', detail: `${results.length} challenges: ${summary}` };
     },
   };
 }

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Verdict } from './state-store.js';
 
 /*
@@ -84,13 +86,32 @@ export interface Evaluator {
 /** Most severe first: one failed check decides the verdict of a composition. */
 const SEVERITY: Readonly<Record<Verdict, number>> = { Fraud: 3, Unavailable: 2, Stale: 1, Ok: 0 };
 
+/** An evidence record as JSON (bigints as decimal strings): the bytes its evidence hash is over. */
+function evidenceJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
 /** SHA-256 of a JSON value: the evidence hash of a small, self-describing evidence record. */
 export function evidenceDigest(value: unknown): Uint8Array {
-  return new Uint8Array(
-    createHash('sha256')
-      .update(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
-      .digest(),
-  );
+  return new Uint8Array(createHash('sha256').update(evidenceJson(value)).digest());
+}
+
+/**
+ * The evidence of a check: its hash, and the file `name` in `dir` (when given) holding exactly the
+ * bytes hashed, so SHA-256(file) is the evidence hash revealed on chain. `evidence` is a record
+ * (written as JSON) or a document already serialised (e.g. a challenge's fraud bundle).
+ */
+export async function keepEvidence(
+  evidence: { readonly record: unknown } | { readonly text: string },
+  dir: string | undefined,
+  name: string,
+): Promise<{ evidenceHash: Uint8Array; evidencePath?: string }> {
+  const text = 'text' in evidence ? evidence.text : evidenceJson(evidence.record);
+  const evidenceHash = new Uint8Array(createHash('sha256').update(text).digest());
+  if (dir === undefined) return { evidenceHash };
+  const evidencePath = join(dir, name);
+  await writeFile(evidencePath, text);
+  return { evidenceHash, evidencePath };
 }
 
 const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;

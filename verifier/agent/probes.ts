@@ -1,10 +1,14 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { SignedProbeGrant } from '../../protocol/probe-grant.js';
 import type { KnownAnswers } from '../probes/known-answers.js';
 import { type ProbeChannel, type ProbeClock, probeOnce, probeWhile, SYSTEM_CLOCK } from '../probes/runner.js';
 import { judgeSla, type ProbeObservation } from '../probes/sla.js';
-import { type Evaluation, type EvaluationInput, type Evaluator, evidenceDigest } from './evaluator.js';
+import {
+  type Evaluation,
+  type EvaluationInput,
+  type Evaluator,
+  evidenceDigest,
+  keepEvidence,
+} from './evaluator.js';
 
 /*
  * Hidden probes over a round's epoch (docs/witness.md, "Hidden probes"): from the moment the agent
@@ -265,18 +269,9 @@ export function probeEvaluator(o: ProbeEvaluatorOptions): Evaluator & {
       judgement: j,
       observations: obs,
     };
-    let evidencePath: string | undefined;
-    if (o.evidenceDir !== undefined) {
-      evidencePath = join(o.evidenceDir, `probes-${input.roundId}.json`);
-      await writeFile(
-        evidencePath,
-        JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
-      );
-    }
     return {
       verdict: j.verdict,
-      evidenceHash: evidenceDigest(record),
-      ...(evidencePath !== undefined && { evidencePath }),
+      ...(await keepEvidence({ record }, o.evidenceDir, `probes-${input.roundId}.json`)),
       ...(j.verdict !== 'Ok' && { violationTime: firstBad(obs, input.now, clock.now()) }),
       detail: j.why,
     };

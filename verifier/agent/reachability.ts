@@ -1,7 +1,5 @@
-import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { join } from 'node:path';
-import { type Evaluation, type EvaluationInput, type Evaluator, evidenceDigest } from './evaluator.js';
+import { type Evaluation, type EvaluationInput, type Evaluator, keepEvidence } from './evaluator.js';
 
 /*
  * The weakest useful check: does the executor's registered endpoint accept a TCP connection? A few
@@ -73,17 +71,10 @@ export function reachabilityEvaluator(o: ReachabilityOptions = {}): Evaluator {
         attempts: tries,
         verdict: reachable ? 'Ok' : 'Unavailable',
       };
-      // The file holds exactly the bytes hashed: SHA-256(file) is the evidence hash revealed on chain.
-      const text = JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-      let evidencePath: string | undefined;
-      if (o.evidenceDir !== undefined) {
-        evidencePath = join(o.evidenceDir, `reachability-${input.roundId}.json`);
-        await writeFile(evidencePath, text);
-      }
+      const kept = await keepEvidence({ record }, o.evidenceDir, `reachability-${input.roundId}.json`);
       return {
         verdict: reachable ? 'Ok' : 'Unavailable',
-        evidenceHash: evidenceDigest(record),
-        ...(evidencePath !== undefined && { evidencePath }),
+        ...kept,
         ...(!reachable && { violationTime: input.now }),
         detail: reachable
           ? `${input.executor.endpoint} accepted a connection`
