@@ -117,13 +117,23 @@ export async function rawSession(
   return { client, accepted, channel: new SecureChannel(client, accepted, 10_000) };
 }
 
-type UnaryMethod = 'GetEvidence' | 'OpenSession' | 'Deploy' | 'Invoke' | 'Settle' | 'Sync' | 'Undeploy';
+export type UnaryMethod =
+  | 'GetEvidence'
+  | 'OpenSession'
+  | 'Deploy'
+  | 'Invoke'
+  | 'Settle'
+  | 'Sync'
+  | 'Undeploy';
 /** A relay's own answer to one RPC; `up` is its client to the executor behind it. */
 export type RelayHandler = (
   call: grpc.ServerUnaryCall<unknown, unknown>,
   cb: grpc.sendUnaryData<unknown>,
   up: ExecutorClient,
 ) => void;
+
+/** What a relay that forwards a unary RPC sees of it: the request, the response (none on error), the time. */
+export type RelayObserver = (method: UnaryMethod, request: unknown, response: unknown, ms: number) => void;
 
 export interface Relay {
   readonly endpoint: string;
@@ -175,17 +185,23 @@ export async function startRelay(
   upstream: string,
   overrides: Partial<Record<UnaryMethod, RelayHandler>> = {},
   stream?: StreamRelay,
+  observe?: RelayObserver,
 ): Promise<Relay> {
   const up = rawClient(upstream);
   const server = new grpc.Server();
   const forward =
     (m: UnaryMethod): RelayHandler =>
-    (call, cb) =>
+    (call, cb) => {
+      const t0 = performance.now();
       (up[m] as unknown as (r: unknown, c: (e: grpc.ServiceError | null, r?: unknown) => void) => void).call(
         up,
         call.request,
-        (e, r) => cb(e, r),
+        (e, r) => {
+          observe?.(m, call.request, r, performance.now() - t0);
+          cb(e, r);
+        },
       );
+    };
   const methods: UnaryMethod[] = [
     'GetEvidence',
     'OpenSession',

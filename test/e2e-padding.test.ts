@@ -1,9 +1,7 @@
 import { createCipheriv } from 'node:crypto';
-import type * as grpc from '@grpc/grpc-js';
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample } from '../examples/build-example.js';
-import type { ExecutorClient } from '../proto/gen/defaas/executor/v1/Executor.js';
 import type { SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
 import { sessionCodec } from '../proto/load.js';
 import { signClientBinding } from '../protocol/client-binding.js';
@@ -43,26 +41,9 @@ async function recordingRelay(upstream: string, seen: Seen[]): Promise<Relay> {
   const record = (rpc: string, dir: Seen['dir'], f: { ciphertext?: unknown } | undefined) => {
     if (f?.ciphertext instanceof Uint8Array) seen.push({ rpc, dir, bytes: f.ciphertext.length });
   };
-  const forward =
-    (rpc: 'Deploy' | 'Invoke' | 'Settle' | 'Sync' | 'Undeploy') =>
-    (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>, up: ExecutorClient) => {
-      record(rpc, 'request', call.request as SealedFrame__Output);
-      (
-        up[rpc] as unknown as (r: unknown, c: (e: grpc.ServiceError | null, r?: unknown) => void) => void
-      ).call(up, call.request, (e, r) => {
-        record(rpc, 'response', r as SealedFrame__Output | undefined);
-        cb(e, r);
-      });
-    };
   return startRelay(
     upstream,
-    {
-      Deploy: forward('Deploy'),
-      Invoke: forward('Invoke'),
-      Settle: forward('Settle'),
-      Sync: forward('Sync'),
-      Undeploy: forward('Undeploy'),
-    },
+    {},
     {
       up: (f, send) => {
         record('InvokeStream', 'request', f);
@@ -72,6 +53,10 @@ async function recordingRelay(upstream: string, seen: Seen[]): Promise<Relay> {
         record('InvokeStream', 'response', f);
         send(f);
       },
+    },
+    (rpc, request, response) => {
+      record(rpc, 'request', request as SealedFrame__Output);
+      record(rpc, 'response', response as SealedFrame__Output | undefined);
     },
   );
 }

@@ -1,9 +1,7 @@
-import type * as grpc from '@grpc/grpc-js';
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionProbeChannel } from '../cli/probe-channel.js';
 import { buildExample } from '../examples/build-example.js';
-import type { ExecutorClient } from '../proto/gen/defaas/executor/v1/Executor.js';
 import type { SealedFrame__Output } from '../proto/gen/defaas/executor/v1/SealedFrame.js';
 import { connect, type FunctionHandle, type Session } from '../sdk/index.js';
 import { knownAnswersOf } from '../verifier/probes/known-answers.js';
@@ -38,31 +36,20 @@ interface Call {
   readonly at: number;
 }
 
-async function recordingRelay(upstream: string, calls: Call[]): Promise<Relay> {
-  const forward =
-    (method: 'Invoke' | 'Settle' | 'Sync' | 'Deploy') =>
-    (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>, up: ExecutorClient) => {
-      const req = call.request as SealedFrame__Output;
-      const at = performance.now();
-      (
-        up[method] as unknown as (r: unknown, c: (e: grpc.ServiceError | null, r?: unknown) => void) => void
-      ).call(up, req, (e, r) => {
-        calls.push({
-          session: Buffer.from(req.sessionId).toString('hex'),
-          method,
-          request: req.ciphertext.length,
-          response: (r as SealedFrame__Output | undefined)?.ciphertext.length ?? 0,
-          latencyMs: performance.now() - at,
-          at,
-        });
-        cb(e, r);
-      });
-    };
-  return startRelay(upstream, {
-    Invoke: forward('Invoke'),
-    Settle: forward('Settle'),
-    Sync: forward('Sync'),
-    Deploy: forward('Deploy'),
+/** A relay that forwards everything and records each unary call as the host sees it. */
+function recordingRelay(upstream: string, calls: Call[]): Promise<Relay> {
+  return startRelay(upstream, {}, undefined, (method, request, response, ms) => {
+    const req = request as Partial<SealedFrame__Output>;
+    // Sealed frames only (not the handshake or the evidence request).
+    if (!(req.sessionId instanceof Uint8Array) || !(req.ciphertext instanceof Uint8Array)) return;
+    calls.push({
+      session: Buffer.from(req.sessionId).toString('hex'),
+      method,
+      request: req.ciphertext.length,
+      response: (response as SealedFrame__Output | undefined)?.ciphertext?.length ?? 0,
+      latencyMs: ms,
+      at: performance.now() - ms,
+    });
   });
 }
 
