@@ -8,6 +8,7 @@ import { allowListAuthority, type MatmulEngine } from '../enclave-host/executor.
 import { connect } from '../sdk/index.js';
 import { sessionChallengeChannel } from '../sdk/session/challenge.js';
 import { capacityEvaluator } from '../verifier/agent/capacity.js';
+import { evaluationInput } from '../verifier/agent/evaluation-fixture.js';
 import type { EvaluationInput } from '../verifier/agent/evaluator.js';
 import { verifyEvidence } from '../verifier/evidence.js';
 import { type Harness, newKey, startExecutor } from './e2e-harness.js';
@@ -37,34 +38,17 @@ function engine(lie: () => boolean): MatmulEngine {
 }
 
 function input(endpoint: string, now: bigint, roundId: bigint): EvaluationInput {
-  return {
+  return evaluationInput({
     leaseId: 0n,
-    epoch: 0,
     roundId,
     witness: witness.address,
-    sla: {
-      availabilityBps: 9900,
-      p95LatencyMs: 500,
-      epochLength: 3600n,
-      capacityGflops: 1,
-      committeeSize: 1,
-      majority: 1,
-    },
-    executor: {
-      executorId: 1n,
-      endpoint,
-      enclave: '0x0000000000000000000000000000000000000000',
-      evidenceHash: `0x${'00'.repeat(32)}`,
-      teeType: 0,
-      provider: '0x0000000000000000000000000000000000000000',
-    },
-    epochStart: 0n,
+    sla: { epochLength: 3600n, capacityGflops: 1, committeeSize: 1, majority: 1 },
+    executor: { endpoint },
     epochEnd: 3600n,
     commitDeadline: 3700n,
     revealDeadline: 3800n,
     now,
-    signal: new AbortController().signal,
-  };
+  });
 }
 
 describe('capacity evaluator', () => {

@@ -1,42 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  allOf,
-  dangerouslyAlwaysOk,
-  type Evaluation,
-  type EvaluationInput,
-  type Evaluator,
-  evaluateSafely,
-} from './evaluator.js';
+import { evaluationInput } from './evaluation-fixture.js';
+import { allOf, dangerouslyAlwaysOk, type Evaluation, type Evaluator, evaluateSafely } from './evaluator.js';
 import { reachabilityEvaluator } from './reachability.js';
 
-const input: EvaluationInput = {
-  leaseId: 1n,
-  epoch: 0,
-  roundId: (1n << 32n) + 1n,
-  witness: '0x1111111111111111111111111111111111111111',
-  sla: {
-    availabilityBps: 9900,
-    p95LatencyMs: 500,
-    epochLength: 500n,
-    capacityGflops: 50,
-    committeeSize: 5,
-    majority: 3,
-  },
-  executor: {
-    executorId: 1n,
-    endpoint: '127.0.0.1:1',
-    enclave: '0x2222222222222222222222222222222222222222',
-    evidenceHash: `0x${'00'.repeat(32)}`,
-    teeType: 0,
-    provider: '0x3333333333333333333333333333333333333333',
-  },
-  epochStart: 0n,
-  epochEnd: 500n,
-  commitDeadline: 600n,
-  revealDeadline: 700n,
-  now: 510n,
-  signal: new AbortController().signal,
-};
+const input = evaluationInput();
 
 const fixed = (name: string, verdict: Evaluation['verdict'], byte: number): Evaluator => ({
   name,

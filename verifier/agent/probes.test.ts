@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { callOutputHash } from '../../protocol/call-records.js';
 import { knownAnswersOf } from '../probes/known-answers.js';
 import type { ProbeChannel } from '../probes/runner.js';
-import type { EvaluationInput } from './evaluator.js';
+import { evaluationInput } from './evaluation-fixture.js';
 import { probeEvaluator } from './probes.js';
 
 const te = new TextEncoder();
@@ -13,34 +13,7 @@ const KNOWN = knownAnswersOf(
   ['a', 'b'].map((s) => ({ input: te.encode(s), output: upper(te.encode(s)) })),
 );
 
-const base: Omit<EvaluationInput, 'signal'> = {
-  leaseId: 1n,
-  epoch: 0,
-  roundId: (1n << 32n) + 1n,
-  witness: '0x1111111111111111111111111111111111111111',
-  sla: {
-    availabilityBps: 9900,
-    p95LatencyMs: 200,
-    epochLength: 500n,
-    capacityGflops: 1,
-    committeeSize: 5,
-    majority: 3,
-  },
-  executor: {
-    executorId: 1n,
-    endpoint: '127.0.0.1:1',
-    enclave: '0x2222222222222222222222222222222222222222',
-    evidenceHash: `0x${'00'.repeat(32)}`,
-    teeType: 0,
-    provider: '0x3333333333333333333333333333333333333333',
-  },
-  epochStart: 0n,
-  epochEnd: 500n,
-  commitDeadline: 600n,
-  revealDeadline: 700n,
-  now: 499n,
-};
-const at = (now: bigint): EvaluationInput => ({ ...base, now, signal: new AbortController().signal });
+const at = (now: bigint) => evaluationInput({ now, sla: { p95LatencyMs: 200, capacityGflops: 1 } });
 
 function channel(answer: (input: Uint8Array) => Uint8Array | 'drop'): ProbeChannel & { calls: number } {
   const ch = {
