@@ -24,11 +24,18 @@ import { type Harness, type Key, newKey, rawSession, startExecutor } from './e2e
 
 const CLAIM = 0.05; // GFLOP/s: generous for the naive engine at n ≤ 256
 
-/** An engine that returns a product with one entry changed, while `lie` is set. */
-function lyingEngine(lie: () => boolean): MatmulEngine {
+/**
+ * An engine that returns a product with one entry changed while `lie` is set, and that waits for
+ * `hold()` (when it gives a promise) before computing.
+ */
+function lyingEngine(
+  lie: () => boolean,
+  hold: () => Promise<void> | undefined = () => undefined,
+): MatmulEngine {
   let inner: Promise<MatmulEngine> | undefined;
   return {
     async multiply(n, a, b) {
+      await hold();
       inner ??= startMatmulEngine();
       const c = await (await inner).multiply(n, a, b);
       if (lie()) c[Math.floor((n * n) / 2)]! += 1;
@@ -44,6 +51,8 @@ describe('capacity challenges against a real executor', () => {
   let h: Harness;
   let session: Session;
   let lie = false;
+  /** While set, the engine calls it and waits for its promise before computing. */
+  let held: (() => Promise<void>) | undefined;
   const witness: Key = newKey();
   const other: Key = newKey();
   const stranger: Key = newKey();
@@ -55,7 +64,10 @@ describe('capacity challenges against a real executor', () => {
         claimedGflops: CLAIM,
         epochSeconds: 3600,
       }),
-      challengeEngine: lyingEngine(() => lie),
+      challengeEngine: lyingEngine(
+        () => lie,
+        () => held?.(),
+      ),
     });
     session = await connect(h.endpoint, { policy: h.policy });
   });
@@ -200,6 +212,35 @@ describe('capacity challenges against a real executor', () => {
       },
     };
   };
+
+  it('computes one product at a time: another meanwhile is CHALLENGE_BUSY and spends nothing (its id stays fresh)', async () => {
+    let entered!: () => void;
+    const inEngine = new Promise<void>((r) => {
+      entered = r;
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    held = () => {
+      entered();
+      return gate;
+    };
+    try {
+      const first = send(request(witness, { n: 16 }).wire);
+      await inEngine;
+      const second = request(other, { n: 16 });
+      expect(await send(second.wire)).toEqual({ code: 'CHALLENGE_BUSY' });
+      held = undefined;
+      release();
+      expect(await first).toHaveProperty('ok');
+      // The refused challenge took no id and no budget: the same request is served now.
+      expect(await send(second.wire)).toHaveProperty('ok');
+    } finally {
+      held = undefined;
+      release();
+    }
+  });
 
   it('refuses non-members, a proof by another key, a replayed id, bad sizes and classes, sealed and typed', async () => {
     expect(await send(request(stranger).wire)).toEqual({ code: 'CHALLENGE_NOT_MEMBER' });

@@ -119,4 +119,21 @@ describe('probeEvaluator', () => {
     expect(e.verdict).toBe('Ok');
     expect(Number(/(\d+) of \1 probes/.exec(e.detail!)?.[1])).toBeGreaterThanOrEqual(9);
   });
+
+  it("does not hold a customer's broken kit file against the provider", async () => {
+    const ch = channel(upper);
+    const ev = probeEvaluator({
+      ...options(ch),
+      kit: () => {
+        throw new Error('7-0.grant.json: not JSON');
+      },
+    });
+    ev.observe(at(400n));
+    const e = await ev.evaluate(at(499n));
+    expect(e).toMatchObject({
+      verdict: 'Ok',
+      detail: expect.stringMatching(/not probed \(7-0.grant.json: not JSON\)/),
+    });
+    expect(ch.calls).toBe(0);
+  });
 });
