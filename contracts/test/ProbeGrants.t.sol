@@ -504,8 +504,9 @@ contract ProbeGrantsTest is SettlementSetup {
         assertEq(token.balanceOf(provider) - before, received, "what was transferred");
         assertEq(settlement.probePaid(LEASE, witness), received, "probePaid");
         assertEq(settlement.lease(LEASE).budget, BUDGET - received, "budget");
-        // A grant to another witness does not raise this witness's cap.
-        ISettlement.ProbeGrant memory g2 = _grant(LEASE, witness2, BUDGET);
+        // A grant to another witness does not raise this witness's cap. Its own cap is above the
+        // voucher's amount, so only the signer check can refuse it.
+        ISettlement.ProbeGrant memory g2 = _grant(LEASE, witness2, 2 * BUDGET);
         ISettlement.Voucher memory more = _voucher(LEASE, 9, 9, cap + 1, 9);
         _expectProbeRevert(
             abi.encodeWithSelector(ISettlement.SettlementBadSigner.selector, witness, witness2),
