@@ -113,8 +113,10 @@ export const DEFAULT_PARAMS: ChainParams = {
   rewardUnit: parseEther('0.1'),
   reputationLoss: 1n,
   providerSlashBps: 5000n,
-  customerShareBps: 5000n,
-  witnessShareBps: 2500n,
+  // A slash is burned: a share of it to the customer or the reporters would pay whoever captures a
+  // committee to convict an honest provider (docs/experiments.md, "Why the slash is burned").
+  customerShareBps: 0n,
+  witnessShareBps: 0n,
   minBidBond: parseEther('1'),
   bidBondBps: 500n,
   minProviderStake: parseEther('1000'),
@@ -145,6 +147,9 @@ export const TEST_PARAMS: ChainParams = {
   minBiddingWindow: 10n,
   minEpochLength: 200n,
   staleGrace: 300n,
+  // Non-zero shares, so the tests on anvil exercise how the pool splits a slash.
+  customerShareBps: 5000n,
+  witnessShareBps: 2500n,
 };
 
 const { Simulated, Tdx, SevSnp } = RegistryTeeType;

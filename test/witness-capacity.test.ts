@@ -22,11 +22,12 @@ import { type Harness, newKey, startExecutor } from './e2e-harness.js';
 
 const witness = newKey();
 
-function engine(lie: () => boolean): MatmulEngine {
+function engine(lie: () => boolean, hold: () => Promise<void>): MatmulEngine {
   let inner: Promise<MatmulEngine> | undefined;
   return {
     async multiply(n, a, b) {
       inner ??= startMatmulEngine({ workers: 1 });
+      await hold();
       const c = await (await inner).multiply(n, a, b);
       if (lie()) c[0]! += 1;
       return c;
@@ -55,6 +56,7 @@ describe('capacity evaluator', () => {
   let h: Harness;
   let dir: string;
   let lie = false;
+  let gate: Promise<void> = Promise.resolve();
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'defaas-capacity-'));
@@ -64,7 +66,10 @@ describe('capacity evaluator', () => {
         claimedGflops: 1,
         epochSeconds: 3600,
       }),
-      challengeEngine: engine(() => lie),
+      challengeEngine: engine(
+        () => lie,
+        () => gate,
+      ),
     });
   });
   afterAll(async () => {
@@ -102,6 +107,45 @@ describe('capacity evaluator', () => {
       expect(verifyEvidence(text)).toMatchObject({ result: 'fraud-proven', row: 0, column: 0 });
     } finally {
       lie = false;
+    }
+  });
+
+  it('a challenge the executor is too busy for is asked again, and passes once it gets its turn', async () => {
+    let release!: () => void;
+    gate = new Promise((r) => {
+      release = r;
+    });
+    try {
+      // Another witness's challenge holds the engine.
+      const first = evaluator().evaluate(input(h.endpoint, 3500n, 5n));
+      const codes: (string | undefined)[] = [];
+      const second = capacityEvaluator({
+        n: 64,
+        perEpoch: 1,
+        random: () => 0,
+        witnessKey: witness.privateKey,
+        evidenceDir: dir,
+        open: async () => {
+          const s = await connect(h.endpoint, { policy: h.policy, deadlineMs: 2_000 });
+          return { channel: sessionChallengeChannel(s), close: () => s.close() };
+        },
+        alongside: async (_input, work) => {
+          const r = await work;
+          const { code } = r as { code?: string };
+          codes.push(code);
+          // The engine is freed once this witness has been told it is busy.
+          if (code === 'CHALLENGE_BUSY') release();
+          return r;
+        },
+      });
+      const e = await second.evaluate(input(h.endpoint, 3500n, 6n));
+      expect(codes[0]).toBe('CHALLENGE_BUSY');
+      expect(codes.at(-1)).toBeUndefined();
+      expect(e).toMatchObject({ verdict: 'Ok', detail: '1 challenge: pass' });
+      await first;
+    } finally {
+      release();
+      gate = Promise.resolve();
     }
   });
 

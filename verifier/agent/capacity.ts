@@ -203,7 +203,11 @@ export function capacityEvaluator(
           violationTime: input.now,
           detail: `${misses.length} of ${results.length} challenges missed (${summary})`,
         };
-      return { ...kept, verdict: 'Ok', detail: `${results.length} challenges: ${summary}` };
+      return {
+        ...kept,
+        verdict: 'Ok',
+        detail: `${results.length} challenge${results.length === 1 ? '' : 's'}: ${summary}`,
+      };
     },
   };
 }

@@ -82,3 +82,40 @@ describe('one lease epoch', () => {
     expect(lazy).toMatchObject({ verdict: 'Ok', providerPaid: 1 });
   });
 });
+
+describe('what departing from the truth earns (deviation gains)', () => {
+  it('with a slash share, an informed cartel that holds the committee gains by framing an honest provider', () => {
+    const r = runEpoch(new Prng(4), makePool(10, { informed: 1 }), lease(honest), 0, m, P, {
+      deviation: true,
+    });
+    expect(r.verdict).toBe('Unavailable');
+    // Alone, an honest report (Ok) would not change the 5-of-5 outcome and would earn 0; the lie earns
+    // rewardUnit and a fifth of witnessShareBps of the slash (500 · 25 %).
+    for (const g of r.deviationGains!) expect(g).toBeCloseTo(0.1 + 125 / 5);
+  });
+
+  it('with the slash burned, the same frame earns the cartel only the rewardUnit an honest Ok would have', () => {
+    const burn = { ...P, customerShareBps: 0, witnessShareBps: 0 };
+    const r = runEpoch(new Prng(4), makePool(10, { informed: 1 }), lease(honest), 0, m, burn, {
+      deviation: true,
+    });
+    expect(r.verdict).toBe('Unavailable');
+    for (const g of r.deviationGains!) expect(g).toBeCloseTo(0.1);
+  });
+
+  it('a lazy member before a dead provider and an honest majority loses the reward an honest report earns', () => {
+    const pool = makePool(5, {});
+    pool[0] = 'lazy';
+    const r = runEpoch(new Prng(6), pool, lease({ ...honest, kind: 'non-serving' }), 0, m, P, {
+      deviation: true,
+    });
+    expect(r.verdict).toBe('Unavailable');
+    const i = r.strategies.indexOf('lazy');
+    expect(r.deviationGains![i]).toBeCloseTo(-(0.1 + 125 / 5));
+    expect(r.deviationGains!.filter((_, j) => j !== i).every((g) => g === 0)).toBe(true);
+  });
+
+  it('without the option nothing extra is computed', () => {
+    expect(runEpoch(new Prng(3), makePool(20, {}), lease(honest), 0, m, P).deviationGains).toBeUndefined();
+  });
+});

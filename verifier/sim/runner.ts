@@ -44,6 +44,12 @@ export interface EpochResult {
   readonly fails: boolean;
   /** Honest members' own verdicts (before the majority), for false-flag rates. */
   readonly honestViolationReports: number;
+  /**
+   * With `deviation`: per member, its payoff minus what it would have received had it alone reported
+   * honestly (its own measurement of the same epoch, every other reveal unchanged); 0 for honest
+   * members. A positive mean for a strategy means the rules pay it for departing from the truth.
+   */
+  readonly deviationGains?: readonly number[];
 }
 
 export function runEpoch(
@@ -53,6 +59,7 @@ export function runEpoch(
   epoch: number,
   m: MeasurementModel,
   p: GameParams,
+  opts: { readonly deviation?: boolean } = {},
 ): EpochResult {
   const members = drawCommittee(rng, pool.length, p.committeeSize);
   const strategies = members.map((i) => pool[i]!);
@@ -96,6 +103,19 @@ export function runEpoch(
   const honestViolationReports = reveals.filter(
     (r, i) => strategies[i] === 'honest' && isViolation(r.report),
   ).length;
+  const deviationGains = opts.deviation
+    ? strategies.map((s, i) => {
+        if (s === 'honest') return 0;
+        const truth = reveal(
+          'honest',
+          () => observeEpoch(rng, lease.provider, reality, m),
+          lease.cartel,
+          m.epochS,
+        );
+        const alt = reports.map((r, j) => (j === i ? truth.report : r));
+        return round.payoffs[i]! - settleRound(alt, p, counted, lease.collateral + round.slashed).payoffs[i]!;
+      })
+    : undefined;
   return {
     verdict: round.verdict,
     members,
@@ -105,6 +125,7 @@ export function runEpoch(
     providerPaid,
     fails,
     honestViolationReports,
+    ...(deviationGains ? { deviationGains } : {}),
   };
 }
 
