@@ -189,13 +189,13 @@ export function freivaldsWasm(
   const max = n * 255 * 255;
   const group = k.range_check(l.c, n * ld, max);
   if (group >= 0) {
-    // the group lies in one row; the padding is 0, so the row holds an entry out of range
-    const row = Math.floor(group / ld);
-    for (let i = row * n; i < (row + 1) * n; i++) {
+    // every entry before the group is in range, and the padding is 0: the first entry out of range
+    // is in the group's first row or after it
+    for (let i = Math.floor(group / ld) * n; i < n * n; i++) {
       const v = c[i]!;
       if (v < 0 || v > max) return { ok: false, reason: 'out-of-range', index: i, value: v };
     }
-    throw new Error('freivalds.wasm flagged a row that is in range (a bug)');
+    throw new Error('freivalds.wasm flagged entries that are in range (a bug)');
   }
 
   const r = drawVectors(n, random);

@@ -11,24 +11,31 @@
 ;;     lo2, hi2 (16 each, 128 bytes a block), where v = lo + 2^16·hi after centring v into [-(p-1)/2, (p-1)/2], so that
 ;;     lo is in [-2^15, 2^15) and |hi| <= 2^14.
 ;;   Results: two i32 per row (round 1, round 2), each in [0, p).
+;;
+;; The bounds below hold for every n up to 4096 (protocol/challenge-matrices.ts, MAX_CHALLENGE_N):
+;; a range-checked entry of C is at most 4096·255² = 266,342,400 < 2^28 = 268,435,456, and a row has
+;; at most 4096 = 2^12 terms.
 (module
   (memory (export "memory") 1 2048)
 
-  ;; Index of the first group of 16 int32 at $c (ld·n entries, 16-aligned) holding an entry outside
-  ;; 0..$max (an unsigned compare: negative int32 are above 2^31 > $max), or -1. Each group lies in
-  ;; one row, since ld is a multiple of 16.
+  ;; Entry index (from $c) of the first group of int32 holding an entry outside 0..$max, or -1: the
+  ;; group's unsigned maximum is compared, so negative int32 (2^31 and above as unsigned) are outside
+  ;; too. $count is a multiple of 16; groups are 64 entries, then 16 for the rest. Every entry before
+  ;; the group returned is in range.
   (func (export "range_check") (param $c i32) (param $count i32) (param $max i32) (result i32)
     (local $end i32) (local $p i32) (local $m v128)
     (local.set $m (i32x4.splat (local.get $max)))
     (local.set $p (local.get $c))
     (local.set $end (i32.add (local.get $c) (i32.shl (local.get $count) (i32.const 2))))
     (block $done (loop $each
+      (br_if $done (i32.gt_u (i32.add (local.get $p) (i32.const 256)) (local.get $end)))
+      (if (v128.any_true (i32x4.gt_u (i32x4.max_u (i32x4.max_u (i32x4.max_u (i32x4.max_u (v128.load offset=0 (local.get $p)) (v128.load offset=16 (local.get $p))) (i32x4.max_u (v128.load offset=32 (local.get $p)) (v128.load offset=48 (local.get $p)))) (i32x4.max_u (i32x4.max_u (v128.load offset=64 (local.get $p)) (v128.load offset=80 (local.get $p))) (i32x4.max_u (v128.load offset=96 (local.get $p)) (v128.load offset=112 (local.get $p))))) (i32x4.max_u (i32x4.max_u (i32x4.max_u (v128.load offset=128 (local.get $p)) (v128.load offset=144 (local.get $p))) (i32x4.max_u (v128.load offset=160 (local.get $p)) (v128.load offset=176 (local.get $p)))) (i32x4.max_u (i32x4.max_u (v128.load offset=192 (local.get $p)) (v128.load offset=208 (local.get $p))) (i32x4.max_u (v128.load offset=224 (local.get $p)) (v128.load offset=240 (local.get $p)))))) (local.get $m)))
+        (then (return (i32.shr_u (i32.sub (local.get $p) (local.get $c)) (i32.const 2)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 256)))
+      (br $each)))
+    (block $done (loop $each
       (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
-      (if (v128.any_true (v128.or
-            (v128.or (i32x4.gt_u (v128.load offset=0 (local.get $p)) (local.get $m))
-                     (i32x4.gt_u (v128.load offset=16 (local.get $p)) (local.get $m)))
-            (v128.or (i32x4.gt_u (v128.load offset=32 (local.get $p)) (local.get $m))
-                     (i32x4.gt_u (v128.load offset=48 (local.get $p)) (local.get $m)))))
+      (if (v128.any_true (i32x4.gt_u (i32x4.max_u (i32x4.max_u (v128.load offset=0 (local.get $p)) (v128.load offset=16 (local.get $p))) (i32x4.max_u (v128.load offset=32 (local.get $p)) (v128.load offset=48 (local.get $p)))) (local.get $m)))
         (then (return (i32.shr_u (i32.sub (local.get $p) (local.get $c)) (i32.const 2)))))
       (local.set $p (i32.add (local.get $p) (i32.const 64)))
       (br $each)))
