@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
  * 3. the vectors r₁, r₂ are drawn; y = B·r (both rounds in one pass over B, mod p);
  *    z = A·y (one pass over A); w = C·r (one pass over C); the check is z = w per round and row.
  * The arithmetic is exact integer arithmetic with the bounds written beside each function in
- * freivalds.wat. The module is compiled and instantiated once, synchronously (it is 1.3 KB), so
- * `freivalds()` stays synchronous; its memory grows to the largest n checked (at most 97 MiB at
+ * freivalds.wat. The module is compiled and instantiated once, synchronously (it is under 2 KB), so
+ * `freivalds()` stays synchronous; its memory grows to the largest n checked (96 MiB at
  * n = 4096) and is reused.
  */
 
