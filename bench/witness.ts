@@ -3,10 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type MatmulEngine, matmulLayout, startMatmulEngine } from '../enclave-host/challenge/engine.js';
 import { expandChallengeMatrices } from '../protocol/challenge-matrices.js';
-import { freivalds } from '../verifier/freivalds.js';
+import { freivalds, freivaldsReference } from '../verifier/freivalds.js';
 import { finishMachineInfo, machineInfo, machineMarkdown } from './machine.js';
 import type { Section } from './section.js';
 import { deadlineMarkdown, deadlineRows } from './witness-deadlines.js';
+import { type FloorRow, floorRow } from './witness-floor.js';
 
 /*
  * `npm run bench -- witness`: what a capacity challenge costs each side.
@@ -16,9 +17,12 @@ import { deadlineMarkdown, deadlineRows } from './witness-deadlines.js';
  *   one core, when `python3 -c "import numpy"` works;
  * - kernel: matmul.wasm alone on this thread (pack and multiply, no staging, no copy of C, no
  *   workers), to separate the kernel's speed from what moving bytes costs around it;
- * - witness: the witness's CPU for Freivalds (verifier/freivalds.ts, k = 2) on the product, over the
- *   executor's CPU for the product on 1 worker (process CPU time, all threads), and the witness's
- *   cost to expand A and B from the seed (protocol/challenge-matrices.ts), for scale.
+ * - witness: the witness's CPU for Freivalds (k = 2) on the product, in WebAssembly (`freivalds()`,
+ *   verifier/freivalds-wasm.ts) and in plain JavaScript (`freivaldsReference`, one `randomInt` per
+ *   vector entry), over the executor's CPU for the product on 1 worker (process CPU time, all
+ *   threads), and the witness's cost to expand A and B from the seed (protocol/challenge-matrices.ts);
+ * - floor: reading C once at n = 1024 (JS and WebAssembly) and copying A, B, C into a WebAssembly
+ *   memory (bench/witness-floor.ts), the least any check of that product costs.
  * Each part is a function returning rows, so rows can be added without touching the others.
  */
 
@@ -178,14 +182,24 @@ async function kernelRows(sizes: readonly number[]): Promise<KernelRow[]> {
 export interface WitnessRow {
   readonly n: number;
   readonly executorCpuMs: number;
+  /** The JavaScript reference (freivaldsReference). */
   readonly freivaldsCpuMs: number;
+  /** freivalds(): WebAssembly SIMD. */
+  readonly freivaldsWasmCpuMs: number;
   readonly expandCpuMs: number;
   /** freivaldsCpuMs / executorCpuMs. */
   readonly ratio: number;
+  /** freivaldsWasmCpuMs / executorCpuMs. */
+  readonly wasmRatio: number;
 }
 
-async function witnessRows(engine: MatmulEngine, sizes: readonly number[]): Promise<WitnessRow[]> {
+async function witnessRows(
+  engine: MatmulEngine,
+  sizes: readonly number[],
+  floorN: number,
+): Promise<{ rows: WitnessRow[]; floor: FloorRow | null }> {
   const rows: WitnessRow[] = [];
+  let floor: FloorRow | null = null;
   for (const n of sizes) {
     const seed = randomBytes(32);
     const expandCpuMs = Math.min(
@@ -194,26 +208,39 @@ async function witnessRows(engine: MatmulEngine, sizes: readonly number[]): Prom
     const { a, b } = expandChallengeMatrices(seed, n);
     let c = await engine.multiply(n, a, b);
     const executor: number[] = [];
-    for (let i = 0; i < 3; i++) executor.push(await cpuMs(async () => (c = await engine.multiply(n, a, b))));
-    const witness: number[] = [];
-    for (let i = 0; i < 4; i++)
-      witness.push(
-        await cpuMs(() => {
-          if (!freivalds(n, a, b, c, { rounds: 2 }).ok) throw new Error('the engine gave a wrong product');
-        }),
-      );
+    for (let i = 0; i < 5; i++) executor.push(await cpuMs(async () => (c = await engine.multiply(n, a, b))));
+    // JS and WebAssembly interleaved, so both see the same load; the first two of each unmeasured
+    const js: number[] = [];
+    const wasm: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const tj = await cpuMs(() => {
+        if (!freivaldsReference(n, a, b, c).ok) throw new Error('the engine gave a wrong product');
+      });
+      const tw = await cpuMs(() => {
+        if (!freivalds(n, a, b, c).ok) throw new Error('the engine gave a wrong product');
+      });
+      if (i >= 2) {
+        js.push(tj);
+        wasm.push(tw);
+      }
+    }
     const executorCpuMs = Math.min(...executor);
-    const freivaldsCpuMs = Math.min(...witness.slice(1));
+    const freivaldsCpuMs = Math.min(...js);
+    const freivaldsWasmCpuMs = Math.min(...wasm);
     rows.push({
       n,
       executorCpuMs: round(executorCpuMs),
       freivaldsCpuMs: round(freivaldsCpuMs),
+      freivaldsWasmCpuMs: round(freivaldsWasmCpuMs, 3),
       expandCpuMs: round(expandCpuMs),
       ratio: round(freivaldsCpuMs / executorCpuMs, 4),
+      wasmRatio: round(freivaldsWasmCpuMs / executorCpuMs, 4),
     });
+    if (n === floorN) floor = await floorRow(n, a, b, c);
     console.log(`witness: witness CPU n = ${n}`, rows.at(-1));
   }
-  return rows;
+  if (floor !== null) console.log('witness: memory floor', floor);
+  return { rows, floor };
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
@@ -248,14 +275,60 @@ function kernelMarkdown(rows: readonly KernelRow[], matmul: readonly MatmulRow[]
 
 function witnessMarkdown(rows: readonly WitnessRow[]): string {
   const lines = [
-    '| n | executor CPU (1 worker) | Freivalds k = 2 | witness ÷ executor | expanding A, B from the seed |',
-    '| ---: | ---: | ---: | ---: | ---: |',
+    '| n | executor CPU (1 worker) | Freivalds k = 2, JS | JS ÷ executor | Freivalds k = 2, WebAssembly | WebAssembly ÷ executor | JS ÷ WebAssembly | expanding A, B from the seed |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows)
     lines.push(
-      `| ${r.n} | ${r.executorCpuMs} ms | ${r.freivaldsCpuMs} ms | ${pct(r.ratio)} | ${r.expandCpuMs} ms |`,
+      `| ${r.n} | ${r.executorCpuMs} ms | ${r.freivaldsCpuMs} ms | ${pct(r.ratio)} | ${r.freivaldsWasmCpuMs} ms | ` +
+        `${pct(r.wasmRatio)} | ${(r.freivaldsCpuMs / r.freivaldsWasmCpuMs).toFixed(1)}× | ${r.expandCpuMs} ms |`,
     );
   return lines.join('\n');
+}
+
+/** The executor at 10 % of numpy's f64 matmul on one core (7.6 GFLOP/s): its product at n = 1024. */
+const SLOW_EXECUTOR_MS_1024 = 283;
+const TARGET = 0.02;
+
+function floorSection(f: FloorRow, rows: readonly WitnessRow[]): string[] {
+  const r = rows.find((x) => x.n === f.n);
+  if (r === undefined) return [];
+  const met = r.wasmRatio <= TARGET;
+  const floorMs = f.wasmSumMs + f.copyMs;
+  return [
+    `The floor at n = ${f.n} (wall time, best of 20 to 50 after 5 unmeasured; \`bench/witness-floor.ts\`): ` +
+      'only reading C once (4n² bytes, summing its entries), and the copy of A, B and C into a ' +
+      'WebAssembly memory that the check above includes; then each pass of `freivalds.wasm` alone on ' +
+      "the same product (the check's time less the copy, the draw of the vectors and the JS between " +
+      'the passes); percentages of the executor CPU above.',
+    '',
+    floorMarkdown(f, r.executorCpuMs),
+    '',
+    `Target: the witness's check at most ${pct(TARGET)} of the executor's CPU at n = ${f.n}. ` +
+      (met
+        ? `Met: ${r.freivaldsWasmCpuMs} ms is ${pct(r.wasmRatio)} of ${r.executorCpuMs} ms.`
+        : `Not met against this engine: ${r.freivaldsWasmCpuMs} ms is ${pct(r.wasmRatio)} of ${r.executorCpuMs} ms ` +
+          `(${pct(TARGET)} would be ${(TARGET * r.executorCpuMs).toFixed(2)} ms), while only copying the ` +
+          `inputs in and reading C once costs ${floorMs.toFixed(2)} ms (${pct(floorMs / r.executorCpuMs)}); ` +
+          `the rest is arithmetic, most of it C·r: ${f.cPassMs.toFixed(2)} ms (${pct(f.cPassMs / r.executorCpuMs)}) ` +
+          'for 2n² exact products of 28-bit entries by 31-bit ones, two per i64x2.extmul.') +
+      ` Against an executor at 10 % of numpy (7.6 GFLOP/s: ${SLOW_EXECUTOR_MS_1024} ms for the product at ` +
+      `n = 1024) the same check is ${pct(r.freivaldsWasmCpuMs / SLOW_EXECUTOR_MS_1024)}.`,
+    '',
+  ];
+}
+
+function floorMarkdown(f: FloorRow, executorCpuMs: number): string {
+  const share = (ms: number) => `${ms.toFixed(3)} ms (${pct(ms / executorCpuMs)})`;
+  return [
+    '| n | read C once, JS loop | read C once, WebAssembly SIMD | copy A, B, C into WebAssembly memory |',
+    '| ---: | ---: | ---: | ---: |',
+    `| ${f.n} | ${share(f.jsSumMs)} | ${share(f.wasmSumMs)} | ${share(f.copyMs)} |`,
+    '',
+    '| n | range check of C | B·r (both rounds) | A·(B·r) | C·r (both rounds) |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+    `| ${f.n} | ${share(f.rangeMs)} | ${share(f.bPassMs)} | ${share(f.aPassMs)} | ${share(f.cPassMs)} |`,
+  ].join('\n');
 }
 
 export async function benchWitness(): Promise<Section> {
@@ -265,7 +338,7 @@ export async function benchWitness(): Promise<Section> {
   try {
     const matmul = await matmulRows({ 1: one, 2: two }, [512, 1024]);
     const kernel = await kernelRows([512, 1024]);
-    const witness = await witnessRows(one, [256, 512, 1024]);
+    const { rows: witness, floor } = await witnessRows(one, [256, 512, 1024], 1024);
     const deadlines = await deadlineRows(1000, 256, 10);
     finishMachineInfo(machine);
     const markdown = [
@@ -287,12 +360,17 @@ export async function benchWitness(): Promise<Section> {
       '',
       kernelMarkdown(kernel, matmul),
       '',
-      'What the witness spends to check a product (process CPU time, best of 3): Freivalds with k = 2 ' +
-        "(`verifier/freivalds.ts`, range check included) against the executor's CPU for the product on " +
-        'one worker; expanding A and B from the seed (SHAKE256) is shown apart, for scale.',
+      'What the witness spends to check a product (process CPU time; executor best of 5, each check best ' +
+        'of 10 after 2 unmeasured, JS and WebAssembly interleaved): Freivalds with k = 2, range check ' +
+        "included, against the executor's CPU for the product on one worker. WebAssembly: `freivalds()` " +
+        '(`verifier/freivalds-wasm.ts`: copying A, B and C into its memory, the range check, drawing the ' +
+        'vectors from one CSPRNG read, one SIMD pass over each matrix for both rounds). JS: ' +
+        '`freivaldsReference`, the plain loop, one round at a time, one `randomInt` call per vector entry. ' +
+        'Expanding A and B from the seed (SHAKE256) is shown apart, for scale.',
       '',
       witnessMarkdown(witness),
       '',
+      ...(floor === null ? [] : floorSection(floor, witness)),
       "Deadline misses of an honest executor under this machine's own load (`bench/witness-deadlines.ts`): " +
         '1,000 challenges in a row from one witness over a real session on 127.0.0.1, executor in the same ' +
         'process, claimed 10 GFLOP/s (the smallest TDX level), D = RTT_p95 + 1.5 · 2n³ / R_claimed + 50 ms. ' +
@@ -300,7 +378,7 @@ export async function benchWitness(): Promise<Section> {
       '',
       deadlineMarkdown(deadlines),
     ].join('\n');
-    return { name: 'witness', results: { machine, matmul, kernel, witness, deadlines }, markdown };
+    return { name: 'witness', results: { machine, matmul, kernel, witness, floor, deadlines }, markdown };
   } finally {
     await Promise.all([one.close(), two.close()]);
   }

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { maxProductEntry } from '../protocol/challenge-matrices.js';
+import { freivaldsWasm, MAX_WASM_FREIVALDS_N } from './freivalds-wasm.js';
 
 /*
  * Freivalds' randomized check of a matrix product (ARCHITECTURE.md, "Witness checks"): C = A·B is
@@ -9,9 +10,15 @@ import { maxProductEntry } from '../protocol/challenge-matrices.js';
  * committed to C. Every entry of C is range-checked first: the product of two CPU-class factors
  * (entries 0..255) has entries in 0..n·255², so anything else is refused without drawing a vector.
  *
- * Arithmetic stays exact in doubles: the terms of B·r and A·(B·r) are below 2³⁹ (entries ≤ 255, vector
- * entries < p < 2³¹) and are reduced before their sum reaches 2⁵³; a term of C·r could reach 2⁵⁹
- * (c ≤ n·255² < 2²⁸ for n ≤ 4096), so r is split into 16-bit halves there.
+ * For the default field and k = 2 (every capacity challenge), n ≤ 4096, the check runs in WebAssembly
+ * SIMD (verifier/freivalds-wasm.ts: one pass over each matrix for both rounds, exact integer
+ * arithmetic). The loop here is the reference for other moduli and round counts, and the naive check
+ * the fast path is tested against: given the same `random`, both draw the same vectors in the same
+ * order (round 1's n entries, then round 2's) and return the same result.
+ *
+ * The reference's arithmetic stays exact in doubles: the terms of B·r and A·(B·r) are below 2³⁹
+ * (entries ≤ 255, vector entries < p < 2³¹) and are reduced before their sum reaches 2⁵³; a term of
+ * C·r could reach 2⁵⁹ (c ≤ n·255² < 2²⁸ for n ≤ 4096), so r is split into 16-bit halves there.
  */
 
 export const MERSENNE_31 = 2_147_483_647;
@@ -41,6 +48,36 @@ export function freivalds(
   c: Int32Array,
   o: FreivaldsOptions = {},
 ): FreivaldsResult {
+  const { rounds, p } = checkArguments(n, a, b, c, o);
+  if (p === MERSENNE_31 && rounds === 2 && n >= 1 && n <= MAX_WASM_FREIVALDS_N) {
+    const r = freivaldsWasm(n, a, b, c, o.random);
+    return r.ok ? { ok: true, rounds } : r;
+  }
+  return reference(n, a, b, c, rounds, p, o.random ?? ((max: number) => randomInt(max)));
+}
+
+/**
+ * The same check in plain JavaScript, one round at a time, for any modulus and round count; by
+ * default each vector entry is one node:crypto `randomInt` call.
+ */
+export function freivaldsReference(
+  n: number,
+  a: Uint8Array,
+  b: Uint8Array,
+  c: Int32Array,
+  o: FreivaldsOptions = {},
+): FreivaldsResult {
+  const { rounds, p } = checkArguments(n, a, b, c, o);
+  return reference(n, a, b, c, rounds, p, o.random ?? ((max: number) => randomInt(max)));
+}
+
+function checkArguments(
+  n: number,
+  a: Uint8Array,
+  b: Uint8Array,
+  c: Int32Array,
+  o: FreivaldsOptions,
+): { rounds: number; p: number } {
   const nn = n * n;
   if (a.length !== nn || b.length !== nn || c.length !== nn)
     throw new RangeError(`matrices must have ${nn} entries (n = ${n})`);
@@ -49,7 +86,19 @@ export function freivalds(
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError('rounds must be a positive integer');
   if (!Number.isInteger(p) || p < 2 || p > MERSENNE_31)
     throw new RangeError(`modulus must be in 2..${MERSENNE_31}`);
-  const random = o.random ?? ((max: number) => randomInt(max));
+  return { rounds, p };
+}
+
+function reference(
+  n: number,
+  a: Uint8Array,
+  b: Uint8Array,
+  c: Int32Array,
+  rounds: number,
+  p: number,
+  random: (max: number) => number,
+): FreivaldsResult {
+  const nn = n * n;
   const max = maxProductEntry(n);
   for (let i = 0; i < nn; i++) {
     const v = c[i]!;

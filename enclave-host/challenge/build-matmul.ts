@@ -4,8 +4,8 @@ import wabt from 'wabt';
 /**
  * Compiles `matmul.wat` to `matmul.wasm` (the binary the engine loads; committed, so the executor
  * needs no build tool at run time). Deterministic: no debug names, canonical LEBs. Run:
- * `npm run build:matmul` (writes) or with `--check` (exit 1 when the
- * committed binary is not what the source compiles to).
+ * `npm run build:wasm` (writes this and the witness's verifier/freivalds.wasm) or this file with
+ * `--check` (exit 1 when the committed binary is not what the source compiles to).
  */
 
 export const MATMUL_WAT_URL = new URL('./matmul.wat', import.meta.url);
@@ -33,7 +33,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv.includes('--check')) {
     const committed = new Uint8Array(await readFile(MATMUL_WASM_URL));
     if (Buffer.compare(committed, wasm) !== 0) {
-      process.stderr.write('matmul.wasm is stale: run npm run build:matmul\n');
+      process.stderr.write('matmul.wasm is stale: run npm run build:wasm\n');
       process.exit(1);
     }
   } else {

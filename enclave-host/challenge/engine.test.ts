@@ -172,7 +172,7 @@ describe('matmul.wasm', () => {
     expect(matmulLayout(MAX_MATMUL_N).bytes).toBeLessThanOrEqual(4096 * 65_536);
   });
 
-  it('is what matmul.wat compiles to (rebuild: npm run build:matmul)', async () => {
+  it('is what matmul.wat compiles to (rebuild: npm run build:wasm)', async () => {
     const committed = new Uint8Array(await readFile(MATMUL_WASM_URL));
     expect(Buffer.from(committed).equals(Buffer.from(await compileMatmulWat()))).toBe(true);
   });
