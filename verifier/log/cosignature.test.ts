@@ -59,7 +59,9 @@ describe('c2sp.org/tlog-cosignature', () => {
     const moved = sig.signature.slice();
     moved[7]! ^= 1;
     expect(v.verify(text, moved)).toBe(false);
-    expect(v.verify(new TextEncoder().encode(SPEC_TEXT.replace('20852163', '20852164')), sig.signature)).toBe(false);
+    expect(v.verify(new TextEncoder().encode(SPEC_TEXT.replace('20852163', '20852164')), sig.signature)).toBe(
+      false,
+    );
     expect(v.verify(text, sig.signature.subarray(0, 71))).toBe(false);
     // A type 0x01 key is not a cosigner key, and the other way round.
     expectCode(() => cosignatureVerifier(generateEd25519Key('x').verifierKey), 'LOG_KEY_MALFORMED');
