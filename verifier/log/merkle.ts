@@ -1,5 +1,5 @@
 import { logFail } from './errors.js';
-import { EMPTY_ROOT, HASH_SIZE, type Hash, hashEqual, nodeHash } from './hash.js';
+import { EMPTY_ROOT, HASH_SIZE, type Hash, hashEqual, nodeHash, nodeHashInto } from './hash.js';
 
 /*
  * The Merkle tree of RFC 9162 §2.1: its root, inclusion and consistency proofs (generation from stored
@@ -214,21 +214,21 @@ export function rootFromInclusionProof(
   if (leaf.length !== HASH_SIZE) return { failure: `leaf hash has ${leaf.length} bytes, not ${HASH_SIZE}` };
   let fn = index; // step 2
   let sn = size - 1;
-  let r = leaf; // step 3
+  const r = leaf.slice(); // step 3 (r is updated in place)
   for (let i = 0; i < proof.length; i++) {
     // step 4
     const p = proof[i]!;
     if (p.length !== HASH_SIZE) return { failure: `proof hash ${i} has ${p.length} bytes, not ${HASH_SIZE}` };
     if (sn === 0) return { failure: `proof has ${proof.length} hashes, more than the path to the root` };
     if (lsb(fn) || fn === sn) {
-      r = nodeHash(p, r);
+      nodeHashInto(p, r, r);
       if (!lsb(fn))
         while (!lsb(fn) && fn !== 0) {
           fn = half(fn);
           sn = half(sn);
         }
     } else {
-      r = nodeHash(r, p);
+      nodeHashInto(r, p, r);
     }
     fn = half(fn);
     sn = half(sn);
@@ -310,22 +310,22 @@ export function consistencyFailure(
     sn = half(sn);
   }
   // Step 5.
-  let fr = path[0]!;
-  let sr = path[0]!;
+  const fr = path[0]!.slice(); // updated in place
+  const sr = path[0]!.slice();
   // Step 6.
   for (let i = 1; i < path.length; i++) {
     const c = path[i]!;
     if (sn === 0) return `proof has ${proof.length} hashes, more than the path to the new root`;
     if (lsb(fn) || fn === sn) {
-      fr = nodeHash(c, fr);
-      sr = nodeHash(c, sr);
+      nodeHashInto(c, fr, fr);
+      nodeHashInto(c, sr, sr);
       if (!lsb(fn))
         while (!lsb(fn) && fn !== 0) {
           fn = half(fn);
           sn = half(sn);
         }
     } else {
-      sr = nodeHash(sr, c);
+      nodeHashInto(sr, c, sr);
     }
     fn = half(fn);
     sn = half(sn);
