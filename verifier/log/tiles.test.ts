@@ -24,6 +24,7 @@ import {
   storedHashCount,
   storedHashIndex,
   type TileId,
+  tileForNode,
   tileHashReader,
   tileOfNode,
   tilePath,
@@ -172,6 +173,18 @@ describe('tiles of a tree (c2sp.org/tlog-tiles, "Partial Tiles")', () => {
     expect(tileWidth(1, 0, 70_000)).toBe(256);
     expect(tileOfNode({ level: 8, index: 300 })).toEqual({ level: 1, index: 1, position: 44 });
     expectCode(() => tileOfNode({ level: 3, index: 0 }), 'LOG_INVALID_ARGUMENT');
+    // Level 11 = tile level 1 plus 3 levels within: 8 hashes of tile/1 from 8·5 = 40 on.
+    expect(tileForNode({ level: 11, index: 5 }, 70_000)).toEqual({
+      tile: { level: 1, index: 0, width: 256 },
+      start: 40,
+      count: 8,
+    });
+    expect(tileForNode({ level: 2, index: (273 * 256) / 4 }, 273 * 256 + 112)).toEqual({
+      tile: { level: 0, index: 273, width: 112 },
+      start: 0,
+      count: 4,
+    });
+    expectCode(() => tileForNode({ level: 17, index: 0 }, 70_000), 'LOG_INVALID_ARGUMENT');
   });
 });
 

@@ -170,6 +170,27 @@ export function tileOfNode(node: NodeId): {
   };
 }
 
+/**
+ * The tile a node's hash is computed from in a tree of `size` leaves, for any tree level: node
+ * (ℓ, i) covers the 2^(ℓ mod 8) hashes of tree level 8·floor(ℓ / 8) from i · 2^(ℓ mod 8) on, which
+ * lie in one tile (a tile is a whole subtree of height 8, "Merkle Tree"). `start` and `count` say
+ * where in the tile; the node's hash is the perfect subtree over them. A node that is not a complete
+ * subtree of the tree is a usage error.
+ */
+export function tileForNode(node: NodeId, size: number): { tile: TileId; start: number; count: number } {
+  assertNat('level', node.level);
+  assertNat('index', node.index);
+  const level = Math.floor(node.level / TILE_HEIGHT);
+  const count = 2 ** (node.level % TILE_HEIGHT);
+  const first = node.index * count; // the first covered hash at tree level 8·level
+  const index = Math.floor(first / TILE_WIDTH);
+  const width = tileWidth(level, index, size);
+  const start = first - index * TILE_WIDTH;
+  if (start + count > width)
+    logFail('LOG_INVALID_ARGUMENT', 'node is not a complete subtree of the tree', { ...node, size });
+  return { tile: { level, index, width }, start, count };
+}
+
 // --- stored-hash numbering (golang.org/x/mod/sumdb/tlog; tlog-tiles itself does not number hashes) ---
 
 function popcount(n: number): number {
@@ -474,19 +495,7 @@ export function tileHashReader(size: number, root: Hash, fetch: TileFetcher): Ti
     }
   };
 
-  const tileOf = (node: NodeId): { tile: TileId; start: number; count: number } => {
-    assertNat('level', node.level);
-    assertNat('index', node.index);
-    const level = Math.floor(node.level / TILE_HEIGHT);
-    const count = 2 ** (node.level % TILE_HEIGHT);
-    const first = node.index * count; // index of the first covered hash at tree level 8·level
-    const index = Math.floor(first / TILE_WIDTH);
-    const width = tileWidth(level, index, size);
-    const start = first - index * TILE_WIDTH;
-    if (start + count > width)
-      logFail('LOG_INVALID_ARGUMENT', 'node is not a complete subtree of the tree', { ...node, size });
-    return { tile: { level, index, width }, start, count };
-  };
+  const tileOf = (node: NodeId) => tileForNode(node, size);
 
   return {
     size,
