@@ -31,6 +31,10 @@ export const LOG_ERROR_KINDS = {
   LOG_PROOF_MALFORMED: 'malformed',
   /** A tlog-witness add-checkpoint request or response body is not the format of c2sp.org/tlog-witness. */
   LOG_WITNESS_REQUEST_MALFORMED: 'malformed',
+  /** A content address is not a CIDv1 of a raw sha2-256 block in base32 (verifier/log/cid.ts). */
+  LOG_CID_MALFORMED: 'malformed',
+  /** A log entry is not the canonical encoding of docs/log.md, "Entries". */
+  LOG_ENTRY_MALFORMED: 'malformed',
   // --- verification ---
   /** An inclusion proof does not prove the leaf at that index under that root. */
   LOG_PROOF_INVALID: 'verification',
@@ -44,6 +48,8 @@ export const LOG_ERROR_KINDS = {
   LOG_NOTE_UNVERIFIED: 'verification',
   /** A cosignature by a known witness does not verify. */
   LOG_COSIGNATURE_INVALID: 'verification',
+  /** A stored or served blob does not hash to its CID. */
+  LOG_BLOB_MISMATCH: 'verification',
   // --- policy ---
   /** The checkpoint's origin is not the one the caller expects. */
   LOG_ORIGIN_MISMATCH: 'policy',
