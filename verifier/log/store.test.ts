@@ -137,7 +137,7 @@ describe('log store', () => {
     // The partial level-0 tile: a reopen reads it to go on appending.
     const path = join(dir, 'tile/0/001.p/44');
     const tile = await readFile(path);
-    tile[100] ^= 1;
+    tile[100] = tile[100]! ^ 1;
     await writeFile(path, tile);
     await expect(open()).rejects.toSatisfy((e) => isLogError(e, 'LOG_TILE_MISMATCH'));
   });
