@@ -69,6 +69,11 @@ describe('log store', () => {
     const tail = parseEntryBundle(await readFile(join(dir, entryBundlePath(2, 188))), 188);
     expect(new TextDecoder().decode(tail[187])).toBe(new TextDecoder().decode(entry(699)));
     expect(await readdir(join(dir, 'tile', '1'))).toEqual(['000.p']);
+    // Superseded partials are gone: one partial per level and one partial bundle remain.
+    expect(await readdir(join(dir, 'tile', '0', '002.p'))).toEqual(['188']);
+    expect(await readdir(join(dir, 'tile', '1', '000.p'))).toEqual(['2']);
+    expect(await readdir(join(dir, 'tile', 'entries', '002.p'))).toEqual(['188']);
+    expect(await readdir(join(dir, 'tile', '0', '000.p'))).toEqual([]);
     await store.close();
   });
 

@@ -1,4 +1,4 @@
-import { mkdir, readFile, truncate } from 'node:fs/promises';
+import { mkdir, readFile, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appendDurably, writeFileAtomic } from '../durable-file.js';
 import { type Checkpoint, openCheckpoint, signCheckpoint } from './checkpoint.js';
@@ -19,6 +19,7 @@ import {
   type TileHashReader,
   tileHashReader,
   tilePath,
+  tileWidth,
 } from './tiles.js';
 
 /*
@@ -362,6 +363,21 @@ export class LogStore {
       for (const w of p.waiters) w.resolve({ index: start + i, fresh: true });
     });
     this.#onCheckpoint?.(this.#published);
+    await this.#dropSuperseded(start, size);
+  }
+
+  /**
+   * Deletes the partial tiles and bundle of the tree of `oldSize` that the published tree of `newSize`
+   * replaced (best effort). Nothing is lost: the server answers a narrower partial from a prefix of
+   * the current tile or bundle.
+   */
+  async #dropSuperseded(oldSize: number, newSize: number): Promise<void> {
+    const paths = partialTiles(oldSize)
+      .filter((t) => tileWidth(t.level, t.index, newSize) !== t.width)
+      .map((t) => tilePath(t));
+    const width = oldSize % TILE_WIDTH;
+    if (width > 0 && newSize > oldSize) paths.push(entryBundlePath(Math.floor(oldSize / TILE_WIDTH), width));
+    await Promise.all(paths.map((p) => unlink(join(this.dir, p)).catch(() => {})));
   }
 
   /**
