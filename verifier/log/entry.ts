@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { TCB_STATUSES, type TcbStatus, TEE_TYPES, type TeeType } from '../../attestation/evidence.js';
 import { parseCid } from './cid.js';
 import { logFail } from './errors.js';
@@ -228,4 +229,18 @@ function validate(e: LogEntry): void {
     if (e.verdict !== null && e.verdict !== 'accepted' && e.verdict !== 'refused')
       bad('verdict', 'of an attestation event must be accepted, refused or null');
   }
+}
+
+/**
+ * What makes two entries the same event: the SHA-256 of the entry with its `time` set to 0. A log
+ * that deduplicates by it (LogStore's `identity`) keeps the first time it verified an event and
+ * answers a repeat with that entry's index.
+ */
+export function entryIdentity(bytes: Uint8Array): Uint8Array {
+  const e = parseEntry(bytes);
+  return new Uint8Array(
+    createHash('sha256')
+      .update(encodeEntry({ ...e, time: 0 }))
+      .digest(),
+  );
 }

@@ -35,6 +35,8 @@ export const LOG_ERROR_KINDS = {
   LOG_CID_MALFORMED: 'malformed',
   /** A log entry is not the canonical encoding of docs/log.md, "Entries". */
   LOG_ENTRY_MALFORMED: 'malformed',
+  /** A submission body is not what docs/log.md, "Submitting", describes. */
+  LOG_SUBMISSION_MALFORMED: 'malformed',
   // --- verification ---
   /** An inclusion proof does not prove the leaf at that index under that root. */
   LOG_PROOF_INVALID: 'verification',
@@ -59,9 +61,17 @@ export const LOG_ERROR_KINDS = {
   LOG_WITNESS_CONFLICT: 'policy',
   /** A witness does not know the checkpoint's origin (tlog-witness 404). */
   LOG_WITNESS_UNKNOWN_ORIGIN: 'policy',
+  /** Simulated evidence signed by a software root the log was not told to admit. */
+  LOG_SIMULATED_ROOT_UNKNOWN: 'policy',
+  /** A claim the log cannot check (a revealed verdict on a log without a chain). */
+  LOG_CLAIM_UNCHECKABLE: 'policy',
+  /** A party (platform, witness round, client address) has used up its share of the log for now. */
+  LOG_QUOTA_EXCEEDED: 'policy',
   /** A number exceeds what this implementation represents exactly (2^53 - 1). */
   LOG_TOO_LARGE: 'policy',
   // --- transient ---
+  /** The log has too many submissions waiting; the client should try again. */
+  LOG_BUSY: 'transient',
   /** A tile or bundle could not be read from its source. */
   LOG_HASH_UNAVAILABLE: 'transient',
   // --- usage ---

@@ -30,7 +30,7 @@ import {
  *   <dir>/tile/<L>/<N>[.p/<W>]    hash tiles (c2sp.org/tlog-tiles)
  *   <dir>/tile/entries/<N>[.p/<W>] entry bundles
  *   <dir>/ipfs/<cid>              blobs by content address (verifier/log/cid.ts)
- *   <dir>/leaves                  40-byte records (leaf hash ‖ uint64 BE index), for deduplication
+ *   <dir>/leaves                  40-byte records (entry identity ‖ uint64 BE index), for deduplication
  *
  * Appends are integrated in batches: a batch closes at `batchSize` entries or `batchDelayMs` after its
  * first entry. Integrating writes the batch's entry bundles and tiles (each atomically, fsync'd), then
@@ -54,6 +54,11 @@ export interface LogStoreOptions {
   /** Entries per batch (1..256, default 256) and the longest wait for a batch (ms, default 1000). */
   readonly batchSize?: number;
   readonly batchDelayMs?: number;
+  /**
+   * What makes two entries the same for deduplication: 32 bytes per entry (default: its leaf hash,
+   * so only identical bytes are the same entry).
+   */
+  readonly identity?: (entry: Uint8Array) => Uint8Array;
   /** Called after each published checkpoint (anchoring, cosigning, metrics). */
   readonly onCheckpoint?: (c: PublishedCheckpoint) => void;
 }
@@ -90,7 +95,7 @@ export class LogStore {
   /** Hashes of the partial tile at each tile level, and entries of the partial bundle. */
   #tileTails: Hash[][];
   #bundleTail: Uint8Array[];
-  /** Leaf hash (hex) → first index, for every integrated entry. */
+  /** Entry identity (hex) → first index, for every integrated entry. */
   #indexOf = new Map<string, number>();
   #queue: Pending[] = [];
   #queued = new Map<string, Pending>();
@@ -100,6 +105,7 @@ export class LogStore {
   readonly #batchSize: number;
   readonly #batchDelayMs: number;
   readonly #onCheckpoint: ((c: PublishedCheckpoint) => void) | undefined;
+  readonly #identity: (entry: Uint8Array) => Uint8Array;
 
   private constructor(
     o: LogStoreOptions,
@@ -118,6 +124,7 @@ export class LogStore {
     this.#batchSize = o.batchSize ?? TILE_WIDTH;
     this.#batchDelayMs = o.batchDelayMs ?? 1000;
     this.#onCheckpoint = o.onCheckpoint;
+    this.#identity = o.identity ?? leafHash;
     if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1 || this.#batchSize > TILE_WIDTH)
       logFail('LOG_INVALID_ARGUMENT', 'batchSize must be 1..256');
     if (!Number.isFinite(this.#batchDelayMs) || this.#batchDelayMs < 0)
@@ -188,7 +195,7 @@ export class LogStore {
         new LogError('LOG_INVALID_ARGUMENT', `entry is ${entry.length} bytes, more than ${MAX_ENTRY_BYTES}`),
       );
     const leaf = leafHash(entry);
-    const key = Buffer.from(leaf).toString('hex');
+    const key = Buffer.from(this.#identity(entry)).toString('hex');
     const known = this.#indexOf.get(key);
     if (known !== undefined) return Promise.resolve({ index: known, fresh: false });
     return new Promise<Appended>((resolve, reject) => {
@@ -205,9 +212,9 @@ export class LogStore {
     });
   }
 
-  /** The first index of an entry with these bytes, if it is in the log. */
+  /** The first index of an entry with the same identity, if one is in the log. */
   indexOf(entry: Uint8Array): number | undefined {
-    return this.#indexOf.get(Buffer.from(leafHash(entry)).toString('hex'));
+    return this.#indexOf.get(Buffer.from(this.#identity(entry)).toString('hex'));
   }
 
   /** Stores a blob by its content address (durably) and returns its CID. */
@@ -344,7 +351,7 @@ export class LogStore {
     const records = new Uint8Array(batch.length * LEAF_RECORD);
     const view = new DataView(records.buffer);
     batch.forEach((p, i) => {
-      records.set(p.leaf, i * LEAF_RECORD);
+      records.set(Buffer.from(p.key, 'hex'), i * LEAF_RECORD);
       view.setBigUint64(i * LEAF_RECORD + 32, BigInt(start + i));
     });
     await appendDurably(join(this.dir, 'leaves'), records, 0o644);
@@ -400,7 +407,8 @@ export class LogStore {
     while (kept < size && (kept + 1) * LEAF_RECORD <= bytes.length) {
       const at = kept * LEAF_RECORD;
       if (view.getBigUint64(at + 32) !== BigInt(kept)) break;
-      this.#indexOf.set(hex(bytes.subarray(at, at + 32)), kept);
+      const id = hex(bytes.subarray(at, at + 32));
+      if (!this.#indexOf.has(id)) this.#indexOf.set(id, kept);
       kept++;
     }
     if (kept === size && bytes.length === size * LEAF_RECORD) return;
@@ -412,10 +420,11 @@ export class LogStore {
       const leaves = await reader.readTile({ level: 0, index: first / TILE_WIDTH, width });
       checkBundle(entries, leaves, bundlePath);
       for (let i = Math.max(kept, first) - first; i < width; i++) {
+        const id = this.#identity(entries[i]!);
         const record = new Uint8Array(LEAF_RECORD);
-        record.set(leaves[i]!, 0);
+        record.set(id, 0);
         new DataView(record.buffer).setBigUint64(32, BigInt(first + i));
-        this.#indexOf.set(hex(leaves[i]!), first + i);
+        if (!this.#indexOf.has(hex(id))) this.#indexOf.set(hex(id), first + i);
         rebuilt.push(record);
       }
     }
