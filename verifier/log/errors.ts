@@ -52,6 +52,14 @@ export const LOG_ERROR_KINDS = {
   LOG_COSIGNATURE_INVALID: 'verification',
   /** A stored or served blob does not hash to its CID. */
   LOG_BLOB_MISMATCH: 'verification',
+  /** An entry's blob is not served: its evidence cannot be checked. */
+  LOG_BLOB_MISSING: 'verification',
+  /** An entry says something its own evidence does not (TEE, TCB status, measurements, hashes). */
+  LOG_ENTRY_CLAIM_MISMATCH: 'verification',
+  /** An anchor on chain, signed by the log, is not a prefix of the log served (a fork or a rewrite). */
+  LOG_ANCHOR_MISMATCH: 'verification',
+  /** A chain object (executor, lease, revealed verdict) whose evidence the log does not hold. */
+  LOG_NOT_LOGGED: 'verification',
   // --- policy ---
   /** The checkpoint's origin is not the one the caller expects. */
   LOG_ORIGIN_MISMATCH: 'policy',
