@@ -2,11 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Chain, startChain } from '../../contracts/test/chain-fixture.js';
-import { TxSender } from '../agent/tx-sender.js';
-import { startAnchoring } from './anchor.js';
-import { ed25519Signer, ed25519Verifier, generateEd25519Key } from './note.js';
-import { LogStore } from './store.js';
+import { type Chain, startChain } from '../contracts/test/chain-fixture.js';
+import { TxSender } from '../verifier/agent/tx-sender.js';
+import { startAnchoring } from '../verifier/log/anchor.js';
+import { ed25519Signer, ed25519Verifier, generateEd25519Key } from '../verifier/log/note.js';
+import { LogStore } from '../verifier/log/store.js';
 
 const ORIGIN = 'anchor.example.test';
 const key = generateEd25519Key(ORIGIN, new Uint8Array(32).fill(5));
