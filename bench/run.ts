@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAttestation } from './attestation.js';
+import { benchLogSection } from './log.js';
 import { benchRuntime } from './runtime.js';
 import type { Section } from './section.js';
 import { benchSession } from './session.js';
@@ -20,6 +21,7 @@ const SECTIONS: Readonly<Record<string, () => Promise<Section>>> = {
   session: benchSession,
   runtime: benchRuntime,
   witness: benchWitness,
+  log: benchLogSection,
 };
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

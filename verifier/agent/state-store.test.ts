@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAgentError } from './errors.js';
-import { type RoundRecord, readState, StateStore, writeFileAtomic } from './state-store.js';
+import { type RoundRecord, readState, StateStore } from './state-store.js';
 
 const ID = {
   witness: '0x1111111111111111111111111111111111111111',
@@ -35,16 +35,6 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-describe('writeFileAtomic', () => {
-  it('replaces the file whole and leaves no temporary file', async () => {
-    const p = join(dir, 'x.json');
-    await writeFileAtomic(p, 'one');
-    await writeFileAtomic(p, 'two');
-    expect(await readFile(p, 'utf8')).toBe('two');
-    expect(await readdir(dir)).toEqual(['x.json']);
-  });
 });
 
 describe('StateStore', () => {

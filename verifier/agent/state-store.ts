@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../durable-file.js';
 import { AgentError } from './errors.js';
 
 /*
@@ -120,31 +120,6 @@ export interface Identity {
 }
 
 const isTemp = (name: string) => name.includes('.tmp-');
-
-/** Writes `data` to `path` atomically and durably (temp file + fsync + rename + fsync of the directory). */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf('/')) || '.';
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
-}
 
 function corrupt(path: string, why: string, cause?: unknown): AgentError {
   return new AgentError('STATE_CORRUPT', `${path}: ${why}`, { path }, cause);
