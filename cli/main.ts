@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAttest } from './commands/attest.js';
+import { registerAudit } from './commands/audit.js';
 import { registerChain } from './commands/chain.js';
 import { registerChallenge } from './commands/challenge.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEvidence } from './commands/evidence.js';
 import { registerExecutor } from './commands/executor.js';
 import { registerInvoke } from './commands/invoke.js';
+import { registerLog } from './commands/log.js';
 import { registerProbe } from './commands/probe.js';
 import { registerWitness } from './commands/witness.js';
 import { EXIT } from './exit-codes.js';
@@ -38,6 +40,8 @@ export function buildProgram(): Command {
   registerWitness(program);
   registerChallenge(program);
   registerEvidence(program);
+  registerLog(program);
+  registerAudit(program);
   registerDemo(program);
   return program;
 }

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEvidenceBundle } from '../../attestation/bundle.js';
 import { generateSimulatedRoot, produceSimulatedEvidence } from '../../attestation/simulated.js';
+import type { LogSubmission } from '../../protocol/log-submission.js';
 import { type AuditOptions, auditLog } from './audit.js';
 import { cidOf } from './cid.js';
 import { encodeEntry, entryIdentity, parseEntry } from './entry.js';
 import { ed25519Signer, ed25519Verifier, generateEd25519Key } from './note.js';
 import { logDirReader } from './reader.js';
 import { LogStore } from './store.js';
-import { admitSubmission, type Submission } from './submission.js';
+import { admitSubmission } from './submission.js';
 
 const ORIGIN = 'audit.example.test';
 const key = generateEd25519Key(ORIGIN, new Uint8Array(32).fill(11));
@@ -18,7 +19,7 @@ const logKeys = [ed25519Verifier(key.verifierKey)];
 const root = generateSimulatedRoot();
 const NOW = new Date('2026-12-06T00:00:00Z');
 
-function submission(i: number, leaseId = String(i)): Submission {
+function submission(i: number, leaseId = String(i)): LogSubmission {
   const reportData = new Uint8Array(64);
   new DataView(reportData.buffer).setUint32(0, i);
   return {
@@ -47,7 +48,7 @@ async function open(dir: string) {
   });
 }
 
-async function append(store: LogStore, subs: Submission[]) {
+async function append(store: LogStore, subs: LogSubmission[]) {
   await Promise.all(
     subs.map(async (s) => {
       const a = await admitSubmission(s, { now: NOW, simulatedRoots: [root.keyHash] });
@@ -57,7 +58,7 @@ async function append(store: LogStore, subs: Submission[]) {
   );
 }
 
-const range = (from: number, to: number, f: (i: number) => Submission = submission) =>
+const range = (from: number, to: number, f: (i: number) => LogSubmission = submission) =>
   Array.from({ length: to - from }, (_, i) => f(from + i));
 
 let base: string;

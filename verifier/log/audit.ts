@@ -226,7 +226,7 @@ export async function auditLog(o: AuditOptions): Promise<AuditReport> {
 }
 
 /** Entry bundle `index` of `width` entries; a partial one no longer served is cut from the full bundle. */
-async function readBundle(read: LogReader, index: number, width: number): Promise<Uint8Array[]> {
+export async function readBundle(read: LogReader, index: number, width: number): Promise<Uint8Array[]> {
   const bytes = await read(entryBundlePath(index, width));
   if (bytes !== undefined) return parseEntryBundle(bytes, width);
   const full = width < TILE_WIDTH ? await read(entryBundlePath(index, TILE_WIDTH)) : undefined;

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
 import { TCB_STATUSES, type TcbStatus, TEE_TYPES, type TeeType } from '../../attestation/evidence.js';
+import {
+  LOG_ENTRY_KINDS,
+  LOG_ENTRY_VERDICTS,
+  type LogEntryKind,
+  type LogEntryVerdict,
+} from '../../protocol/log-submission.js';
 import { parseCid } from './cid.js';
 import { logFail } from './errors.js';
 
@@ -19,25 +25,9 @@ import { logFail } from './errors.js';
 /** Entry bundles prefix each entry with a uint16 length (c2sp.org/tlog-tiles), so 65,535 bytes at most. */
 export const MAX_ENTRY_BYTES = 65_535;
 
-export const ENTRY_KINDS = [
-  /** A provider registered (or re-registered) an executor with this evidence. */
-  'executor-registered',
-  /** A client verified an executor's evidence when it opened a session. */
-  'session-verified',
-  /** An executor presented fresh evidence or collateral for an identity already logged. */
-  'evidence-refreshed',
-  /** A witness revealed a verdict; the evidence is its evidence record. */
-  'verdict-revealed',
-] as const;
-export type EntryKind = (typeof ENTRY_KINDS)[number];
-
-/** A verdict a witness reveals (IWitnessPool.Verdict), or the result of a client's policy check. */
-export const ENTRY_VERDICTS = ['accepted', 'refused', 'Ok', 'Fraud', 'Unavailable', 'Stale'] as const;
-export type EntryVerdict = (typeof ENTRY_VERDICTS)[number];
-
 export interface LogEntry {
   readonly v: 1;
-  readonly kind: EntryKind;
+  readonly kind: LogEntryKind;
   /** Unix seconds: when the log verified the evidence (its collateral was judged at this time). */
   readonly time: number;
   readonly chain: { readonly id: number; readonly block: number } | null;
@@ -62,7 +52,7 @@ export interface LogEntry {
   readonly roundId: string | null;
   /** SHA-256 of the policy the client checked against, lower-case hex. */
   readonly policyHash: string | null;
-  readonly verdict: EntryVerdict | null;
+  readonly verdict: LogEntryVerdict | null;
   /** The error code of a refusal (attestation/errors.ts), or null. */
   readonly code: string | null;
 }
@@ -160,7 +150,7 @@ function validate(e: LogEntry): void {
   const isString = (x: unknown): x is string => typeof x === 'string';
   const safeUint = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
   if (e.v !== 1) bad('v', 'must be 1');
-  if (!ENTRY_KINDS.includes(e.kind)) bad('kind', `must be one of ${ENTRY_KINDS.join(', ')}`);
+  if (!LOG_ENTRY_KINDS.includes(e.kind)) bad('kind', `must be one of ${LOG_ENTRY_KINDS.join(', ')}`);
   if (!safeUint(e.time)) bad('time', 'must be unix seconds');
   if (e.chain !== null) {
     if (typeof e.chain !== 'object' || Object.keys(e.chain).join() !== 'id,block')
@@ -214,9 +204,9 @@ function validate(e: LogEntry): void {
   );
   nullable(
     e.verdict,
-    (x) => ENTRY_VERDICTS.includes(x),
+    (x) => LOG_ENTRY_VERDICTS.includes(x),
     'verdict',
-    `must be one of ${ENTRY_VERDICTS.join(', ')} or null`,
+    `must be one of ${LOG_ENTRY_VERDICTS.join(', ')} or null`,
   );
   nullable(e.code, (x) => isString(x) && CODE.test(x), 'code', 'must be an UPPER_SNAKE error code or null');
   if (e.kind === 'verdict-revealed') {

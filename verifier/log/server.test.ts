@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeEvidenceBundle } from '../../attestation/bundle.js';
 import { generateSimulatedRoot, produceSimulatedEvidence } from '../../attestation/simulated.js';
+import { formatLogSubmission, type LogSubmission } from '../../protocol/log-submission.js';
 import { openCheckpoint } from './checkpoint.js';
 import { entryIdentity, parseEntry } from './entry.js';
 import { leafHash } from './hash.js';
 import { ed25519Signer, ed25519Verifier, generateEd25519Key } from './note.js';
 import { type RunningLogServer, startLogServer } from './server.js';
 import { LogStore } from './store.js';
-import { formatSubmission, type Submission } from './submission.js';
 import { parseEntryBundle, parseTile } from './tiles.js';
 
 const ORIGIN = 'log.example.test';
@@ -23,7 +23,7 @@ let dir: string;
 let store: LogStore;
 let server: RunningLogServer;
 
-function submission(i: number, patch: Partial<Submission> = {}): Submission {
+function submission(i: number, patch: Partial<LogSubmission> = {}): LogSubmission {
   const reportData = new Uint8Array(64);
   reportData[0] = i & 0xff;
   reportData[1] = i >> 8;
@@ -73,7 +73,7 @@ describe('log server', () => {
   it('verifies and logs a submission, then serves its checkpoint, tiles, bundle and blob', async () => {
     await start();
     const s = submission(1);
-    const r = await post(formatSubmission(s));
+    const r = await post(formatLogSubmission(s));
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body).toMatchObject({ index: 0, fresh: true, size: 1 });
     const entry = parseEntry(new Uint8Array(Buffer.from(r.body.entry as string, 'base64')));
@@ -116,7 +116,7 @@ describe('log server', () => {
 
   it('serves only what the published checkpoint covers, and narrower partials as prefixes', async () => {
     await start();
-    const results = await Promise.all([1, 2, 3].map((i) => post(formatSubmission(submission(i)))));
+    const results = await Promise.all([1, 2, 3].map((i) => post(formatLogSubmission(submission(i)))));
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
     const wide = await fetch(`${server.url}/tile/0/000.p/3`);
     const narrow = await fetch(`${server.url}/tile/0/000.p/2`);
@@ -153,7 +153,7 @@ describe('log server', () => {
       admit: { simulatedRoots: [root.keyHash] },
       now: () => new Date(t),
     });
-    const body = formatSubmission(submission(7));
+    const body = formatLogSubmission(submission(7));
     const a = await post(body);
     t += 60_000;
     const b = await post(body);
@@ -161,7 +161,9 @@ describe('log server', () => {
     expect(b.body).toMatchObject({ index: 0, fresh: false });
     expect(store.checkpoint.size).toBe(1);
     // Another lease on the same evidence is another event.
-    expect((await post(formatSubmission(submission(7, { leaseId: '8' })))).body).toMatchObject({ index: 1 });
+    expect((await post(formatLogSubmission(submission(7, { leaseId: '8' })))).body).toMatchObject({
+      index: 1,
+    });
   });
 
   it('refuses what it cannot verify, with a code, and logs nothing', async () => {
@@ -185,20 +187,20 @@ describe('log server', () => {
         400,
         'LOG_SUBMISSION_MALFORMED',
       ],
-      [formatSubmission(foreign), 422, 'LOG_SIMULATED_ROOT_UNKNOWN'],
+      [formatLogSubmission(foreign), 422, 'LOG_SIMULATED_ROOT_UNKNOWN'],
       [
-        formatSubmission({ ...forged, evidence: new TextEncoder().encode(flipped) }),
+        formatLogSubmission({ ...forged, evidence: new TextEncoder().encode(flipped) }),
         422,
         'SIM_SIGNATURE_INVALID',
       ],
       [
-        formatSubmission(submission(3, { evidence: new TextEncoder().encode('{}') })),
+        formatLogSubmission(submission(3, { evidence: new TextEncoder().encode('{}') })),
         422,
         'COLLATERAL_MALFORMED',
       ],
-      [formatSubmission(submission(4, { leaseId: '-1' })), 422, 'LOG_ENTRY_MALFORMED'],
+      [formatLogSubmission(submission(4, { leaseId: '-1' })), 422, 'LOG_ENTRY_MALFORMED'],
       [
-        formatSubmission(submission(5, { kind: 'verdict-revealed', roundId: '1', verdict: 'Ok' })),
+        formatLogSubmission(submission(5, { kind: 'verdict-revealed', roundId: '1', verdict: 'Ok' })),
         422,
         'LOG_CLAIM_UNCHECKABLE',
       ],
@@ -215,7 +217,7 @@ describe('log server', () => {
 
   it('limits each platform to its share of the log', async () => {
     await start({ partyLimitPerHour: 2 });
-    const r = await Promise.all([1, 2, 3].map((i) => post(formatSubmission(submission(i)))));
+    const r = await Promise.all([1, 2, 3].map((i) => post(formatLogSubmission(submission(i)))));
     expect(r.map((x) => x.status).sort()).toEqual([200, 200, 429]);
     expect(r.find((x) => x.status === 429)!.body.code).toBe('LOG_QUOTA_EXCEEDED');
     expect(store.checkpoint.size).toBe(2);
@@ -224,7 +226,7 @@ describe('log server', () => {
   it('stores the evidence blob under the CID of its bytes', async () => {
     await start();
     const s = submission(9);
-    const r = await post(formatSubmission(s));
+    const r = await post(formatLogSubmission(s));
     const entry = parseEntry(new Uint8Array(Buffer.from(r.body.entry as string, 'base64')));
     const digest = createHash('sha256').update(s.evidence).digest();
     expect(Buffer.from((await store.readBlob(entry.evidence.cid))!)).toEqual(Buffer.from(s.evidence));

@@ -5,8 +5,15 @@ import { verifyEvidence } from '../../attestation/check.js';
 import { isAttestationError } from '../../attestation/errors.js';
 import type { VerifiedEvidence } from '../../attestation/evidence.js';
 import type { TrustRoots } from '../../attestation/roots.js';
+import {
+  LOG_CLAIM_KEYS,
+  LOG_ENTRY_KINDS,
+  type LogClaims,
+  type LogEntryKind,
+  type LogSubmission,
+} from '../../protocol/log-submission.js';
 import { cidOf } from './cid.js';
-import { ENTRY_KINDS, type EntryKind, encodeEntry, type LogEntry } from './entry.js';
+import { encodeEntry, type LogEntry } from './entry.js';
 import { LogError, logFail } from './errors.js';
 
 /*
@@ -27,17 +34,6 @@ import { LogError, logFail } from './errors.js';
 /** A submission's body is at most this (a base64 evidence bundle of 1 MiB and the claims). */
 export const MAX_SUBMISSION_BYTES = Math.ceil((MAX_BUNDLE_BYTES * 4) / 3) + 4096;
 
-type Claims = Pick<
-  LogEntry,
-  'chain' | 'enclave' | 'provider' | 'executorId' | 'leaseId' | 'roundId' | 'policyHash' | 'verdict' | 'code'
->;
-
-export interface Submission extends Claims {
-  readonly kind: EntryKind;
-  /** The evidence bundle (attestation/bundle.ts) or, for a revealed verdict, the witness's evidence record. */
-  readonly evidence: Uint8Array;
-}
-
 export interface AdmitOptions {
   /** The verification time (the entry's `time`). */
   readonly now: Date;
@@ -48,7 +44,7 @@ export interface AdmitOptions {
    */
   readonly simulatedRoots?: readonly Uint8Array[];
   /** Checks a revealed verdict against the chain; without it revealed verdicts are refused. */
-  readonly checkVerdict?: (s: Submission, evidenceSha256: string) => Promise<void>;
+  readonly checkVerdict?: (s: LogSubmission, evidenceSha256: string) => Promise<void>;
 }
 
 export interface Admitted {
@@ -60,20 +56,8 @@ export interface Admitted {
   readonly party: string;
 }
 
-const CLAIM_KEYS = [
-  'chain',
-  'enclave',
-  'provider',
-  'executorId',
-  'leaseId',
-  'roundId',
-  'policyHash',
-  'verdict',
-  'code',
-] as const satisfies readonly (keyof Claims)[];
-
 /** Parses a submission body; LOG_SUBMISSION_MALFORMED says what is wrong. */
-export function parseSubmission(body: Uint8Array): Submission {
+export function parseSubmission(body: Uint8Array): LogSubmission {
   const bad = (why: string): never => logFail('LOG_SUBMISSION_MALFORMED', `submission ${why}`);
   if (body.length > MAX_SUBMISSION_BYTES) bad(`is ${body.length} bytes, more than ${MAX_SUBMISSION_BYTES}`);
   let o: unknown;
@@ -84,12 +68,12 @@ export function parseSubmission(body: Uint8Array): Submission {
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return bad('is not a JSON object');
   const r = o as Record<string, unknown>;
-  const allowed = new Set<string>(['v', 'kind', 'evidence', ...CLAIM_KEYS]);
+  const allowed = new Set<string>(['v', 'kind', 'evidence', ...LOG_CLAIM_KEYS]);
   for (const k of Object.keys(r))
     if (!allowed.has(k)) bad(`has an unknown field ${JSON.stringify(k.slice(0, 40))}`);
   if (r.v !== 1) bad('version must be 1');
-  if (typeof r.kind !== 'string' || !(ENTRY_KINDS as readonly string[]).includes(r.kind))
-    bad(`kind must be one of ${ENTRY_KINDS.join(', ')}`);
+  if (typeof r.kind !== 'string' || !(LOG_ENTRY_KINDS as readonly string[]).includes(r.kind))
+    bad(`kind must be one of ${LOG_ENTRY_KINDS.join(', ')}`);
   if (
     typeof r.evidence !== 'string' ||
     !/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(r.evidence)
@@ -97,19 +81,8 @@ export function parseSubmission(body: Uint8Array): Submission {
     bad('evidence must be standard padded base64');
   const evidence = new Uint8Array(Buffer.from(r.evidence as string, 'base64'));
   if (evidence.length === 0) bad('evidence is empty');
-  const claims = Object.fromEntries(CLAIM_KEYS.map((k) => [k, r[k] ?? null])) as unknown as Claims;
-  return { kind: r.kind as EntryKind, evidence, ...claims };
-}
-
-/** The JSON body for a submission (what writers send). */
-export function formatSubmission(s: Submission): Uint8Array {
-  const o: Record<string, unknown> = {
-    v: 1,
-    kind: s.kind,
-    evidence: Buffer.from(s.evidence).toString('base64'),
-  };
-  for (const k of CLAIM_KEYS) o[k] = s[k];
-  return new TextEncoder().encode(JSON.stringify(o));
+  const claims = Object.fromEntries(LOG_CLAIM_KEYS.map((k) => [k, r[k] ?? null])) as unknown as LogClaims;
+  return { kind: r.kind as LogEntryKind, evidence, ...claims };
 }
 
 /**
@@ -117,10 +90,10 @@ export function formatSubmission(s: Submission): Uint8Array {
  * (its kind says why: malformed, verification), LOG_SIMULATED_ROOT_UNKNOWN, LOG_CLAIM_UNCHECKABLE,
  * LOG_ENTRY_MALFORMED (a claim field that is not what entry.ts allows).
  */
-export async function admitSubmission(s: Submission, o: AdmitOptions): Promise<Admitted> {
+export async function admitSubmission(s: LogSubmission, o: AdmitOptions): Promise<Admitted> {
   const time = Math.floor(o.now.getTime() / 1000);
   const evidenceBlob = s.evidence;
-  const claims = Object.fromEntries(CLAIM_KEYS.map((k) => [k, s[k]])) as unknown as Claims;
+  const claims = Object.fromEntries(LOG_CLAIM_KEYS.map((k) => [k, s[k]])) as unknown as LogClaims;
   if (s.kind === 'verdict-revealed') {
     const sha256 = createHash('sha256').update(evidenceBlob).digest('hex');
     if (o.checkVerdict === undefined)

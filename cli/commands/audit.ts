@@ -1,0 +1,197 @@
+/*
+ * `defaas audit verify` audits an attestation log (verifier/log/audit.ts) and, with --rpc, its links
+ * to the chain (verifier/log/audit-chain.ts). It keeps one trusted checkpoint in a state file and
+ * advances it only when the tree verified (signature, quorum, consistency with what it trusted, every
+ * tile): a log that forked, shrank or rewrote its past never becomes the trusted one.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { JsonRpcProvider, Network } from 'ethers';
+import { VerifyCache } from '../../attestation/cache.js';
+import { connectAttestationLog } from '../../contracts/bindings/attestation-log.js';
+import { connectMarket } from '../../contracts/bindings/market.js';
+import { connectRegistry } from '../../contracts/bindings/registry.js';
+import { connectWitnessPool } from '../../contracts/bindings/witness-pool.js';
+import { writeFileAtomic } from '../../verifier/durable-file.js';
+import { type AuditReport, auditLog, type Finding, LogUnreachableError } from '../../verifier/log/audit.js';
+import { auditChain, type ChainAudit } from '../../verifier/log/audit-chain.js';
+import { logDirReader, logUrlReader } from '../../verifier/log/reader.js';
+import { hash32Arg } from '../args.js';
+import { CliError, UsageError } from '../errors.js';
+import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
+import { readText } from '../files.js';
+import { action, printResult, progress } from '../output.js';
+import { readVerifierKey } from './log.js';
+
+interface VerifyOptions {
+  log: string;
+  vkey: string;
+  trusted?: string;
+  rpc?: string;
+  deployment?: string;
+  simulatedRoot: Uint8Array[];
+  skipEvidence?: boolean;
+}
+
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('audit the attestation log and its links to the chain');
+  audit
+    .command('verify')
+    .description(
+      "verify a log: its checkpoint signature, consistency with the trusted checkpoint, every tile, entry and blob, every piece of evidence again at its logged time, and (with --rpc) the chain's anchors, executors, leases and revealed verdicts",
+    )
+    .requiredOption('--log <url|dir>', 'the log (its HTTP URL or its directory)')
+    .requiredOption('--vkey <file|vkey>', "the log's verifier key")
+    .option(
+      '--trusted <file>',
+      'the trusted checkpoint: read if present, advanced (or created) when the tree verifies',
+    )
+    .option('--rpc <url>', 'JSON-RPC endpoint for the chain checks')
+    .option('--deployment <file>', 'deployment file naming the contracts (with --rpc)')
+    .option(
+      '--simulated-root <sha256>',
+      'accept simulated evidence from this software root (SHA-256 of its public key, hex); repeatable',
+      (v: string, prev: Uint8Array[]) => [...prev, hash32Arg(v)],
+      [] as Uint8Array[],
+    )
+    .option('--skip-evidence', 'do not verify the evidence again (tree, bundles and blobs only)')
+    .option('--json', 'print the report as one JSON object')
+    .addHelpText(
+      'after',
+      `${EXIT_CODES_HELP}For this command: 0 clean; 1 any finding (each has a code); 2 usage; 3 the log or the chain cannot be read.`,
+    )
+    .action(action(verify));
+}
+
+async function verify(json: boolean, o: VerifyOptions): Promise<ExitCode> {
+  const logKey = await readVerifierKey(o.vkey);
+  if ((o.rpc === undefined) !== (o.deployment === undefined))
+    throw new UsageError('the chain checks need both --rpc and --deployment', 'MISSING_ARGUMENT', {
+      flag: '--rpc',
+    });
+  let trusted: string | undefined;
+  if (o.trusted !== undefined) {
+    try {
+      trusted = await readFile(o.trusted, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  const read = /^https?:\/\//.test(o.log) ? logUrlReader(o.log) : logDirReader(resolve(o.log));
+  let lastShown = 0;
+  let report: AuditReport;
+  try {
+    report = await auditLog({
+      read,
+      origin: logKey.name,
+      logKeys: [logKey],
+      ...(trusted !== undefined && { trusted }),
+      simulatedRoots: o.simulatedRoot,
+      cache: new VerifyCache(),
+      skipEvidence: o.skipEvidence === true,
+      onProgress: (done, total) => {
+        if (done - lastShown >= 4096 || done === total) {
+          lastShown = done;
+          progress(json, `audited ${done} of ${total} entries`);
+        }
+      },
+    });
+  } catch (e) {
+    if (e instanceof LogUnreachableError)
+      throw new CliError('CHAIN_UNAVAILABLE', `--log: ${e.message}`, { log: o.log });
+    throw e;
+  }
+
+  let chain: ChainAudit | undefined;
+  if (o.rpc !== undefined && o.deployment !== undefined && report.checkpoint && report.hashes) {
+    const dep = JSON.parse(await readText(o.deployment, '--deployment')) as {
+      chainId: number;
+      contracts: Record<string, string>;
+    };
+    const provider = new JsonRpcProvider(o.rpc, Network.from(BigInt(dep.chainId)), { staticNetwork: true });
+    try {
+      chain = await auditChain({
+        contracts: {
+          attestationLog: connectAttestationLog(dep.contracts.attestationLog!, provider),
+          registry: connectRegistry(dep.contracts.registry!, provider),
+          market: connectMarket(dep.contracts.market!, provider),
+          witnessPool: connectWitnessPool(dep.contracts.witnessPool!, provider),
+        },
+        origin: logKey.name,
+        logKeys: [logKey],
+        size: report.checkpoint.size,
+        hashes: report.hashes,
+        entries: report.logged,
+      });
+    } catch (e) {
+      throw new CliError(
+        'CHAIN_UNAVAILABLE',
+        `--rpc: the chain checks could not be made (${(e as Error).message})`,
+      );
+    } finally {
+      provider.destroy();
+    }
+  }
+
+  const findings: Finding[] = [...report.findings, ...(chain?.findings ?? [])];
+  let advanced = false;
+  if (o.trusted !== undefined && report.treeVerified && report.checkpoint) {
+    await writeFileAtomic(o.trusted, report.checkpoint.text, 0o644);
+    advanced = trusted !== report.checkpoint.text;
+  }
+  const clean = findings.length === 0;
+  const { logged: _l, hashes: _h, findings: _f, ...summary } = report;
+  printResult(
+    json,
+    { clean, ...summary, chain: chain && { ...chain, findings: undefined }, findings, advanced },
+    text(report, chain, findings, advanced, o.trusted),
+  );
+  return clean ? EXIT.OK : EXIT.VERIFICATION_FAILED;
+}
+
+function text(
+  r: AuditReport,
+  chain: ChainAudit | undefined,
+  findings: Finding[],
+  advanced: boolean,
+  trustedFile?: string,
+): string {
+  const lines: string[] = [];
+  const ok = (b: boolean) => (b ? 'ok  ' : 'FAIL');
+  lines.push(`log ${r.origin}`);
+  if (r.checkpoint) lines.push(`  checkpoint   size ${r.checkpoint.size}, root ${r.checkpoint.root}`);
+  if (r.trusted) lines.push(`  trusted      size ${r.trusted.size}, root ${r.trusted.root}`);
+  lines.push(
+    `  ${ok(r.treeVerified)} tree: signature${r.cosigners ? ', cosignatures' : ''}, consistency, tiles, bundles`,
+  );
+  const e = r.entries;
+  const kinds = Object.entries(e.byKind)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  lines.push(
+    `  entries      ${e.parsed} of ${e.total} parsed${kinds ? ` (${kinds})` : ''}; evidence verified again: ${e.evidenceVerified}`,
+  );
+  if (chain) {
+    lines.push(
+      `  anchors      ${chain.anchors.ours} of this log (${chain.anchors.checked} checked against the tree), ${chain.anchors.others} of other logs`,
+    );
+    lines.push(`  executors    ${chain.executors.logged} of ${chain.executors.total} with logged evidence`);
+    lines.push(`  leases       ${chain.leases.logged} of ${chain.leases.total} with logged evidence`);
+    lines.push(`  verdicts     ${chain.verdicts.logged} of ${chain.verdicts.total} revealed verdicts logged`);
+  }
+  if (trustedFile)
+    lines.push(
+      `  trusted file ${trustedFile}: ${advanced ? 'advanced to this checkpoint' : r.treeVerified ? 'unchanged' : 'NOT advanced'}`,
+    );
+  if (findings.length === 0) lines.push('clean: no findings');
+  else {
+    lines.push(`${findings.length} finding${findings.length === 1 ? '' : 's'}:`);
+    for (const f of findings.slice(0, 50))
+      lines.push(
+        `  ${f.code}${f.index !== undefined ? ` entry ${f.index}` : ''}${f.path ? ` (${f.path})` : ''}: ${f.message}`,
+      );
+    if (findings.length > 50) lines.push(`  … and ${findings.length - 50} more (--json lists all)`);
+  }
+  return lines.join('\n');
+}
