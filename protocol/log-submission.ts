@@ -71,3 +71,47 @@ export function formatLogSubmission(s: LogSubmission): Uint8Array {
   for (const k of LOG_CLAIM_KEYS) o[k] = s[k];
   return new TextEncoder().encode(JSON.stringify(o));
 }
+
+/** What the log answered to a submission (`postLogSubmission`). */
+export type LogAnswer =
+  /** Logged: the entry's index (its first index when the log held the event already) and the log's size. */
+  | { readonly ok: true; readonly index: number; readonly fresh: boolean; readonly size: number }
+  /** Refused (4xx) or failed (5xx, busy), with the log's code when it gave one. */
+  | { readonly ok: false; readonly status: number; readonly code: string; readonly message: string }
+  /** No answer: the log could not be reached or did not answer in time. */
+  | { readonly ok: false; readonly status: 0; readonly code: 'UNREACHABLE'; readonly message: string };
+
+/** POSTs a submission to `<url>/add`; never throws (each outcome is a LogAnswer). */
+export async function postLogSubmission(
+  url: string,
+  s: LogSubmission,
+  timeoutMs = 30_000,
+): Promise<LogAnswer> {
+  const target = new URL('add', url.endsWith('/') ? url : `${url}/`);
+  let r: Response;
+  let body: { code?: unknown; message?: unknown; index?: unknown; fresh?: unknown; size?: unknown };
+  try {
+    r = await fetch(target, {
+      method: 'POST',
+      body: formatLogSubmission(s),
+      headers: { 'Content-Type': 'application/json' },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    body = (await r.json().catch(() => ({}))) as typeof body;
+  } catch (e) {
+    return {
+      ok: false,
+      status: 0,
+      code: 'UNREACHABLE',
+      message: `${target.origin}: ${(e as Error).message}`,
+    };
+  }
+  if (r.ok && typeof body.index === 'number' && typeof body.size === 'number')
+    return { ok: true, index: body.index, fresh: body.fresh === true, size: body.size };
+  return {
+    ok: false,
+    status: r.status,
+    code: typeof body.code === 'string' ? body.code : `HTTP_${r.status}`,
+    message: typeof body.message === 'string' ? body.message : `HTTP ${r.status}`,
+  };
+}

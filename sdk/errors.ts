@@ -48,6 +48,10 @@ export const SDK_ERROR_KINDS = {
   CALL_OUTPUT_LOST: 'transient',
   /** The response was lost and the executor cannot tell whether the call ran (it may have). */
   CALL_OUTCOME_UNKNOWN: 'transient',
+  /** The attestation log refused a submission (its code and message say why). */
+  LOG_SUBMISSION_REFUSED: 'rejected',
+  /** The attestation log cannot be reached or is busy now. */
+  LOG_UNAVAILABLE: 'transient',
   SDK_INVALID_ARGUMENT: 'usage',
   SDK_SESSION_CLOSED: 'usage',
 } as const satisfies Record<string, DefaasErrorKind>;

@@ -16,6 +16,7 @@ export {
 } from './errors.js';
 export { fetchGetter } from './http-getter.js';
 export { type InvokeManyOptions, invokeMany, type ManyResult } from './invoke-many.js';
+export { type LogReceipt, submitToLog } from './log-writer.js';
 export type { Transport } from './session/channel.js';
 export type { EnclaveIdentityPin } from './session/handshake.js';
 export type {

@@ -18,25 +18,37 @@ export function registerDemo(program: Command): void {
         'and pays per call and per checked epoch',
     )
     .option('--calls <n>', 'invocations of the sha256 example, batched (1-10000)', integerArg(1, 10_000), 100)
+    .option(
+      '--log-dir <dir>',
+      'where the attestation log is written (emptied first; kept for `defaas audit verify`)',
+      '.defaas/demo/log',
+    )
     .option('--json', 'print one JSON summary on stdout (progress lines go to stderr)')
     .addHelpText(
       'after',
       '\nSteps:\n' +
         '  1. start anvil (@foundry-rs/anvil) on 127.0.0.1 and deploy all contracts (DEFAULT_PARAMS with short\n' +
         "     market and witness windows; the demo advances anvil's clock with evm_increaseTime instead of waiting)\n" +
-        '  2. the provider creates the enclave identity and its simulated evidence; the enclave signs its proof of\n' +
-        '     possession and the provider registers the executor (stake, endpoint, specs, enclave, evidence hash)\n' +
-        '  3. three witnesses register with the minimum stake\n' +
-        '  4. the customer posts an order with SLA terms (two epochs); the provider bids sealed (commit-reveal);\n' +
+        '  2. start the attestation log (C2SP tiles, checkpoints signed with a fresh Ed25519 key, served over HTTP on\n' +
+        '     127.0.0.1) in --log-dir; it verifies every submission itself and anchors its checkpoints on AttestationLog\n' +
+        '  3. the provider creates the enclave identity and its simulated evidence; the enclave signs its proof of\n' +
+        '     possession and the provider registers the executor (stake, endpoint, specs, enclave, evidence hash);\n' +
+        '     the registration and its evidence go into the attestation log\n' +
+        '  4. three witnesses register with twice the minimum stake\n' +
+        '  5. the customer posts an order with SLA terms (two epochs); the provider bids sealed (commit-reveal);\n' +
         '     bidding closes; the provider confirms (collateral locked from its stake); the customer starts the lease\n' +
-        '  5. the executor starts in-process for that lease, with the EIP-712 domain of the deployed Settlement\n' +
-        '  6. the customer connects with a policy pinning the simulated root and MRTD, deploys examples/sha256.wat\n' +
-        '     and invokes it --calls times in batched mode; every call is covered by a verified receipt\n' +
-        '  7. the provider redeems the latest cumulative voucher on Settlement and collects; balances before/after\n' +
-        '  8. each epoch: a round is requested, a committee drawn, verdicts committed and revealed, the epoch paid\n' +
-        '     (no witness agent runs yet: the witnesses report Ok without probing)\n' +
-        '  9. after the redeem window the lease is settled: unused budget refunded, collateral released\n' +
-        ' 10. everything started is stopped (session, executor, runtime, anvil by its pid)\n' +
+        '  6. the executor starts in-process for that lease, with the EIP-712 domain of the deployed Settlement\n' +
+        '  7. the customer connects with a policy pinning the simulated root and MRTD (the SDK logs the verified\n' +
+        '     session), deploys examples/sha256.wat and invokes it --calls times in batched mode; every call is\n' +
+        '     covered by a verified receipt\n' +
+        '  8. the provider redeems the latest cumulative voucher on Settlement and collects; balances before/after\n' +
+        '  9. each epoch: a round is requested and a committee drawn; witness agents attest the executor, send it\n' +
+        '     capacity challenges and hidden probes, commit and reveal (and log their verdicts); the epoch is paid\n' +
+        ' 10. after the redeem window the lease is settled: unused budget refunded, collateral released\n' +
+        ' 11. the auditor verifies the log (every tile, entry, blob and piece of evidence), its anchors and that\n' +
+        '     every executor, lease and revealed verdict on chain has its evidence in the log\n' +
+        ' 12. everything started is stopped (log server, session, executor, runtime, anvil by its pid); the log\n' +
+        '     directory stays for `defaas audit verify`\n' +
         'When a step fails, its number and title are printed with the error (JSON: step, title), and the exit\n' +
         "code is the error's (70 when the error is untyped).\n" +
         'The simulated TEE is signed by a software root: production policies reject it.\n' +
@@ -45,11 +57,11 @@ export function registerDemo(program: Command): void {
     .action(action(demo));
 }
 
-async function demo(json: boolean, o: { calls: number }): Promise<ExitCode> {
+async function demo(json: boolean, o: { calls: number; logDir: string }): Promise<ExitCode> {
   const log = (s: string) => progress(json, s);
   log('defaas demo — the whole local network on 127.0.0.1 (simulated TEE: a software root, dev only)');
   try {
-    const summary = await runDemo({ calls: o.calls, log });
+    const summary = await runDemo({ calls: o.calls, logDir: o.logDir, log });
     printResult(
       json,
       { ...summary },

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { JsonRpcProvider, Network } from 'ethers';
 import pino from 'pino';
 import { connectAttestationLog } from '../../contracts/bindings/attestation-log.js';
+import { connectWitnessPool } from '../../contracts/bindings/witness-pool.js';
 import { PaddedWallet } from '../../contracts/deploy.js';
 import { TxSender } from '../../verifier/agent/tx-sender.js';
 import { writeFileAtomic } from '../../verifier/durable-file.js';
@@ -30,6 +31,7 @@ import { logDirReader, logUrlReader } from '../../verifier/log/reader.js';
 import { startLogServer } from '../../verifier/log/server.js';
 import { LogStore } from '../../verifier/log/store.js';
 import { TILE_WIDTH, tileHashReader } from '../../verifier/log/tiles.js';
+import { chainVerdictChecker } from '../../verifier/log/verdict-check.js';
 import { hash32Arg, hostPortArg, integerArg } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
@@ -82,7 +84,10 @@ export function registerLog(program: Command): void {
       [] as Uint8Array[],
     )
     .option('--party-limit <n>', 'new entries one platform or round may add per hour', integerArg(1), 256)
-    .option('--rpc <url>', 'JSON-RPC endpoint: anchor checkpoints on AttestationLog')
+    .option(
+      '--rpc <url>',
+      'JSON-RPC endpoint: check revealed verdicts against the chain, anchor checkpoints (with --operator-key)',
+    )
     .option('--deployment <file>', 'deployment file naming the AttestationLog contract (with --rpc)')
     .option(
       '--operator-key <file>',
@@ -181,43 +186,49 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
     onCheckpoint: (c) => log.debug({ size: c.size }, 'checkpoint'),
   });
   let anchoring: ReturnType<typeof startAnchoring> | undefined;
+  let checkVerdict: ReturnType<typeof chainVerdictChecker> | undefined;
   if (o.rpc !== undefined || o.deployment !== undefined) {
     if (o.rpc === undefined || o.deployment === undefined)
-      throw new UsageError('anchoring needs both --rpc and --deployment', 'MISSING_ARGUMENT', {
+      throw new UsageError('the chain checks need both --rpc and --deployment', 'MISSING_ARGUMENT', {
         flag: '--rpc',
       });
     const dep = JSON.parse(await readText(o.deployment, '--deployment')) as {
       chainId?: number;
-      contracts?: { attestationLog?: string };
+      contracts?: { attestationLog?: string; witnessPool?: string };
     };
-    const address = dep.contracts?.attestationLog;
-    if (typeof address !== 'string' || typeof dep.chainId !== 'number')
-      throw new UsageError(`--deployment: ${o.deployment} names no attestationLog contract`, 'FILE_INVALID');
+    const { attestationLog, witnessPool } = dep.contracts ?? {};
+    if (
+      typeof attestationLog !== 'string' ||
+      typeof witnessPool !== 'string' ||
+      typeof dep.chainId !== 'number'
+    )
+      throw new UsageError(
+        `--deployment: ${o.deployment} does not name the AttestationLog and WitnessPool`,
+        'FILE_INVALID',
+      );
+    const provider = new JsonRpcProvider(o.rpc, Network.from(BigInt(dep.chainId)), { staticNetwork: true });
+    checkVerdict = chainVerdictChecker(connectWitnessPool(witnessPool, provider));
     const key =
       o.operatorKey !== undefined
         ? await readPrivateKey(o.operatorKey, '--operator-key')
         : privateKeyFromEnv('DEFAAS_LOG_OPERATOR_KEY');
-    if (key === undefined)
-      throw new UsageError(
-        'anchoring needs --operator-key <file> or $DEFAAS_LOG_OPERATOR_KEY',
-        'MISSING_ARGUMENT',
-      );
-    const provider = new JsonRpcProvider(o.rpc, Network.from(BigInt(dep.chainId)), { staticNetwork: true });
-    const wallet = new PaddedWallet(key, provider);
-    anchoring = startAnchoring({
-      contract: connectAttestationLog(address, wallet),
-      operator: wallet.address,
-      sender: new TxSender({
-        provider,
-        onRetry: (label, attempt, e) => log.warn({ label, attempt, err: e }, 'retrying'),
-      }),
-      checkpoint: () => store.checkpoint,
-      intervalMs: o.anchorEvery * 1000,
-      log: (e) =>
-        e.event === 'fork'
-          ? log.error(e, 'FORK: the chain holds another view of this log')
-          : log.info(e, String(e.event)),
-    });
+    if (key !== undefined) {
+      const wallet = new PaddedWallet(key, provider);
+      anchoring = startAnchoring({
+        contract: connectAttestationLog(attestationLog, wallet),
+        operator: wallet.address,
+        sender: new TxSender({
+          provider,
+          onRetry: (label, attempt, e) => log.warn({ label, attempt, err: e }, 'retrying'),
+        }),
+        checkpoint: () => store.checkpoint,
+        intervalMs: o.anchorEvery * 1000,
+        log: (e) =>
+          e.event === 'fork'
+            ? log.error(e, 'FORK: the chain holds another view of this log')
+            : log.info(e, String(e.event)),
+      });
+    } else log.warn('no --operator-key: checkpoints are not anchored');
   }
   const [host, port] = [
     o.listen.slice(0, o.listen.lastIndexOf(':')),
@@ -228,7 +239,7 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
     server = await startLogServer(
       {
         store,
-        admit: { simulatedRoots: o.simulatedRoot },
+        admit: { simulatedRoots: o.simulatedRoot, ...(checkVerdict && { checkVerdict }) },
         partyLimitPerHour: o.partyLimit,
         log: (e) => log.info(e, String(e.event)),
       },

@@ -47,6 +47,7 @@ interface StartOptions {
   policy?: string;
   commitMargin: number;
   evaluateLead: number;
+  logUrl?: string;
   challengeN: number;
   probeDir?: string;
   probeIntervalMs: number;
@@ -162,7 +163,7 @@ export function attestedEvaluator(
       }),
     );
   if (probes) parts.push(probes);
-  return allOf(parts.map((p) => p.name).join('+'), parts);
+  return allOf(parts.map((p) => p.name).join('+'), parts, evidenceDir);
 }
 
 async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
@@ -213,6 +214,7 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
       pollMs: o.pollMs,
       commitMarginSeconds: o.commitMargin,
       evaluateLeadSeconds: o.evaluateLead,
+      ...(o.logUrl !== undefined && { logUrl: o.logUrl }),
       ...(o.stake !== undefined && { stake: o.stake }),
     });
     await agent.start();
@@ -323,6 +325,11 @@ export function registerWitness(program: Command): void {
       'seal the verdict at least this many seconds before the commit deadline',
       integerArg(1),
       30,
+    )
+    .option(
+      '--log-url <url>',
+      'attestation log to record each revealed verdict and its evidence in',
+      httpUrlArg,
     )
     .option(
       '--evaluate-lead <s>',

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   type ContractTransactionResponse,
   formatEther,
@@ -21,6 +21,7 @@ import {
 } from 'ethers';
 import pino from 'pino';
 import { bindReportData } from '../../attestation/binding.js';
+import { encodeEvidenceBundle } from '../../attestation/bundle.js';
 import { bytesEqual, toHex } from '../../attestation/bytes.js';
 import { checkEvidence } from '../../attestation/check.js';
 import { isAttestationError } from '../../attestation/errors.js';
@@ -42,11 +43,31 @@ import { FunctionRuntime } from '../../enclave-host/runtime/function-runtime.js'
 import type { QuoteSource } from '../../enclave-host/session/evidence-source.js';
 import { generateEnclaveIdentity, registrationProof } from '../../enclave-host/session/identity.js';
 import { buildExample } from '../../examples/build-example.js';
+import { NO_CLAIMS } from '../../protocol/log-submission.js';
 import { signProbeGrant } from '../../protocol/probe-grant.js';
-import { connect, invokeMany, LocalReceiptStore, type Session } from '../../sdk/index.js';
+import {
+  connect,
+  type DefaasError,
+  invokeMany,
+  LocalReceiptStore,
+  type LogReceipt,
+  type Session,
+  submitToLog,
+} from '../../sdk/index.js';
 import { WitnessAgent } from '../../verifier/agent/agent.js';
 import { parseDeployment } from '../../verifier/agent/chain.js';
 import type { ProbeKit } from '../../verifier/agent/probes.js';
+import { TxSender } from '../../verifier/agent/tx-sender.js';
+import { writeFileAtomic } from '../../verifier/durable-file.js';
+import { startAnchoring } from '../../verifier/log/anchor.js';
+import { auditLog } from '../../verifier/log/audit.js';
+import { auditChain } from '../../verifier/log/audit-chain.js';
+import { entryIdentity } from '../../verifier/log/entry.js';
+import { ed25519Signer, ed25519Verifier, generateEd25519Key } from '../../verifier/log/note.js';
+import { logUrlReader } from '../../verifier/log/reader.js';
+import { startLogServer } from '../../verifier/log/server.js';
+import { LogStore } from '../../verifier/log/store.js';
+import { chainVerdictChecker } from '../../verifier/log/verdict-check.js';
 import { knownAnswersOf } from '../../verifier/probes/known-answers.js';
 import { chainChallengeAuthority } from '../challenge-authority.js';
 import { SIMULATED_MR_TD, simulatedDevPolicy } from '../commands/executor.js';
@@ -93,6 +114,11 @@ const EVALUATE_LEAD = 60;
 export interface DemoOptions {
   /** Invocations of the sha256 example (default 100). */
   readonly calls?: number;
+  /**
+   * Where the attestation log is written (default `.defaas/demo/log`, emptied first); it stays after
+   * the demo, with its verifier key beside it (`<logDir>.vkey`), for `defaas audit verify`.
+   */
+  readonly logDir?: string;
   /** One progress line (already numbered). */
   readonly log?: (line: string) => void;
 }
@@ -135,6 +161,17 @@ export interface DemoSummary {
   readonly epochs: readonly { epoch: number; roundId: string; verdict: string; providerPaid: string }[];
   /** The unused call budget refunded to the customer at settlement. */
   readonly customerRefunded: string;
+  /** The attestation log: where it was written, its key, what it holds and what the audit found. */
+  readonly log: {
+    readonly dir: string;
+    readonly vkeyFile: string;
+    readonly vkey: string;
+    readonly simulatedRoot: string;
+    readonly entries: number;
+    readonly byKind: Record<string, number>;
+    readonly anchoredSize: number;
+    readonly findings: number;
+  };
   readonly durationMs: number;
 }
 
@@ -185,6 +222,7 @@ const eth = (v: bigint) => formatEther(v);
 export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const t0 = Date.now();
   const calls = o.calls ?? 100;
+  const logDir = resolve(o.logDir ?? '.defaas/demo/log');
   const log = o.log ?? (() => {});
   const cleanup: (() => Promise<void>)[] = [];
   let current = { n: 0, title: 'setup' };
@@ -236,6 +274,41 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         return { anvil, rpc, deployment, c, deployer };
       },
     );
+    // The simulated TEE's software root (the platform the executor runs on) and the attestation log,
+    // which admits evidence from that root only, checks revealed verdicts on the chain and anchors
+    // its checkpoints on AttestationLog (the deployer is a log operator).
+    const platformRoot = generateSimulatedRoot();
+    const attestationLog = await step(2, 'start the attestation log (C2SP tiles over HTTP)', async () => {
+      await rm(logDir, { recursive: true, force: true });
+      const key = generateEd25519Key('defaas.local/demo-log');
+      const vkeyFile = `${logDir}.vkey`;
+      await writeFileAtomic(vkeyFile, `${key.verifierKey}\n`, 0o644);
+      const store = await LogStore.open({
+        dir: logDir,
+        origin: 'defaas.local/demo-log',
+        signer: ed25519Signer(key.signerKey),
+        verifier: ed25519Verifier(key.verifierKey),
+        batchDelayMs: 20,
+        identity: entryIdentity,
+      });
+      cleanup.push(() => store.close());
+      const server = await startLogServer({
+        store,
+        admit: { simulatedRoots: [platformRoot.keyHash], checkVerdict: chainVerdictChecker(c.witnessPool) },
+      });
+      cleanup.push(() => server.close());
+      const anchoring = startAnchoring({
+        contract: c.attestationLog,
+        operator: deployer.address,
+        sender: new TxSender({ provider: rpc, baseDelayMs: 50 }),
+        checkpoint: () => store.checkpoint,
+        intervalMs: 3_600_000, // the demo anchors at its own steps, between its other transactions
+      });
+      cleanup.push(() => anchoring.stop());
+      sub(`log ${server.url}, origin defaas.local/demo-log, directory ${logDir}`);
+      sub(`verifier key ${key.verifierKey} (also in ${vkeyFile})`);
+      return { store, server, anchoring, vkey: key.verifierKey, vkeyFile };
+    });
     const chainId = BigInt(deployment.chainId);
     let advanced = 0;
     /** anvil's clock less the wall clock, ms, as of the last block the demo mined. */
@@ -270,13 +343,13 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     const providerW = new PaddedWallet(Wallet.createRandom().privateKey, rpc);
     const customerW = new PaddedWallet(Wallet.createRandom().privateKey, rpc);
     const reg = await step(
-      2,
+      3,
       'provider: create the enclave identity and register the executor on the Registry',
       async () => {
         await fund(providerW, parseEther('5000'));
         sub(`provider ${providerW.address} funded with 5000 tokens`);
         const identity = generateEnclaveIdentity();
-        const root = generateSimulatedRoot();
+        const root = platformRoot;
         const sim = new SimulatedQuoteProvider(root, { measurements: { mrTd: SIMULATED_MR_TD } });
         // The standing evidence, produced once here so its hash can be registered; the executor
         // presents exactly these bytes in normal-mode sessions (fresh mode asks the simulator again).
@@ -320,9 +393,21 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           ),
         );
         const executorId = await c.registry.executorCount();
+        const logged = await submitToLog(attestationLog.server.url, {
+          kind: 'executor-registered',
+          evidence: encodeEvidenceBundle({ evidence }),
+          ...NO_CLAIMS,
+          chain: { id: Number(chainId), block: await rpc.getBlockNumber() },
+          enclave: identity.identityAddress.toLowerCase(),
+          provider: providerW.address.toLowerCase(),
+          executorId: executorId.toString(),
+        });
         sub(`enclave identity ${identity.identityAddress} (secp256k1, generated for the executor)`);
         sub('the enclave signed its proof of possession (EIP-712 EnclaveRegistration for this provider)');
         sub(`simulated evidence ${evidence.length} bytes, sha256 ${evidenceHash}`);
+        sub(
+          `the attestation log verified the evidence itself and logged the registration as entry ${logged.index}`,
+        );
         sub(
           `executor #${executorId} registered: stake ${eth(EXECUTOR_STAKE)}, 2 cores / 1024 MiB / ${CLAIMED_GFLOPS} GFLOP/s, TEE simulated, endpoint ${endpoint}`,
         );
@@ -331,7 +416,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     );
 
     // ---- 3. witnesses ----
-    const witnesses = await step(3, `${WITNESSES} witnesses register with stake`, async () => {
+    const witnesses = await step(4, `${WITNESSES} witnesses register with stake`, async () => {
       const ws: PaddedWallet[] = [];
       for (let i = 0; i < WITNESSES; i++) {
         const w = new PaddedWallet(Wallet.createRandom().privateKey, rpc);
@@ -347,7 +432,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
 
     // ---- 4. market ----
     const { leaseId, unitPrice, collateral } = await step(
-      4,
+      5,
       'customer posts an order; sealed bid, reveal, close; provider confirms; customer starts the lease',
       async () => {
         await fund(customerW, parseEther('1000'));
@@ -419,7 +504,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     );
 
     // ---- 5. executor ----
-    await step(5, 'executor starts (simulated TEE, in-process) for the lease', async () => {
+    await step(6, 'executor starts (simulated TEE, in-process) for the lease', async () => {
       const stateDir = await mkdtemp(join(tmpdir(), 'defaas-demo-'));
       cleanup.push(() => rm(stateDir, { recursive: true, force: true }));
       const runtime = new FunctionRuntime({
@@ -471,7 +556,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     // ---- 6. customer ----
     const store = new LocalReceiptStore();
     const inv = await step(
-      6,
+      7,
       `customer: attested session, deploy sha256, ${calls} batched calls`,
       async () => {
         const onChain = await c.registry.executor(reg.executorId);
@@ -495,7 +580,16 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         sub(`(the production platform policy refuses this evidence: ${refused})`);
         // The enclave and its evidence are pinned to what the chain says: connect() refuses any other
         // (IDENTITY_MISMATCH), at every re-opening of the session too.
+        let sessionLogged!: (r: LogReceipt | DefaasError) => void;
+        const sessionLog = new Promise<LogReceipt | DefaasError>((r) => {
+          sessionLogged = r;
+        });
         const session: Session = await connect(onChain.endpoint, {
+          log: {
+            url: attestationLog.server.url,
+            claims: { chain: { id: Number(chainId), block: await rpc.getBlockNumber() } },
+            onLogged: (r) => sessionLogged(r),
+          },
           policy,
           leaseId,
           domain: { chainId, verifyingContract: deployment.contracts.settlement },
@@ -508,6 +602,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         sub(
           `session to ${onChain.endpoint} (read from the Registry): evidence verified, the enclave and its evidence hash pinned to the chain's`,
         );
+        const sl = await sessionLog;
+        if (sl instanceof Error) throw sl;
+        sub(`the SDK logged the verified session in the attestation log: entry ${sl.index}`);
         const fn = await session.deploy(await buildExample('sha256'));
         sub(`deployed examples/sha256.wat, function id ${fn.hash.slice(0, 18)}…`);
         const inputs = Array.from({ length: calls }, (_, i) =>
@@ -553,7 +650,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     );
 
     // ---- 7. settlement ----
-    const paid = await step(7, 'provider redeems the latest cumulative voucher and collects', async () => {
+    const paid = await step(8, 'provider redeems the latest cumulative voucher and collects', async () => {
       const balances = async () => {
         const l = await c.settlement.lease(leaseId);
         return {
@@ -598,7 +695,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
 
     // ---- 8. epochs ----
     const epochs = await step(
-      8,
+      9,
       'each epoch: a round is requested, a committee drawn; witness agents attest the executor, commit and reveal; the epoch is paid',
       async () => {
         const agentsDir = await mkdtemp(join(tmpdir(), 'defaas-demo-witnesses-'));
@@ -626,6 +723,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
             pollMs: 100,
             commitMarginSeconds: 5,
             evaluateLeadSeconds: EVALUATE_LEAD,
+            logUrl: attestationLog.server.url,
           });
           await agent.start();
           agents.push(agent);
@@ -720,6 +818,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           sub(
             `epoch ${epoch}: ${members.length} reveals, outcome ${name}; provider paid the epoch's fee ${eth(paidNow)}`,
           );
+          const a = await attestationLog.anchoring.anchorNow();
+          if (a.status === 'anchored')
+            sub(`epoch ${epoch}: the log's checkpoint (${a.size} entries) anchored on AttestationLog`);
           out.push({
             epoch: Number(epoch),
             roundId: roundId.toString(),
@@ -739,7 +840,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
 
     // ---- 9. settle ----
     const settled = await step(
-      9,
+      10,
       'after the redeem window: settle the lease, refund the unused budget, release the collateral',
       async () => {
         await advance(DEMO_PARAMS.redeemWindow);
@@ -756,8 +857,56 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       },
     );
 
-    // ---- 10. teardown ----
-    await step(10, 'stop the session, the executor and its runtime, and anvil', async () => {
+    // ---- 11. audit ----
+    const audit = await step(
+      11,
+      'auditor: verify the attestation log, its anchors on AttestationLog and its links to the chain',
+      async () => {
+        await attestationLog.store.flush();
+        const a = await attestationLog.anchoring.anchorNow();
+        if (a.status === 'fork' || a.status === 'failed') throw new Error(`anchoring: ${JSON.stringify(a)}`);
+        const logKeys = [ed25519Verifier(attestationLog.vkey)];
+        const report = await auditLog({
+          read: logUrlReader(attestationLog.server.url),
+          origin: 'defaas.local/demo-log',
+          logKeys,
+          simulatedRoots: [platformRoot.keyHash],
+        });
+        const chainAudit = await auditChain({
+          contracts: c,
+          origin: 'defaas.local/demo-log',
+          logKeys,
+          size: report.checkpoint!.size,
+          hashes: report.hashes!,
+          entries: report.logged,
+        });
+        const findings = [...report.findings, ...chainAudit.findings];
+        const kinds = Object.entries(report.entries.byKind)
+          .map(([k, n]) => `${n} ${k}`)
+          .join(', ');
+        sub(
+          `${report.entries.total} entries (${kinds}); every tile, bundle and blob checked, ${report.entries.evidenceVerified} pieces of evidence verified again at their logged time`,
+        );
+        sub(
+          `anchors: ${chainAudit.anchors.checked} checked against the tree; executors ${chainAudit.executors.logged}/${chainAudit.executors.total}, leases ${chainAudit.leases.logged}/${chainAudit.leases.total}, revealed verdicts ${chainAudit.verdicts.logged}/${chainAudit.verdicts.total} have their evidence in the log`,
+        );
+        if (findings.length > 0)
+          throw new Error(`the audit found ${findings.map((f) => `${f.code}: ${f.message}`).join('; ')}`);
+        sub('clean: no findings');
+        sub(
+          `audit it again after the demo: npx defaas audit verify --log ${logDir} --vkey ${attestationLog.vkeyFile} --simulated-root ${toHex(platformRoot.keyHash)}`,
+        );
+        return {
+          entries: report.entries.total,
+          byKind: report.entries.byKind,
+          anchoredSize: attestationLog.anchoring.anchoredSize ?? 0,
+          findings: findings.length,
+        };
+      },
+    );
+
+    // ---- 12. teardown ----
+    await step(12, 'stop the session, the executor and its runtime, and anvil', async () => {
       await runCleanup(cleanup);
       sub(`stopped (anvil pid ${anvil.pid} exited)`);
     });
@@ -793,6 +942,13 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       collateral: collateral.toString(),
       epochs,
       customerRefunded: settled.refunded.toString(),
+      log: {
+        dir: logDir,
+        vkeyFile: attestationLog.vkeyFile,
+        vkey: attestationLog.vkey,
+        simulatedRoot: toHex(platformRoot.keyHash),
+        ...audit,
+      },
       durationMs: Date.now() - t0,
     };
   } catch (e) {

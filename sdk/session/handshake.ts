@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { bindReportData } from '../../attestation/binding.js';
-import { decodeEvidenceBundle, type SnpCollateral } from '../../attestation/bundle.js';
+import { decodeEvidenceBundle, encodeEvidenceBundle, type SnpCollateral } from '../../attestation/bundle.js';
 import { bytesEqual, toHex } from '../../attestation/bytes.js';
 import type { VerifyCache } from '../../attestation/cache.js';
 import { checkEvidence } from '../../attestation/check.js';
@@ -73,6 +73,8 @@ export interface AcceptedSession {
   readonly sessionId: Uint8Array;
   readonly keys: DirectionalKeys;
   readonly verified: VerifiedEvidence;
+  /** The evidence bundle as verified (with any collateral the client added), encoded (attestation/bundle.ts). */
+  readonly evidenceBundle: Uint8Array;
   /** Lower-case 0x address of the enclave identity key (the receipt signer). */
   readonly identityAddress: string;
   readonly terms: LeaseTermsFields;
@@ -193,6 +195,7 @@ export async function finishHandshake(
     sessionId: new Uint8Array(sh.sessionId),
     keys: deriveSessionKeys(th, dhE, dhS),
     verified,
+    evidenceBundle: bundle === sent ? new Uint8Array(sh.evidenceBundle) : encodeEvidenceBundle(bundle),
     identityAddress,
     terms,
     transcriptHash: th,

@@ -15,6 +15,7 @@ import { loadProtos, type SessionRequest, type SessionResponse__Output } from '.
 import { asBuffer } from '../../protocol/buffers.js';
 import { type CallRequest, type CallResult, checkRecord, requestHead } from '../../protocol/call-records.js';
 import { signClientBinding } from '../../protocol/client-binding.js';
+import { type LogClaims, NO_CLAIMS } from '../../protocol/log-submission.js';
 import { probeGrantToWire, type SignedProbeGrant } from '../../protocol/probe-grant.js';
 import { type VerifiedReceipt, verifyReceipt } from '../../protocol/receipts.js';
 import { type SignedVoucher, sha256Hex, signVoucher } from '../../protocol/settlement.js';
@@ -29,6 +30,7 @@ import {
   toDefaasError,
 } from '../errors.js';
 import { fetchGetter } from '../http-getter.js';
+import { type LogReceipt, submitToLog } from '../log-writer.js';
 import type { ReceiptStore } from '../store.js';
 import { signingKey, type WalletLike } from '../wallet.js';
 import { type ClientAccount, sharedAccount } from './account.js';
@@ -91,6 +93,16 @@ export interface ConnectOptions {
   readonly transport?: Transport;
   /** Largest gRPC message (default 40 MiB). */
   readonly maxMessageBytes?: number;
+  /**
+   * An attestation log to record each evidence this session verifies in (docs/log.md): a
+   * `session-verified` entry with the enclave, the lease and `claims`. Written in the background;
+   * its outcome (the entry's index or the error) goes to `onLogged` and never fails the session.
+   */
+  readonly log?: {
+    readonly url: string;
+    readonly claims?: Partial<LogClaims>;
+    readonly onLogged?: (r: LogReceipt | DefaasError) => void;
+  };
 }
 
 export interface FunctionHandle {
@@ -621,11 +633,27 @@ export class Session {
     return this.evidence.get(a.identityAddress) ?? [a.verified.evidenceHash];
   }
 
-  /** Remembers what an accepted handshake verified (see `evidenceOf`). */
+  /** Remembers what an accepted handshake verified (see `evidenceOf`), and logs it when asked to. */
   private noteAccepted(a: AcceptedSession): void {
     const seen = this.evidence.get(a.identityAddress) ?? [];
-    if (!seen.some((h) => Buffer.from(h).equals(a.verified.evidenceHash))) seen.push(a.verified.evidenceHash);
+    const isNew = !seen.some((h) => Buffer.from(h).equals(a.verified.evidenceHash));
+    if (isNew) seen.push(a.verified.evidenceHash);
     this.evidence.set(a.identityAddress, seen);
+    const log = this.opts.log;
+    if (log === undefined || !isNew) return;
+    // In the background: the log's answer never changes the session.
+    submitToLog(log.url, {
+      kind: 'session-verified',
+      evidence: a.evidenceBundle,
+      ...NO_CLAIMS,
+      enclave: a.identityAddress,
+      leaseId: a.terms.leaseId.toString(),
+      verdict: 'accepted',
+      ...log.claims,
+    }).then(
+      (r) => log.onLogged?.(r),
+      (e: unknown) => log.onLogged?.(toDefaasError(e)),
+    );
   }
 
   /** The wallet's voucher over the contiguous calls `reqs` (their request chain), for `amount`. */

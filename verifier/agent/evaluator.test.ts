@@ -1,6 +1,17 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluationInput } from './evaluation-fixture.js';
-import { allOf, dangerouslyAlwaysOk, type Evaluation, type Evaluator, evaluateSafely } from './evaluator.js';
+import {
+  allOf,
+  dangerouslyAlwaysOk,
+  type Evaluation,
+  type Evaluator,
+  evaluateSafely,
+  keepEvidence,
+} from './evaluator.js';
 import { reachabilityEvaluator } from './reachability.js';
 
 const input = evaluationInput();
@@ -29,6 +40,32 @@ describe('evaluators', () => {
     const y = await allOf('all', [fixed('b', 'Ok', 2), fixed('a', 'Ok', 1)]).evaluate(input);
     expect(x.verdict).toBe('Ok');
     expect(Buffer.from(x.evidenceHash).equals(Buffer.from(y.evidenceHash))).toBe(false);
+  });
+
+  it('allOf over Ok parts keeps one record holding the evidence file of each part, hashed to the revealed hash', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'defaas-allof-'));
+    try {
+      const filed: Evaluator = {
+        name: 'filed',
+        evaluate: async () => {
+          const kept = await keepEvidence({ record: { seen: 'all good' } }, dir, 'part.json');
+          return { verdict: 'Ok', ...kept };
+        },
+      };
+      const e = await allOf('all', [fixed('a', 'Ok', 1), filed], dir).evaluate(input);
+      const text = await readFile(e.evidencePath!, 'utf8');
+      expect(createHash('sha256').update(text).digest().equals(Buffer.from(e.evidenceHash))).toBe(true);
+      const record = JSON.parse(text);
+      expect(record.kind).toBe('defaas/witness/all-of/v1');
+      expect(record.parts.map((p: { name: string }) => p.name)).toEqual(['a', 'filed']);
+      expect(record.parts[0].text).toBeUndefined();
+      expect(JSON.parse(record.parts[1].text)).toEqual({ seen: 'all good' });
+      expect(createHash('sha256').update(record.parts[1].text).digest('hex')).toBe(
+        record.parts[1].evidenceHash.slice(2),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('an evaluator that throws, or answers malformed, is Unavailable, never a crash', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Verdict } from './state-store.js';
 
@@ -119,9 +119,12 @@ const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
 /**
  * Runs every evaluator (in order; each sees the same input) and reports the most severe verdict. Its
  * evidence is the decisive part's (hash, path and violation time) when that part reported a
- * violation or Stale; for an Ok it is the SHA-256 of the list of parts with their evidence hashes.
+ * violation or Stale. For an Ok it is one record of the round and its parts in order, each with its
+ * evidence hash and, where the part kept a file, that file's text (so the record alone shows what
+ * every check saw, and each part's hash can be checked against its text); the record is written to
+ * `evidenceDir` as `<round>-all.json` when given.
  */
-export function allOf(name: string, parts: readonly Evaluator[]): Evaluator {
+export function allOf(name: string, parts: readonly Evaluator[], evidenceDir?: string): Evaluator {
   if (parts.length === 0) throw new Error('allOf: at least one evaluator');
   return {
     name,
@@ -145,11 +148,24 @@ export function allOf(name: string, parts: readonly Evaluator[]): Evaluator {
       }));
       if (worst.e.verdict !== 'Ok')
         return { ...worst.e, checks, detail: `${worst.name}: ${worst.e.detail ?? worst.e.verdict}` };
+      const record = {
+        kind: 'defaas/witness/all-of/v1',
+        roundId: input.roundId,
+        leaseId: input.leaseId,
+        epoch: input.epoch,
+        witness: input.witness,
+        parts: await Promise.all(
+          results.map(async (r) => ({
+            name: r.name,
+            evidenceHash: hex(r.e.evidenceHash),
+            ...(r.e.evidencePath !== undefined && { text: await readFile(r.e.evidencePath, 'utf8') }),
+          })),
+        ),
+      };
+      const kept = await keepEvidence({ record }, evidenceDir, `${input.roundId}-all.json`);
       return {
         verdict: 'Ok',
-        evidenceHash: evidenceDigest(
-          results.map((r) => ({ name: r.name, evidenceHash: hex(r.e.evidenceHash) })),
-        ),
+        ...kept,
         checks,
         detail: results.map((r) => `${r.name}: ${r.e.detail ?? 'ok'}`).join('; '),
       };

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { hexlify } from 'ethers';
 import type { Logger } from 'pino';
 import { verdictCommitment, WitnessPoolPhase, WitnessPoolVerdict } from '../../contracts/bindings/index.js';
+import { NO_CLAIMS, postLogSubmission } from '../../protocol/log-submission.js';
 import type { AgentChain } from './chain.js';
 import { isAgentError } from './errors.js';
 import { type EvaluationInput, type Evaluator, evaluateSafely } from './evaluator.js';
@@ -27,6 +29,12 @@ export interface RoundOptions {
   readonly evaluateLeadSeconds?: number;
   /** Seal the verdict at the latest this many seconds before the commit deadline (default 30). */
   readonly commitMarginSeconds?: number;
+  /**
+   * An attestation log to record each revealed verdict in (docs/log.md): the evidence file whose
+   * hash was revealed, as a `verdict-revealed` submission. A refusal is logged, never retried into
+   * the round's transactions.
+   */
+  readonly logUrl?: string;
 }
 
 export interface RoundContext {
@@ -289,6 +297,7 @@ export class RoundDriver {
       rec.phase = 'settling';
       log.info({ roundId: rec.roundId, verdict: s.verdict, tx: rec.revealTx }, 'verdict revealed');
       await this.save(rec);
+      await this.logReveal(rec);
     } catch (e) {
       const name = revertName(e);
       if (name === 'WitnessPoolAlreadyRevealed') {
@@ -301,6 +310,32 @@ export class RoundDriver {
       if (name === 'WitnessPoolCommitmentMismatch' || name === 'WitnessPoolNotMember') rec.phase = 'settling';
       await this.save(rec);
     }
+  }
+
+  /** Submits the revealed verdict and its evidence file to the attestation log, when there is one. */
+  private async logReveal(rec: RoundRecord): Promise<void> {
+    const url = this.x.o.logUrl;
+    const path = rec.evaluation?.evidencePath;
+    if (url === undefined || path === undefined || rec.sealed === undefined) return;
+    const { log, ch } = this.x;
+    let evidence: Uint8Array;
+    try {
+      evidence = new Uint8Array(await readFile(path));
+    } catch (e) {
+      log.warn({ roundId: rec.roundId, path, err: e }, 'evidence file unreadable: verdict not logged');
+      return;
+    }
+    const a = await postLogSubmission(url, {
+      kind: 'verdict-revealed',
+      evidence,
+      ...NO_CLAIMS,
+      chain: { id: Number(ch.chainId), block: await ch.provider.getBlockNumber() },
+      leaseId: rec.leaseId,
+      roundId: rec.roundId,
+      verdict: rec.sealed.verdict,
+    });
+    if (a.ok) log.info({ roundId: rec.roundId, index: a.index }, 'verdict logged');
+    else log.warn({ roundId: rec.roundId, code: a.code, message: a.message }, 'verdict not logged');
   }
 
   /** Finalizes once the reveal window is over (or everyone revealed) and records the outcome. */
