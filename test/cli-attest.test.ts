@@ -1,6 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../cli/demo/network.js';
 import { expectFailure, onlyJson, runCli } from './cli-run.js';
@@ -8,8 +8,11 @@ import { VECTORS, type VectorIndexEntry, vectorIndex, vectorPath } from './vecto
 
 const run = runCli;
 
+const temps: string[] = [];
+
 afterEach(() => {
   process.exitCode = undefined;
+  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 const plusOneDay = (iso: string) => new Date(new Date(iso).getTime() + 86_400_000).toISOString();
@@ -189,8 +192,10 @@ describe('defaas attest verify: usage errors exit 2', () => {
 });
 
 describe('defaas demo', () => {
-  it('runs the whole local network: lease on anvil, verified calls, provider paid on-chain', async () => {
-    const r = await run('demo', '--json', '--calls', '100');
+  it('runs the whole local network: lease on anvil, verified calls, provider paid on-chain, a clean audit', async () => {
+    const logDir = join(mkdtempSync(join(tmpdir(), 'defaas-demo-')), 'log');
+    temps.push(dirname(logDir));
+    const r = await run('demo', '--json', '--calls', '100', '--log-dir', logDir);
     expect(r.code, r.err).toBe(0);
     // Progress goes to stderr under --json; stdout holds only the summary.
     expect(r.err).toMatch(/\d+\. customer: attested session/);
@@ -218,6 +223,27 @@ describe('defaas demo', () => {
     expect(BigInt(j.customerRefunded)).toBeGreaterThan(0n);
     // anvil was stopped: its pid is gone
     expect(() => process.kill(j.chain.anvilPid, 0)).toThrow();
+    // The attestation log holds the registration, the session and every revealed verdict; the demo's
+    // own audit was clean, and so is an audit of the directory it left.
+    expect(j.log.byKind).toEqual({ 'executor-registered': 1, 'session-verified': 1, 'verdict-revealed': 6 });
+    expect(j.log.findings).toBe(0);
+    expect(j.log.anchoredSize).toBe(j.log.entries);
+    const a = await run(
+      'audit',
+      'verify',
+      '--log',
+      j.log.dir,
+      '--vkey',
+      j.log.vkeyFile,
+      '--simulated-root',
+      j.log.simulatedRoot,
+      '--json',
+    );
+    expect(a.code, a.err).toBe(0);
+    expect(onlyJson<{ clean: boolean; entries: { total: number } }>(a.out)).toMatchObject({
+      clean: true,
+      entries: { total: j.log.entries },
+    });
   });
 
   it('refuses a bad --calls as a usage error', async () => {
