@@ -10,12 +10,14 @@ import type { Command } from 'commander';
 import { JsonRpcProvider, Network } from 'ethers';
 import pino from 'pino';
 import { connectAttestationLog } from '../../contracts/bindings/attestation-log.js';
+import { connectRegistry } from '../../contracts/bindings/registry.js';
 import { connectWitnessPool } from '../../contracts/bindings/witness-pool.js';
 import { PaddedWallet } from '../../contracts/deploy.js';
 import { TxSender } from '../../verifier/agent/tx-sender.js';
 import { writeFileAtomic } from '../../verifier/durable-file.js';
 import { startAnchoring } from '../../verifier/log/anchor.js';
 import { readBundle } from '../../verifier/log/audit.js';
+import { chainRegistrationChecker, chainVerdictChecker } from '../../verifier/log/chain-checks.js';
 import { openCheckpoint } from '../../verifier/log/checkpoint.js';
 import { entryIdentity, parseEntry } from '../../verifier/log/entry.js';
 import { leafHash } from '../../verifier/log/hash.js';
@@ -30,8 +32,8 @@ import { checkTlogProof, formatTlogProof, parseTlogProof } from '../../verifier/
 import { logDirReader, logUrlReader } from '../../verifier/log/reader.js';
 import { startLogServer } from '../../verifier/log/server.js';
 import { LogStore } from '../../verifier/log/store.js';
+import type { AdmitOptions } from '../../verifier/log/submission.js';
 import { TILE_WIDTH, tileHashReader } from '../../verifier/log/tiles.js';
-import { chainVerdictChecker } from '../../verifier/log/verdict-check.js';
 import { hash32Arg, hostPortArg, integerArg } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
@@ -186,7 +188,7 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
     onCheckpoint: (c) => log.debug({ size: c.size }, 'checkpoint'),
   });
   let anchoring: ReturnType<typeof startAnchoring> | undefined;
-  let checkVerdict: ReturnType<typeof chainVerdictChecker> | undefined;
+  let chainChecks: Pick<AdmitOptions, 'checkVerdict' | 'checkRegistration'> = {};
   if (o.rpc !== undefined || o.deployment !== undefined) {
     if (o.rpc === undefined || o.deployment === undefined)
       throw new UsageError('the chain checks need both --rpc and --deployment', 'MISSING_ARGUMENT', {
@@ -194,20 +196,24 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
       });
     const dep = JSON.parse(await readText(o.deployment, '--deployment')) as {
       chainId?: number;
-      contracts?: { attestationLog?: string; witnessPool?: string };
+      contracts?: { attestationLog?: string; witnessPool?: string; registry?: string };
     };
-    const { attestationLog, witnessPool } = dep.contracts ?? {};
+    const { attestationLog, witnessPool, registry } = dep.contracts ?? {};
     if (
       typeof attestationLog !== 'string' ||
       typeof witnessPool !== 'string' ||
+      typeof registry !== 'string' ||
       typeof dep.chainId !== 'number'
     )
       throw new UsageError(
-        `--deployment: ${o.deployment} does not name the AttestationLog and WitnessPool`,
+        `--deployment: ${o.deployment} does not name the AttestationLog, WitnessPool and Registry`,
         'FILE_INVALID',
       );
     const provider = new JsonRpcProvider(o.rpc, Network.from(BigInt(dep.chainId)), { staticNetwork: true });
-    checkVerdict = chainVerdictChecker(connectWitnessPool(witnessPool, provider));
+    chainChecks = {
+      checkVerdict: chainVerdictChecker(connectWitnessPool(witnessPool, provider)),
+      checkRegistration: chainRegistrationChecker(connectRegistry(registry, provider)),
+    };
     const key =
       o.operatorKey !== undefined
         ? await readPrivateKey(o.operatorKey, '--operator-key')
@@ -239,7 +245,7 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
     server = await startLogServer(
       {
         store,
-        admit: { simulatedRoots: o.simulatedRoot, ...(checkVerdict && { checkVerdict }) },
+        admit: { simulatedRoots: o.simulatedRoot, ...chainChecks },
         partyLimitPerHour: o.partyLimit,
         log: (e) => log.info(e, String(e.event)),
       },

@@ -62,12 +62,12 @@ import { writeFileAtomic } from '../../verifier/durable-file.js';
 import { startAnchoring } from '../../verifier/log/anchor.js';
 import { auditLog } from '../../verifier/log/audit.js';
 import { auditChain } from '../../verifier/log/audit-chain.js';
+import { chainRegistrationChecker, chainVerdictChecker } from '../../verifier/log/chain-checks.js';
 import { entryIdentity } from '../../verifier/log/entry.js';
 import { ed25519Signer, ed25519Verifier, generateEd25519Key } from '../../verifier/log/note.js';
 import { logUrlReader } from '../../verifier/log/reader.js';
 import { startLogServer } from '../../verifier/log/server.js';
 import { LogStore } from '../../verifier/log/store.js';
-import { chainVerdictChecker } from '../../verifier/log/verdict-check.js';
 import { knownAnswersOf } from '../../verifier/probes/known-answers.js';
 import { chainChallengeAuthority } from '../challenge-authority.js';
 import { SIMULATED_MR_TD, simulatedDevPolicy } from '../commands/executor.js';
@@ -294,7 +294,11 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       cleanup.push(() => store.close());
       const server = await startLogServer({
         store,
-        admit: { simulatedRoots: [platformRoot.keyHash], checkVerdict: chainVerdictChecker(c.witnessPool) },
+        admit: {
+          simulatedRoots: [platformRoot.keyHash],
+          checkVerdict: chainVerdictChecker(c.witnessPool),
+          checkRegistration: chainRegistrationChecker(c.registry),
+        },
       });
       cleanup.push(() => server.close());
       const anchoring = startAnchoring({

@@ -45,6 +45,11 @@ export interface AdmitOptions {
   readonly simulatedRoots?: readonly Uint8Array[];
   /** Checks a revealed verdict against the chain; without it revealed verdicts are refused. */
   readonly checkVerdict?: (s: LogSubmission, evidenceSha256: string) => Promise<void>;
+  /**
+   * Checks a registration against the chain (the Registry names that evidence for that executor);
+   * without it registrations are taken as claimed.
+   */
+  readonly checkRegistration?: (s: LogSubmission, evidenceSha256: string) => Promise<void>;
 }
 
 export interface Admitted {
@@ -52,7 +57,12 @@ export interface Admitted {
   readonly bytes: Uint8Array;
   /** The blob to store under `entry.evidence.cid`. */
   readonly blob: Uint8Array;
-  /** Who the evidence speaks for (a platform, or a witness's claim), for per-party quotas. */
+  /**
+   * Whose share of the log the entry takes, for per-party quotas: the kind and the platform that
+   * produced the evidence, or the round of a verdict. The kind is part of it because evidence is
+   * public: a stranger's session claims on an executor's evidence must not use up the quota its
+   * registration needs.
+   */
   readonly party: string;
 }
 
@@ -136,7 +146,10 @@ export async function admitSubmission(s: LogSubmission, o: AdmitOptions): Promis
     reportData: toHex(v.reportData),
     ...claims,
   };
-  return { entry, bytes: encodeEntry(entry), blob: evidenceBlob, party: platformOf(v) };
+  const bytes = encodeEntry(entry);
+  if (s.kind === 'executor-registered' && o.checkRegistration)
+    await o.checkRegistration(s, entry.evidence.sha256);
+  return { entry, bytes, blob: evidenceBlob, party: `${s.kind}:${platformOf(v)}` };
 }
 
 /** The hardware (or software root) that produced the evidence. */
