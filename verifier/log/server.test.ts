@@ -222,7 +222,9 @@ describe('log server', () => {
     expect(r.find((x) => x.status === 429)!.body.code).toBe('LOG_QUOTA_EXCEEDED');
     expect(store.checkpoint.size).toBe(2);
     // Session claims on public evidence cannot use up the share its registrations need.
-    const reg = await post(formatLogSubmission(submission(4, { kind: 'executor-registered', executorId: '1' })));
+    const reg = await post(
+      formatLogSubmission(submission(4, { kind: 'executor-registered', executorId: '1' })),
+    );
     expect(reg.status).toBe(200);
   });
 
