@@ -324,9 +324,11 @@ describe('a worker whose V8 heap is exhausted', () => {
   it('dies alone: its call fails with FUNCTION_MEMORY_LIMIT, a new worker serves the next call', async () => {
     // The table budget is what keeps a registered module from getting here; loosen it for this test
     // only: 100 tables of 10^5 entries (≈160 MB of V8 heap) against the runtime's 64 MiB worker heap.
+    // A generous wall time: on a loaded machine filling 160 MB of tables can take longer than the
+    // other tests' 2 s, and this test is about the heap, not the clock.
     const rt = new FunctionRuntime({
       workers: 1,
-      limits: LIMITS,
+      limits: { ...LIMITS, wallTimeMs: 20_000 },
       moduleLimits: { maxTables: 100, maxTableEntries: 10_000_000 },
     });
     try {
