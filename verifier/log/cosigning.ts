@@ -201,11 +201,17 @@ export function startCosigning(o: CosigningOptions): Cosigning {
     const run = (async () => {
       do {
         s.again = false;
+        const asked = o.current().checkpoint.text;
         try {
           await ask(s);
         } catch (e) {
-          s.error = e instanceof Error ? e.message : String(e);
-          log({ event: 'witness-error', witness: name(s), message: s.error });
+          // A newer checkpoint may have replaced the partial tiles the proof was read from: ask
+          // again for the newer one. Otherwise the failure is the log's own (a tile it cannot read).
+          if (o.current().checkpoint.text !== asked) s.again = true;
+          else {
+            s.error = e instanceof Error ? e.message : String(e);
+            log({ event: 'witness-error', witness: name(s), message: s.error });
+          }
         }
       } while (s.again && !stopped);
       s.running = undefined;
