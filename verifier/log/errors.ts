@@ -89,8 +89,6 @@ export const LOG_ERROR_KINDS = {
   // --- transient ---
   /** The log has too many submissions waiting; the client should try again. */
   LOG_BUSY: 'transient',
-  /** A witness could not be reached, or answered with a server error or an unexpected status. */
-  LOG_WITNESS_UNAVAILABLE: 'transient',
   /** A tile or bundle could not be read from its source. */
   LOG_HASH_UNAVAILABLE: 'transient',
   // --- usage ---
