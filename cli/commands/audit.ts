@@ -2,7 +2,8 @@
  * `defaas audit verify` audits an attestation log (verifier/log/audit.ts) and, with --rpc, its links
  * to the chain (verifier/log/audit-chain.ts). It keeps one trusted checkpoint in a state file and
  * advances it only when the tree verified (signature, quorum, consistency with what it trusted, every
- * tile): a log that forked, shrank or rewrote its past never becomes the trusted one.
+ * tile): a log that forked, shrank or rewrote its past never becomes the trusted one. With --policy
+ * (c2sp.org/tlog-policy) the checkpoint must also carry the policy's quorum of witness cosignatures.
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -16,6 +17,9 @@ import { connectWitnessPool } from '../../contracts/bindings/witness-pool.js';
 import { writeFileAtomic } from '../../verifier/durable-file.js';
 import { type AuditReport, auditLog, type Finding, LogUnreachableError } from '../../verifier/log/audit.js';
 import { auditChain, type ChainAudit } from '../../verifier/log/audit-chain.js';
+import type { WitnessPolicy } from '../../verifier/log/cosignature.js';
+import type { NoteVerifier } from '../../verifier/log/note.js';
+import { witnessPolicyOf } from '../../verifier/log/policy.js';
 import { logDirReader, logUrlReader } from '../../verifier/log/reader.js';
 import { hash32Arg } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
@@ -23,10 +27,12 @@ import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { readText } from '../files.js';
 import { action, printResult, progress } from '../output.js';
 import { readVerifierKey } from './log.js';
+import { readPolicyFile } from './log-witness.js';
 
 interface VerifyOptions {
   log: string;
-  vkey: string;
+  vkey?: string;
+  policy?: string;
   trusted?: string;
   rpc?: string;
   deployment?: string;
@@ -42,7 +48,11 @@ export function registerAudit(program: Command): void {
       "verify a log: its checkpoint signature, consistency with the trusted checkpoint, every tile, entry and blob, every piece of evidence again at its logged time, and (with --rpc) the chain's anchors, executors, leases and revealed verdicts",
     )
     .requiredOption('--log <url|dir>', 'the log (its HTTP URL or its directory)')
-    .requiredOption('--vkey <file|vkey>', "the log's verifier key")
+    .option('--vkey <file|vkey>', "the log's verifier key (or the policy's log)")
+    .option(
+      '--policy <file>',
+      'a c2sp.org/tlog-policy file: the log key(s), the witnesses and the quorum of cosignatures the checkpoint needs',
+    )
     .option(
       '--trusted <file>',
       'the trusted checkpoint: read if present, advanced (or created) when the tree verifies',
@@ -64,8 +74,43 @@ export function registerAudit(program: Command): void {
     .action(action(verify));
 }
 
+/**
+ * The log key and witness policy: --vkey alone (no witnesses), --policy alone (its one log), or both
+ * (--vkey must be one of the policy's logs).
+ */
+async function logKeyAndPolicy(
+  o: VerifyOptions,
+): Promise<{ logKey: NoteVerifier; witnesses?: WitnessPolicy }> {
+  if (o.policy === undefined) {
+    if (o.vkey === undefined)
+      throw new UsageError('give --vkey, --policy or both', 'MISSING_ARGUMENT', { flag: '--vkey' });
+    return { logKey: await readVerifierKey(o.vkey) };
+  }
+  const policy = await readPolicyFile(o.policy);
+  const same = (a: NoteVerifier, b: NoteVerifier) => a.name === b.name && a.keyId === b.keyId;
+  let logKey: NoteVerifier;
+  if (o.vkey !== undefined) {
+    logKey = await readVerifierKey(o.vkey);
+    const k = logKey;
+    if (policy.logs.length > 0 && !policy.logs.some((l) => same(l.verifier, k)))
+      throw new UsageError(`--vkey: ${o.vkey} is not one of the logs of ${o.policy}`, 'INVALID_ARGUMENT', {
+        flag: '--vkey',
+      });
+  } else {
+    const only = policy.logs[0];
+    if (only === undefined || policy.logs.length > 1)
+      throw new UsageError(
+        `--policy: ${o.policy} lists ${policy.logs.length} logs; name the one to audit with --vkey`,
+        'MISSING_ARGUMENT',
+        { flag: '--vkey' },
+      );
+    logKey = only.verifier;
+  }
+  return { logKey, witnesses: witnessPolicyOf(policy) };
+}
+
 async function verify(json: boolean, o: VerifyOptions): Promise<ExitCode> {
-  const logKey = await readVerifierKey(o.vkey);
+  const { logKey, witnesses } = await logKeyAndPolicy(o);
   if ((o.rpc === undefined) !== (o.deployment === undefined))
     throw new UsageError('the chain checks need both --rpc and --deployment', 'MISSING_ARGUMENT', {
       flag: '--rpc',
@@ -87,6 +132,7 @@ async function verify(json: boolean, o: VerifyOptions): Promise<ExitCode> {
       origin: logKey.name,
       logKeys: [logKey],
       ...(trusted !== undefined && { trusted }),
+      ...(witnesses && { witnesses, now: Math.floor(Date.now() / 1000) }),
       simulatedRoots: o.simulatedRoot,
       cache: new VerifyCache(),
       skipEvidence: o.skipEvidence === true,
@@ -162,6 +208,8 @@ function text(
   lines.push(`log ${r.origin}`);
   if (r.checkpoint) lines.push(`  checkpoint   size ${r.checkpoint.size}, root ${r.checkpoint.root}`);
   if (r.trusted) lines.push(`  trusted      size ${r.trusted.size}, root ${r.trusted.root}`);
+  if (r.cosigners)
+    lines.push(`  cosigned by  ${r.cosigners.length === 0 ? 'no policy witness' : r.cosigners.join(', ')}`);
   lines.push(
     `  ${ok(r.treeVerified)} tree: signature${r.cosigners ? ', cosignatures' : ''}, consistency, tiles, bundles`,
   );

@@ -1,8 +1,9 @@
 /*
  * `defaas log serve` runs the attestation log (verifier/log/): the store in --dir, served over HTTP in
  * the C2SP formats, taking verified submissions, and anchoring checkpoints on chain when given one.
- * `defaas log prove` writes a C2SP tlog-proof file for one entry; `defaas log verify-proof` checks one
- * offline with the log's vkey alone.
+ * With --witness it asks tlog-witness witnesses to cosign each checkpoint (verifier/log/cosigning.ts).
+ * `defaas log witness` (log-witness.ts) runs such a witness. `defaas log prove` writes a C2SP
+ * tlog-proof file for one entry; `defaas log verify-proof` checks one offline with the log's vkey alone.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -19,6 +20,7 @@ import { startAnchoring } from '../../verifier/log/anchor.js';
 import { readBundle } from '../../verifier/log/audit.js';
 import { chainRegistrationChecker, chainVerdictChecker } from '../../verifier/log/chain-checks.js';
 import { openCheckpoint } from '../../verifier/log/checkpoint.js';
+import { type Cosigning, startCosigning } from '../../verifier/log/cosigning.js';
 import { entryIdentity, parseEntry } from '../../verifier/log/entry.js';
 import { leafHash } from '../../verifier/log/hash.js';
 import { inclusionProof } from '../../verifier/log/merkle.js';
@@ -40,6 +42,7 @@ import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { privateKeyFromEnv, readPrivateKey, readText } from '../files.js';
 import { action, printResult } from '../output.js';
 import { untilStopped } from '../until-stopped.js';
+import { pairArg, registerLogWitness, witnessEndpoints } from './log-witness.js';
 
 export const DEFAULT_LOG_DIR = '.defaas/log';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -57,6 +60,7 @@ interface ServeOptions {
   deployment?: string;
   operatorKey?: string;
   anchorEvery: number;
+  witness: Array<[string, string]>;
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -96,6 +100,12 @@ export function registerLog(program: Command): void {
       'the log operator wallet (secp256k1, one line of hex; or $DEFAAS_LOG_OPERATOR_KEY)',
     )
     .option('--anchor-every <s>', 'seconds between anchors', integerArg(1), 60)
+    .option(
+      '--witness <url>=<vkey>',
+      'a tlog-witness witness to ask for cosignatures (its submission URL and cosigner vkey, inline or a file); repeatable',
+      pairArg('<url>=<vkey or file>'),
+      [] as Array<[string, string]>,
+    )
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'info')
     .option('--json', 'print the serving line as JSON')
     .addHelpText(
@@ -103,6 +113,8 @@ export function registerLog(program: Command): void {
       `\nThe log runs until SIGTERM/SIGINT; what is queued is written before it exits. Entries are acknowledged only\nonce a signed checkpoint covering them is on disk.\n\nExample:\n  defaas log serve --dir .defaas/log --listen 127.0.0.1:8090\n${EXIT_CODES_HELP}`,
     )
     .action(action(serve));
+
+  registerLogWitness(log);
 
   log
     .command('prove')
@@ -177,6 +189,9 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
   const { skey, vkey, created } = await signerKey(keyPath, o.origin ?? 'defaas.local/attestation-log');
   const signer = ed25519Signer(skey);
   if (created) log.info({ key: keyPath, vkey }, 'created a log key');
+  // Witnesses are asked after each checkpoint; /checkpoint serves the cosignatures gathered so far.
+  const endpoints = await witnessEndpoints(o.witness);
+  let cosigning: Cosigning | undefined;
   const store = await LogStore.open({
     dir: resolve(o.dir),
     origin: signer.name,
@@ -185,8 +200,23 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
     batchSize: o.batchSize,
     batchDelayMs: o.batchMs,
     identity: entryIdentity,
-    onCheckpoint: (c) => log.debug({ size: c.size }, 'checkpoint'),
+    onCheckpoint: (c) => {
+      log.debug({ size: c.size }, 'checkpoint');
+      cosigning?.notify();
+    },
   });
+  if (endpoints.length > 0)
+    cosigning = startCosigning({
+      witnesses: endpoints,
+      current: () => ({ checkpoint: store.checkpoint, hashes: store.hashReader() }),
+      log: (e) =>
+        String(e.event) === 'cosigned'
+          ? log.debug(e, 'cosigned')
+          : /fork|inconsistent|ahead/.test(String(e.event))
+            ? log.error(e, `WITNESS: ${String(e.message)}`)
+            : log.warn(e, String(e.event)),
+    });
+  cosigning?.notify();
   let anchoring: ReturnType<typeof startAnchoring> | undefined;
   let chainChecks: Pick<AdmitOptions, 'checkVerdict' | 'checkRegistration'> = {};
   if (o.rpc !== undefined || o.deployment !== undefined) {
@@ -240,6 +270,7 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
     o.listen.slice(0, o.listen.lastIndexOf(':')),
     Number(o.listen.slice(o.listen.lastIndexOf(':') + 1)),
   ];
+  const witnessed = cosigning;
   let server: Awaited<ReturnType<typeof startLogServer>>;
   try {
     server = await startLogServer(
@@ -248,10 +279,12 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
         admit: { simulatedRoots: o.simulatedRoot, ...chainChecks },
         partyLimitPerHour: o.partyLimit,
         log: (e) => log.info(e, String(e.event)),
+        ...(witnessed && { checkpointText: () => witnessed.cosignedText() }),
       },
       { host, port },
     );
   } catch (e) {
+    await cosigning?.stop();
     await store.close();
     const errno = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(String((e as { code?: string }).code ?? ''));
     if (errno) throw new UsageError(`--listen: cannot listen on ${o.listen} (${errno[1]})`);
@@ -266,13 +299,16 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
       dir: resolve(o.dir),
       size: store.checkpoint.size,
       anchoring: anchoring !== undefined,
+      witnesses: endpoints.map((w) => w.url),
     },
     `log serving on ${server.url}\n  origin   ${signer.name}\n  vkey     ${vkey}\n  dir      ${resolve(o.dir)}\n  entries  ${store.checkpoint.size}\n` +
-      (anchoring ? `  anchors  every ${o.anchorEvery} s\n` : ''),
+      (anchoring ? `  anchors  every ${o.anchorEvery} s\n` : '') +
+      endpoints.map((w) => `  witness  ${w.verifier.name} at ${w.url}\n`).join(''),
   );
   await untilStopped(log, async () => {
     await server.close();
     await store.close();
+    await cosigning?.stop();
     await anchoring?.anchorNow();
     await anchoring?.stop();
   });

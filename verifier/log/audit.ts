@@ -7,12 +7,13 @@ import type { CodedError } from '../../attestation/errors.js';
 import type { TrustRoots } from '../../attestation/roots.js';
 import { type Checkpoint, openCheckpoint } from './checkpoint.js';
 import { checkBlob } from './cid.js';
-import { countCosignatures, type WitnessPolicy } from './cosignature.js';
+import { countCosignatures, quorumRuleOf, type WitnessPolicy } from './cosignature.js';
 import { type LogEntry, parseEntry } from './entry.js';
 import { LogError } from './errors.js';
 import { hashEqual } from './hash.js';
 import { checkConsistency, consistencyProof } from './merkle.js';
 import type { NoteVerifier } from './note.js';
+import { describeQuorum } from './quorum.js';
 import {
   checkEntryBundle,
   entryBundlePath,
@@ -138,7 +139,7 @@ export async function auditLog(o: AuditOptions): Promise<AuditReport> {
       treeOk = false;
       findings.push({
         code: 'LOG_QUORUM_NOT_MET',
-        message: `${q.cosigners.length} of the ${o.witnesses.threshold} witness cosignatures the policy needs`,
+        message: `cosigned by ${q.cosigners.length === 0 ? 'no witness' : cosigners.join(', ')}; the policy needs ${describeQuorum(quorumRuleOf(o.witnesses))}`,
         path: 'checkpoint',
       });
     }

@@ -12,6 +12,7 @@ import {
   type OpenedNote,
   parseVerifierKey,
 } from './note.js';
+import { describeQuorum, type QuorumRule, quorumMet } from './quorum.js';
 
 /*
  * c2sp.org/tlog-cosignature, the Ed25519 type: a witness's note signature on a checkpoint, over
@@ -137,10 +138,32 @@ export function generateCosignerKey(
   };
 }
 
-/** A client's witness policy: k of n known witnesses (tlog-proof, "Verifying a tlog proof", step 3). */
-export interface WitnessPolicy {
-  readonly witnesses: readonly CosignatureVerifier[];
-  readonly threshold: number;
+/**
+ * A client's witness policy: known witnesses and either k of them (tlog-proof, "Verifying a tlog
+ * proof", step 3) or a tlog-policy quorum rule over them (verifier/log/policy.ts).
+ */
+export type WitnessPolicy =
+  | { readonly witnesses: readonly CosignatureVerifier[]; readonly threshold: number }
+  | { readonly witnesses: readonly CosignatureVerifier[]; readonly quorum: QuorumRule };
+
+/** The policy's rule: a k-of-n threshold is a group of all its witnesses. */
+export function quorumRuleOf(policy: WitnessPolicy): QuorumRule {
+  if ('quorum' in policy) return policy.quorum;
+  const n = policy.witnesses.length;
+  if (!Number.isInteger(policy.threshold) || policy.threshold < 0 || policy.threshold > n)
+    logFail('LOG_INVALID_ARGUMENT', `threshold must be 0 to ${n}`, { threshold: policy.threshold });
+  if (policy.threshold === 0) return { kind: 'none' };
+  return {
+    kind: 'group',
+    name: 'witnesses',
+    threshold: policy.threshold,
+    members: policy.witnesses.map((w) => ({
+      kind: 'witness',
+      name: w.name,
+      keyName: w.name,
+      keyId: w.keyId,
+    })),
+  };
 }
 
 export interface CosignedBy {
@@ -181,9 +204,7 @@ export function countCosignatures(
   policy: WitnessPolicy,
   options: QuorumOptions = {},
 ): QuorumResult {
-  const n = policy.witnesses.length;
-  if (!Number.isInteger(policy.threshold) || policy.threshold < 0 || policy.threshold > n)
-    logFail('LOG_INVALID_ARGUMENT', `threshold must be 0 to ${n}`, { threshold: policy.threshold });
+  const rule = quorumRuleOf(policy);
   const isWitness = (s: { name: string; keyId: number }) =>
     policy.witnesses.some((w) => w.name === s.name && w.keyId === s.keyId);
   let opened: ReturnType<typeof openCheckpoint>;
@@ -210,10 +231,11 @@ export function countCosignatures(
       notCounted.push({ ...by, reason: 'timestamp in the future' });
     else cosigners.push(by);
   }
-  return { ...opened, cosigners, notCounted, met: cosigners.length >= policy.threshold };
+  const met = quorumMet(rule, (name, keyId) => cosigners.some((c) => c.name === name && c.keyId === keyId));
+  return { ...opened, cosigners, notCounted, met };
 }
 
-/** As `countCosignatures`, but refuses with LOG_QUORUM_NOT_MET when the threshold is not met. */
+/** As `countCosignatures`, but refuses with LOG_QUORUM_NOT_MET when the quorum is not met. */
 export function checkQuorum(
   msg: string | Uint8Array,
   logKeys: readonly NoteVerifier[],
@@ -224,10 +246,10 @@ export function checkQuorum(
   if (!r.met)
     logFail(
       'LOG_QUORUM_NOT_MET',
-      `${r.cosigners.length} of the ${policy.threshold} witness cosignatures needed`,
+      `cosigned by ${r.cosigners.length === 0 ? 'no witness' : r.cosigners.map((c) => c.name).join(', ')}; the policy needs ${describeQuorum(quorumRuleOf(policy))}`,
       {
         cosigners: r.cosigners.map((c) => c.name),
-        threshold: policy.threshold,
+        quorum: describeQuorum(quorumRuleOf(policy)),
         notCounted: r.notCounted.map((c) => `${c.name}: ${c.reason}`),
       },
     );

@@ -31,6 +31,10 @@ export const LOG_ERROR_KINDS = {
   LOG_PROOF_MALFORMED: 'malformed',
   /** A tlog-witness add-checkpoint request or response body is not the format of c2sp.org/tlog-witness. */
   LOG_WITNESS_REQUEST_MALFORMED: 'malformed',
+  /** A witness policy file is not c2sp.org/tlog-policy text (verifier/log/policy.ts). */
+  LOG_POLICY_MALFORMED: 'malformed',
+  /** Witness state on disk is not what the witness server wrote (verifier/log/witness-server.ts). */
+  LOG_WITNESS_STATE_MALFORMED: 'malformed',
   /** A content address is not a CIDv1 of a raw sha2-256 block in base32 (verifier/log/cid.ts). */
   LOG_CID_MALFORMED: 'malformed',
   /** A log entry is not the canonical encoding of docs/log.md, "Entries". */
@@ -42,6 +46,11 @@ export const LOG_ERROR_KINDS = {
   LOG_PROOF_INVALID: 'verification',
   /** Two tree heads are not consistent: the consistency proof fails, or equal sizes have different roots. */
   LOG_INCONSISTENT: 'verification',
+  /**
+   * A checkpoint of the size a witness last cosigned, with another root: the log showed two trees of
+   * one size (tlog-witness, "add-checkpoint": 409 when the roots of equal sizes differ).
+   */
+  LOG_WITNESS_FORK: 'verification',
   /** A fetched tile or entry bundle does not hash to what the verified tree says it must. */
   LOG_TILE_MISMATCH: 'verification',
   /** A signature by a known key does not verify (c2sp.org/signed-note: the whole note is rejected). */

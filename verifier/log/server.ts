@@ -26,7 +26,8 @@ import {
 
 /*
  * The log over HTTP (docs/log.md, "Serving"):
- *   GET  /checkpoint                    the latest signed checkpoint, never cached
+ *   GET  /checkpoint                    the latest signed checkpoint (with the witness cosignatures
+ *                                       gathered for it, when the log has witnesses), never cached
  *   GET  /tile/<L>/<N>[.p/<W>]          hash tiles (c2sp.org/tlog-tiles), immutable
  *   GET  /tile/entries/<N>[.p/<W>]      entry bundles, immutable
  *   GET  /ipfs/<cid>?format=raw         blobs as raw blocks (IPFS Trustless Gateway)
@@ -49,6 +50,11 @@ export interface LogServerOptions {
   /** Submissions waiting for their batch at once (default 4096). */
   readonly maxWaiting?: number;
   readonly log?: (event: Record<string, unknown>) => void;
+  /**
+   * The checkpoint note served at /checkpoint (default: the store's published note). With witnesses
+   * it is the published note with the cosignatures gathered for it (cosigning.ts `cosignedText`).
+   */
+  readonly checkpointText?: () => string;
 }
 
 export interface RunningLogServer {
@@ -82,7 +88,7 @@ export async function startLogServer(
         res,
         200,
         'text/plain; charset=utf-8',
-        o.store.checkpoint.text,
+        o.checkpointText?.() ?? o.store.checkpoint.text,
         { 'Cache-Control': 'no-cache' },
         head,
       );

@@ -158,8 +158,12 @@ describe('a witness cosigning a growing log', () => {
     expect(
       refusal({ oldSize: 300, proof: good, checkpoint: checkpointAt(512, roots[511]) }, 'LOG_INCONSISTENT'),
     ).toBe(422);
+    // Another tree of the size last cosigned: 409, like a stale old size, with that size.
     expect(
-      refusal({ oldSize: 300, proof: [], checkpoint: checkpointAt(300, roots[299]) }, 'LOG_INCONSISTENT'),
+      refusal({ oldSize: 300, proof: [], checkpoint: checkpointAt(300, roots[299]) }, 'LOG_WITNESS_FORK'),
+    ).toBe(409);
+    expect(
+      refusal({ oldSize: 300, proof: [good[0]!], checkpoint: checkpointAt(300) }, 'LOG_INCONSISTENT'),
     ).toBe(422);
     expect(state?.size).toBe(300);
     submit({ oldSize: 300, proof: good, checkpoint: checkpointAt(512) });

@@ -128,7 +128,8 @@ export interface AddCheckpointResult {
  * The witness's side of add-checkpoint, in the spec's order: a known origin (404), a valid log
  * signature (403), old size ≤ checkpoint size (400), old size = the latest cosigned size (409, with
  * that size in `info.size`), an empty tree's root for size 0 (422), an empty proof from size 0 (422),
- * equal roots at equal sizes and a verifying consistency proof otherwise (422). The caller persists
+ * at equal sizes an empty proof (422) and equal roots (LOG_WITNESS_FORK, 409 with the size in
+ * `info.size`), otherwise a verifying consistency proof (422). The caller persists
  * `newState` before answering, atomically with reading `latest`.
  */
 export function addCheckpoint(input: AddCheckpointInput): AddCheckpointResult {
@@ -156,13 +157,14 @@ export function addCheckpoint(input: AddCheckpointInput): AddCheckpointResult {
     if (request.proof.length !== 0) logFail('LOG_INCONSISTENT', 'a proof from size 0 must be empty');
   } else if (latest !== undefined) {
     if (request.oldSize === checkpoint.size) {
-      if (request.proof.length !== 0 || !hashEqual(latest.root, checkpoint.root))
+      if (request.proof.length !== 0)
+        logFail('LOG_INCONSISTENT', 'a proof between equal sizes must be empty', { size: checkpoint.size });
+      // "If the old size matches the checkpoint size, … If they don't match, … 409 Conflict."
+      if (!hashEqual(latest.root, checkpoint.root))
         logFail(
-          'LOG_INCONSISTENT',
-          'same size as the latest cosigned checkpoint but a different root (or a proof)',
-          {
-            size: checkpoint.size,
-          },
+          'LOG_WITNESS_FORK',
+          `the witness cosigned another tree of size ${checkpoint.size}: the log shows two trees of one size`,
+          { size: latestSize, root: toBase64(checkpoint.root), cosignedRoot: toBase64(latest.root) },
         );
     } else {
       const why = consistencyFailure(
@@ -198,6 +200,7 @@ export function addCheckpointStatus(e: unknown): number {
     case 'LOG_NOTE_SIGNATURE_INVALID':
       return 403;
     case 'LOG_WITNESS_CONFLICT':
+    case 'LOG_WITNESS_FORK':
       return 409;
     case 'LOG_INCONSISTENT':
       return 422;
