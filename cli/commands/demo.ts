@@ -30,7 +30,8 @@ export function registerDemo(program: Command): void {
         '  1. start anvil (@foundry-rs/anvil) on 127.0.0.1 and deploy all contracts (DEFAULT_PARAMS with short\n' +
         "     market and witness windows; the demo advances anvil's clock with evm_increaseTime instead of waiting)\n" +
         '  2. start the attestation log (C2SP tiles, checkpoints signed with a fresh Ed25519 key, served over HTTP on\n' +
-        '     127.0.0.1) in --log-dir; it verifies every submission itself and anchors its checkpoints on AttestationLog\n' +
+        '     127.0.0.1) in --log-dir, and two witnesses that cosign its checkpoints (C2SP tlog-witness); the log\n' +
+        '     verifies every submission itself and anchors its checkpoints on AttestationLog\n' +
         '  3. the provider creates the enclave identity and its simulated evidence; the enclave signs its proof of\n' +
         '     possession and the provider registers the executor (stake, endpoint, specs, enclave, evidence hash);\n' +
         '     the registration and its evidence go into the attestation log\n' +
@@ -45,8 +46,8 @@ export function registerDemo(program: Command): void {
         '  9. each epoch: a round is requested and a committee drawn; witness agents attest the executor, send it\n' +
         '     capacity challenges and hidden probes, commit and reveal (and log their verdicts); the epoch is paid\n' +
         ' 10. after the redeem window the lease is settled: unused budget refunded, collateral released\n' +
-        ' 11. the auditor verifies the log (every tile, entry, blob and piece of evidence), its anchors and that\n' +
-        '     every executor, lease and revealed verdict on chain has its evidence in the log\n' +
+        ' 11. the auditor verifies the log (both cosignatures, every tile, entry, blob and piece of evidence), its\n' +
+        '     anchors, and that every executor, lease and revealed verdict on chain has its evidence in the log\n' +
         ' 12. everything started is stopped (log server, session, executor, runtime, anvil by its pid); the log\n' +
         '     directory stays for `defaas audit verify`\n' +
         'When a step fails, its number and title are printed with the error (JSON: step, title), and the exit\n' +

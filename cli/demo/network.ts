@@ -63,11 +63,14 @@ import { startAnchoring } from '../../verifier/log/anchor.js';
 import { auditLog } from '../../verifier/log/audit.js';
 import { auditChain } from '../../verifier/log/audit-chain.js';
 import { chainRegistrationChecker, chainVerdictChecker } from '../../verifier/log/chain-checks.js';
+import { cosignatureVerifier, cosigner, generateCosignerKey } from '../../verifier/log/cosignature.js';
+import { type Cosigning, startCosigning } from '../../verifier/log/cosigning.js';
 import { entryIdentity } from '../../verifier/log/entry.js';
 import { ed25519Signer, ed25519Verifier, generateEd25519Key } from '../../verifier/log/note.js';
 import { logUrlReader } from '../../verifier/log/reader.js';
 import { startLogServer } from '../../verifier/log/server.js';
 import { LogStore } from '../../verifier/log/store.js';
+import { startWitnessServer } from '../../verifier/log/witness-server.js';
 import { knownAnswersOf } from '../../verifier/probes/known-answers.js';
 import { chainChallengeAuthority } from '../challenge-authority.js';
 import { SIMULATED_MR_TD, simulatedDevPolicy } from '../commands/executor.js';
@@ -283,17 +286,46 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       const key = generateEd25519Key('defaas.local/demo-log');
       const vkeyFile = `${logDir}.vkey`;
       await writeFileAtomic(vkeyFile, `${key.verifierKey}\n`, 0o644);
+      // Two witnesses cosign the log's checkpoints (C2SP tlog-witness); the audit requires both.
+      const witnessDir = await mkdtemp(join(tmpdir(), 'defaas-demo-logwitness-'));
+      cleanup.push(() => rm(witnessDir, { recursive: true, force: true }));
+      const logVerifier = ed25519Verifier(key.verifierKey);
+      const cosigners = ['demo-witness-1', 'demo-witness-2'].map((name) => generateCosignerKey(name));
+      const witnessServers = await Promise.all(
+        cosigners.map((k, i) =>
+          startWitnessServer({
+            cosigner: cosigner(k.signerKey),
+            logs: [{ origin: 'defaas.local/demo-log', keys: [logVerifier] }],
+            stateDir: join(witnessDir, `w${i}`),
+          }),
+        ),
+      );
+      for (const w of witnessServers) cleanup.push(() => w.close());
+      let cosigning: Cosigning | undefined;
       const store = await LogStore.open({
         dir: logDir,
         origin: 'defaas.local/demo-log',
         signer: ed25519Signer(key.signerKey),
-        verifier: ed25519Verifier(key.verifierKey),
+        verifier: logVerifier,
         batchDelayMs: 20,
         identity: entryIdentity,
+        onCheckpoint: () => cosigning?.notify(),
       });
       cleanup.push(() => store.close());
+      const witnesses = cosigners.map((k, i) => ({
+        url: witnessServers[i]!.url,
+        verifier: cosignatureVerifier(k.verifierKey),
+      }));
+      cosigning = startCosigning({
+        witnesses,
+        current: () => ({ checkpoint: store.checkpoint, hashes: store.hashReader() }),
+      });
+      const liveCosigning = cosigning;
+      cleanup.push(() => liveCosigning.stop());
+
       const server = await startLogServer({
         store,
+        checkpointText: () => liveCosigning.cosignedText(),
         admit: {
           simulatedRoots: [platformRoot.keyHash],
           checkVerdict: chainVerdictChecker(c.witnessPool),
@@ -311,7 +343,18 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       cleanup.push(() => anchoring.stop());
       sub(`log ${server.url}, origin defaas.local/demo-log, directory ${logDir}`);
       sub(`verifier key ${key.verifierKey} (also in ${vkeyFile})`);
-      return { store, server, anchoring, vkey: key.verifierKey, vkeyFile };
+      sub(
+        `2 witnesses cosign each checkpoint (C2SP tlog-witness at ${witnessServers.map((w) => w.url).join(', ')})`,
+      );
+      return {
+        store,
+        server,
+        anchoring,
+        cosigning: liveCosigning,
+        witnesses: witnesses.map((w) => w.verifier),
+        vkey: key.verifierKey,
+        vkeyFile,
+      };
     });
     const chainId = BigInt(deployment.chainId);
     let advanced = 0;
@@ -867,6 +910,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       'auditor: verify the attestation log, its anchors on AttestationLog and its links to the chain',
       async () => {
         await attestationLog.store.flush();
+        await attestationLog.cosigning.cosignNow();
         const a = await attestationLog.anchoring.anchorNow();
         if (a.status === 'fork' || a.status === 'failed') throw new Error(`anchoring: ${JSON.stringify(a)}`);
         const logKeys = [ed25519Verifier(attestationLog.vkey)];
@@ -874,6 +918,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           read: logUrlReader(attestationLog.server.url),
           origin: 'defaas.local/demo-log',
           logKeys,
+          witnesses: { witnesses: attestationLog.witnesses, threshold: 2 },
           simulatedRoots: [platformRoot.keyHash],
         });
         const chainAudit = await auditChain({
@@ -888,6 +933,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         const kinds = Object.entries(report.entries.byKind)
           .map(([k, n]) => `${n} ${k}`)
           .join(', ');
+        sub(
+          `checkpoint of ${report.entries.total} entries signed by the log and cosigned by ${report.cosigners?.join(' and ')} (the policy needs both)`,
+        );
         sub(
           `${report.entries.total} entries (${kinds}); every tile, bundle and blob checked, ${report.entries.evidenceVerified} pieces of evidence verified again at their logged time`,
         );
