@@ -3,8 +3,8 @@ import { TCB_STATUSES, type TcbStatus, TEE_TYPES, type TeeType } from '../../att
 import {
   LOG_ENTRY_KINDS,
   LOG_ENTRY_VERDICTS,
+  type LogClaims,
   type LogEntryKind,
-  type LogEntryVerdict,
 } from '../../protocol/log-submission.js';
 import { parseCid } from './cid.js';
 import { logFail } from './errors.js';
@@ -25,12 +25,12 @@ import { logFail } from './errors.js';
 /** Entry bundles prefix each entry with a uint16 length (c2sp.org/tlog-tiles), so 65,535 bytes at most. */
 export const MAX_ENTRY_BYTES = 65_535;
 
-export interface LogEntry {
+/** An entry: what the log read from the evidence, and what the submitter claims (protocol/log-submission.ts). */
+export interface LogEntry extends LogClaims {
   readonly v: 1;
   readonly kind: LogEntryKind;
   /** Unix seconds: when the log verified the evidence (its collateral was judged at this time). */
   readonly time: number;
-  readonly chain: { readonly id: number; readonly block: number } | null;
   readonly evidence: {
     /** SHA-256 of the raw evidence (a quote, a report, a witness record), lower-case hex: the chain's evidence hash. */
     readonly sha256: string;
@@ -43,18 +43,6 @@ export interface LogEntry {
   readonly measurements: Readonly<Record<string, string>> | null;
   /** REPORTDATA / REPORT_DATA, lower-case hex. */
   readonly reportData: string | null;
-  /** Lower-case 0x addresses. */
-  readonly enclave: string | null;
-  readonly provider: string | null;
-  /** uint256 identifiers as decimal strings. */
-  readonly executorId: string | null;
-  readonly leaseId: string | null;
-  readonly roundId: string | null;
-  /** SHA-256 of the policy the client checked against, lower-case hex. */
-  readonly policyHash: string | null;
-  readonly verdict: LogEntryVerdict | null;
-  /** The error code of a refusal (attestation/errors.ts), or null. */
-  readonly code: string | null;
 }
 
 const KEYS = [

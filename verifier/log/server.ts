@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { parseCid } from './cid.js';
 import { isLogError } from './errors.js';
 import { HASH_SIZE } from './hash.js';
+import { listenHttp, readBody, send, sendJson } from './http.js';
 import { Quota } from './quota.js';
 import type { LogStore } from './store.js';
 import {
@@ -162,14 +162,14 @@ export async function startLogServer(
     const client = req.socket.remoteAddress ?? 'unknown';
     if (!clients.take(client)) {
       req.resume();
-      return json(res, 429, {
+      return sendJson(res, 429, {
         code: 'LOG_QUOTA_EXCEEDED',
         message: 'too many submissions from this address',
       });
     }
     if (waiting >= maxWaiting) {
       req.resume();
-      return json(
+      return sendJson(
         res,
         503,
         { code: 'LOG_BUSY', message: 'too many submissions waiting; try again' },
@@ -180,21 +180,21 @@ export async function startLogServer(
     try {
       const body = await readBody(req, MAX_SUBMISSION_BYTES);
       if (body === undefined)
-        return json(res, 413, {
+        return sendJson(res, 413, {
           code: 'LOG_SUBMISSION_MALFORMED',
           message: `body over ${MAX_SUBMISSION_BYTES} bytes`,
         });
       const admitted = await admitSubmission(parseSubmission(body), { ...o.admit, now: now() });
       const known = o.store.indexOf(admitted.bytes);
       if (known === undefined && !parties.take(admitted.party))
-        return json(res, 429, {
+        return sendJson(res, 429, {
           code: 'LOG_QUOTA_EXCEEDED',
           message: 'this platform or round has used up its share of the log for now',
         });
       await o.store.putBlob(admitted.blob);
       const { index, fresh } = await o.store.add(admitted.bytes);
       log({ event: 'added', index, fresh, kind: admitted.entry.kind, cid: admitted.entry.evidence.cid });
-      return json(res, 200, {
+      return sendJson(res, 200, {
         index,
         fresh,
         size: o.store.checkpoint.size,
@@ -205,68 +205,16 @@ export async function startLogServer(
         ? { status: 500, code: 'INTERNAL', message: 'internal error' }
         : refusal(e);
       log({ event: 'refused', code: r.code, message: r.message, client });
-      return json(res, r.status, { code: r.code, message: r.message });
+      return sendJson(res, r.status, { code: r.code, message: r.message });
     } finally {
       waiting--;
     }
   }
 
-  const server = createServer((req, res) => {
-    handler(req, res).catch((e) => {
-      log({ event: 'error', message: e instanceof Error ? e.message : String(e) });
-      if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
-      else res.destroy();
-    });
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
+  const http = await listenHttp(handler, listen, log);
   return {
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+    url: http.url,
+    server: http.server,
+    close: () => http.close(),
   };
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  type: string,
-  body: string | Uint8Array,
-  headers: Record<string, string> = {},
-  head = false,
-): void {
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(bytes.length), ...headers });
-  res.end(head ? undefined : bytes);
-}
-
-function json(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  send(res, status, 'application/json', `${JSON.stringify(body)}\n`, headers);
-}
-
-/** The request body, or undefined when it is longer than `max` (the rest is drained). */
-async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  let over = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    n += chunk.length;
-    if (n > max) over = true;
-    if (!over) chunks.push(chunk);
-  }
-  return over ? undefined : Buffer.concat(chunks);
 }

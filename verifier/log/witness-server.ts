@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../durable-file.js';
 import { parseCheckpoint } from './checkpoint.js';
 import type { Cosigner } from './cosignature.js';
 import { isLogError, type LogError, logFail } from './errors.js';
+import { listenHttp, readBody, send } from './http.js';
 import { formatNote, type NoteVerifier, parseNote } from './note.js';
 import { Quota } from './quota.js';
 import {
@@ -205,59 +205,11 @@ export async function startWitnessServer(
     return send(res, 404, 'text/plain', 'not found\n');
   };
 
-  const server = createServer((req, res) => {
-    handler(req, res).catch((e) => {
-      log({ event: 'error', message: e instanceof Error ? e.message : String(e) });
-      if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
-      else res.destroy();
-    });
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
+  const http = await listenHttp(handler, listen, log);
   return {
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
-    server,
+    url: http.url,
+    server: http.server,
     cosignedSize: (origin) => slots.get(origin)?.state?.size,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => http.close(),
   };
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  type: string,
-  body: string,
-  headers: Record<string, string> = {},
-  head = false,
-): void {
-  const bytes = Buffer.from(body);
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(bytes.length), ...headers });
-  res.end(head ? undefined : bytes);
-}
-
-/** The request body, or undefined when it is longer than `max` (the rest is drained, not kept). */
-async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) {
-    req.resume();
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  let n = 0;
-  let over = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    n += chunk.length;
-    if (n > max) over = true;
-    if (!over) chunks.push(chunk);
-  }
-  return over ? undefined : Buffer.concat(chunks);
 }
