@@ -17,7 +17,9 @@ import { connectWitnessPool } from '../../contracts/bindings/witness-pool.js';
 import { writeFileAtomic } from '../../verifier/durable-file.js';
 import { type AuditReport, auditLog, type Finding, LogUnreachableError } from '../../verifier/log/audit.js';
 import { auditChain, type ChainAudit } from '../../verifier/log/audit-chain.js';
+import { auditReceipts, parseReceiptStore, type ReceiptAudit } from '../../verifier/log/audit-receipts.js';
 import type { WitnessPolicy } from '../../verifier/log/cosignature.js';
+import { isLogError } from '../../verifier/log/errors.js';
 import type { NoteVerifier } from '../../verifier/log/note.js';
 import { witnessPolicyOf } from '../../verifier/log/policy.js';
 import { logDirReader, logUrlReader } from '../../verifier/log/reader.js';
@@ -38,6 +40,7 @@ interface VerifyOptions {
   deployment?: string;
   simulatedRoot: Uint8Array[];
   skipEvidence?: boolean;
+  receipts?: string;
 }
 
 export function registerAudit(program: Command): void {
@@ -64,6 +67,10 @@ export function registerAudit(program: Command): void {
       'accept simulated evidence from this software root (SHA-256 of its public key, hex); repeatable',
       (v: string, prev: Uint8Array[]) => [...prev, hash32Arg(v)],
       [] as Uint8Array[],
+    )
+    .option(
+      '--receipts <file>',
+      "a customer's receipt store (the SDK's LocalReceiptStore file): each receipt's evidence must be logged",
     )
     .option('--skip-evidence', 'do not verify the evidence again (tree, bundles and blobs only)')
     .option('--json', 'print the report as one JSON object')
@@ -180,7 +187,19 @@ async function verify(json: boolean, o: VerifyOptions): Promise<ExitCode> {
     }
   }
 
-  const findings: Finding[] = [...report.findings, ...(chain?.findings ?? [])];
+  let receipts: ReceiptAudit | undefined;
+  if (o.receipts !== undefined) {
+    let stored: ReturnType<typeof parseReceiptStore>;
+    try {
+      stored = parseReceiptStore(await readText(o.receipts, '--receipts'));
+    } catch (e) {
+      if (isLogError(e))
+        throw new UsageError(`--receipts: ${e.message}`, 'FILE_INVALID', { flag: '--receipts' });
+      throw e;
+    }
+    receipts = auditReceipts(stored, report.logged);
+  }
+  const findings: Finding[] = [...report.findings, ...(chain?.findings ?? []), ...(receipts?.findings ?? [])];
   let advanced = false;
   if (o.trusted !== undefined && report.treeVerified && report.checkpoint) {
     await writeFileAtomic(o.trusted, report.checkpoint.text, 0o644);
@@ -190,8 +209,15 @@ async function verify(json: boolean, o: VerifyOptions): Promise<ExitCode> {
   const { logged: _l, hashes: _h, findings: _f, ...summary } = report;
   printResult(
     json,
-    { clean, ...summary, chain: chain && { ...chain, findings: undefined }, findings, advanced },
-    text(report, chain, findings, advanced, o.trusted),
+    {
+      clean,
+      ...summary,
+      chain: chain && { ...chain, findings: undefined },
+      receipts: receipts && { total: receipts.total, logged: receipts.logged },
+      findings,
+      advanced,
+    },
+    text(report, chain, receipts, findings, advanced, o.trusted),
   );
   return clean ? EXIT.OK : EXIT.VERIFICATION_FAILED;
 }
@@ -199,6 +225,7 @@ async function verify(json: boolean, o: VerifyOptions): Promise<ExitCode> {
 function text(
   r: AuditReport,
   chain: ChainAudit | undefined,
+  receipts: ReceiptAudit | undefined,
   findings: Finding[],
   advanced: boolean,
   trustedFile?: string,
@@ -228,6 +255,10 @@ function text(
     lines.push(`  leases       ${chain.leases.logged} of ${chain.leases.total} with logged evidence`);
     lines.push(`  verdicts     ${chain.verdicts.logged} of ${chain.verdicts.total} revealed verdicts logged`);
   }
+  if (receipts)
+    lines.push(
+      `  receipts     ${receipts.logged} of ${receipts.total} signed by a logged enclave over logged evidence`,
+    );
   if (trustedFile)
     lines.push(
       `  trusted file ${trustedFile}: ${advanced ? 'advanced to this checkpoint' : r.treeVerified ? 'unchanged' : 'NOT advanced'}`,

@@ -52,6 +52,7 @@ import {
   LocalReceiptStore,
   type LogReceipt,
   type Session,
+  settlementJson,
   submitToLog,
 } from '../../sdk/index.js';
 import { WitnessAgent } from '../../verifier/agent/agent.js';
@@ -62,6 +63,7 @@ import { writeFileAtomic } from '../../verifier/durable-file.js';
 import { startAnchoring } from '../../verifier/log/anchor.js';
 import { auditLog } from '../../verifier/log/audit.js';
 import { auditChain } from '../../verifier/log/audit-chain.js';
+import { auditReceipts, parseReceiptStore } from '../../verifier/log/audit-receipts.js';
 import { chainRegistrationChecker, chainVerdictChecker } from '../../verifier/log/chain-checks.js';
 import { cosignatureVerifier, cosigner, generateCosignerKey } from '../../verifier/log/cosignature.js';
 import { type Cosigning, startCosigning } from '../../verifier/log/cosigning.js';
@@ -929,7 +931,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           hashes: report.hashes!,
           entries: report.logged,
         });
-        const findings = [...report.findings, ...chainAudit.findings];
+        // The customer's receipts: each must be signed by the enclave the log holds for its evidence.
+        const receipts = auditReceipts(
+          parseReceiptStore(store.entries.map((e) => JSON.stringify(settlementJson(e))).join('\n')),
+          report.logged,
+        );
+        const findings = [...report.findings, ...chainAudit.findings, ...receipts.findings];
         const kinds = Object.entries(report.entries.byKind)
           .map(([k, n]) => `${n} ${k}`)
           .join(', ');
@@ -940,7 +947,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           `${report.entries.total} entries (${kinds}); every tile, bundle and blob checked, ${report.entries.evidenceVerified} pieces of evidence verified again at their logged time`,
         );
         sub(
-          `anchors: ${chainAudit.anchors.checked} checked against the tree; executors ${chainAudit.executors.logged}/${chainAudit.executors.total}, leases ${chainAudit.leases.logged}/${chainAudit.leases.total}, revealed verdicts ${chainAudit.verdicts.logged}/${chainAudit.verdicts.total} have their evidence in the log`,
+          `anchors: ${chainAudit.anchors.checked} checked against the tree; executors ${chainAudit.executors.logged}/${chainAudit.executors.total}, leases ${chainAudit.leases.logged}/${chainAudit.leases.total}, revealed verdicts ${chainAudit.verdicts.logged}/${chainAudit.verdicts.total} and the customer's receipts ${receipts.logged}/${receipts.total} have their evidence in the log`,
         );
         if (findings.length > 0)
           throw new Error(`the audit found ${findings.map((f) => `${f.code}: ${f.message}`).join('; ')}`);

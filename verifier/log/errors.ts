@@ -37,6 +37,8 @@ export const LOG_ERROR_KINDS = {
   LOG_WITNESS_STATE_MALFORMED: 'malformed',
   /** A content address is not a CIDv1 of a raw sha2-256 block in base32 (verifier/log/cid.ts). */
   LOG_CID_MALFORMED: 'malformed',
+  /** A receipt store file (the SDK's LocalReceiptStore) has a line that is not a stored settlement. */
+  LOG_RECEIPTS_MALFORMED: 'malformed',
   /** A log entry is not the canonical encoding of docs/log.md, "Entries". */
   LOG_ENTRY_MALFORMED: 'malformed',
   /** A submission body is not what docs/log.md, "Submitting", describes. */
@@ -67,6 +69,8 @@ export const LOG_ERROR_KINDS = {
   LOG_ENTRY_CLAIM_MISMATCH: 'verification',
   /** An anchor on chain, signed by the log, is not a prefix of the log served (a fork or a rewrite). */
   LOG_ANCHOR_MISMATCH: 'verification',
+  /** A receipt that does not recover to the signer it names. */
+  LOG_RECEIPT_INVALID: 'verification',
   /** A chain object (executor, lease, revealed verdict) whose evidence the log does not hold. */
   LOG_NOT_LOGGED: 'verification',
   // --- policy ---
