@@ -28,8 +28,8 @@ import {
  * 1. the checkpoint: signed by the log's key, for the expected origin, and (with a witness policy)
  *    cosigned by a quorum;
  * 2. history: against the checkpoint the auditor trusted before, the tree may only have grown, and
- *    only through a consistency proof built from the served tiles — a shrink, another root for the
- *    same size or a rewritten past is LOG_INCONSISTENT;
+ *    only through a consistency proof built from the served tiles — a shrink is LOG_SHRANK, another
+ *    root for the same size LOG_FORKED, a rewritten past LOG_INCONSISTENT;
  * 3. the tiles: every level-0 tile is read through `tileHashReader`, which verifies each tile
  *    against its parent and the partial tiles against the root, so every leaf hash is proven to be
  *    in the tree (its inclusion); each entry bundle must hash to its level-0 tile;
@@ -158,13 +158,13 @@ export async function auditLog(o: AuditOptions): Promise<AuditReport> {
     trusted = { size: t.size, root: b64(t.root) };
     try {
       if (t.size > cp.size)
-        throw new LogError('LOG_INCONSISTENT', `the log shrank from ${t.size} to ${cp.size} entries`, {
+        throw new LogError('LOG_SHRANK', `the log shrank from ${t.size} to ${cp.size} entries`, {
           oldSize: t.size,
           newSize: cp.size,
         });
       if (t.size === cp.size) {
         if (!hashEqual(t.root, cp.root))
-          throw new LogError('LOG_INCONSISTENT', `two different trees of size ${t.size}: a fork`, {
+          throw new LogError('LOG_FORKED', `two different trees of size ${t.size}: a fork`, {
             size: t.size,
             trustedRoot: b64(t.root),
             root: b64(cp.root),

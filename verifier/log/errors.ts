@@ -46,6 +46,10 @@ export const LOG_ERROR_KINDS = {
   // --- verification ---
   /** An inclusion proof does not prove the leaf at that index under that root. */
   LOG_PROOF_INVALID: 'verification',
+  /** A tree of the size trusted before, with another root: the log showed two views (a fork). */
+  LOG_FORKED: 'verification',
+  /** A tree smaller than the one trusted before: the log dropped entries. */
+  LOG_SHRANK: 'verification',
   /** Two tree heads are not consistent: the consistency proof fails, or equal sizes have different roots. */
   LOG_INCONSISTENT: 'verification',
   /**
