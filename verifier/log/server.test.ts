@@ -237,4 +237,31 @@ describe('log server', () => {
     expect(Buffer.from((await store.readBlob(entry.evidence.cid))!)).toEqual(Buffer.from(s.evidence));
     expect(entry.evidence.sha256).not.toBe(digest.toString('hex')); // the raw evidence's hash, not the bundle's
   });
+
+  it('serves a partial tile whose file a newer checkpoint superseded between reading the size and the file', async () => {
+    store = await LogStore.open({
+      dir,
+      origin: ORIGIN,
+      signer: ed25519Signer(key.signerKey),
+      verifier,
+      batchDelayMs: 0,
+    });
+    await store.add(new Uint8Array([0]));
+    const before = store.checkpoint;
+    await store.add(new Uint8Array([1]));
+    // The server reads the published size once before the store publishes size 2 (and deletes the
+    // partial files of size 1), and the current checkpoint from then on.
+    let reads = 0;
+    const racing = Object.create(store, {
+      checkpoint: { get: () => (reads++ === 0 ? before : store.checkpoint) },
+    }) as LogStore;
+    server = await startLogServer({ store: racing, admit: {} });
+    const tile = await fetch(`${server.url}/tile/0/000.p/1`);
+    expect(tile.status).toBe(200);
+    expect(Buffer.from(await tile.arrayBuffer())).toEqual(Buffer.from(leafHash(new Uint8Array([0]))));
+    reads = 0;
+    const bundle = await fetch(`${server.url}/tile/entries/000.p/1`);
+    expect(bundle.status).toBe(200);
+    expect(parseEntryBundle(new Uint8Array(await bundle.arrayBuffer()), 1)).toEqual([new Uint8Array([0])]);
+  });
 });

@@ -101,7 +101,11 @@ export async function startLogServer(
     return send(res, 404, 'text/plain', 'not found\n');
   };
 
-  /** A tile or bundle of the published tree, or undefined. */
+  /**
+   * A tile or bundle of the published tree, or undefined. It is read from the file of the published
+   * tree's width there; when the store publishes a larger tree meanwhile and deletes that file as
+   * superseded, it is read again from the larger tree's file, which holds it as a prefix.
+   */
   async function servedTile(path: string): Promise<Uint8Array | undefined> {
     let parsed: ReturnType<typeof parseTilePath>;
     try {
@@ -109,7 +113,21 @@ export async function startLogServer(
     } catch {
       return undefined;
     }
-    const size = o.store.checkpoint.size;
+    for (;;) {
+      const size = o.store.checkpoint.size;
+      try {
+        return await readServed(parsed, size);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || o.store.checkpoint.size === size) throw e;
+      }
+    }
+  }
+
+  /** `servedTile` at the published size `size`. */
+  async function readServed(
+    parsed: ReturnType<typeof parseTilePath>,
+    size: number,
+  ): Promise<Uint8Array | undefined> {
     if (parsed.kind === 'tile') {
       const { level, index, width } = parsed.tile;
       const current = tileWidth(level, index, size);
