@@ -23,6 +23,10 @@ export function registerDemo(program: Command): void {
       'where the attestation log is written (emptied first; kept for `defaas audit verify`)',
       '.defaas/demo/log',
     )
+    .option(
+      '--keep-running',
+      'after the audit, keep the network up (anvil, the log and its witnesses, the executor) until Ctrl-C, and print the command that audits the live log and chain',
+    )
     .option('--json', 'print one JSON summary on stdout (progress lines go to stderr)')
     .addHelpText(
       'after',
@@ -48,6 +52,7 @@ export function registerDemo(program: Command): void {
         ' 10. after the redeem window the lease is settled: unused budget refunded, collateral released\n' +
         ' 11. the auditor verifies the log (both cosignatures, every tile, entry, blob and piece of evidence), its\n' +
         '     anchors, and that every executor, lease and revealed verdict on chain has its evidence in the log\n' +
+        '     (with --keep-running the network stays up here until Ctrl-C, for `defaas audit verify --rpc`)\n' +
         ' 12. everything started is stopped (log server, session, executor, runtime, anvil by its pid); the log\n' +
         '     directory stays for `defaas audit verify`\n' +
         'When a step fails, its number and title are printed with the error (JSON: step, title), and the exit\n' +
@@ -58,11 +63,30 @@ export function registerDemo(program: Command): void {
     .action(action(demo));
 }
 
-async function demo(json: boolean, o: { calls: number; logDir: string }): Promise<ExitCode> {
+async function demo(
+  json: boolean,
+  o: { calls: number; logDir: string; keepRunning?: boolean },
+): Promise<ExitCode> {
   const log = (s: string) => progress(json, s);
   log('defaas demo — the whole local network on 127.0.0.1 (simulated TEE: a software root, dev only)');
   try {
-    const summary = await runDemo({ calls: o.calls, logDir: o.logDir, log });
+    // With --keep-running, Ctrl-C (or SIGTERM) ends the wait once the network is up; the demo then stops it.
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+    const summary = await runDemo({
+      calls: o.calls,
+      logDir: o.logDir,
+      log,
+      ...(o.keepRunning && {
+        keepRunning: stopped,
+        onRunning: () => {
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        },
+      }),
+    });
     printResult(
       json,
       { ...summary },

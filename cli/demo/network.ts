@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   type ContractTransactionResponse,
   formatEther,
@@ -124,8 +124,26 @@ export interface DemoOptions {
    * the demo, with its verifier key beside it (`<logDir>.vkey`), for `defaas audit verify`.
    */
   readonly logDir?: string;
+  /**
+   * Keep the network up after the audit (anvil, the log and its witnesses, the executor) until this
+   * resolves, with a deployment file and a witness policy written beside the log, so the audit can be
+   * run against the live log and chain; `onRunning` hears what to run.
+   */
+  readonly keepRunning?: Promise<void>;
+  readonly onRunning?: (live: DemoLive) => void;
   /** One progress line (already numbered). */
   readonly log?: (line: string) => void;
+}
+
+/** What runs while the demo is kept up, and the audit command for it. */
+export interface DemoLive {
+  readonly rpcUrl: string;
+  readonly logUrl: string;
+  readonly deploymentFile: string;
+  readonly policyFile: string;
+  readonly simulatedRoot: string;
+  /** `defaas audit verify` arguments against the live log and chain. */
+  readonly auditArgs: readonly string[];
 }
 
 export interface DemoSummary {
@@ -348,7 +366,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       sub(
         `2 witnesses cosign each checkpoint (C2SP tlog-witness at ${witnessServers.map((w) => w.url).join(', ')})`,
       );
+      const policy =
+        `log ${key.verifierKey}\n` +
+        cosigners.map((k, i) => `witness w${i + 1} ${k.verifierKey}\n`).join('') +
+        'group both all w1 w2\nquorum both\n';
       return {
+        policy,
         store,
         server,
         anchoring,
@@ -952,9 +975,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         if (findings.length > 0)
           throw new Error(`the audit found ${findings.map((f) => `${f.code}: ${f.message}`).join('; ')}`);
         sub('clean: no findings');
-        sub(
-          `audit it again after the demo: npx defaas audit verify --log ${logDir} --vkey ${attestationLog.vkeyFile} --simulated-root ${toHex(platformRoot.keyHash)}`,
-        );
+        if (!o.keepRunning)
+          sub(
+            `audit it again after the demo: npx defaas audit verify --log ${logDir} --vkey ${attestationLog.vkeyFile} --simulated-root ${toHex(platformRoot.keyHash)}`,
+          );
         return {
           entries: report.entries.total,
           byKind: report.entries.byKind,
@@ -963,6 +987,53 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         };
       },
     );
+
+    if (o.keepRunning) {
+      // The live network for `defaas audit verify --rpc`: the deployment with its endpoint, and a
+      // tlog-policy naming the log and requiring both witnesses.
+      const deploymentFile = join(dirname(logDir), 'deployment.json');
+      const policyFile = `${logDir}.policy`;
+      await writeFileAtomic(
+        deploymentFile,
+        `${JSON.stringify({ ...deployment, rpcUrl: anvil.url }, null, 2)}\n`,
+        0o644,
+      );
+      await writeFileAtomic(policyFile, attestationLog.policy, 0o644);
+      const simulatedRoot = toHex(platformRoot.keyHash);
+      const auditArgs = [
+        'audit',
+        'verify',
+        '--log',
+        attestationLog.server.url,
+        '--policy',
+        policyFile,
+        '--rpc',
+        anvil.url,
+        '--deployment',
+        deploymentFile,
+        '--simulated-root',
+        simulatedRoot,
+      ];
+      log(
+        `\nThe network keeps running (anvil ${anvil.url}, log ${attestationLog.server.url}). Audit the live log and chain:\n` +
+          `  npx defaas ${auditArgs.join(' ')}\n` +
+          `Flip a byte of a file under ${logDir}/tile/ and run it again to see the finding. Ctrl-C stops everything.`,
+      );
+      o.onRunning?.({
+        rpcUrl: anvil.url,
+        logUrl: attestationLog.server.url,
+        deploymentFile,
+        policyFile,
+        simulatedRoot,
+        auditArgs,
+      });
+      // Ctrl-C now ends the wait and runs the teardown below, instead of the early exit.
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await o.keepRunning;
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    }
 
     // ---- 12. teardown ----
     await step(12, 'stop the session, the executor and its runtime, and anvil', async () => {
