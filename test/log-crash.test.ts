@@ -46,7 +46,19 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** One submission per lease, made once: a resend must be the same bytes (simulated evidence is signed with a random nonce). */
+const submissions = new Map<number, LogSubmission>();
+
 function submission(lease: number): LogSubmission {
+  let s = submissions.get(lease);
+  if (s === undefined) {
+    s = makeSubmission(lease);
+    submissions.set(lease, s);
+  }
+  return s;
+}
+
+function makeSubmission(lease: number): LogSubmission {
   const reportData = new Uint8Array(64);
   new DataView(reportData.buffer).setUint32(0, lease);
   return {
