@@ -6,19 +6,9 @@ import {
   parseCheckpoint,
   signCheckpoint,
 } from './checkpoint.js';
-import { isLogError, type LogErrorCode } from './errors.js';
+import { expectCode } from './expect-code.js';
 import { EMPTY_ROOT, leafHash } from './hash.js';
 import { ed25519Signer, ed25519Verifier, generateEd25519Key, parseNote } from './note.js';
-
-function expectCode(f: () => unknown, code: LogErrorCode): void {
-  try {
-    f();
-  } catch (e) {
-    expect(isLogError(e) ? e.code : e).toBe(code);
-    return;
-  }
-  expect.unreachable(`expected ${code}`);
-}
 
 // The example of c2sp.org/tlog-checkpoint (its signer's vkey is not published, so only its form is checked).
 const SPEC_TEXT = 'example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n';

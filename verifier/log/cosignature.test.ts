@@ -9,7 +9,7 @@ import {
   generateCosignerKey,
   parseCosignature,
 } from './cosignature.js';
-import { isLogError, type LogErrorCode } from './errors.js';
+import { expectCode } from './expect-code.js';
 import {
   ed25519Signer,
   ed25519Verifier,
@@ -18,16 +18,6 @@ import {
   keyId,
   parseSignatureLine,
 } from './note.js';
-
-function expectCode(f: () => unknown, code: LogErrorCode): void {
-  try {
-    f();
-  } catch (e) {
-    expect(isLogError(e) ? e.code : e).toBe(code);
-    return;
-  }
-  expect.unreachable(`expected ${code}`);
-}
 
 const SPEC_TEXT = 'example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n';
 

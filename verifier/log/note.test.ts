@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isLogError, type LogErrorCode } from './errors.js';
+import { isLogError } from './errors.js';
+import { expectCode } from './expect-code.js';
 import {
   ed25519Signer,
   ed25519Verifier,
@@ -11,16 +12,6 @@ import {
   parseVerifierKey,
   signNote,
 } from './note.js';
-
-function expectCode(f: () => unknown, code: LogErrorCode): void {
-  try {
-    f();
-  } catch (e) {
-    expect(isLogError(e) ? e.code : e).toBe(code);
-    return;
-  }
-  expect.unreachable(`expected ${code}`);
-}
 
 // Vectors of golang.org/x/mod sumdb/note/note_test.go (TestNewVerifier, TestNewSigner, TestSign, TestOpen).
 const PETER_VKEY = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';

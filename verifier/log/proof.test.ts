@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { signCheckpoint } from './checkpoint.js';
 import { cosignatureVerifier, cosigner, generateCosignerKey } from './cosignature.js';
-import { isLogError, type LogErrorCode } from './errors.js';
+import { expectCode } from './expect-code.js';
 import { type Hash, leafHash } from './hash.js';
 import { inclusionProof, MerkleFrontier, type NodeId } from './merkle.js';
 import { ed25519Signer, ed25519Verifier, formatSignatureLine, generateEd25519Key } from './note.js';
 import { checkTlogProof, formatTlogProof, parseTlogProof } from './proof.js';
-
-function expectCode(f: () => unknown, code: LogErrorCode): void {
-  try {
-    f();
-  } catch (e) {
-    expect(isLogError(e) ? e.code : e).toBe(code);
-    return;
-  }
-  expect.unreachable(`expected ${code}`);
-}
 
 // The example of c2sp.org/tlog-proof ("[...]" abbreviates its signatures, so its checkpoint is not verifiable).
 const SPEC_PROOF = `c2sp.org/tlog-proof@v1

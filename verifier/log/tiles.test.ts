@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isLogError, type LogErrorCode } from './errors.js';
+import { expectCode } from './expect-code.js';
 import { type Hash, leafHash } from './hash.js';
 import {
   consistencyProof,
@@ -31,16 +32,6 @@ import {
   tilesOf,
   tileWidth,
 } from './tiles.js';
-
-function expectCode(f: () => unknown, code: LogErrorCode): void {
-  try {
-    f();
-  } catch (e) {
-    expect(isLogError(e) ? e.code : e).toBe(code);
-    return;
-  }
-  expect.unreachable(`expected ${code}`);
-}
 
 async function expectCodeAsync(f: () => Promise<unknown>, code: LogErrorCode): Promise<Error> {
   try {
