@@ -169,6 +169,21 @@ describe('defaas log prove / verify-proof and audit verify', () => {
     await writeFile(tile, bytes);
   });
 
+  it('takes the vkey inline too, even with a slash in its origin', async () => {
+    const r = await runCli(
+      'audit',
+      'verify',
+      '--log',
+      server.url,
+      '--vkey',
+      key.verifierKey,
+      '--simulated-root',
+      Buffer.from(root.keyHash).toString('hex'),
+      '--json',
+    );
+    expect(r.code, r.out).toBe(0);
+  });
+
   it('a log that cannot be reached is exit 3; a wrong key is a finding', async () => {
     const gone = await audit('--log', 'http://127.0.0.1:9');
     expect(gone.code).toBe(3);

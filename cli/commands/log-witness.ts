@@ -52,7 +52,7 @@ export function pairArg(what: string): (v: string, prev: Array<[string, string]>
 }
 
 /** A vkey given inline, or else the path of a file holding one. */
-async function vkeyText(v: string, flag: string): Promise<string> {
+export async function vkeyText(v: string, flag: string): Promise<string> {
   try {
     parseVerifierKey(v);
     return v;

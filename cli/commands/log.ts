@@ -42,7 +42,7 @@ import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { privateKeyFromEnv, readPrivateKey, readText } from '../files.js';
 import { action, printResult } from '../output.js';
 import { untilStopped } from '../until-stopped.js';
-import { pairArg, registerLogWitness, witnessEndpoints } from './log-witness.js';
+import { pairArg, registerLogWitness, vkeyText, witnessEndpoints } from './log-witness.js';
 
 export const DEFAULT_LOG_DIR = '.defaas/log';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -141,7 +141,7 @@ export function registerLog(program: Command): void {
 
 /** A vkey given inline or in a file. */
 export async function readVerifierKey(v: string): Promise<NoteVerifier> {
-  const text = v.includes('+') && !v.includes('/') ? v : (await readText(v, '--vkey')).trim();
+  const text = await vkeyText(v, '--vkey');
   try {
     return ed25519Verifier(text);
   } catch (e) {
