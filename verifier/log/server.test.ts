@@ -138,6 +138,30 @@ describe('log server', () => {
       expect((await fetch(`${server.url}/${p}`)).status, p).toBe(404);
   });
 
+  it('serves nothing outside its tiles, checkpoint and blobs, however the path is spelled', async () => {
+    await start();
+    expect((await post(formatLogSubmission(submission(1)))).status).toBe(200);
+    // The signing key and the dedup index live beside the tiles; neither is ever served.
+    await writeFile(join(dir, 'secret'), 'do not serve');
+    const paths = [
+      'leaves',
+      'secret',
+      'tile/../leaves',
+      'tile/%2e%2e/leaves',
+      'tile/0/..%2f..%2fleaves',
+      'ipfs/../leaves',
+      `ipfs/${encodeURIComponent('../leaves')}`,
+      'tile/0/000.p/1/../../../leaves',
+      '%2fetc%2fpasswd',
+    ];
+    for (const p of paths) {
+      const r = await fetch(`${server.url}/${p}`);
+      const body = await r.text();
+      expect(body, p).not.toContain('do not serve');
+      expect(r.status, p).toBeGreaterThanOrEqual(400);
+    }
+  });
+
   it('resubmitting the same event, even verified at another time, returns its index and adds nothing', async () => {
     let t = Date.UTC(2026, 11, 6);
     store = await LogStore.open({
