@@ -473,8 +473,38 @@ function render(
     `Not measured as a transaction of its own: ${unmeasured.map((u) => `\`${u}\``).join(', ')} (called by another contract or by \`deployAll\`; their cost is inside the caller's numbers above, and in the next table).`,
   );
   lines.push('');
-  lines.push(...forgeSection());
+  lines.push(...probeSection(), ...forgeSection());
   return lines.join('\n');
+}
+
+/**
+ * `Settlement.redeemProbes` as `test_gas_redeemProbes` (contracts/test/ProbeGrants.t.sol) measures it:
+ * the test logs, per case, the call frame, the calldata gas and the transaction.
+ */
+function probeSection(): string[] {
+  const { output } = runForge(['test', '--match-test', 'test_gas_redeemProbes', '-vv']);
+  const cases = new Map<string, Record<string, number>>();
+  for (const m of output.matchAll(/^\s*(redeemProbes [^:]+): (call frame|calldata|transaction): (\d+)$/gm)) {
+    const c = cases.get(m[1]!) ?? {};
+    c[m[2]!] = Number(m[3]);
+    cases.set(m[1]!, c);
+  }
+  const lines = [
+    '## Hidden-probe redemption (forge)',
+    '',
+    '`Settlement.redeemProbes`, measured by `test_gas_redeemProbes` in `contracts/test/ProbeGrants.t.sol`:',
+    "the call frame with the Settlement's and the token's storage cold, plus 21,000 intrinsic gas and the",
+    'calldata (EIP-2028; the EIP-7623 floor is lower). Two signature recoveries (grant, voucher), the',
+    "lease's two slots (open lease), the witness's `probePaid` slot, the budget write and the token",
+    'transfer to the provider.',
+    '',
+  ];
+  if (cases.size === 0) return [...lines, '(forge did not report the measurement)', ''];
+  lines.push('| what | call frame | calldata | transaction |', '|---|---:|---:|---:|');
+  for (const [what, g] of cases)
+    lines.push(`| ${what} | ${fmt(g['call frame']!)} | ${fmt(g.calldata!)} | ${fmt(g.transaction!)} |`);
+  lines.push('');
+  return lines;
 }
 
 interface ForgeGas {
