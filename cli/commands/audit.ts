@@ -6,7 +6,6 @@
  * (c2sp.org/tlog-policy) the checkpoint must also carry the policy's quorum of witness cosignatures.
  */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { JsonRpcProvider, Network } from 'ethers';
 import { VerifyCache } from '../../attestation/cache.js';
@@ -22,13 +21,12 @@ import type { WitnessPolicy } from '../../verifier/log/cosignature.js';
 import { isLogError } from '../../verifier/log/errors.js';
 import type { NoteVerifier } from '../../verifier/log/note.js';
 import { witnessPolicyOf } from '../../verifier/log/policy.js';
-import { logDirReader, logUrlReader } from '../../verifier/log/reader.js';
 import { hash32Arg } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { readText } from '../files.js';
 import { action, printResult, progress } from '../output.js';
-import { readVerifierKey } from './log.js';
+import { readerFor, readVerifierKey } from './log.js';
 import { readPolicyFile } from './log-witness.js';
 
 interface VerifyOptions {
@@ -130,7 +128,7 @@ async function verify(json: boolean, o: VerifyOptions): Promise<ExitCode> {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }
-  const read = /^https?:\/\//.test(o.log) ? logUrlReader(o.log) : logDirReader(resolve(o.log));
+  const read = readerFor(o.log);
   let lastShown = 0;
   let report: AuditReport;
   try {

@@ -315,7 +315,8 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
   return EXIT.OK;
 }
 
-const readerFor = (source: string) =>
+/** A log given as an HTTP URL or a directory. */
+export const readerFor = (source: string) =>
   /^https?:\/\//.test(source) ? logUrlReader(source) : logDirReader(resolve(source));
 
 async function prove(
