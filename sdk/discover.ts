@@ -77,7 +77,7 @@ export interface ExecutorInfo {
   readonly memoryMiB: number;
   readonly gpuMemoryMiB: number;
   readonly gflops: number;
-  readonly teeType: TeeName;
+  readonly teeType: TeeName | 'unknown';
   /** Free stake: what bids and new leases draw on. */
   readonly freeStake: bigint;
   /** Collateral of unsettled leases. */
@@ -92,7 +92,8 @@ export interface LevelInfo {
   readonly memoryMiB: number;
   readonly gpuMemoryMiB: number;
   readonly minGflops: number;
-  readonly teeType: TeeName;
+  /** `unknown` for an id that is no `IRegistry.TeeType`: no executor meets such a level. */
+  readonly teeType: TeeName | 'unknown';
   readonly labels: string;
 }
 
@@ -164,8 +165,9 @@ function checkPage(o: MarketReadOptions): { from: bigint; max: bigint } {
   return { from, max: BigInt(max) };
 }
 
-function teeName(t: bigint): TeeName {
-  return TEE_NAMES[Number(t)] ?? 'simulated';
+/** A TEE type id as its name; an id past `IRegistry.TeeType` (a level may hold any uint8) is `unknown`. */
+function teeName(t: bigint): TeeName | 'unknown' {
+  return TEE_NAMES[Number(t)] ?? 'unknown';
 }
 
 /** A failure to reach the chain, as ethers or Node report it: CHAIN_UNAVAILABLE (transient). */
@@ -247,22 +249,22 @@ async function readLevel(market: MarketContract, id: bigint): Promise<LevelInfo>
 }
 
 /** The Market's levels (a page of ids; levels are append-only). */
-export function levels(o: MarketReadOptions): Promise<Page<LevelInfo>> {
+export async function levels(o: MarketReadOptions): Promise<Page<LevelInfo>> {
   const page = checkPage(o);
-  return withContracts(o, async ({ market }) =>
+  return await withContracts(o, async ({ market }) =>
     readPage(await market.levelCount(), page, (id) => readLevel(market, id)),
   );
 }
 
 /** The Market's orders (a page of ids), with their SLA terms; `state` keeps only orders in those states. */
-export function orders(
+export async function orders(
   o: MarketReadOptions & { readonly state?: readonly OrderStateName[] },
 ): Promise<Page<OrderInfo>> {
   const page = checkPage(o);
   for (const s of o.state ?? [])
     if (!(ORDER_STATES as readonly string[]).includes(s))
       throw new DefaasError('SDK_INVALID_ARGUMENT', `unknown order state ${JSON.stringify(s)}`, { state: s });
-  return withContracts(o, async ({ market }) => {
+  return await withContracts(o, async ({ market }) => {
     const p = await readPage(await market.orderCount(), page, async (id): Promise<OrderInfo> => {
       const x = await market.order(id);
       return {
@@ -298,7 +300,7 @@ function meets(e: ExecutorInfo, r: Requirements, level?: LevelInfo, minStake?: b
     atLeast(e.memoryMiB, r.minMemoryMiB) &&
     atLeast(e.gpuMemoryMiB, r.minGpuMemoryMiB) &&
     atLeast(e.gflops, r.minGflops) &&
-    (r.tees === undefined || r.tees.includes(e.teeType)) &&
+    (r.tees === undefined || (r.tees as readonly string[]).includes(e.teeType)) &&
     (r.minFreeStake === undefined || e.freeStake >= r.minFreeStake) &&
     (level === undefined ||
       (e.cpuCores >= level.cpuCores &&
@@ -315,13 +317,13 @@ function meets(e: ExecutorInfo, r: Requirements, level?: LevelInfo, minStake?: b
  * that make no sense (SDK_INVALID_REQUIREMENTS) and a level the Market does not have
  * (MARKET_UNKNOWN_LEVEL); a chain that does not answer is CHAIN_UNAVAILABLE.
  */
-export function discover(
+export async function discover(
   o: MarketReadOptions & { readonly requirements?: Requirements },
 ): Promise<Page<ExecutorInfo>> {
   const r = o.requirements ?? {};
   validateRequirements(r);
   const page = checkPage(o);
-  return withContracts(o, async ({ registry, market }) => {
+  return await withContracts(o, async ({ registry, market }) => {
     let level: LevelInfo | undefined;
     let minStake: bigint | undefined;
     if (r.levelId !== undefined) {

@@ -156,9 +156,20 @@ describe('discover', () => {
     ['a fractional minimum', { minGflops: 1.5 }, 'SDK_INVALID_REQUIREMENTS'],
     ['level 0', { levelId: 0n }, 'SDK_INVALID_REQUIREMENTS'],
     ['a level the Market does not have', { levelId: 4n }, 'MARKET_UNKNOWN_LEVEL'],
-  ])('refuses %s', async (_name, r, code) => {
-    const e = await ids(r).catch((x: unknown) => x);
+  ])('refuses %s (a rejected promise, not a throw)', async (_name, r, code) => {
+    const e = await discover({ provider: ch.provider, deployment: ch.deployment, requirements: r }).catch(
+      (x: unknown) => x,
+    );
     expect(isDefaasError(e, code as 'SDK_INVALID_REQUIREMENTS'), String(e)).toBe(true);
+  });
+
+  it('addresses that hold no defaas contract are CHAIN_UNEXPECTED_ANSWER', async () => {
+    const deployment = {
+      ...ch.deployment,
+      contracts: { ...ch.deployment.contracts, registry: ch.customer.address },
+    };
+    const e = await discover({ provider: ch.provider, deployment }).catch((x: unknown) => x);
+    expect(isDefaasError(e, 'CHAIN_UNEXPECTED_ANSWER'), String(e)).toBe(true);
   });
 
   it('an endpoint that does not answer is CHAIN_UNAVAILABLE', async () => {
