@@ -9,6 +9,7 @@ import { registerEvidence } from './commands/evidence.js';
 import { registerExecutor } from './commands/executor.js';
 import { registerInvoke } from './commands/invoke.js';
 import { registerLog } from './commands/log.js';
+import { registerMarket } from './commands/market.js';
 import { registerProbe } from './commands/probe.js';
 import { registerWitness } from './commands/witness.js';
 import { EXIT } from './exit-codes.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerInvoke(program);
   registerProbe(program);
   registerWitness(program);
+  registerMarket(program);
   registerChallenge(program);
   registerEvidence(program);
   registerLog(program);

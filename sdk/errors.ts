@@ -53,6 +53,14 @@ export const SDK_ERROR_KINDS = {
   /** The attestation log cannot be reached or is busy now. */
   LOG_UNAVAILABLE: 'transient',
   SDK_INVALID_ARGUMENT: 'usage',
+  /** Executor requirements that no executor could be checked against (a negative minimum, no TEE type). */
+  SDK_INVALID_REQUIREMENTS: 'usage',
+  /** A FaaS level id the Market does not have. */
+  MARKET_UNKNOWN_LEVEL: 'usage',
+  /** The chain's JSON-RPC endpoint cannot be reached or does not answer. */
+  CHAIN_UNAVAILABLE: 'transient',
+  /** The chain answered, but not as the deployment's contracts would (wrong address or chain). */
+  CHAIN_UNEXPECTED_ANSWER: 'protocol',
   SDK_SESSION_CLOSED: 'usage',
 } as const satisfies Record<string, DefaasErrorKind>;
 

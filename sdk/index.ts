@@ -8,6 +8,26 @@ export {
 export { type VerifiedReceipt, verifyReceipt } from '../protocol/receipts.js';
 export { connect } from './connect.js';
 export {
+  type ChainSource,
+  DEFAULT_PAGE,
+  discover,
+  type ExecutorInfo,
+  type LevelInfo,
+  levels,
+  MAX_PAGE,
+  type MarketDeployment,
+  type MarketReadOptions,
+  ORDER_STATES,
+  type OrderInfo,
+  type OrderStateName,
+  orders,
+  type Page,
+  type Requirements,
+  TEE_NAMES,
+  type TeeName,
+  validateRequirements,
+} from './discover.js';
+export {
   DefaasError,
   type DefaasErrorCode,
   type DefaasErrorKind,

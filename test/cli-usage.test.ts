@@ -40,7 +40,16 @@ describe('defaas --version and --help', () => {
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.out).toMatch(/Usage:/);
     }
-    for (const args of [['attest', 'verify'], ['chain', 'up'], ['executor', 'start'], ['invoke'], ['demo']]) {
+    for (const args of [
+      ['attest', 'verify'],
+      ['chain', 'up'],
+      ['executor', 'start'],
+      ['invoke'],
+      ['demo'],
+      ['market', 'levels'],
+      ['market', 'orders'],
+      ['market', 'executors'],
+    ]) {
       const r = await run(...args, '--help');
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.out).toMatch(/--json/);
@@ -71,6 +80,10 @@ describe('commander validation: invalid values exit 2, as one JSON object under 
   });
 
   it.each([
+    ['market executors --tee tdx,sgx', ['market', 'executors', '--tee', 'tdx,sgx']],
+    ['market orders --state open (the state is bidding)', ['market', 'orders', '--state', 'open']],
+    ['market levels --from 0 (ids start at 1)', ['market', 'levels', '--from', '0']],
+    ['market executors --min-gflops -1', ['market', 'executors', '--min-gflops', '-1']],
     ['demo --calls 0', ['demo', '--calls', '0']],
     ['executor --lease -1', ['executor', 'start', '--lease', '-1']],
     ['executor --lease 2^256', ['executor', 'start', '--lease', (1n << 256n).toString()]],
