@@ -39,10 +39,12 @@ export async function compileWat(
 ): Promise<Uint8Array> {
   toolkit ??= wabt();
   const kit = await toolkit;
-  const mod = kit.parseWat(fileName, source, { bulk_memory: true, ...features });
+  const all = { bulk_memory: true, ...features };
+  const mod = kit.parseWat(fileName, source, all);
   try {
     mod.resolveNames();
-    mod.validate();
+    // wabt checks the features again at validation (its typings omit the argument)
+    (mod.validate as (f: typeof all) => void)(all);
     const { buffer } = mod.toBinary({ canonicalize_lebs: true, write_debug_names: false });
     return new Uint8Array(buffer);
   } finally {

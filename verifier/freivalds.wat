@@ -1,6 +1,6 @@
 ;; The witness's Freivalds check of a challenge product (freivalds-wasm.ts): k = 2 rounds over
 ;; GF(p), p = 2^31 - 1, for n <= 4096, exact in integers. Built to freivalds.wasm by
-;; build-freivalds.ts; freivalds-wasm.test.ts checks the committed binary is this source.
+;; examples/build-kernels.ts; freivalds-wasm.test.ts checks the committed binary is this source.
 ;;
 ;; freivalds-wasm.ts lays out the module's own memory per check (byte offsets, multiples of 16):
 ;;   C:  int32, n rows of `ld` entries;  A, B: bytes, n rows of `ld` entries;

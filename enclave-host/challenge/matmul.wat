@@ -1,5 +1,5 @@
 ;; The executor's capacity-challenge kernel: C = A·B for byte matrices, exact in int32 (engine.ts).
-;; Built to matmul.wasm by build-matmul.ts; engine.test.ts checks the committed binary is this source.
+;; Built to matmul.wasm by examples/build-kernels.ts; engine.test.ts checks the committed binary is this source.
 ;;
 ;; All three functions work in one shared memory that engine.ts lays out per product:
 ;;   A panels: rows of A in pairs, i16, k in chunks of 8: panel p, chunk t holds
