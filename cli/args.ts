@@ -61,6 +61,15 @@ export function hostPortArg(v: string): string {
   return v;
 }
 
+/** The host and the port of a `hostPortArg` value. */
+export function splitHostPort(v: string): { host: string; port: number } {
+  const at = v.lastIndexOf(':');
+  return { host: v.slice(0, at), port: Number(v.slice(at + 1)) };
+}
+
+/** The listen errors the user can fix by another `--listen` (in use, not available, not allowed). */
+export const LISTEN_ERRNO = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/;
+
 /** An http(s) URL. */
 export function httpUrlArg(v: string): string {
   let u: URL;

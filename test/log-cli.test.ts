@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,6 +183,30 @@ describe('defaas log prove / verify-proof and audit verify', () => {
       '--json',
     );
     expect(r.code, r.out).toBe(0);
+  });
+
+  it('log serve on an address in use is a usage error naming it', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const { port } = busy.address() as AddressInfo;
+    try {
+      const r = await runCli(
+        'log',
+        'serve',
+        '--dir',
+        join(dir, 'other-log'),
+        '--key',
+        join(dir, 'other.key'),
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--json',
+      );
+      expect(r.code).toBe(2);
+      expectFailure(r.out, 'INVALID_ARGUMENT', 'usage');
+      expect(r.out).toMatch(/EADDRINUSE/);
+    } finally {
+      busy.close();
+    }
   });
 
   it('a log that cannot be reached is exit 3; a wrong key is a finding', async () => {

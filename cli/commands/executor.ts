@@ -25,7 +25,7 @@ import {
   hostCollateral,
   type QuoteSource,
 } from '../../enclave-host/session/evidence-source.js';
-import { addressArg, hostPortArg, integerArg, uint256Arg } from '../args.js';
+import { addressArg, hostPortArg, integerArg, LISTEN_ERRNO, splitHostPort, uint256Arg } from '../args.js';
 import { UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { exists, readText } from '../files.js';
@@ -314,7 +314,7 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
   } catch (e) {
     await executor.stop(0).catch(() => {});
     // gRPC reports a failed bind as a plain Error naming the errno: a --listen the user can change.
-    const errno = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(e instanceof Error ? e.message : '');
+    const errno = LISTEN_ERRNO.exec(e instanceof Error ? e.message : '');
     if (errno && !(e instanceof CodedError))
       throw new UsageError(`--listen: cannot listen on ${o.listen} (${errno[1]})`, 'INVALID_ARGUMENT', {
         flag: '--listen',
@@ -322,7 +322,7 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
       });
     throw e;
   }
-  const host = o.listen.slice(0, o.listen.lastIndexOf(':'));
+  const { host } = splitHostPort(o.listen);
   const policyFile = o.tee === 'simulated' ? join(o.stateDir, 'policy.json') : null;
   printResult(
     json,

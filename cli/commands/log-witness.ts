@@ -21,7 +21,7 @@ import { isLogError } from '../../verifier/log/errors.js';
 import { ed25519Verifier, type NoteVerifier, parseVerifierKey } from '../../verifier/log/note.js';
 import { parseTlogPolicy, type TlogPolicy } from '../../verifier/log/policy.js';
 import { startWitnessServer, type WitnessedLog } from '../../verifier/log/witness-server.js';
-import { hostPortArg, integerArg } from '../args.js';
+import { hostPortArg, integerArg, LISTEN_ERRNO, splitHostPort } from '../args.js';
 import { UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { readText } from '../files.js';
@@ -180,10 +180,7 @@ async function witness(json: boolean, o: WitnessOptions): Promise<ExitCode> {
   const { skey, created } = await cosignerKey(keyPath, o.name);
   const c = cosigner(skey);
   if (created) log.info({ key: keyPath, vkey: c.verifierKey }, 'created a witness key');
-  const [host, port] = [
-    o.listen.slice(0, o.listen.lastIndexOf(':')),
-    Number(o.listen.slice(o.listen.lastIndexOf(':') + 1)),
-  ];
+  const { host, port } = splitHostPort(o.listen);
   let server: Awaited<ReturnType<typeof startWitnessServer>>;
   try {
     server = await startWitnessServer(
@@ -197,7 +194,7 @@ async function witness(json: boolean, o: WitnessOptions): Promise<ExitCode> {
       { host, port },
     );
   } catch (e) {
-    const errno = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(String((e as { code?: string }).code ?? ''));
+    const errno = LISTEN_ERRNO.exec(String((e as { code?: string }).code ?? ''));
     if (errno) throw new UsageError(`--listen: cannot listen on ${o.listen} (${errno[1]})`);
     throw e;
   }

@@ -36,7 +36,7 @@ import { startLogServer } from '../../verifier/log/server.js';
 import { LogStore } from '../../verifier/log/store.js';
 import type { AdmitOptions } from '../../verifier/log/submission.js';
 import { TILE_WIDTH, tileHashReader } from '../../verifier/log/tiles.js';
-import { hash32Arg, hostPortArg, integerArg } from '../args.js';
+import { hash32Arg, hostPortArg, integerArg, LISTEN_ERRNO, splitHostPort } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { privateKeyFromEnv, readPrivateKey, readText } from '../files.js';
@@ -266,10 +266,7 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
       });
     } else log.warn('no --operator-key: checkpoints are not anchored');
   }
-  const [host, port] = [
-    o.listen.slice(0, o.listen.lastIndexOf(':')),
-    Number(o.listen.slice(o.listen.lastIndexOf(':') + 1)),
-  ];
+  const { host, port } = splitHostPort(o.listen);
   const witnessed = cosigning;
   let server: Awaited<ReturnType<typeof startLogServer>>;
   try {
@@ -286,7 +283,7 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
   } catch (e) {
     await cosigning?.stop();
     await store.close();
-    const errno = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(String((e as { code?: string }).code ?? ''));
+    const errno = LISTEN_ERRNO.exec(String((e as { code?: string }).code ?? ''));
     if (errno) throw new UsageError(`--listen: cannot listen on ${o.listen} (${errno[1]})`);
     throw e;
   }
