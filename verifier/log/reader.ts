@@ -34,6 +34,29 @@ export function logUrlReader(url: string, timeoutMs = 30_000): LogReader {
     });
     if (r.status === 404) return undefined;
     if (!r.ok) throw new Error(`${target.href}: HTTP ${r.status}`);
-    return new Uint8Array(await r.arrayBuffer());
+    return readLimited(r, MAX_RESOURCE_BYTES, target.href);
   };
+}
+
+/**
+ * The largest resource a log serves: a full entry bundle (256 entries of at most 65,535 bytes, each
+ * with its 2-byte length). Anything longer is refused while it streams, so a hostile log cannot
+ * exhaust the auditor's memory.
+ */
+export const MAX_RESOURCE_BYTES = 256 * (2 + 65_535);
+
+async function readLimited(r: Response, max: number, what: string): Promise<Uint8Array> {
+  const declared = Number(r.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await r.body?.cancel();
+    throw new Error(`${what}: ${declared} bytes, more than any log resource (${max})`);
+  }
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const chunk of r.body ?? []) {
+    n += chunk.length;
+    if (n > max) throw new Error(`${what}: more than ${max} bytes, more than any log resource`);
+    chunks.push(chunk);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
 }
