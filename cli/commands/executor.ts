@@ -16,7 +16,7 @@ import {
   simulatedRootFromPem,
 } from '../../attestation/simulated.js';
 import { isEnclaveHostError } from '../../enclave-host/errors.js';
-import { allowListAuthority, Executor } from '../../enclave-host/executor.js';
+import { allowListAuthority, Executor, type ExecutorOptions } from '../../enclave-host/executor.js';
 import { ConfigfsTsmQuoteProvider } from '../../enclave-host/quote/configfs-tsm.js';
 import { SimulatedQuoteProvider } from '../../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../../enclave-host/runtime/function-runtime.js';
@@ -58,11 +58,11 @@ type ExecutorTee = (typeof EXECUTOR_TEES)[number];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-interface StartOptions {
+/** The flags `executor start` and `provider start` share: the TEE, where to listen, the limits. */
+export interface ExecutorFlags {
   tee: ExecutorTee;
   listen: string;
   stateDir: string;
-  lease?: bigint;
   price: bigint;
   workers?: number;
   memoryMb: number;
@@ -79,21 +79,22 @@ interface StartOptions {
   logLevel: string;
   collateral?: string;
   snpChain?: string;
-  challengeAllow?: string[];
-  challengeEpochSeconds: number;
-  claimedGflops?: number;
   json?: boolean;
 }
 
-export function registerExecutor(program: Command): void {
-  const executor = program
-    .command('executor')
-    .description('run an executor: the enclave host that serves functions');
-  executor
-    .command('start')
-    .description(
-      'start an executor: create the enclave keys, obtain evidence binding them, and serve attested sessions over gRPC',
-    )
+interface StartOptions extends ExecutorFlags {
+  lease?: bigint;
+  challengeAllow?: string[];
+  challengeEpochSeconds: number;
+  claimedGflops?: number;
+}
+
+/**
+ * Adds the executor flags `executor start` and `provider start` share to `cmd`; `stateDir` is the
+ * default state directory.
+ */
+export function executorFlags(cmd: Command, stateDir: string): Command {
+  return cmd
     .addOption(
       new Option(
         '--tee <type>',
@@ -106,12 +107,7 @@ export function registerExecutor(program: Command): void {
     .option(
       '--state-dir <dir>',
       'persistent state: nonce high-water marks, simulated root, dev policy',
-      DEFAULT_STATE_DIR,
-    )
-    .option(
-      '--lease <id>',
-      'lease id to serve (uint256, decimal); default: a generated dev lease, printed at start',
-      uint256Arg,
+      stateDir,
     )
     .addOption(
       new Option('--price <units>', 'price per call in token base units (uint256, decimal)')
@@ -158,6 +154,30 @@ export function registerExecutor(program: Command): void {
       '--snp-chain <pem>',
       'sev-snp: AMD chain (ASK or ASVK, then ARK) presented when the host certificate table lacks it',
     )
+    .addOption(
+      new Option('--log-level <level>', 'pino log level (logs go to stderr)')
+        .choices(LOG_LEVELS)
+        .default('info'),
+    );
+}
+
+export function registerExecutor(program: Command): void {
+  const executor = program
+    .command('executor')
+    .description('run an executor: the enclave host that serves functions');
+  executorFlags(
+    executor
+      .command('start')
+      .description(
+        'start an executor: create the enclave keys, obtain evidence binding them, and serve attested sessions over gRPC',
+      ),
+    DEFAULT_STATE_DIR,
+  )
+    .option(
+      '--lease <id>',
+      'lease id to serve (uint256, decimal); default: a generated dev lease, printed at start',
+      uint256Arg,
+    )
     .option(
       '--challenge-allow <addresses>',
       'standalone capacity challenges: the witness addresses (comma-separated) that may challenge lease 0 (docs/witness.md); without it challenges are refused',
@@ -173,11 +193,6 @@ export function registerExecutor(program: Command): void {
       '--claimed-gflops <x>',
       'standalone capacity challenges: the claimed capacity in GFLOP/s (required with --challenge-allow)',
       positiveNumberArg,
-    )
-    .addOption(
-      new Option('--log-level <level>', 'pino log level (logs go to stderr)')
-        .choices(LOG_LEVELS)
-        .default('info'),
     )
     .option(
       '--json',
@@ -214,7 +229,7 @@ async function simulatedRoot(stateDir: string): Promise<SimulatedRoot> {
 }
 
 /** The --collateral / --snp-chain additions to what the TEE hands out (hostCollateral). */
-async function presentedCollateral(o: StartOptions): Promise<CollateralHook | undefined> {
+async function presentedCollateral(o: ExecutorFlags): Promise<CollateralHook | undefined> {
   if (o.collateral !== undefined) {
     await exists(o.collateral, '--collateral');
     const intel = await loadIntelCollateral(o.collateral);
@@ -231,35 +246,54 @@ async function presentedCollateral(o: StartOptions): Promise<CollateralHook | un
   return undefined;
 }
 
-async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
-  // stdout carries the serving line (the result); logs go to stderr.
-  const log = pino(
-    { level: o.logLevel, base: { svc: 'defaas-executor' } },
-    pino.destination({ dest: 2, sync: true }),
-  );
+/** The state directory, created (mode 0700) if missing; FILE_UNWRITABLE when it cannot be. */
+export async function makeStateDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new UsageError(
+      `--state-dir: cannot create ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      'FILE_UNWRITABLE',
+      { flag: '--state-dir', path: dir },
+    );
+  }
+}
+
+/** The executor's TEE: the simulated root of the state directory (and its dev policy file) or configfs-tsm. */
+export async function executorQuotes(
+  o: ExecutorFlags,
+  log: pino.Logger,
+): Promise<{ quotes: QuoteSource; policyFile: string | null; root?: SimulatedRoot }> {
   if (o.collateral !== undefined && o.tee !== 'tdx') throw new UsageError('--collateral is for --tee tdx');
   if (o.snpChain !== undefined && o.tee !== 'sev-snp')
     throw new UsageError('--snp-chain is for --tee sev-snp');
-  try {
-    await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    throw new UsageError(
-      `--state-dir: cannot create ${o.stateDir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-      'FILE_UNWRITABLE',
-      { flag: '--state-dir', path: o.stateDir },
-    );
-  }
-  let quotes: QuoteSource;
-  if (o.tee === 'simulated') {
-    const root = await simulatedRoot(o.stateDir);
-    quotes = new SimulatedQuoteProvider(root, { measurements: { mrTd: SIMULATED_MR_TD } });
-    const policy = simulatedDevPolicy(root);
-    await writeFile(join(o.stateDir, 'policy.json'), `${JSON.stringify(policy, null, 2)}\n`);
-    log.warn({ rootKeyHash: toHex(root.keyHash) }, 'simulated TEE: evidence proves nothing about hardware');
-  } else {
-    quotes = new ConfigfsTsmQuoteProvider({ tee: o.tee });
-  }
-  const collateral = await presentedCollateral(o);
+  if (o.tee !== 'simulated')
+    return { quotes: new ConfigfsTsmQuoteProvider({ tee: o.tee }), policyFile: null };
+  const root = await simulatedRoot(o.stateDir);
+  const policyFile = join(o.stateDir, 'policy.json');
+  await writeFile(policyFile, `${JSON.stringify(simulatedDevPolicy(root), null, 2)}\n`);
+  log.warn({ rootKeyHash: toHex(root.keyHash) }, 'simulated TEE: evidence proves nothing about hardware');
+  return {
+    quotes: new SimulatedQuoteProvider(root, { measurements: { mrTd: SIMULATED_MR_TD } }),
+    policyFile,
+    root,
+  };
+}
+
+/** What the caller of `buildExecutor` decides beyond the flags (the lease, the chain, the identity). */
+export type ExecutorExtras = Pick<
+  ExecutorOptions,
+  'identity' | 'leaseId' | 'domain' | 'leaseCheck' | 'challengeAuthority' | 'collateral'
+>;
+
+/** The runtime and the executor for these flags; limits that cannot fit one gRPC message are a usage error. */
+export async function buildExecutor(
+  o: ExecutorFlags,
+  log: pino.Logger,
+  quotes: QuoteSource,
+  extras: ExecutorExtras,
+): Promise<Executor> {
+  const collateral = extras.collateral ?? (await presentedCollateral(o));
   const runtime = new FunctionRuntime({
     ...(o.workers !== undefined && { workers: o.workers }),
     limits: {
@@ -271,26 +305,14 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
     // A function's stderr goes back to its caller, sealed; it is never written to this log.
     maxLogBytes: o.maxStderrBytes,
   });
-  if ((o.challengeAllow === undefined) !== (o.claimedGflops === undefined))
-    throw new UsageError('--challenge-allow and --claimed-gflops go together', 'MISSING_ARGUMENT');
-  const challengeAuthority =
-    o.challengeAllow && o.claimedGflops !== undefined
-      ? allowListAuthority({
-          witnesses: o.challengeAllow,
-          claimedGflops: o.claimedGflops,
-          epochSeconds: o.challengeEpochSeconds,
-        })
-      : undefined;
-  let executor: Executor;
   try {
-    executor = new Executor({
-      ...(challengeAuthority && { challengeAuthority }),
+    return new Executor({
+      ...extras,
       quotes,
       runtime,
       logger: log,
       stateDir: o.stateDir,
-      ...(o.lease !== undefined && { leaseId: o.lease }),
-      domain: { chainId: 31337n, verifyingContract: ZeroAddress },
+      domain: extras.domain ?? { chainId: 31337n, verifyingContract: ZeroAddress },
       pricePerCall: o.price,
       maxSessions: o.maxSessions,
       maxSessionsPerPeer: o.maxSessionsPerPeer,
@@ -308,22 +330,49 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
     if (isEnclaveHostError(e, 'INVALID_ARGUMENT')) throw new UsageError(e.message);
     throw e;
   }
-  let port: number;
+}
+
+/** Starts serving on `listen`; a bind the user can fix (address in use, not ours) is a usage error. */
+export async function listenExecutor(executor: Executor, listen: string): Promise<number> {
   try {
-    port = await executor.start(o.listen);
+    return await executor.start(listen);
   } catch (e) {
     await executor.stop(0).catch(() => {});
     // gRPC reports a failed bind as a plain Error naming the errno: a --listen the user can change.
     const errno = LISTEN_ERRNO.exec(e instanceof Error ? e.message : '');
     if (errno && !(e instanceof CodedError))
-      throw new UsageError(`--listen: cannot listen on ${o.listen} (${errno[1]})`, 'INVALID_ARGUMENT', {
+      throw new UsageError(`--listen: cannot listen on ${listen} (${errno[1]})`, 'INVALID_ARGUMENT', {
         flag: '--listen',
         errno: errno[1],
       });
     throw e;
   }
+}
+
+async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
+  // stdout carries the serving line (the result); logs go to stderr.
+  const log = pino(
+    { level: o.logLevel, base: { svc: 'defaas-executor' } },
+    pino.destination({ dest: 2, sync: true }),
+  );
+  await makeStateDir(o.stateDir);
+  const { quotes, policyFile } = await executorQuotes(o, log);
+  if ((o.challengeAllow === undefined) !== (o.claimedGflops === undefined))
+    throw new UsageError('--challenge-allow and --claimed-gflops go together', 'MISSING_ARGUMENT');
+  const challengeAuthority =
+    o.challengeAllow && o.claimedGflops !== undefined
+      ? allowListAuthority({
+          witnesses: o.challengeAllow,
+          claimedGflops: o.claimedGflops,
+          epochSeconds: o.challengeEpochSeconds,
+        })
+      : undefined;
+  const executor = await buildExecutor(o, log, quotes, {
+    ...(challengeAuthority && { challengeAuthority }),
+    ...(o.lease !== undefined && { leaseId: o.lease }),
+  });
+  const port = await listenExecutor(executor, o.listen);
   const { host } = splitHostPort(o.listen);
-  const policyFile = o.tee === 'simulated' ? join(o.stateDir, 'policy.json') : null;
   printResult(
     json,
     {

@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../durable-file.js';
+import { abandonDir, lockDir, unlockDir } from './dir-lock.js';
 import { AgentError } from './errors.js';
 
 /*
@@ -221,18 +222,6 @@ export async function readState(dir: string): Promise<StateSnapshot> {
   return { agent, rounds };
 }
 
-/** Directories taken by an agent of this process (a second agent on one directory is refused). */
-const takenHere = new Set<string>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export class StateStore {
   private constructor(
     readonly dir: string,
@@ -251,7 +240,7 @@ export class StateStore {
     } catch (e) {
       throw io(dir, e);
     }
-    await StateStore.lock(dir);
+    await lockDir(dir, 'agent.lock', 'agent');
     try {
       for (const sub of [dir, join(dir, 'rounds')])
         for (const name of await readdir(sub)) if (isTemp(name)) await rm(join(sub, name), { force: true });
@@ -285,35 +274,14 @@ export class StateStore {
       }
       return new StateStore(dir, snapshot.agent, new Map(snapshot.rounds.map((r) => [r.roundId, r])));
     } catch (e) {
-      await StateStore.unlock(dir);
+      await unlockDir(dir, 'agent.lock');
       throw e;
     }
   }
 
-  private static async lock(dir: string): Promise<void> {
-    const path = join(dir, 'agent.lock');
-    if (takenHere.has(dir))
-      throw new AgentError('STATE_LOCKED', `${dir} is in use by another agent of this process`, { path });
-    const text = await readFile(path, 'utf8').catch(() => undefined);
-    const pid = text === undefined ? Number.NaN : Number(text.trim());
-    if (Number.isSafeInteger(pid) && pid !== process.pid && alive(pid))
-      throw new AgentError('STATE_LOCKED', `${dir} is in use by the agent with pid ${pid}`, { path, pid });
-    try {
-      await writeFileAtomic(path, `${process.pid}\n`);
-    } catch (e) {
-      throw io(path, e);
-    }
-    takenHere.add(dir);
-  }
-
-  private static async unlock(dir: string): Promise<void> {
-    takenHere.delete(dir);
-    await rm(join(dir, 'agent.lock'), { force: true });
-  }
-
   /** Gives the directory back (the lock file is removed). */
   async close(): Promise<void> {
-    await StateStore.unlock(this.dir);
+    await unlockDir(this.dir, 'agent.lock');
   }
 
   /**
@@ -321,7 +289,7 @@ export class StateStore {
    * takes it once this pid is gone; one of this process, at once).
    */
   abandon(): void {
-    takenHere.delete(this.dir);
+    abandonDir(this.dir);
   }
 
   async saveAgent(): Promise<void> {

@@ -1,0 +1,243 @@
+import { hexlify, type Signer } from 'ethers';
+import type { Logger } from 'pino';
+import { NO_CLAIMS } from '../../protocol/log-submission.js';
+import type { SignedReceipt, SignedVoucher } from '../../protocol/settlement.js';
+import { type CallRecord, typedDataJson } from '../../protocol/typed-data.js';
+import { submitToLog } from '../../sdk/log-writer.js';
+import { type AgentDeployment, connectChain } from '../../verifier/agent/chain.js';
+import { TxSender } from '../../verifier/agent/tx-sender.js';
+import type { BidPolicy } from './bid-policy.js';
+import { type BiddingInput, progressBids, scanOrders } from './bidding.js';
+import { chainTime, type ProviderContext } from './context.js';
+import type { PreparedEnclave } from './enclave.js';
+import { type LeaseCadence, progressLeases } from './leases.js';
+import { type ExecutorSpecs, ensureExecutor, type RegistrationOutcome } from './registration.js';
+import { type HeldVoucher, ProviderState } from './state.js';
+
+/*
+ * The provider agent (docs/provider.md): one per executor. It registers the executor (or reuses or
+ * updates its registration), then ticks every `pollMs`: bids on the orders its price policy takes,
+ * reveals, confirms what it won, and for every lease requests its witness rounds, redeems the
+ * customer's latest voucher, collects, answers claims, finishes and settles. The executor (run beside
+ * it by `defaas provider start`) serves the leases the chain binds to its enclave and hands the agent
+ * each voucher it accepts (`takeVoucher`). Everything the agent must not forget is in its state
+ * directory, so a restart resumes bids, leases and redemptions.
+ */
+
+export interface ProviderAgentOptions {
+  readonly signer: Signer;
+  readonly deployment: AgentDeployment;
+  readonly stateDir: string;
+  readonly enclave: PreparedEnclave;
+  /** host:port registered on chain (where clients reach the executor). */
+  readonly endpoint: string;
+  readonly specs: ExecutorSpecs;
+  /** Stake of a first registration, token base units. */
+  readonly stake: bigint;
+  readonly policy: BidPolicy;
+  readonly log: Logger;
+  /** Milliseconds between ticks (default 2,000). */
+  readonly pollMs?: number;
+  readonly cadence?: Partial<LeaseCadence>;
+  /** The attestation log's URL: the registration's evidence is submitted to it. */
+  readonly logUrl?: string;
+  /** The encoded evidence bundle the executor presents (what the log verifies). */
+  readonly evidenceBundle?: Uint8Array;
+  /** Transaction retries (tests shorten them). */
+  readonly tx?: {
+    readonly baseDelayMs?: number;
+    readonly maxAttempts?: number;
+    readonly receiptTimeoutMs?: number;
+  };
+}
+
+/** A voucher the executor accepted, with the receipt and records of its batch when it has them. */
+export interface AcceptedVoucher {
+  readonly leaseId: bigint;
+  readonly client: string;
+  readonly voucher: SignedVoucher;
+  readonly receipt?: SignedReceipt;
+  readonly records?: readonly CallRecord[];
+}
+
+export class ProviderAgent {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private ticking: Promise<void> = Promise.resolve();
+  private saveTimer: NodeJS.Timeout | undefined;
+  registration: RegistrationOutcome | undefined;
+  /** Ticks run and the last tick's error (for status). */
+  ticks = 0;
+  lastTickError: string | undefined;
+
+  private constructor(
+    private readonly o: ProviderAgentOptions,
+    readonly ctx: ProviderContext,
+  ) {}
+
+  static async create(o: ProviderAgentOptions): Promise<ProviderAgent> {
+    const ch = await connectChain(o.signer, o.deployment);
+    const address = (await o.signer.getAddress()).toLowerCase();
+    const state = await ProviderState.open(o.stateDir, {
+      provider: address,
+      chainId: ch.chainId,
+      registry: o.deployment.contracts.registry,
+    });
+    let stopped = false;
+    const sender = new TxSender({
+      provider: ch.provider,
+      ...(o.tx?.baseDelayMs !== undefined && { baseDelayMs: o.tx.baseDelayMs }),
+      ...(o.tx?.maxAttempts !== undefined && { maxAttempts: o.tx.maxAttempts }),
+      ...(o.tx?.receiptTimeoutMs !== undefined && { receiptTimeoutMs: o.tx.receiptTimeoutMs }),
+      onRetry: (label, attempt, e) =>
+        o.log.warn(
+          { tx: label, attempt, err: e instanceof Error ? e.message : String(e) },
+          'transaction retried',
+        ),
+      stopped: () => stopped,
+    });
+    const agent = new ProviderAgent(o, { ch, sender, state, log: o.log, address });
+    agent.markStopped = () => {
+      stopped = true;
+    };
+    return agent;
+  }
+
+  private markStopped: () => void = () => {};
+
+  get state(): ProviderState {
+    return this.ctx.state;
+  }
+
+  /** Registers (or reuses / updates) the executor, logs the registration, and starts ticking. */
+  async start(): Promise<RegistrationOutcome> {
+    this.registration = await this.register();
+    this.schedule(0);
+    return this.registration;
+  }
+
+  private async register(): Promise<RegistrationOutcome> {
+    const r = await ensureExecutor(this.ctx, {
+      identity: this.o.enclave.identity,
+      evidenceHash: this.o.enclave.evidenceHash,
+      endpoint: this.o.endpoint,
+      specs: this.o.specs,
+      stake: this.o.stake,
+    });
+    this.o.log.info({ executorId: r.executorId.toString(), status: r.status }, 'executor registration');
+    if ((r.status === 'registered' || r.status === 'updated') && this.o.logUrl && this.o.evidenceBundle)
+      await submitToLog(this.o.logUrl, {
+        kind: 'executor-registered',
+        evidence: this.o.evidenceBundle,
+        ...NO_CLAIMS,
+        chain: { id: Number(this.ctx.ch.chainId), block: await this.ctx.ch.provider.getBlockNumber() },
+        enclave: this.o.enclave.identity.identityAddress.toLowerCase(),
+        provider: this.ctx.address,
+        executorId: r.executorId.toString(),
+      }).then(
+        (l) => this.o.log.info({ index: l.index }, 'registration logged in the attestation log'),
+        (e: unknown) =>
+          this.o.log.error({ err: e }, 'the attestation log refused or missed the registration'),
+      );
+    return r;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick().finally(() => this.schedule(this.o.pollMs ?? 2_000));
+    }, ms);
+  }
+
+  /** One pass over registration, orders, bids and leases. Failures are logged and retried next tick. */
+  async tick(): Promise<void> {
+    try {
+      const now = await chainTime(this.ctx);
+      if (this.registration?.status === 'update-pending') {
+        const e = await this.ctx.ch.registry.executor(this.registration.executorId);
+        if (e.activeLeases === 0n) this.registration = await this.register();
+      }
+      const reg = this.registration;
+      if (!reg) return;
+      const input: BiddingInput = {
+        executorId: reg.executorId,
+        specs: this.o.specs,
+        policy: this.o.policy,
+        deployment: `grpc://${this.o.endpoint}`,
+        canBid: reg.status !== 'update-pending',
+      };
+      await scanOrders(this.ctx, input, now);
+      await progressBids(this.ctx, input, now, async (bid, customer) => {
+        this.state.record.leases[bid.orderId] = {
+          leaseId: bid.orderId,
+          customer,
+          executorId: bid.executorId,
+          confirmedAt: Number(now),
+          phase: 'serving',
+          redeemed: '0',
+          collected: '0',
+          redeemedBatches: {},
+          claimsAnswered: [],
+        };
+        await this.state.save();
+      });
+      await progressLeases(
+        this.ctx,
+        {
+          redeemEverySeconds: this.o.cadence?.redeemEverySeconds ?? 300,
+          deadlineMarginSeconds: this.o.cadence?.deadlineMarginSeconds ?? 600,
+        },
+        now,
+      );
+      this.lastTickError = undefined;
+    } catch (e) {
+      this.lastTickError = e instanceof Error ? e.message : String(e);
+      this.state.noteFailure('tick', e);
+      this.o.log.warn({ err: e }, 'tick failed (chain unreachable?); retried next tick');
+    } finally {
+      this.ticks++;
+    }
+  }
+
+  /**
+   * A voucher the executor accepted: kept when it is the lease customer's highest so far (a witness's
+   * probe voucher is not this lease's customer's and is not kept). Written within 250 ms.
+   */
+  takeVoucher(a: AcceptedVoucher): void {
+    const lease = this.state.record.leases[a.leaseId.toString()];
+    if (!lease || a.client.toLowerCase() !== lease.customer) return;
+    const v = a.voucher.voucher;
+    if (lease.voucher && BigInt(lease.voucher.cumulativeAmount) >= v.cumulativeAmount) return;
+    const held: HeldVoucher = {
+      client: a.client.toLowerCase(),
+      cumulativeAmount: v.cumulativeAmount.toString(),
+      firstNonce: v.firstNonce.toString(),
+      lastNonce: v.lastNonce.toString(),
+      json: {
+        voucher: typedDataJson(v),
+        signature: hexlify(a.voucher.signature),
+        ...(a.receipt && {
+          receipt: typedDataJson(a.receipt.receipt),
+          receiptSignature: hexlify(a.receipt.signature),
+        }),
+        ...(a.records && { records: a.records.map((r) => typedDataJson(r)) }),
+      },
+    };
+    lease.voucher = held;
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = undefined;
+      this.state.save().catch((e: unknown) => this.o.log.error({ err: e }, 'provider state not written'));
+    }, 250);
+  }
+
+  /** Stops ticking, waits for the tick in progress, writes the state and gives the directory back. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.markStopped();
+    if (this.timer) clearTimeout(this.timer);
+    await this.ticking;
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    await this.state.save().catch(() => {});
+    await this.state.close();
+  }
+}
