@@ -11,6 +11,7 @@ import { registerInvoke } from './commands/invoke.js';
 import { registerLog } from './commands/log.js';
 import { registerMarket } from './commands/market.js';
 import { registerProbe } from './commands/probe.js';
+import { registerProvider } from './commands/provider.js';
 import { registerWitness } from './commands/witness.js';
 import { EXIT } from './exit-codes.js';
 import { reportFailure } from './output.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerInvoke(program);
   registerProbe(program);
   registerWitness(program);
+  registerProvider(program);
   registerMarket(program);
   registerChallenge(program);
   registerEvidence(program);
