@@ -72,12 +72,14 @@ export const DEFAULT_SCHEDULE: Required<ScheduleOptions> = {
 
 /**
  * The next refresh after collateral valid until `nextUpdate` was obtained at `now`: the earlier of
- * `leadMs` before nextUpdate and half the remaining validity, but no sooner than `minIntervalMs`.
+ * `leadMs` before nextUpdate and half the remaining validity, but no sooner than `minIntervalMs`
+ * (also when nextUpdate is past or not a time).
  */
 export function refreshTime(now: Date, nextUpdate: Date, o: Required<ScheduleOptions>): Date {
   const remaining = nextUpdate.getTime() - now.getTime();
   const at = Math.min(nextUpdate.getTime() - o.leadMs, now.getTime() + Math.floor(remaining / 2));
-  return new Date(Math.max(at, now.getTime() + o.minIntervalMs));
+  const soonest = now.getTime() + o.minIntervalMs;
+  return new Date(Number.isFinite(at) ? Math.max(at, soonest) : soonest);
 }
 
 /** Delay before attempt `failures + 1` after `failures` consecutive failures (≥ 1): doubling, capped. */

@@ -88,6 +88,9 @@ export const NODE_TIMERS: KeeperTimers = {
   clear: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+/** How long a refresh waits for onRefresh / onTcbChange before it finishes without them. */
+const CALLBACK_WAIT_MS = 30_000;
+
 /** setTimeout's largest delay; longer waits are taken in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -296,11 +299,24 @@ export class CollateralKeeper {
     }
   }
 
+  /**
+   * Runs a callback, waiting for it at most CALLBACK_WAIT_MS: a callback that hangs (a quoting
+   * service that never answers) must not hold up later refreshes, which join the one running.
+   */
   private async notify(what: string, f: () => unknown): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => {
+      timer = setTimeout(() => r('timeout'), CALLBACK_WAIT_MS).unref();
+    });
     try {
-      await f();
+      const run = Promise.resolve().then(f);
+      run.catch(() => {});
+      if ((await Promise.race([run, timeout])) === 'timeout')
+        this.log('warn', { waitedMs: CALLBACK_WAIT_MS }, `${what} still running; not waiting for it`);
     } catch (e) {
       this.log('error', { err: e }, `${what} failed`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
