@@ -15,7 +15,8 @@ import {
 } from '../cli/provider/collateral.js';
 import { cacheFile } from '../cli/provider/collateral-cache.js';
 import { expiringItems } from '../cli/provider/collateral-expiry.js';
-import { codeOfAsync } from './error-code.js';
+import { checkNotOlder } from '../cli/provider/collateral-rollback.js';
+import { codeOf, codeOfAsync } from './error-code.js';
 import {
   type CollateralServices,
   SNP_CHAIN,
@@ -184,10 +185,23 @@ describe.skipIf(!VECTORS)('provider collateral keeper', () => {
     expect(changes).toEqual([[entry.expected.tcb_status, v.tcbStatus]]);
     expect(refreshed).toBe(1);
     expect(collateralDigest(keeper.current().intel!)).toBe(collateralDigest(newer));
+    // The older set served again (a replay, a stale mirror) is refused; the newer stays.
+    services.intelSet = OLD_SET;
+    const r = await keeper.refreshNow();
+    expect(r.lastError?.code).toBe('COLLATERAL_ROLLBACK');
+    expect(collateralDigest(keeper.current().intel!)).toBe(collateralDigest(newer));
+    expect(r.tcbStatus).toBe(v.tcbStatus);
     // A restart with the vendor down presents the cached newer collateral.
     services.mode = 'down';
     const again = await tdxKeeper(newAt.toISOString(), { cacheDir });
     expect(collateralDigest(again.keeper.current().intel!)).toBe(collateralDigest(newer));
+  });
+
+  it('rollback rule: an older set is refused after a newer one, the same or a newer one is not', async () => {
+    const [older, newer] = [await setCollateral(OLD_SET), await setCollateral(NEW_SET)];
+    expect(codeOf(() => checkNotOlder({ intel: newer }, { intel: older }))).toBe('COLLATERAL_ROLLBACK');
+    expect(codeOf(() => checkNotOlder({ intel: older }, { intel: newer }))).toBe('ok');
+    expect(codeOf(() => checkNotOlder({ intel: newer }, { intel: newer }))).toBe('ok');
   });
 
   it('vendor down: the old collateral stays, lastError is set, retries back off and stop after maxAttempts', async () => {

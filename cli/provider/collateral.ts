@@ -1,7 +1,7 @@
 import type { EvidenceBundle } from '../../attestation/bundle.js';
 import { encodeEvidenceBundle, MAX_BUNDLE_BYTES } from '../../attestation/bundle.js';
 import { VerifyCache } from '../../attestation/cache.js';
-import { fail, isAttestationError } from '../../attestation/errors.js';
+import { CodedError, fail, isAttestationError } from '../../attestation/errors.js';
 import type { HttpGetter } from '../../attestation/http.js';
 import type { TrustRoots } from '../../attestation/roots.js';
 import { type CollateralHook, hostCollateral } from '../../enclave-host/session/evidence-source.js';
@@ -16,6 +16,7 @@ import {
   type ScheduleOptions,
 } from './collateral-expiry.js';
 import { boundedFetchGetter } from './collateral-getter.js';
+import { checkNotOlder } from './collateral-rollback.js';
 import {
   type CollateralSource,
   checkSource,
@@ -254,6 +255,7 @@ export class CollateralKeeper {
         now,
         ...snpCrl(this.o),
       });
+      checkNotOlder(this.held.collateral, c);
       adopted = hold(this.o.evidence, c, now, now, this.sched, this.o.roots, this.cache);
     } catch (e) {
       this.failed(e, now);
@@ -400,7 +402,7 @@ function innerRefusal(e: unknown): unknown {
 /** The code and message to report for a failed attempt. */
 function refusalOf(e: unknown): { code: string; message: string } {
   const err = innerRefusal(e);
-  if (isAttestationError(err)) return { code: err.code, message: err.message };
+  if (err instanceof CodedError) return { code: err.code, message: err.message };
   const code = (err as NodeJS.ErrnoException)?.code;
   return {
     code: typeof code === 'string' ? code : 'INTERNAL',
