@@ -327,6 +327,12 @@ describe.skipIf(!VECTORS)('provider collateral keeper', () => {
       expect(s.nextUpdate.getTime()).toBe(Date.parse(e.valid_window!.to));
       expect(s.expiresFirst).toMatch(/^VCEK/);
       expect(timers.pending!.ms).toBeLessThanOrEqual(2 ** 31 - 1);
+      // A timer step that ends before refreshAt only waits again.
+      const hits = services.hits.length;
+      timers.fire();
+      expect(services.hits.length).toBe(hits);
+      expect(timers.pending!.ms).toBeLessThanOrEqual(2 ** 31 - 1);
+      expect(keeper.status().fetchedAt).toEqual(new Date(e.verify_at));
       const b = await keeper.hook(readVector(`${SNP_REPORT_DIR}/report.bin`));
       expect(Buffer.from(b.snp!.vcek!).equals(Buffer.from(readVector(`${SNP_REPORT_DIR}/vcek.der`)))).toBe(
         true,
