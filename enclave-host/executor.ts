@@ -334,4 +334,13 @@ export class Executor {
   get clientBooks(): number {
     return this.books.size;
   }
+
+  /**
+   * Rebuilds the standing evidence bundle, so that collateral refreshed behind the `collateral` hook
+   * is presented without a restart. On failure the previous bundle stays presented and the error is
+   * thrown.
+   */
+  async refreshEvidence(): Promise<void> {
+    await this.evidence.refreshStanding();
+  }
 }

@@ -37,8 +37,8 @@ export interface PresentedEvidence {
 }
 
 /**
- * Evidence binding the enclave keys: the standing quote (normal mode, obtained once at start) and
- * per-session quotes whose REPORTDATA also commits to the handshake (fresh mode).
+ * Evidence binding the enclave keys: the standing quote (normal mode, obtained at start and again on
+ * `refreshStanding`) and per-session quotes whose REPORTDATA also commits to the handshake (fresh mode).
  */
 export class EvidenceSource {
   private standing: Promise<PresentedEvidence> | undefined;
@@ -59,6 +59,17 @@ export class EvidenceSource {
       this.standing = undefined;
     });
     return this.standing;
+  }
+
+  /**
+   * Builds the standing bundle again (new evidence, the collateral hook's current collateral) and
+   * presents it from then on; handshakes under way keep the bundle they started with. When building
+   * fails the previous bundle stays and the error is thrown.
+   */
+  async refreshStanding(): Promise<PresentedEvidence> {
+    const next = await this.produce(undefined);
+    this.standing = Promise.resolve(next);
+    return next;
   }
 
   freshEvidence(bindingHash: Uint8Array): Promise<PresentedEvidence> {
