@@ -5,11 +5,13 @@
  * restarts through its state directory. `defaas provider status` reports that directory.
  */
 import { cpus, totalmem } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FetchRequest, JsonRpcProvider, Network } from 'ethers';
 import pino from 'pino';
 import { encodeEvidenceBundle } from '../../attestation/bundle.js';
+import { INTEL_PCS_BASE_URL } from '../../attestation/intel/pcs.js';
+import { AMD_KDS_BASE } from '../../attestation/sev-snp/kds.js';
 import {
   connectMarket,
   connectSettlement,
@@ -20,16 +22,23 @@ import { PaddedWallet } from '../../contracts/deploy.js';
 import { hostCollateral } from '../../enclave-host/session/evidence-source.js';
 import { isAgentError } from '../../verifier/agent/errors.js';
 import { isTransient } from '../../verifier/agent/tx-sender.js';
+import { writeFileAtomic } from '../../verifier/durable-file.js';
 import { httpUrlArg, integerArg, splitHostPort, uint256Arg } from '../args.js';
 import { chainChallengeAuthority } from '../challenge-authority.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { privateKeyFromEnv, readDeployment, readPrivateKey, readText } from '../files.js';
-import { action, printResult } from '../output.js';
+import { action, jsonValue, printResult } from '../output.js';
 import { ProviderAgent } from '../provider/agent.js';
 import { type BidPolicy, checkFraction, parseBidPolicyFile } from '../provider/bid-policy.js';
+import {
+  type CollateralKeeper,
+  type CollateralSource,
+  type CollateralStatus,
+  startCollateralKeeper,
+} from '../provider/collateral.js';
 import { prepareEnclave } from '../provider/enclave.js';
-import { formatProviderStatus, providerStatus } from '../provider/status.js';
+import { COLLATERAL_STATUS_FILE, formatProviderStatus, providerStatus } from '../provider/status.js';
 import { settlementLeaseCheck } from '../settlement-lease-check.js';
 import { untilStopped } from '../until-stopped.js';
 import {
@@ -72,6 +81,7 @@ interface StartOptions extends ExecutorFlags {
   redeemEvery: number;
   rpcTimeoutMs: number;
   logUrl?: string;
+  collateralSource?: string;
 }
 
 /** A JSON-RPC provider with a request timeout: a slow endpoint fails (and is retried) instead of hanging. */
@@ -132,12 +142,14 @@ async function start(json: boolean, o: StartOptions, cmd: Command): Promise<Exit
   await makeStateDir(o.stateDir);
   const { quotes, policyFile } = await executorQuotes(o, log);
   const enclave = await prepareEnclave(quotes, o.stateDir, o.tee === 'simulated');
+  const keeper = o.tee === 'simulated' ? undefined : await startKeeper(o, enclave.evidence, log);
   const provider = rpcProvider(rpc, deployment.chainId, o.rpcTimeoutMs);
   const chainId = BigInt(deployment.chainId);
   const domain = { chainId, verifyingContract: deployment.contracts.settlement };
   let agent: ProviderAgent | undefined;
   const market = connectMarket(deployment.contracts.market, provider);
   const executor = await buildExecutor(o, log, enclave.quotes, {
+    ...(keeper && { collateral: keeper.keeper.hook }),
     identity: enclave.identity,
     leaseId: 0n,
     domain,
@@ -154,13 +166,18 @@ async function start(json: boolean, o: StartOptions, cmd: Command): Promise<Exit
   });
   const port = await listenExecutor(executor, o.listen);
   const endpoint = o.endpoint ?? `${splitHostPort(o.listen).host}:${port}`;
+  // Refreshed collateral is presented at once; the evidence (and its registered hash) stays the same.
+  keeper?.onRefresh(() => executor.refreshEvidence());
   const stop = async () => {
+    keeper?.keeper.stop();
     await agent?.stop();
     await executor.stop();
     provider.destroy();
   };
   try {
-    const bundle = encodeEvidenceBundle(await hostCollateral(enclave.evidence));
+    const bundle = encodeEvidenceBundle(
+      keeper ? keeper.keeper.current() : await hostCollateral(enclave.evidence),
+    );
     for (let attempt = 1; ; attempt++) {
       try {
         agent ??= await ProviderAgent.create({
@@ -227,6 +244,57 @@ async function start(json: boolean, o: StartOptions, cmd: Command): Promise<Exit
   );
   await untilStopped(log, stop);
   return EXIT.OK;
+}
+
+/**
+ * The collateral keeper of a TDX or SEV-SNP executor (cli/provider/collateral.ts): the vendor's service,
+ * a PCCS or a directory, refreshed before it expires; each report is written to the state directory for
+ * `provider status` (tcb-status), and a change of the platform's TCB status is logged as an error.
+ */
+async function startKeeper(
+  o: StartOptions,
+  evidence: Uint8Array,
+  log: pino.Logger,
+): Promise<{ keeper: CollateralKeeper; onRefresh: (f: () => Promise<void>) => void }> {
+  const from = o.collateralSource;
+  const source: CollateralSource =
+    from !== undefined && !/^https?:\/\//.test(from)
+      ? { dir: from }
+      : o.tee === 'tdx'
+        ? { pcs: from ?? INTEL_PCS_BASE_URL }
+        : { kds: from ?? AMD_KDS_BASE };
+  const statusFile = join(o.stateDir, COLLATERAL_STATUS_FILE);
+  const write = (s: CollateralStatus) =>
+    writeFileAtomic(statusFile, `${JSON.stringify(jsonValue(s), null, 2)}\n`, 0o644).catch((e: unknown) =>
+      log.error({ err: e }, 'collateral status not written'),
+    );
+  let refreshed: () => Promise<void> = async () => {};
+  const keeper = await startCollateralKeeper({
+    tee: o.tee as 'tdx' | 'sev-snp',
+    evidence,
+    source,
+    cacheDir: o.stateDir,
+    onRefresh: async (s) => {
+      await write(s);
+      await refreshed().catch((e: unknown) =>
+        log.error({ err: e }, 'refreshed collateral not presented yet'),
+      );
+    },
+    onTcbChange: (old, now) =>
+      log.error(
+        { old, now },
+        'the TCB status of this platform changed: clients judge the evidence by it; a platform update and a restart (new evidence, registration update) re-attest',
+      ),
+    log,
+  });
+  await write(keeper.status());
+  log.info({ ...(jsonValue(keeper.status()) as object) }, 'collateral kept fresh');
+  return {
+    keeper,
+    onRefresh: (f) => {
+      refreshed = f;
+    },
+  };
 }
 
 /** A chain that does not answer is CHAIN_UNAVAILABLE (exit 3); the agents' own errors pass through. */
@@ -329,6 +397,10 @@ export function registerProvider(program: Command): void {
     )
     .option('--rpc-timeout-ms <n>', 'one JSON-RPC request may take this long', integerArg(100), 15_000)
     .option('--log-url <url>', 'attestation log to record the registration and its evidence in', httpUrlArg)
+    .option(
+      '--collateral-source <url|dir>',
+      'tdx / sev-snp: where the collateral is refreshed from: a PCS or PCCS base URL (tdx), a KDS base URL (sev-snp), or a directory (default: Intel PCS / AMD KDS)',
+    )
     .option(
       '--json',
       'once running, print one JSON line: provider, executorId, registration, enclave, endpoint, …',
