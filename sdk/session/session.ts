@@ -846,7 +846,7 @@ function sleep(ms: number): Promise<void> {
 async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<SecureChannel> {
   // Start connecting (TCP + HTTP/2) first, so the key generation below overlaps with it.
   client.getChannel().getConnectivityState(true);
-  const hello = startHandshake(opts.mode ?? 'normal');
+  const hello = startHandshake(opts.mode ?? 'normal', opts.leaseId);
   const deadlineMs = opts.deadlineMs ?? 30_000;
   const sh = await new Promise<ServerHello__Output>((resolve, reject) =>
     client.OpenSession(hello.message, waitForReady(), { deadline: Date.now() + deadlineMs }, (e, r) =>
