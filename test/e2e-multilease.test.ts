@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Policy } from '../attestation/policy.js';
 import type { LeaseCheck } from '../enclave-host/executor.js';
 import { buildExample } from '../examples/build-example.js';
+import type { ClientHello } from '../proto/gen/defaas/executor/v1/ClientHello.js';
 import { CHALLENGE_CLASS_CPU, signChallengeRequest } from '../protocol/challenge.js';
 import { signClientBinding } from '../protocol/client-binding.js';
 import { sessionFail } from '../protocol/errors.js';
@@ -15,7 +16,7 @@ import { DefaasError, toDefaasError } from '../sdk/errors.js';
 import { SecureChannel } from '../sdk/session/channel.js';
 import { finishHandshake, type PendingHello, startHandshake } from '../sdk/session/handshake.js';
 import type { Session } from '../sdk/session/session.js';
-import { type Harness, newKey, openSessionRaw, rawClient, startExecutor } from './e2e-harness.js';
+import { type Harness, newKey, openSessionRaw, rawClient, startExecutor, startRelay } from './e2e-harness.js';
 import { codeOfAsync as codeOf } from './error-code.js';
 
 /*
@@ -338,6 +339,20 @@ describe('one executor, several leases', () => {
     });
   });
 
+  it('a relay that changes the lease asked for is caught by the signed terms (TERMS_MISMATCH)', async () => {
+    const relay = await startRelay(h.endpoint, {
+      OpenSession: (call, cb, up) =>
+        up.OpenSession({ ...(call.request as ClientHello), leaseId: LEASE_C.toString() }, (e, r) => cb(e, r)),
+    });
+    try {
+      expect(await codeOf(connect(relay.endpoint, { policy: h.policy, leaseId: LEASE_A }))).toBe(
+        'TERMS_MISMATCH',
+      );
+    } finally {
+      relay.stop();
+    }
+  });
+
   it('a malformed lease_id is refused HANDSHAKE_MALFORMED, and the executor keeps serving', async () => {
     const bad = [
       '-1',
@@ -378,7 +393,20 @@ describe('a standalone executor serves its own lease only', () => {
     );
     expect(await helloRefusal(h.endpoint, LEASE_B.toString())).toBe('WRONG_LEASE');
     expect(await helloRefusal(h.endpoint, '01')).toBe('HANDSHAKE_MALFORMED');
+    // Refused before any session is kept.
     expect(h.executor.openSessions).toBe(0);
+    // A relay that drops the lease asked for gets the default lease's terms, which the client refuses.
+    const relay = await startRelay(h.endpoint, {
+      OpenSession: (call, cb, up) =>
+        up.OpenSession({ ...(call.request as ClientHello), leaseId: '' }, (e, r) => cb(e, r)),
+    });
+    try {
+      expect(await codeOf(connect(relay.endpoint, { policy: h.policy, leaseId: DEFAULT_LEASE + 1n }))).toBe(
+        'TERMS_MISMATCH',
+      );
+    } finally {
+      relay.stop();
+    }
     for (const lease of [undefined, DEFAULT_LEASE]) {
       const s = await connect(h.endpoint, {
         policy: h.policy,
