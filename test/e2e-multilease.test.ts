@@ -17,7 +17,7 @@ import { SecureChannel } from '../sdk/session/channel.js';
 import { finishHandshake, type PendingHello, startHandshake } from '../sdk/session/handshake.js';
 import type { Session } from '../sdk/session/session.js';
 import { type Harness, newKey, openSessionRaw, rawClient, startExecutor, startRelay } from './e2e-harness.js';
-import { codeOfAsync as codeOf } from './error-code.js';
+import { codeOfAsync as codeOf, codeOf as codeOfSync } from './error-code.js';
 
 /*
  * One executor (one enclave identity, one endpoint) serving several leases: each session names its
@@ -372,6 +372,9 @@ describe('one executor, several leases', () => {
         s.slice(0, 20),
         'HANDSHAKE_MALFORMED',
       ]);
+    // The SDK does not send a lease id that is not a uint256.
+    expect(codeOfSync(() => startHandshake('normal', -1n))).toBe('SDK_INVALID_ARGUMENT');
+    expect(codeOfSync(() => startHandshake('normal', 1n << 256n))).toBe('SDK_INVALID_ARGUMENT');
     // The largest uint256 is a lease id like any other.
     const top = await open((1n << 256n) - 1n);
     expect(top.accepted.terms.leaseId).toBe((1n << 256n) - 1n);

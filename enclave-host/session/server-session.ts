@@ -5,9 +5,9 @@ import type { LeaseTermsFields } from '../../protocol/transcript.js';
 
 /**
  * One open session on the executor: its keys, replay window, lifetime and the terms it was opened
- * under (signed in its transcript), whose lease is the only one its requests may act on. The keys may be given as
- * a derivation that runs on first use (or on `prepare()`), so the handshake can answer before
- * spending the Diffie-Hellman work: the result is the same whenever it runs.
+ * under (signed in its transcript), whose lease is the only one its requests may act on. The keys
+ * may be given as a derivation that runs on first use (or on `prepare()`), so the handshake can
+ * answer before spending the Diffie-Hellman work: the result is the same whenever it runs.
  */
 export class ServerSession {
   private ciphers: { rx: FrameCipher; tx: FrameCipher } | undefined;

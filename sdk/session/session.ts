@@ -73,7 +73,10 @@ export interface ConnectOptions {
    * (IDENTITY_MISMATCH), at every re-opening of the session too.
    */
   readonly identity?: EnclaveIdentityPin;
-  /** The lease the executor must serve; default: whatever it presents (standalone dev lease). */
+  /**
+   * The lease the session is for: sent in the ClientHello, and the executor's signed terms must name
+   * it (TERMS_MISMATCH). Default: the executor's default lease, whatever it presents.
+   */
   readonly leaseId?: bigint;
   /**
    * The EIP-712 domain vouchers must be signed under (the deployment's chain id and Settlement).
