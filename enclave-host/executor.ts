@@ -7,13 +7,14 @@ import type { ExecutorHandlers } from '../proto/gen/defaas/executor/v1/Executor.
 import { loadProtos } from '../proto/load.js';
 import { FRAME_ENVELOPE_BYTES, LENGTH_PREFIX_BYTES } from '../protocol/frame-padding.js';
 import { isPrivateKey } from '../protocol/secp256k1.js';
+import type { SignedVoucher } from '../protocol/settlement.js';
 import type { LeaseTermsFields, LimitsFields } from '../protocol/transcript.js';
 import type { TypedDataDomain } from '../protocol/typed-data.js';
 import { type ChallengeAuthority, NO_CHALLENGES } from './challenge/authority.js';
 import { type MatmulEngine, startMatmulEngine } from './challenge/engine.js';
 import { ChallengeService } from './challenge/service.js';
 import { checkLimitsFit } from './lease-terms.js';
-import { Books } from './ledger/books.js';
+import { Books, type LatestVoucher } from './ledger/books.js';
 import { FileNonceStore } from './ledger/nonce-store.js';
 import { enclaveReceiptSigner } from './ledger/receipt-signer.js';
 import type { Runtime } from './requests/context.js';
@@ -33,6 +34,7 @@ export type { ChallengeAuthority, ChallengeMembership } from './challenge/author
 export { allowListAuthority } from './challenge/authority.js';
 export type { MatmulEngine } from './challenge/engine.js';
 export { checkLimitsFit, SEALED_RESPONSE_OVERHEAD_BYTES } from './lease-terms.js';
+export type { LatestVoucher } from './ledger/books.js';
 export type { Runtime } from './requests/context.js';
 export type { LeaseCheck, LeaseFacts, ProbeFacts } from './requests/lease-checks.js';
 
@@ -40,7 +42,11 @@ export interface ExecutorOptions {
   readonly quotes: QuoteSource;
   readonly runtime: Runtime;
   readonly logger: Logger;
-  /** uint256 lease served. Standalone default: a random 64-bit dev lease. */
+  /**
+   * uint256 lease served by default (a ClientHello without lease_id). Standalone default: a random
+   * 64-bit dev lease. With a `leaseCheck`, a session may ask for any other lease, and the check on
+   * its first call decides whether it is served; without one, only this lease is served.
+   */
   readonly leaseId?: bigint;
   /** EIP-712 domain. Standalone default: chainId 31337 (anvil) and the zero address. */
   readonly domain?: TypedDataDomain;
@@ -100,6 +106,12 @@ export interface ExecutorOptions {
   readonly challengeEngine?: MatmulEngine;
   /** Witnesses per lease with an admitted probe grant at most (default 16; PROBE_GRANT_LIMIT beyond). */
   readonly maxProbeWitnesses?: number;
+  /**
+   * Told each time the books accept a voucher with a higher cumulative amount for a (lease, client)
+   * than the last they told of, so the provider process can keep it to redeem. Called inside the
+   * request: whatever it throws (or a promise it returns rejects with) is logged, never answered.
+   */
+  readonly onVoucher?: (v: { leaseId: bigint; client: string; voucher: SignedVoucher }) => void;
   readonly now?: () => number;
 }
 
@@ -182,6 +194,11 @@ export class Executor {
       maxAccounts: opts.maxAccounts ?? 4_096,
       onStoreError: (e) =>
         this.log.error({ err: e }, 'the floors of an evicted account could not be written yet'),
+      ...(opts.onVoucher && {
+        onVoucher: opts.onVoucher,
+        onVoucherError: (e: unknown) =>
+          this.log.error({ err: e }, 'the voucher hand-over (onVoucher) failed'),
+      }),
       rules: {
         window,
         maxNonceJump: opts.maxNonceJump ?? 1024,
@@ -202,6 +219,7 @@ export class Executor {
       identity: this.identity,
       evidence: this.evidence,
       terms: this.terms,
+      anyLease: opts.leaseCheck !== undefined,
       sessions: this.sessions,
       limiter: new HandshakeLimiter({ perSecond, burst: 2 * perSecond, maxPeers: 4096 }, now),
       ephemerals: new EphemeralPool(),
@@ -216,7 +234,6 @@ export class Executor {
       engine: () => this.challengeEngine(),
       identity: this.identity,
       domain: this.domain,
-      leaseId: this.leaseId,
       maxBodyBytes: maxMessageBytes - FRAME_ENVELOPE_BYTES - LENGTH_PREFIX_BYTES,
       log: this.log,
       now,
@@ -317,6 +334,14 @@ export class Executor {
     await this.opts.runtime.close();
     if (this.engine && !this.opts.challengeEngine) await (await this.engine.catch(() => undefined))?.close();
     this.log.info('executor stopped');
+  }
+
+  /**
+   * The highest voucher the books hold in memory for each (lease, client) that paid with one (an
+   * account let go for a new one, or a restart, forgets its voucher: `onVoucher` told of it).
+   */
+  latestVouchers(): LatestVoucher[] {
+    return this.books.latestVouchers();
   }
 
   private challengeEngine(): Promise<MatmulEngine> {

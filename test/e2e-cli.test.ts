@@ -266,7 +266,7 @@ describe('defaas executor start / defaas invoke', () => {
     const other = serving.leaseId === '1' ? '2' : '1';
     const r = await invokeEcho('--lease', other, '--json');
     expect(r.code).toBe(4);
-    expectFailure(r.stdout, 'TERMS_MISMATCH', 'rejected');
+    expectFailure(r.stdout, 'WRONG_LEASE', 'rejected');
   }, 30_000);
 
   it('refuses collateral flags that do not fit the TEE, or files that are missing, with exit 2', async () => {

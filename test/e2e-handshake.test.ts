@@ -195,9 +195,9 @@ describe('handshake', () => {
     client.close();
   });
 
-  it('rejects a different lease than the one asked for', async () => {
+  it('a standalone executor refuses a lease other than its own at the handshake', async () => {
     expect(await codeOf(connect(h.endpoint, { policy: h.policy, leaseId: h.executor.leaseId + 1n }))).toBe(
-      'TERMS_MISMATCH',
+      'WRONG_LEASE',
     );
   });
 

@@ -43,8 +43,6 @@ export interface ChallengeServiceOptions {
   readonly engine: () => Promise<MatmulEngine>;
   readonly identity: EnclaveIdentity;
   readonly domain: TypedDataDomain;
-  /** The lease served (a request may name it, or 0 on a standalone executor). */
-  readonly leaseId: bigint;
   /** The largest body a sealed response may carry (frame padding: max message − 64 − 4). */
   readonly maxBodyBytes: number;
   readonly log: Logger;
@@ -74,10 +72,21 @@ export class ChallengeService {
     this.kept = new KeptResults({ now: this.now });
   }
 
-  async challenge(sessionId: Uint8Array, w: ChallengeRequest__Output): Promise<ChallengeCommitment> {
+  /**
+   * A challenge on a session: it names the session's lease, or 0 (no lease, on a standalone
+   * executor); any other lease is refused (WRONG_LEASE).
+   */
+  async challenge(
+    session: { readonly id: Uint8Array; readonly leaseId: bigint },
+    w: ChallengeRequest__Output,
+  ): Promise<ChallengeCommitment> {
+    const sessionId = session.id;
     const req = challengeRequestFromWire(w);
-    if (req.leaseId !== 0n && req.leaseId !== this.o.leaseId)
-      sessionFail('WRONG_LEASE', `this executor serves lease ${this.o.leaseId}, not ${req.leaseId}`);
+    if (req.leaseId !== 0n && req.leaseId !== session.leaseId)
+      sessionFail('WRONG_LEASE', `this session serves lease ${session.leaseId}, not ${req.leaseId}`, {
+        leaseId: session.leaseId.toString(),
+        requested: req.leaseId.toString(),
+      });
     const signer = challengeRequestSigner(req.proof, sessionId, req);
     if (signer !== req.witness)
       sessionFail('CHALLENGE_NOT_MEMBER', 'the witness proof is not signed by the witness for this session', {

@@ -68,6 +68,12 @@ export interface AccountConfig {
   readonly now: () => number;
   /** Told each time the account becomes idle (`idle` true) or stops being idle. */
   readonly onIdleChange?: (a: Account, idle: boolean) => void;
+  /**
+   * Told each time the account accepts a voucher whose cumulative amount is above that of the last
+   * one it told of (the first one accepted: any amount). Called synchronously inside the request:
+   * it must not throw (the books guard it, Books).
+   */
+  readonly onVoucher?: (a: Account, voucher: SignedVoucher) => void;
 }
 
 /**
@@ -115,6 +121,8 @@ export class Account {
   private readonly amountFloor: bigint;
   /** The highest cumulative amount accepted (at least the floor): of vouchers whose calls ran. */
   private highest: bigint;
+  /** The accepted voucher with the highest cumulative amount (the first of equal ones). */
+  private latest: SignedVoucher | undefined;
   /** Calls this account signed a receipt for (the amount floor pays for those of earlier processes). */
   private receipted = 0;
   /**
@@ -201,6 +209,20 @@ export class Account {
     return this.highest;
   }
 
+  get leaseId(): bigint {
+    return this.cfg.leaseId;
+  }
+
+  /** Lower-case 0x address of the client wallet. */
+  get client(): string {
+    return this.cfg.client;
+  }
+
+  /** The accepted voucher with the highest cumulative amount this account holds (none after a restart or eviction). */
+  get latestVoucher(): SignedVoucher | undefined {
+    return this.latest;
+  }
+
   /**
    * Nothing open (no call running, uncovered or claimed) and no request inside (none waiting for
    * room, for claimed calls or for a reservation): the account can be dropped from memory and
@@ -250,14 +272,15 @@ export class Account {
     req: CallRequest,
     o: { voucher?: SignedVoucher | undefined; evidenceHash: Uint8Array },
   ): Promise<Admission> {
-    const v = o.voucher?.voucher;
+    const sv = o.voucher;
+    const v = sv?.voucher;
     if (!v) await this.waitForRoom();
     const refused = this.nonces.refusal(req.nonce);
     if (refused) throw refused;
     if (v) this.checkAmount(v, 1);
     else this.checkRoomInBudget();
     this.nonces.take(req.nonce, v ? 'covered' : 'uncovered');
-    if (v) this.pending.set(req.nonce, { amount: v.cumulativeAmount, calls: 1 });
+    if (sv) this.pending.set(req.nonce, { amount: sv.voucher.cumulativeAmount, calls: 1, voucher: sv });
     else this.uncovered++;
     let resolve!: () => void;
     const done = new Promise<void>((r) => {
@@ -294,8 +317,9 @@ export class Account {
     c.finishedAt = this.cfg.now();
     c.resolve();
     if (c.coverage !== 'inline') return undefined;
-    this.acceptAmount(this.pending.get(c.nonce)?.amount ?? 0n);
+    const p = this.pending.get(c.nonce);
     this.pending.delete(c.nonce);
+    if (p) this.accept(p.voucher);
     const receipt = this.sign([c], c.evidenceHash!);
     this.finish([c], receipt);
     return receipt;
@@ -371,8 +395,8 @@ export class Account {
     // The amount is accepted once the receipt is signed: a Settle refused after waiting leaves no
     // voucher the provider holds. Meanwhile it is pending: its calls count as covered, and its amount
     // stands in for other calls only together with them.
-    this.pending.set(v.firstNonce, { amount: v.cumulativeAmount, calls: calls.length });
-    const receipt = this.finishSettle(v, calls, evidenceHash);
+    this.pending.set(v.firstNonce, { amount: v.cumulativeAmount, calls: calls.length, voucher: sv });
+    const receipt = this.finishSettle(sv, calls, evidenceHash);
     this.remember(id, v, receipt);
     return await receipt;
   }
@@ -463,12 +487,12 @@ export class Account {
       );
   }
 
-  private accept(v: Voucher): void {
-    this.acceptAmount(v.cumulativeAmount);
-  }
-
-  private acceptAmount(amount: bigint): void {
+  private accept(sv: SignedVoucher): void {
+    const amount = sv.voucher.cumulativeAmount;
     if (amount > this.highest) this.highest = amount;
+    if (this.latest && amount <= this.latest.voucher.cumulativeAmount) return;
+    this.latest = sv;
+    this.cfg.onVoucher?.(this, sv);
   }
 
   /**
@@ -534,10 +558,11 @@ export class Account {
    * the claims back (and `v` moves nothing).
    */
   private async finishSettle(
-    v: Voucher,
+    sv: SignedVoucher,
     calls: readonly Call[],
     evidenceHash: Uint8Array,
   ): Promise<SignedReceipt> {
+    const v = sv.voucher;
     if (calls.some((c) => !c.record && !c.abandoned)) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -566,7 +591,7 @@ export class Account {
     }
     const receipt = this.sign(calls, evidenceHash);
     this.finish(calls, receipt);
-    this.accept(v);
+    this.accept(sv);
     this.freeRoom(calls.length);
     return receipt;
   }
@@ -659,10 +684,11 @@ export class Account {
   }
 }
 
-/** A voucher taken and not yet accepted: its amount and the calls it covers. */
+/** A voucher taken and not yet accepted: its amount, the calls it covers, and the voucher. */
 interface PendingVoucher {
   readonly amount: bigint;
   readonly calls: number;
+  readonly voucher: SignedVoucher;
 }
 
 /** What the call's nonce stands for in the nonce book. */

@@ -1,4 +1,5 @@
 import { sessionFail } from '../../protocol/errors.js';
+import type { SignedVoucher } from '../../protocol/settlement.js';
 import type { TypedDataDomain } from '../../protocol/typed-data.js';
 import { Account, type LedgerRules } from './account.js';
 import { MemoryNonceStore, type NonceStore } from './nonce-store.js';
@@ -13,6 +14,21 @@ export interface BooksConfig {
   readonly maxAccounts: number;
   /** Told when the write persisting a let-go account's floors fails (the store writes again on its next raise). */
   readonly onStoreError?: (e: unknown) => void;
+  /**
+   * Told each time a kept account accepts a voucher with a higher cumulative amount than the last
+   * it told of (Account `onVoucher`). It runs inside a request: whatever it throws, or a promise it
+   * returns rejects with, goes to `onVoucherError` and never to the request.
+   */
+  readonly onVoucher?: (v: LatestVoucher) => void;
+  readonly onVoucherError?: (e: unknown) => void;
+}
+
+/** The highest voucher the books hold for a (lease, client). */
+export interface LatestVoucher {
+  readonly leaseId: bigint;
+  /** Lower-case 0x address of the client wallet. */
+  readonly client: string;
+  readonly voucher: SignedVoucher;
 }
 
 /**
@@ -96,6 +112,16 @@ export class Books {
     return a;
   }
 
+  /** The highest voucher of each kept account that accepted one (an account let go takes its voucher with it). */
+  latestVouchers(): LatestVoucher[] {
+    const out: LatestVoucher[] = [];
+    for (const a of this.accounts.values()) {
+      const voucher = a.latestVoucher;
+      if (voucher) out.push({ leaseId: a.leaseId, client: a.client, voucher });
+    }
+    return out;
+  }
+
   /** Persists every kept account's amount floor, and the floors of those let go (at a clean stop). */
   async persist(): Promise<void> {
     const writes = [...this.accounts.values()].map((a) => a.persist());
@@ -127,6 +153,17 @@ export class Books {
     if (idle) this.idle.set(a.key, a);
   };
 
+  private readonly tell = (a: Account, voucher: SignedVoucher): void => {
+    const hook = this.cfg.onVoucher;
+    if (!hook) return;
+    try {
+      const r: unknown = hook({ leaseId: a.leaseId, client: a.client, voucher });
+      if (r instanceof Promise) r.catch((e: unknown) => this.cfg.onVoucherError?.(e));
+    } catch (e) {
+      this.cfg.onVoucherError?.(e);
+    }
+  };
+
   private create(leaseId: bigint, client: string): Account {
     return new Account({
       leaseId,
@@ -137,6 +174,7 @@ export class Books {
       rules: this.cfg.rules,
       now: this.cfg.now,
       onIdleChange: this.watch,
+      onVoucher: this.tell,
     });
   }
 }

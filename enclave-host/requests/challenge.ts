@@ -12,7 +12,7 @@ export async function challenge(
   session: ServerSession,
   req: SessionRequest__Output,
 ): Promise<SessionResponse> {
-  if (req.body === 'challenge') return { challenge: await service.challenge(session.id, req.challenge!) };
+  if (req.body === 'challenge') return { challenge: await service.challenge(session, req.challenge!) };
   if (req.body === 'challengeOpen') return { challengeOpen: service.open(session.id, req.challengeOpen!) };
   return sessionFail('REQUEST_MALFORMED', `expected a challenge request, got ${req.body ?? 'none'}`);
 }

@@ -33,7 +33,7 @@ export async function invoke(
 ): Promise<SessionResponse> {
   let admitted = false;
   try {
-    const lease = parseLease(r.leaseId, c.terms.leaseId);
+    const lease = parseLease(r.leaseId, session.leaseId);
     const client = parseClient(r.client);
     if (r.functionId.length !== 32) sessionFail('REQUEST_MALFORMED', 'function id must be 32 bytes');
     const voucher = r.voucher ? voucherFromWire(r.voucher) : undefined;

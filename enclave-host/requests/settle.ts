@@ -17,7 +17,7 @@ export async function settle(
   s: SettleRequest__Output,
 ): Promise<SessionResponse> {
   if (!s.voucher) return sessionFail('REQUEST_MALFORMED', 'settle without a voucher');
-  const lease = parseLease(s.voucher.leaseId, c.terms.leaseId);
+  const lease = parseLease(s.voucher.leaseId, session.leaseId);
   const client = parseClient(s.client);
   const receipt = await c.books.peek(lease, client).settle(voucherFromWire(s.voucher), session.evidenceHash);
   return { settle: { receipt: receiptToWire(receipt) } };

@@ -28,7 +28,7 @@ export async function sync(
   session: ServerSession,
   s: SyncRequest__Output,
 ): Promise<SessionResponse> {
-  const lease = parseLease(s.leaseId, c.terms.leaseId);
+  const lease = parseLease(s.leaseId, session.leaseId);
   const client = parseClient(s.client);
   if (s.nonces.length > MAX_SYNC_NONCES)
     sessionFail(

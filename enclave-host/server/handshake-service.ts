@@ -14,12 +14,19 @@ import type { EvidenceSource } from '../session/evidence-source.js';
 import { respondToHello } from '../session/handshake.js';
 import { type HandshakeLimiter, peerAddress } from '../session/handshake-limiter.js';
 import type { EnclaveIdentity } from '../session/identity.js';
+import { requestedLease } from '../session/requested-lease.js';
 import type { SessionTable } from '../session/session-table.js';
 
 export interface HandshakeServiceOptions {
   readonly identity: EnclaveIdentity;
   readonly evidence: EvidenceSource;
+  /** The terms served; `terms.leaseId` is the default lease (an empty ClientHello.lease_id). */
   readonly terms: LeaseTermsFields;
+  /**
+   * Whether a ClientHello may ask for any lease (a lease check decides on the first call whether it
+   * is served); otherwise only the default lease is served (WRONG_LEASE).
+   */
+  readonly anyLease: boolean;
   readonly sessions: SessionTable;
   readonly limiter: HandshakeLimiter;
   readonly ephemerals: EphemeralPool;
@@ -68,10 +75,14 @@ export class HandshakeService {
     const mode: SessionMode | undefined =
       h.mode === 'SESSION_MODE_FRESH' ? 'fresh' : h.mode === 'SESSION_MODE_NORMAL' ? 'normal' : undefined;
     if (!mode) sessionFail('HANDSHAKE_MALFORMED', `unsupported session mode ${h.mode}`);
+    const leaseId = requestedLease(h.leaseId, {
+      defaultLease: this.o.terms.leaseId,
+      anyLease: this.o.anyLease,
+    });
     this.o.sessions.reserve(peer);
     this.o.sessions.checkHello(h.clientNonce);
     const out = await respondToHello(
-      { version: h.version, clientEphemeral: h.clientEphemeral, clientNonce: h.clientNonce, mode },
+      { version: h.version, clientEphemeral: h.clientEphemeral, clientNonce: h.clientNonce, mode, leaseId },
       {
         identity: this.o.identity,
         evidence: this.o.evidence,
@@ -87,7 +98,7 @@ export class HandshakeService {
     // Key derivation after the ServerHello is sent (the client needs longer than that to check it).
     const opened = out.session;
     setImmediate(() => opened.prepare());
-    this.o.log.debug({ session: toHex(out.session.id), mode }, 'session opened');
+    this.o.log.debug({ session: toHex(out.session.id), mode, leaseId: leaseId.toString() }, 'session opened');
     const f = out.fields;
     return {
       version: f.version,

@@ -20,6 +20,8 @@ export interface ClientHelloIn {
   readonly clientEphemeral: Uint8Array;
   readonly clientNonce: Uint8Array;
   readonly mode: SessionMode;
+  /** The lease asked for, already admitted (session/requested-lease.ts). */
+  readonly leaseId: bigint;
 }
 
 export interface ServerHelloOut {
@@ -32,6 +34,7 @@ export interface ServerHelloOut {
 export interface HandshakeContext {
   readonly identity: EnclaveIdentity;
   readonly evidence: EvidenceSource;
+  /** The terms served; the ServerHello's carry the lease asked for instead of theirs. */
   readonly terms: LeaseTermsFields;
   readonly sessionTtlMs: number;
   readonly windowSize: number;
@@ -53,6 +56,7 @@ export async function respondToHello(hello: ClientHelloIn, ctx: HandshakeContext
   if (hello.clientEphemeral.length !== 32)
     sessionFail('HANDSHAKE_MALFORMED', 'client ephemeral key must be 32 bytes');
   if (hello.clientNonce.length !== 32) sessionFail('HANDSHAKE_MALFORMED', 'client nonce must be 32 bytes');
+  const terms: LeaseTermsFields = { ...ctx.terms, leaseId: hello.leaseId };
   const eph = ctx.ephemeral ? ctx.ephemeral() : generateX25519();
   const fields: HandshakeFields = {
     version: PROTOCOL_VERSION,
@@ -64,7 +68,7 @@ export async function respondToHello(hello: ClientHelloIn, ctx: HandshakeContext
     tee: ctx.evidence.tee,
     identityAddress: ctx.identity.identityAddress,
     staticX25519: ctx.identity.staticKey.publicKey,
-    terms: ctx.terms,
+    terms,
     expiresInMs: BigInt(ctx.sessionTtlMs),
   };
   const binding = bindingHash(fields);
@@ -84,7 +88,7 @@ export async function respondToHello(hello: ClientHelloIn, ctx: HandshakeContext
     ctx.now + ctx.sessionTtlMs,
     presented.evidenceHash,
     ctx.windowSize,
-    Number(ctx.terms.limits.maxMessageBytes),
+    terms,
   );
   return {
     fields,

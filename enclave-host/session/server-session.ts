@@ -1,11 +1,13 @@
-import { DEFAULT_MAX_MESSAGE_BYTES, FrameCipher } from '../../protocol/frame-cipher.js';
+import { FrameCipher } from '../../protocol/frame-cipher.js';
 import type { DirectionalKeys } from '../../protocol/keys.js';
 import { ReplayWindow } from '../../protocol/replay-window.js';
+import type { LeaseTermsFields } from '../../protocol/transcript.js';
 
 /**
- * One open session on the executor: its keys, replay window and lifetime. The keys may be given as
- * a derivation that runs on first use (or on `prepare()`), so the handshake can answer before
- * spending the Diffie-Hellman work: the result is the same whenever it runs.
+ * One open session on the executor: its keys, replay window, lifetime and the terms it was opened
+ * under (signed in its transcript), whose lease is the only one its requests may act on. The keys
+ * may be given as a derivation that runs on first use (or on `prepare()`), so the handshake can
+ * answer before spending the Diffie-Hellman work: the result is the same whenever it runs.
  */
 export class ServerSession {
   private ciphers: { rx: FrameCipher; tx: FrameCipher } | undefined;
@@ -25,12 +27,21 @@ export class ServerSession {
     /** SHA-256 of the evidence presented in this session (receipts carry it). */
     readonly evidenceHash: Uint8Array,
     windowSize: number,
-    /** The gRPC message limit of the lease terms, which fixes the frames' top padding bucket. */
-    private readonly maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
+    /** The terms of the ServerHello; their gRPC message limit fixes the frames' top padding bucket. */
+    readonly terms: LeaseTermsFields,
   ) {
     if (typeof keys === 'function') this.derive = keys;
-    else this.ciphers = ciphersFor(keys, maxMessageBytes);
+    else this.ciphers = ciphersFor(keys, this.maxMessageBytes);
     this.window = new ReplayWindow(windowSize);
+  }
+
+  /** The lease this session serves. */
+  get leaseId(): bigint {
+    return this.terms.leaseId;
+  }
+
+  private get maxMessageBytes(): number {
+    return Number(this.terms.limits.maxMessageBytes);
   }
 
   /** Derives the keys now if that was deferred. */

@@ -1,14 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { isSessionError, type SessionErrorCode } from '../../protocol/errors.js';
+import type { LeaseTermsFields } from '../../protocol/transcript.js';
 import { ServerSession } from './server-session.js';
 import { SessionTable } from './session-table.js';
 
 const KEYS = { c2s: new Uint8Array(32), s2c: new Uint8Array(32) };
+const TERMS: LeaseTermsFields = {
+  leaseId: 1n,
+  chainId: 31337n,
+  verifyingContract: '0x0000000000000000000000000000000000000000',
+  pricePerCall: 0n,
+  batchMaxCalls: 64,
+  batchMaxMillis: 100,
+  limits: {
+    memoryBytes: 1n << 22n,
+    wallTimeMs: 1_000,
+    maxInputBytes: 1n << 16n,
+    maxOutputBytes: 1n << 16n,
+    maxStderrBytes: 1n << 12n,
+    maxMessageBytes: 1n << 20n,
+  },
+};
 let n = 0;
 function session(expiresAt: number): ServerSession {
   const id = new Uint8Array(16);
   new DataView(id.buffer).setUint32(0, ++n);
-  return new ServerSession(id, KEYS, expiresAt, new Uint8Array(32), 64);
+  return new ServerSession(id, KEYS, expiresAt, new Uint8Array(32), 64, TERMS);
 }
 function nonce(i: number): Uint8Array {
   const b = new Uint8Array(32);

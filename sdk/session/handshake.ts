@@ -25,6 +25,7 @@ import {
 import type { TypedDataDomain } from '../../protocol/typed-data.js';
 import { parseUint, termsFromWire } from '../../protocol/wire.js';
 import { generateX25519, type X25519KeyPair, x25519 } from '../../protocol/x25519.js';
+import { DefaasError } from '../errors.js';
 
 export interface HandshakeOptions {
   readonly policy: Policy;
@@ -82,7 +83,13 @@ export interface AcceptedSession {
   readonly expiresAt: number;
 }
 
-export function startHandshake(mode: SessionMode): PendingHello {
+/**
+ * A new ClientHello. With `leaseId`, it asks for that lease (ClientHello.lease_id); without, for the
+ * executor's default lease. finishHandshake checks the lease the terms name (`HandshakeOptions.leaseId`).
+ */
+export function startHandshake(mode: SessionMode, leaseId?: bigint): PendingHello {
+  if (leaseId !== undefined && (leaseId < 0n || leaseId >= 1n << 256n))
+    throw new DefaasError('SDK_INVALID_ARGUMENT', `lease id ${leaseId} is not a uint256`);
   const ephemeral = generateX25519();
   const nonce = new Uint8Array(randomBytes(32));
   return {
@@ -94,6 +101,7 @@ export function startHandshake(mode: SessionMode): PendingHello {
       clientEphemeral: Buffer.from(ephemeral.publicKey),
       clientNonce: Buffer.from(nonce),
       mode: mode === 'fresh' ? 'SESSION_MODE_FRESH' : 'SESSION_MODE_NORMAL',
+      ...(leaseId !== undefined && { leaseId: leaseId.toString() }),
     },
   };
 }

@@ -73,7 +73,10 @@ export interface ConnectOptions {
    * (IDENTITY_MISMATCH), at every re-opening of the session too.
    */
   readonly identity?: EnclaveIdentityPin;
-  /** The lease the executor must serve; default: whatever it presents (standalone dev lease). */
+  /**
+   * The lease the session is for: sent in the ClientHello, and the executor's signed terms must name
+   * it (TERMS_MISMATCH). Default: the executor's default lease, whatever it presents.
+   */
   readonly leaseId?: bigint;
   /**
    * The EIP-712 domain vouchers must be signed under (the deployment's chain id and Settlement).
@@ -846,7 +849,7 @@ function sleep(ms: number): Promise<void> {
 async function handshake(client: ExecutorClient, opts: ConnectOptions): Promise<SecureChannel> {
   // Start connecting (TCP + HTTP/2) first, so the key generation below overlaps with it.
   client.getChannel().getConnectivityState(true);
-  const hello = startHandshake(opts.mode ?? 'normal');
+  const hello = startHandshake(opts.mode ?? 'normal', opts.leaseId);
   const deadlineMs = opts.deadlineMs ?? 30_000;
   const sh = await new Promise<ServerHello__Output>((resolve, reject) =>
     client.OpenSession(hello.message, waitForReady(), { deadline: Date.now() + deadlineMs }, (e, r) =>

@@ -7,6 +7,7 @@ export interface ClientHello {
   'clientEphemeral'?: (Buffer | Uint8Array | string);
   'clientNonce'?: (Buffer | Uint8Array | string);
   'mode'?: (_defaas_executor_v1_SessionMode);
+  'leaseId'?: (string);
 }
 
 export interface ClientHello__Output {
@@ -14,4 +15,5 @@ export interface ClientHello__Output {
   'clientEphemeral': (Buffer);
   'clientNonce': (Buffer);
   'mode': (_defaas_executor_v1_SessionMode__Output);
+  'leaseId': (string);
 }
