@@ -111,7 +111,7 @@ export interface ExecutorOptions {
    * than the last they told of, so the provider process can keep it to redeem. Called inside the
    * request: whatever it throws (or a promise it returns rejects with) is logged, never answered.
    */
-  readonly onVoucher?: (v: { leaseId: bigint; client: string; voucher: SignedVoucher }) => void;
+  readonly onVoucher?: (v: LatestVoucher) => void;
   readonly now?: () => number;
 }
 

@@ -18,7 +18,12 @@ import type { BidPolicy } from '../cli/provider/bid-policy.js';
 import { prepareEnclave } from '../cli/provider/enclave.js';
 import { providerStatus } from '../cli/provider/status.js';
 import { settlementLeaseCheck } from '../cli/settlement-lease-check.js';
-import { MarketState, RegistryTeeType, SettlementLeaseStatus } from '../contracts/bindings/index.js';
+import {
+  MarketState,
+  RegistryTeeType,
+  SettlementClaimStatus,
+  SettlementLeaseStatus,
+} from '../contracts/bindings/index.js';
 import { PaddedWallet } from '../contracts/deploy.js';
 import { type Chain, LEVEL, startChain } from '../contracts/test/chain-fixture.js';
 import { Executor } from '../enclave-host/executor.js';
@@ -72,6 +77,7 @@ describe('provider agent (anvil)', () => {
       domain,
       pricePerCall: PRICE_PER_CALL,
       leaseCheck: settlementLeaseCheck(ch.c.settlement, { domain, market: ch.c.market }),
+      onVoucher: (v) => agent?.takeVoucher(v),
     });
     const port = await ex.start(endpoint === '' ? '127.0.0.1:0' : endpoint);
     endpoint = `127.0.0.1:${port}`;
@@ -243,11 +249,28 @@ describe('provider agent (anvil)', () => {
     );
     await session.close();
     expect(results.every((r) => r.ok)).toBe(true);
-    for (const s of store.entries)
-      agent.takeVoucher({ leaseId, client: ch.customer.address, voucher: s.voucher });
     await agent.tick();
+    // No witness is registered on this chain: the epoch's round cannot be drawn, and that is all that failed.
+    expect(agent.state.record.failures.map((f) => f.message)).toEqual(
+      agent.state.record.failures.map(() => expect.stringContaining('WitnessPoolCommitteeUnfilled')),
+    );
     expect((await ch.c.settlement.lease(leaseId)).paid).toBe(8n * PRICE_PER_CALL);
   }, 60_000);
+
+  it("answers the customer's claim on a redeemed batch with its enclave-signed receipt and records", async () => {
+    const held = agent!.state.record.leases[leaseId.toString()]!.voucher!;
+    const v = held.json.voucher as { firstNonce: string; lastNonce: string; requestHead: string };
+    await ch.tx(
+      'openClaim',
+      ch.c.settlement
+        .connect(ch.customer.signer)
+        .openClaim(leaseId, v.firstNonce, v.lastNonce, v.requestHead, v.lastNonce),
+    );
+    const claimId = await ch.c.settlement.claimCount();
+    await agent!.tick();
+    expect((await ch.c.settlement.claim(claimId)).status).toBe(SettlementClaimStatus.Answered);
+    expect(agent!.state.record.leases[leaseId.toString()]!.claimsAnswered).toEqual([claimId.toString()]);
+  }, 30_000);
 
   it('refuses a state directory of another provider, and a damaged state file', async () => {
     await agent!.stop();

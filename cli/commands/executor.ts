@@ -283,7 +283,7 @@ export async function executorQuotes(
 /** What the caller of `buildExecutor` decides beyond the flags (the lease, the chain, the identity). */
 export type ExecutorExtras = Pick<
   ExecutorOptions,
-  'identity' | 'leaseId' | 'domain' | 'leaseCheck' | 'challengeAuthority' | 'collateral'
+  'identity' | 'leaseId' | 'domain' | 'leaseCheck' | 'challengeAuthority' | 'collateral' | 'onVoucher'
 >;
 
 /** The runtime and the executor for these flags; limits that cannot fit one gRPC message are a usage error. */

@@ -19,6 +19,7 @@ import {
   RegistryTeeType,
 } from '../../contracts/bindings/index.js';
 import { PaddedWallet } from '../../contracts/deploy.js';
+import type { LatestVoucher } from '../../enclave-host/executor.js';
 import { hostCollateral } from '../../enclave-host/session/evidence-source.js';
 import { isAgentError } from '../../verifier/agent/errors.js';
 import { isTransient } from '../../verifier/agent/tx-sender.js';
@@ -54,6 +55,8 @@ export const DEFAULT_PROVIDER_STATE_DIR = '.defaas/provider';
 const DEFAULT_DEPLOYMENT = '.defaas/deployment.json';
 /** Attempts to reach the chain at start (backoff 1, 2, 4, 8 s) before giving up with exit 3. */
 const START_ATTEMPTS = 5;
+/** Vouchers accepted before the agent is up, kept at most. */
+const MAX_EARLY_VOUCHERS = 10_000;
 
 const TEE_TYPE = {
   simulated: RegistryTeeType.Simulated,
@@ -147,11 +150,18 @@ async function start(json: boolean, o: StartOptions, cmd: Command): Promise<Exit
   const chainId = BigInt(deployment.chainId);
   const domain = { chainId, verifyingContract: deployment.contracts.settlement };
   let agent: ProviderAgent | undefined;
+  // Vouchers the executor accepts before the agent is up wait here (bounded) and are handed over then.
+  const early: LatestVoucher[] = [];
+  const takeVoucher = (v: LatestVoucher) => {
+    if (agent) agent.takeVoucher(v);
+    else if (early.length < MAX_EARLY_VOUCHERS) early.push(v);
+  };
   const market = connectMarket(deployment.contracts.market, provider);
   const executor = await buildExecutor(o, log, enclave.quotes, {
     ...(keeper && { collateral: keeper.keeper.hook }),
     identity: enclave.identity,
     leaseId: 0n,
+    onVoucher: takeVoucher,
     domain,
     // Serve a lease only while Settlement shows it open, bound to this enclave, to its customer (or a
     // witness it granted probes to); challenges only from the members of the lease's current round.
@@ -201,6 +211,7 @@ async function start(json: boolean, o: StartOptions, cmd: Command): Promise<Exit
           ...(o.logUrl !== undefined && { logUrl: o.logUrl, evidenceBundle: bundle }),
         });
         await agent.start();
+        for (const v of early.splice(0)) agent.takeVoucher(v);
         break;
       } catch (e) {
         if (!isTransient(e) || attempt >= START_ATTEMPTS) throw e;

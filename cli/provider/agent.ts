@@ -1,8 +1,8 @@
 import { hexlify, type Signer } from 'ethers';
 import type { Logger } from 'pino';
+import type { LatestVoucher } from '../../enclave-host/executor.js';
 import { NO_CLAIMS } from '../../protocol/log-submission.js';
-import type { SignedReceipt, SignedVoucher } from '../../protocol/settlement.js';
-import { type CallRecord, typedDataJson } from '../../protocol/typed-data.js';
+import { typedDataJson } from '../../protocol/typed-data.js';
 import { submitToLog } from '../../sdk/log-writer.js';
 import { type AgentDeployment, connectChain } from '../../verifier/agent/chain.js';
 import { TxSender } from '../../verifier/agent/tx-sender.js';
@@ -49,15 +49,6 @@ export interface ProviderAgentOptions {
     readonly maxAttempts?: number;
     readonly receiptTimeoutMs?: number;
   };
-}
-
-/** A voucher the executor accepted, with the receipt and records of its batch when it has them. */
-export interface AcceptedVoucher {
-  readonly leaseId: bigint;
-  readonly client: string;
-  readonly voucher: SignedVoucher;
-  readonly receipt?: SignedReceipt;
-  readonly records?: readonly CallRecord[];
 }
 
 export class ProviderAgent {
@@ -203,7 +194,7 @@ export class ProviderAgent {
    * A voucher the executor accepted: kept when it is the lease customer's highest so far (a witness's
    * probe voucher is not this lease's customer's and is not kept). Written within 250 ms.
    */
-  takeVoucher(a: AcceptedVoucher): void {
+  takeVoucher(a: LatestVoucher): void {
     const lease = this.state.record.leases[a.leaseId.toString()];
     if (!lease || a.client.toLowerCase() !== lease.customer) return;
     const v = a.voucher.voucher;
@@ -216,11 +207,11 @@ export class ProviderAgent {
       json: {
         voucher: typedDataJson(v),
         signature: hexlify(a.voucher.signature),
-        ...(a.receipt && {
-          receipt: typedDataJson(a.receipt.receipt),
-          receiptSignature: hexlify(a.receipt.signature),
+        ...(a.batch && {
+          receipt: typedDataJson(a.batch.receipt.receipt),
+          receiptSignature: hexlify(a.batch.receipt.signature),
+          records: a.batch.records.map((r) => typedDataJson(r)),
         }),
-        ...(a.records && { records: a.records.map((r) => typedDataJson(r)) }),
       },
     };
     lease.voucher = held;

@@ -61,7 +61,16 @@ async function stepLease(
   const id = BigInt(lease.leaseId);
   const o = await ch.market.order(id);
   if (o.state === MarketState.Fulfilling) {
-    await requestRounds(ctx, id, o, now);
+    // A round that cannot be requested or drawn (no eligible witnesses yet) does not hold up payment.
+    try {
+      await requestRounds(ctx, id, o, now);
+    } catch (e) {
+      ctx.state.noteFailure(`lease ${lease.leaseId} round`, e);
+      ctx.log.warn(
+        { leaseId: lease.leaseId, err: e },
+        'witness round not requested or drawn; retried next tick',
+      );
+    }
     if (now >= o.startedAt + o.duration && o.pendingRounds === 0n)
       await sender.send(
         'Market.finish',

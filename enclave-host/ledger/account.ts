@@ -32,6 +32,12 @@ import { checkPerCallShape, checkVoucherEnvelope } from './voucher-checks.js';
  *    be taken is fenced (taken without running).
  */
 
+/** The enclave-signed receipt and the call records of the calls a voucher covers. */
+export interface VoucherBatch {
+  readonly receipt: SignedReceipt;
+  readonly records: readonly CallRecord[];
+}
+
 export interface LedgerRules {
   /** Replay window of nonces. */
   readonly window: number;
@@ -73,7 +79,7 @@ export interface AccountConfig {
    * one it told of (the first one accepted: any amount). Called synchronously inside the request:
    * it must not throw (the books guard it, Books).
    */
-  readonly onVoucher?: (a: Account, voucher: SignedVoucher) => void;
+  readonly onVoucher?: (a: Account, voucher: SignedVoucher, batch: VoucherBatch) => void;
 }
 
 /**
@@ -319,8 +325,8 @@ export class Account {
     if (c.coverage !== 'inline') return undefined;
     const p = this.pending.get(c.nonce);
     this.pending.delete(c.nonce);
-    if (p) this.accept(p.voucher);
     const receipt = this.sign([c], c.evidenceHash!);
+    if (p) this.accept(p.voucher, { receipt, records: [record] });
     this.finish([c], receipt);
     return receipt;
   }
@@ -487,12 +493,13 @@ export class Account {
       );
   }
 
-  private accept(sv: SignedVoucher): void {
+  /** Takes `sv`'s amount; `batch` is the receipt and records of the calls it covers (what answers a claim). */
+  private accept(sv: SignedVoucher, batch: VoucherBatch): void {
     const amount = sv.voucher.cumulativeAmount;
     if (amount > this.highest) this.highest = amount;
     if (this.latest && amount <= this.latest.voucher.cumulativeAmount) return;
     this.latest = sv;
-    this.cfg.onVoucher?.(this, sv);
+    this.cfg.onVoucher?.(this, sv, batch);
   }
 
   /**
@@ -591,7 +598,7 @@ export class Account {
     }
     const receipt = this.sign(calls, evidenceHash);
     this.finish(calls, receipt);
-    this.accept(sv);
+    this.accept(sv, { receipt, records: calls.map((c) => c.record!) });
     this.freeRoom(calls.length);
     return receipt;
   }

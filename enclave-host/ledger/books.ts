@@ -1,7 +1,7 @@
 import { sessionFail } from '../../protocol/errors.js';
 import type { SignedVoucher } from '../../protocol/settlement.js';
 import type { TypedDataDomain } from '../../protocol/typed-data.js';
-import { Account, type LedgerRules } from './account.js';
+import { Account, type LedgerRules, type VoucherBatch } from './account.js';
 import { MemoryNonceStore, type NonceStore } from './nonce-store.js';
 import type { ReceiptSigner } from './receipt-signer.js';
 
@@ -29,6 +29,8 @@ export interface LatestVoucher {
   /** Lower-case 0x address of the client wallet. */
   readonly client: string;
   readonly voucher: SignedVoucher;
+  /** The receipt and records of the batch the voucher covers, when it was told of as it was accepted. */
+  readonly batch?: VoucherBatch;
 }
 
 /**
@@ -153,11 +155,11 @@ export class Books {
     if (idle) this.idle.set(a.key, a);
   };
 
-  private readonly tell = (a: Account, voucher: SignedVoucher): void => {
+  private readonly tell = (a: Account, voucher: SignedVoucher, batch: VoucherBatch): void => {
     const hook = this.cfg.onVoucher;
     if (!hook) return;
     try {
-      const r: unknown = hook({ leaseId: a.leaseId, client: a.client, voucher });
+      const r: unknown = hook({ leaseId: a.leaseId, client: a.client, voucher, batch });
       if (r instanceof Promise) r.catch((e: unknown) => this.cfg.onVoucherError?.(e));
     } catch (e) {
       this.cfg.onVoucherError?.(e);
