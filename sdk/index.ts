@@ -6,6 +6,7 @@ export {
   signProbeGrant,
 } from '../protocol/probe-grant.js';
 export { type VerifiedReceipt, verifyReceipt } from '../protocol/receipts.js';
+export { BALANCE_POLICIES, type BalancePolicy, balanceSeed, choose, type Draw, drawTwo } from './balance.js';
 export { connect } from './connect.js';
 export {
   type ChainSource,
@@ -36,6 +37,20 @@ export {
 } from './errors.js';
 export { fetchGetter } from './http-getter.js';
 export { type InvokeManyOptions, invokeMany, type ManyResult } from './invoke-many.js';
+export {
+  attemptsOf,
+  type BlockRef,
+  failoverDecision,
+  LeasePool,
+  type LeasePoolOptions,
+  type MemberStatus,
+  type PoolAttempt,
+  type PoolInvokeOptions,
+  type PoolInvokeResult,
+  type PoolManyResult,
+  type PoolMember,
+  type PoolPlacement,
+} from './lease-pool.js';
 export { type LogReceipt, submitToLog } from './log-writer.js';
 export type { Transport } from './session/channel.js';
 export type { EnclaveIdentityPin } from './session/handshake.js';
