@@ -64,6 +64,8 @@ export const SDK_ERROR_KINDS = {
   SDK_SESSION_CLOSED: 'usage',
   /** The lease is not Open on chain (never started, or already settled or closed). */
   LEASE_NOT_OPEN: 'rejected',
+  /** The endpoint an executor registered on chain is not "host:port" (or "grpc://host:port"). */
+  EXECUTOR_ENDPOINT_INVALID: 'protocol',
   /** A lease pool has no member left to send a call to (all are down, or all were tried). */
   POOL_NO_MEMBER: 'transient',
 } as const satisfies Record<string, DefaasErrorKind>;

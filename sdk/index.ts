@@ -9,6 +9,14 @@ export { type VerifiedReceipt, verifyReceipt } from '../protocol/receipts.js';
 export { BALANCE_POLICIES, type BalancePolicy, balanceSeed, choose, type Draw, drawTwo } from './balance.js';
 export { connect } from './connect.js';
 export {
+  type ConnectLeaseOptions,
+  connectLease,
+  type LeaseDeployment,
+  type LeaseExecutor,
+  leaseEndpoint,
+  leaseExecutor,
+} from './connect-lease.js';
+export {
   type ChainSource,
   DEFAULT_PAGE,
   discover,
