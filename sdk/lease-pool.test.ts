@@ -1,20 +1,23 @@
 import { rm } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
 import { keccak256, toBeHex, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSimulatedRoot } from '../attestation/simulated.js';
 import { recoverReceiptSigner } from '../protocol/settlement.js';
-import type { Harness } from '../test/e2e-harness.js';
+import { type Harness, type Relay, startRelay } from '../test/e2e-harness.js';
 import { slowEcho, startLeaseExecutor } from '../test/pool-harness.js';
 import { type BalancePolicy, balanceSeed, choose } from './balance.js';
 import { connect } from './connect.js';
-import { DefaasError } from './errors.js';
+import { DefaasError, isDefaasError } from './errors.js';
 import {
+  attemptsOf,
   type BlockRef,
   failoverDecision,
   LeasePool,
   type PoolInvokeResult,
   type PoolManyResult,
 } from './lease-pool.js';
+import type { FunctionHandle } from './session/session.js';
 import { LocalReceiptStore } from './store.js';
 
 /** The lease pool over three executors on 127.0.0.1, one lease each. */
@@ -206,10 +209,13 @@ describe('lease pool failover', () => {
   const root = generateSimulatedRoot();
   const price = 5n;
   const hs: Harness[] = [];
+  /** What ran on each member, by input. */
+  const runs = [new Map<string, number>(), new Map<string, number>(), new Map<string, number>()];
   let victim: Harness;
 
   beforeAll(async () => {
-    for (const id of [21n, 22n, 23n]) hs.push(await startLeaseExecutor(root, id, { pricePerCall: price }));
+    for (const [i, id] of [21n, 22n, 23n].entries())
+      hs.push(await startLeaseExecutor(root, id, { pricePerCall: price, runs: runs[i]! }));
     victim = hs[1]!;
   }, 60_000);
   afterAll(async () => {
@@ -253,11 +259,18 @@ describe('lease pool failover', () => {
       }
       expect(failed.length).toBeLessThanOrEqual(6);
       expect(ok.length + failed.length).toBe(inputs.length);
-      // No input ran twice where we can see it: every output once, each its own input's.
-      const outputs = ok.map((r) => dec(r.output));
-      expect(new Set(outputs).size).toBe(outputs.length);
-      for (const [i, r] of rs.entries()) if (r.ok) expect(dec(r.output)).toBe(dec(inputs[i]!));
-      for (const f of failed) expect(outputs).not.toContain(dec(inputs[f.i]!));
+      // No input ran twice: each answered one ran exactly once, where its result says; one of
+      // unknown outcome ran at most once (on the victim, or nowhere).
+      const ranAt = (input: string) => runs.map((m) => m.get(input) ?? 0);
+      for (const [i, r] of rs.entries()) {
+        const input = dec(inputs[i]!);
+        const at = ranAt(input);
+        if (r.ok) {
+          expect(dec(r.output)).toBe(input);
+          expect(at).toEqual(members.map((m) => (m.leaseId === r.leaseId ? 1 : 0)));
+        } else expect(at[0]! + at[2]!).toBe(0);
+      }
+      expect(runs.reduce((n, m) => n + m.size, 0)).toBeLessThanOrEqual(inputs.length);
       // The victim is down; the others took the rest.
       const st = pool.status();
       expect(st[1]!.up).toBe(false);
@@ -269,21 +282,220 @@ describe('lease pool failover', () => {
         expect(r.receipt.receipt.leaseId).toBe(r.leaseId);
         expect(r.receipt.records).toContainEqual(r.record);
       }
-      // Per member, the highest voucher signed is the price of the calls that ran there; on the
-      // victim, the calls of unknown outcome may be in it too (their vouchers went out).
-      for (const m of members) {
-        const ran = ok.filter((r) => r.leaseId === m.leaseId).length;
+      // Per member, the highest voucher signed is the price of the calls that ran there (counted by
+      // its runtime); on the victim, calls of unknown outcome may be in it too (their vouchers went out).
+      for (const [i, m] of members.entries()) {
+        const ran = [...runs[i]!.values()].reduce((a, b) => a + b, 0);
+        const answered = ok.filter((r) => r.leaseId === m.leaseId).length;
         let top = 0n;
         for (const e of store.entries)
           if (e.receipt.receipt.leaseId === m.leaseId && e.voucher.voucher.cumulativeAmount > top)
             top = e.voucher.voucher.cumulativeAmount;
         if (m.leaseId === victim.executor.leaseId) {
-          expect(top).toBeGreaterThanOrEqual(BigInt(ran) * price);
-          expect(top).toBeLessThanOrEqual(BigInt(ran + failed.length) * price);
-        } else expect(top).toBe(BigInt(ran) * price);
+          expect(ran).toBeGreaterThanOrEqual(answered);
+          expect(ran).toBeLessThanOrEqual(answered + failed.length);
+          expect(top).toBeGreaterThanOrEqual(BigInt(answered) * price);
+          expect(top).toBeLessThanOrEqual(BigInt(answered + failed.length) * price);
+        } else {
+          expect(ran).toBe(answered);
+          expect(top).toBe(BigInt(ran) * price);
+        }
       }
     } finally {
       await pool.close();
     }
   }, 120_000);
+});
+
+describe('lease pool: a call that ran or may have run is not moved', () => {
+  const root = generateSimulatedRoot();
+  const HASH = keccak256('0x5eed');
+  const block = async () => ({ number: 7, hash: HASH });
+  const runsA = new Map<string, number>();
+  const runsB = new Map<string, number>();
+  let a: Harness;
+  let b: Harness;
+  let relay: Relay;
+  /** What the relay in front of A does with an Invoke's answer and with Syncs. */
+  let mode: 'pass' | 'lose-answer' | 'lose-answer-and-sync' = 'pass';
+  let pool: LeasePool;
+  let fn: FunctionHandle;
+
+  const unavailable = () =>
+    Object.assign(new Error('dropped'), {
+      code: grpc.status.UNAVAILABLE,
+      details: 'dropped by the relay',
+      metadata: new grpc.Metadata(),
+    });
+
+  /** A request id whose draw (policy none, both up) picks member `index` (0: A, 1: B). */
+  function requestIdFor(index: number): string {
+    for (let i = 0; i < 200; i++) {
+      const rid = keccak256(toBeHex(BigInt(i) + 1000n * BigInt(index + 1), 32));
+      if (choose('none', balanceSeed(HASH, rid), [0, 0]).chosen === index) return rid;
+    }
+    throw new Error('no request id found');
+  }
+
+  async function until(cond: () => boolean, ms: number): Promise<void> {
+    for (const end = Date.now() + ms; !cond() && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 20));
+    expect(cond()).toBe(true);
+  }
+
+  beforeAll(async () => {
+    a = await startLeaseExecutor(root, 31n, { pricePerCall: 2n, runs: runsA });
+    b = await startLeaseExecutor(root, 32n, { pricePerCall: 2n, runs: runsB });
+    relay = await startRelay(a.endpoint, {
+      Invoke: (call, cb, up) =>
+        up.Invoke(call.request as never, (e, r) => (mode === 'pass' ? cb(e, r) : cb(unavailable()))),
+      Sync: (call, cb, up) =>
+        mode === 'lose-answer-and-sync' ? cb(unavailable()) : up.Sync(call.request as never, cb),
+    });
+    const wallet = Wallet.createRandom();
+    const members = [
+      {
+        leaseId: 31n,
+        session: await connect(relay.endpoint, { policy: a.policy, leaseId: 31n, deadlineMs: 1_500 }),
+      },
+      {
+        leaseId: 32n,
+        session: await connect(b.endpoint, { policy: b.policy, leaseId: 32n, deadlineMs: 1_500 }),
+      },
+    ];
+    pool = new LeasePool(members, { wallet, block, policy: 'none', backoffMs: 200 });
+    fn = await pool.deploy(await slowEcho(1));
+    // Both sessions bound to the wallet while everything passes.
+    for (const i of [0, 1]) await pool.invoke(fn, enc(`warm-${i}`), { requestId: requestIdFor(i) });
+  }, 60_000);
+  afterAll(async () => {
+    await pool?.close();
+    relay?.stop();
+    await a?.stop();
+    await b?.stop();
+  });
+
+  it('CALL_OUTPUT_LOST (it ran, it is charged) is returned naming the lease, even with retryUnknown', async () => {
+    mode = 'lose-answer';
+    const e = await pool
+      .invoke(fn, enc('lost'), { requestId: requestIdFor(0), retryUnknown: true })
+      .catch((x: unknown) => x);
+    expect(isDefaasError(e, 'CALL_OUTPUT_LOST'), String(e)).toBe(true);
+    const err = e as DefaasError;
+    expect(err.leaseId).toBe(31n);
+    expect(err.invokeSent).toBe(true);
+    expect(err.call?.record).toBeDefined();
+    expect(attemptsOf(err).map((x) => x.leaseId)).toEqual([31n]);
+    expect([runsA.get('lost'), runsB.get('lost')]).toEqual([1, undefined]);
+    // The member is down for a while, then probed and back.
+    expect(pool.status()[0]).toMatchObject({ up: false, retired: false, downCode: 'CALL_OUTPUT_LOST' });
+    mode = 'pass';
+    await until(() => pool.status()[0]!.up, 5_000);
+    const r = await pool.invoke(fn, enc('after probe'), { requestId: requestIdFor(0) });
+    expect(r.leaseId).toBe(31n);
+  }, 30_000);
+
+  it('CALL_OUTCOME_UNKNOWN is returned naming the lease; with retryUnknown it runs elsewhere (and twice)', async () => {
+    mode = 'lose-answer-and-sync';
+    const e = await pool.invoke(fn, enc('unknown'), { requestId: requestIdFor(0) }).catch((x: unknown) => x);
+    expect(isDefaasError(e, 'CALL_OUTCOME_UNKNOWN'), String(e)).toBe(true);
+    expect((e as DefaasError).leaseId).toBe(31n);
+    expect([runsA.get('unknown'), runsB.get('unknown')]).toEqual([1, undefined]);
+
+    await until(() => pool.status()[0]!.up, 5_000);
+    const r = await pool.invoke(fn, enc('paid twice'), { requestId: requestIdFor(0), retryUnknown: true });
+    expect(r.leaseId).toBe(32n);
+    expect(r.attempts.map((x) => [x.leaseId, x.error?.code])).toEqual([
+      [31n, 'CALL_OUTCOME_UNKNOWN'],
+      [32n, undefined],
+    ]);
+    // The second attempt's draw is over what was left, from the same seed.
+    expect(r.attempts[1]!.candidates).toEqual([32n]);
+    expect([runsA.get('paid twice'), runsB.get('paid twice')]).toEqual([1, 1]);
+    mode = 'pass';
+  }, 30_000);
+
+  it('a member that cannot be reached before the call goes out: the call moves, and ran once', async () => {
+    await until(() => pool.status()[0]!.up, 5_000);
+    relay.stop();
+    // Once the session saw its connection drop, it checks the session before a call goes out. (A
+    // call sent on a connection that is dropping has an unknown outcome, as in the test above.)
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await pool.invoke(fn, enc('moved'), { requestId: requestIdFor(0) });
+    expect(r.leaseId).toBe(32n);
+    expect(r.attempts).toHaveLength(2);
+    expect(r.attempts[0]!.error?.invokeSent).toBe(false);
+    expect(r.attempts[0]!.error?.kind).toBe('transient');
+    expect([runsA.get('moved'), runsB.get('moved')]).toEqual([undefined, 1]);
+    expect(pool.status()[0]!.up).toBe(false);
+  }, 30_000);
+});
+
+describe('lease pool: an executor replaced by another enclave is retired', () => {
+  const root = generateSimulatedRoot();
+  let c: Harness;
+  let imposter: Harness | undefined;
+  let b: Harness;
+  const runsC = new Map<string, number>();
+  const runsB = new Map<string, number>();
+
+  beforeAll(async () => {
+    c = await startLeaseExecutor(root, 41n, { runs: runsC });
+    b = await startLeaseExecutor(root, 42n, { runs: runsB });
+  }, 60_000);
+  afterAll(async () => {
+    await imposter?.stop();
+    await b.stop();
+    await rm(c.stateDir, { recursive: true, force: true });
+  });
+
+  it('IDENTITY_MISMATCH on re-opening: down for good, the call moves', async () => {
+    const pin = { address: c.executor.identity.identityAddress };
+    const members = [
+      {
+        leaseId: 41n,
+        session: await connect(c.endpoint, {
+          policy: c.policy,
+          leaseId: 41n,
+          identity: pin,
+          deadlineMs: 1_500,
+        }),
+      },
+      {
+        leaseId: 42n,
+        session: await connect(b.endpoint, { policy: b.policy, leaseId: 42n, deadlineMs: 1_500 }),
+      },
+    ];
+    const HASH = keccak256('0x0c');
+    const pool = new LeasePool(members, {
+      wallet: Wallet.createRandom(),
+      block: async () => ({ number: 1, hash: HASH }),
+      policy: 'none',
+      backoffMs: 100,
+    });
+    try {
+      const fn = await pool.deploy(await slowEcho(1));
+      let rid = '';
+      for (let i = 0; i < 200 && rid === ''; i++) {
+        const x = keccak256(toBeHex(i + 1, 32));
+        if (choose('none', balanceSeed(HASH, x), [0, 0]).chosen === 0) rid = x;
+      }
+      expect((await pool.invoke(fn, enc('first'), { requestId: rid })).leaseId).toBe(41n);
+      // Same address, same lease, same platform root: another enclave (a new identity key).
+      await c.executor.stop(0);
+      imposter = await startLeaseExecutor(root, 41n, { listen: c.endpoint, runs: runsC });
+      const r = await pool.invoke(fn, enc('second'), { requestId: rid });
+      expect(r.leaseId).toBe(42n);
+      expect(r.attempts[0]!.error?.code).toBe('IDENTITY_MISMATCH');
+      expect(r.attempts[0]!.error?.invokeSent).toBe(false);
+      expect(pool.status()[0]).toMatchObject({ up: false, retired: true, downCode: 'IDENTITY_MISMATCH' });
+      expect([runsC.get('second'), runsB.get('second')]).toEqual([undefined, 1]);
+      // Retired: never probed back, every later call goes to the other.
+      await new Promise((res) => setTimeout(res, 400));
+      expect(pool.status()[0]!.up).toBe(false);
+      expect((await pool.invoke(fn, enc('third'), { requestId: rid })).leaseId).toBe(42n);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
 });

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { isAttestationError } from '../attestation/errors.js';
+import { isSessionError } from '../protocol/errors.js';
 import type { VerifiedReceipt } from '../protocol/receipts.js';
 import { BALANCE_POLICIES, type BalancePolicy, balanceSeed, choose, type Draw } from './balance.js';
 import { DefaasError, isDefaasError, toDefaasError } from './errors.js';
@@ -304,9 +306,10 @@ export class LeasePool {
       try {
         r = await m.session.invokeDeferred(fn, input, { wallet: this.opts.wallet });
       } catch (e) {
-        // Not the SDK's error (a bad wallet, a bug): nothing is known of the member or the call.
-        if (!(e instanceof DefaasError)) throw e;
-        const err = this.fail(m, e);
+        // Not a typed error (a bad wallet, a bug): nothing is known of the member or the call. A
+        // failed check while re-opening the session (attestation, pinned identity) is typed.
+        if (!(e instanceof DefaasError || isAttestationError(e) || isSessionError(e))) throw e;
+        const err = this.fail(m, toDefaasError(e));
         attempts.push({ ...base, error: err });
         // It ran (a function failure, an output lost): where is recorded with its record.
         if (err.call) this.record({ leaseId: m.leaseId, block, requestId }, err.call.record.nonce, base);

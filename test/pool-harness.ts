@@ -1,46 +1,47 @@
 import type { SimulatedRoot } from '../attestation/simulated.js';
-import type { Runtime } from '../enclave-host/executor.js';
-import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
+import type { ExecutorOptions } from '../enclave-host/executor.js';
 import { compileWat } from '../examples/build-example.js';
-import { type Harness, LIMITS, startExecutor } from './e2e-harness.js';
+import { type Harness, startExecutor, wrappedRuntime } from './e2e-harness.js';
 
 /** Shared set-up of the lease pool tests: executors of one simulated root, one lease each. */
 
 /**
- * Starts an executor serving `leaseId`. With `serialDelayMs`, it is a slow machine: its calls run
- * one at a time, each after that long (the runtime below is the real one).
+ * Starts an executor serving `leaseId`, counting in `runs` how often each input (as UTF-8) ran. With
+ * `serialDelayMs` it is a slow machine: its calls run one at a time, each after that long.
  */
 export function startLeaseExecutor(
   root: SimulatedRoot,
   leaseId: bigint,
-  o: { serialDelayMs?: number; pricePerCall?: bigint } = {},
+  o: {
+    serialDelayMs?: number;
+    pricePerCall?: bigint;
+    runs?: Map<string, number>;
+    listen?: string;
+    identity?: ExecutorOptions['identity'];
+  } = {},
 ): Promise<Harness> {
-  const runtime = new FunctionRuntime({ workers: 2, limits: LIMITS });
+  const runs = o.runs ?? new Map<string, number>();
+  let queue: Promise<unknown> = Promise.resolve();
+  const runtime = wrappedRuntime((rt, fn, input, tenant) => {
+    const run = async () => {
+      const key = new TextDecoder().decode(input);
+      runs.set(key, (runs.get(key) ?? 0) + 1);
+      return rt.invoke(fn, input, tenant);
+    };
+    if (o.serialDelayMs === undefined) return run();
+    const delay = o.serialDelayMs;
+    const next = queue.then(() => new Promise((r) => setTimeout(r, delay))).then(run);
+    queue = next.catch(() => undefined);
+    return next;
+  });
   return startExecutor({
     root,
     leaseId,
     pricePerCall: o.pricePerCall ?? 0n,
-    runtime: o.serialDelayMs === undefined ? runtime : serialDelay(runtime, o.serialDelayMs),
+    runtime,
+    ...(o.listen !== undefined && { listen: o.listen }),
+    ...(o.identity !== undefined && { identity: o.identity }),
   });
-}
-
-/** `inner`, with its calls taken one at a time, each `delayMs` before it runs. */
-function serialDelay(inner: FunctionRuntime, delayMs: number): Runtime {
-  let queue: Promise<unknown> = Promise.resolve();
-  return {
-    register: (...a) => inner.register(...a),
-    unregister: (...a) => inner.unregister(...a),
-    has: (...a) => inner.has(...a),
-    close: () => inner.close(),
-    get effectiveLimits() {
-      return inner.effectiveLimits;
-    },
-    invoke: (...a) => {
-      const run = queue.then(() => new Promise((r) => setTimeout(r, delayMs))).then(() => inner.invoke(...a));
-      queue = run.catch(() => undefined);
-      return run;
-    },
-  };
 }
 
 /**
