@@ -199,6 +199,20 @@ describe('lease pool', () => {
         // Nothing was sent: the member is still up.
         expect(pool.status()[0]?.up).toBe(true);
       }
+      // A block source that fails: the chain is unavailable; nothing was sent.
+      const noChain = new LeasePool([m], {
+        wallet,
+        block: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:9')),
+      });
+      const fn = { id: '00'.repeat(32), hash: `0x${'00'.repeat(32)}` };
+      await expect(noChain.invoke(fn, enc('x'))).rejects.toThrow(/CHAIN_UNAVAILABLE/);
+      expect(noChain.status()[0]?.up).toBe(true);
+      // A module no executor takes: the executor's own refusal, and the member stays up.
+      const e = await noChain.deploy(enc('not wasm')).catch((x: unknown) => x);
+      expect(isDefaasError(e), String(e)).toBe(true);
+      expect((e as DefaasError).code).not.toBe('POOL_NO_MEMBER');
+      expect((e as DefaasError).leaseId).toBe(11n);
+      expect(noChain.status()[0]).toMatchObject({ up: true, retired: false });
     } finally {
       await s.close();
     }

@@ -158,6 +158,8 @@ export class LeasePool {
   private readonly wasms: Uint8Array[] = [];
   private cachedBlock: { at: number; block: Promise<BlockRef> } | undefined;
   private closed = false;
+  /** The wallet's address, as placements name the client. */
+  private readonly client: string;
 
   constructor(
     members: readonly PoolMember[],
@@ -167,6 +169,7 @@ export class LeasePool {
     const ids = new Set(members.map((m) => m.leaseId));
     if (ids.size !== members.length)
       throw new DefaasError('SDK_INVALID_ARGUMENT', 'a lease pool takes one member per lease');
+    this.client = signingKey(opts.wallet).address;
     this.policy = opts.policy ?? 'power-of-two';
     if (!(BALANCE_POLICIES as readonly string[]).includes(this.policy))
       throw new DefaasError('SDK_INVALID_ARGUMENT', `unknown balance policy ${JSON.stringify(this.policy)}`);
@@ -188,7 +191,9 @@ export class LeasePool {
 
   /** Deploys `wasm` to every up member; the handle is the same on each (SHA-256 of the module). */
   async deploy(wasm: Uint8Array): Promise<FunctionHandle> {
-    this.wasms.push(new Uint8Array(wasm));
+    // Members down now (or failing this deploy) get it when they are probed back.
+    const copy = new Uint8Array(wasm);
+    this.wasms.push(copy);
     let handle: FunctionHandle | undefined;
     let last: DefaasError | undefined;
     await Promise.all(
@@ -202,14 +207,23 @@ export class LeasePool {
           }
         }),
     );
-    if (!handle) throw new DefaasError('POOL_NO_MEMBER', 'no member of the pool took the module', {}, last);
+    if (!handle) {
+      this.wasms.splice(this.wasms.indexOf(copy), 1);
+      // Every member refused it by its rules (or failed): the caller hears why.
+      if (last && last.kind !== 'transient') throw last;
+      throw new DefaasError('POOL_NO_MEMBER', 'no member of the pool took the module', {}, last);
+    }
     return handle;
   }
 
   /** Runs `fn` on one member (by the draw); resolves once the output and a verified receipt are in. */
   async invoke(fn: FunctionHandle, input: Uint8Array, o: PoolInvokeOptions = {}): Promise<PoolInvokeResult> {
     const r = await this.invokeDeferred(fn, input, o);
-    return { ...r, receipt: await r.receipt };
+    try {
+      return { ...r, receipt: await r.receipt };
+    } catch (e) {
+      throw withAttempts(named(toDefaasError(e), r.leaseId), r.attempts);
+    }
   }
 
   /**
@@ -288,7 +302,11 @@ export class LeasePool {
     if (this.closed) throw new DefaasError('SDK_SESSION_CLOSED', 'the lease pool is closed');
     const requestId = o.requestId ?? `0x${randomBytes(32).toString('hex')}`;
     const retryUnknown = o.retryUnknown ?? this.opts.retryUnknown ?? false;
-    const block = await this.block();
+    const block = await this.block().catch((e: unknown) => {
+      throw e instanceof DefaasError
+        ? e
+        : new DefaasError('CHAIN_UNAVAILABLE', `the block source failed: ${String(e)}`, {}, e);
+    });
     const seed = balanceSeed(block.hash, requestId);
     const attempts: PoolAttempt[] = [];
     const tried = new Set<bigint>();
@@ -387,7 +405,12 @@ export class LeasePool {
       if (err.kind === 'attestation' || err.kind === 'protocol' || LEASE_GONE.has(err.code)) {
         m.retired = true;
         m.downCode = err.code;
-      } else this.scheduleProbe(m);
+      } else if (err.kind === 'transient') this.scheduleProbe(m);
+      else {
+        // The executor answered (a refusal by its rules): it is reachable; a call will say more.
+        m.up = true;
+        m.downCode = undefined;
+      }
     }
   }
 
@@ -413,7 +436,7 @@ export class LeasePool {
   ): void {
     const placement: CallPlacement = {
       leaseId: p.leaseId,
-      client: signingKey(this.opts.wallet).address,
+      client: this.client,
       nonce,
       requestId: p.requestId,
       block: p.block,

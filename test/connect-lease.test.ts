@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getBytes, keccak256, toUtf8Bytes, Wallet } from 'ethers';
@@ -15,7 +15,18 @@ import {
 } from '../contracts/test/chain-fixture.js';
 import { buildExample } from '../examples/build-example.js';
 import { generateX25519 } from '../protocol/x25519.js';
-import { connect, connectLease, isDefaasError, LeasePool, leaseEndpoint } from '../sdk/index.js';
+import {
+  balanceSeed,
+  choose,
+  connect,
+  connectLease,
+  isDefaasError,
+  LeasePool,
+  LocalReceiptStore,
+  leaseEndpoint,
+  type PoolInvokeResult,
+} from '../sdk/index.js';
+import { parseReceiptStore } from '../verifier/log/audit-receipts.js';
 import { expectFailure, onlyJson, runCli } from './cli-run.js';
 import { type Harness, startExecutor } from './e2e-harness.js';
 
@@ -118,29 +129,54 @@ describe('connectLease (anvil)', () => {
     }
   }, 60_000);
 
-  it('a lease pool over a session from the chain', async () => {
+  it('a lease pool over a session from the chain: its store file holds receipts and placements', async () => {
+    const file = join(dir, 'receipts.jsonl');
+    const store = new LocalReceiptStore({ file });
     const s = await connectLease({
       provider: ch.provider,
       deployment: ch.deployment,
       leaseId: good,
       policy: harnesses[0]!.policy,
+      store,
     });
     const pool = new LeasePool([{ leaseId: good, session: s }], {
       wallet: customer,
+      store,
       block: async () => {
         const b = (await ch.provider.getBlock('latest'))!;
         return { number: b.number, hash: b.hash! };
       },
     });
+    let r: PoolInvokeResult;
     try {
       const fn = await pool.deploy(echo);
-      const r = await pool.invoke(fn, enc('pooled'));
+      r = await pool.invoke(fn, enc('pooled'));
       expect(dec(r.output)).toBe('pooled');
       expect(r.leaseId).toBe(good);
-      expect((await ch.provider.getBlock(r.block.number))?.hash).toBe(r.block.hash);
     } finally {
       await pool.close();
+      await store.close();
     }
+    // The draw is recomputed from the chain's block and the request id.
+    const onChain = (await ch.provider.getBlock(r.block.number))!.hash!;
+    expect(onChain).toBe(r.block.hash);
+    expect(choose('power-of-two', balanceSeed(onChain, r.requestId), r.attempts[0]!.loads)).toEqual(r.draw);
+    // The file: one settlement per receipt (the auditor's reader skips placements), one placement.
+    const text = await readFile(file, 'utf8');
+    const receipts = parseReceiptStore(text);
+    expect(receipts.map((x) => x.receipt.leaseId)).toEqual([good]);
+    const placements = text
+      .split('\n')
+      .filter((l) => l.includes('"placement"'))
+      .map((l) => (JSON.parse(l) as { placement: Record<string, unknown> }).placement);
+    expect(placements).toHaveLength(1);
+    expect(placements[0]).toMatchObject({
+      leaseId: good.toString(),
+      nonce: r.record.nonce.toString(),
+      requestId: r.requestId,
+      block: { number: r.block.number, hash: r.block.hash },
+      candidates: [good.toString()],
+    });
   }, 60_000);
 
   it('a lease that is not open is LEASE_NOT_OPEN', async () => {
