@@ -184,6 +184,9 @@ describe('lease pool', () => {
     try {
       const m = { leaseId: 11n, session: s };
       expect(() => new LeasePool([m, m], { wallet, block })).toThrow(/one member per lease/);
+      expect(() => new LeasePool([{ leaseId: 12n, session: s }], { wallet, block })).toThrow(
+        /has a session to lease 11/,
+      );
       expect(() => new LeasePool([m], { wallet, block, policy: 'round-robin' as BalancePolicy })).toThrow(
         /unknown balance policy/,
       );

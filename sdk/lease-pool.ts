@@ -169,6 +169,13 @@ export class LeasePool {
     const ids = new Set(members.map((m) => m.leaseId));
     if (ids.size !== members.length)
       throw new DefaasError('SDK_INVALID_ARGUMENT', 'a lease pool takes one member per lease');
+    for (const m of members)
+      if (m.session.terms.leaseId !== m.leaseId)
+        throw new DefaasError(
+          'SDK_INVALID_ARGUMENT',
+          `the member for lease ${m.leaseId} has a session to lease ${m.session.terms.leaseId}`,
+          { leaseId: m.leaseId.toString(), sessionLeaseId: m.session.terms.leaseId.toString() },
+        );
     this.client = signingKey(opts.wallet).address;
     this.policy = opts.policy ?? 'power-of-two';
     if (!(BALANCE_POLICIES as readonly string[]).includes(this.policy))
