@@ -51,6 +51,7 @@ export {
   failoverDecision,
   LeasePool,
   type LeasePoolOptions,
+  latestBlock,
   type MemberStatus,
   type PoolAttempt,
   type PoolInvokeOptions,

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type { Block, Provider } from 'ethers';
 import { isAttestationError } from '../attestation/errors.js';
 import { isSessionError } from '../protocol/errors.js';
 import type { VerifiedReceipt } from '../protocol/receipts.js';
 import { BALANCE_POLICIES, type BalancePolicy, balanceSeed, choose, type Draw } from './balance.js';
+import { chainError } from './discover.js';
 import { DefaasError, isDefaasError, toDefaasError } from './errors.js';
 import type { FunctionHandle, InvokeResult, Session } from './session/session.js';
 import type { CallPlacement, ReceiptStore } from './store.js';
@@ -33,6 +35,24 @@ export interface BlockRef {
   readonly number: number;
   /** 0x-hex, 32 bytes. */
   readonly hash: string;
+}
+
+/**
+ * A block source over a provider: its latest block. A chain that does not answer is
+ * CHAIN_UNAVAILABLE; one without a latest block (or its hash), CHAIN_UNEXPECTED_ANSWER.
+ */
+export function latestBlock(provider: Provider): () => Promise<BlockRef> {
+  return async () => {
+    let b: Block | null;
+    try {
+      b = await provider.getBlock('latest');
+    } catch (e) {
+      throw chainError(e, 'provider');
+    }
+    if (!b?.hash)
+      throw new DefaasError('CHAIN_UNEXPECTED_ANSWER', 'the provider has no latest block with a hash');
+    return { number: b.number, hash: b.hash };
+  };
 }
 
 export interface PoolMember {

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getBytes, keccak256, toUtf8Bytes, Wallet } from 'ethers';
+import { getBytes, JsonRpcProvider, keccak256, Network, toUtf8Bytes, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../attestation/bytes.js';
 import { generateSimulatedRoot } from '../attestation/simulated.js';
@@ -23,6 +23,7 @@ import {
   isDefaasError,
   LeasePool,
   LocalReceiptStore,
+  latestBlock,
   leaseEndpoint,
   type PoolInvokeResult,
 } from '../sdk/index.js';
@@ -142,10 +143,7 @@ describe('connectLease (anvil)', () => {
     const pool = new LeasePool([{ leaseId: good, session: s }], {
       wallet: customer,
       store,
-      block: async () => {
-        const b = (await ch.provider.getBlock('latest'))!;
-        return { number: b.number, hash: b.hash! };
-      },
+      block: latestBlock(ch.provider),
     });
     let r: PoolInvokeResult;
     try {
@@ -209,6 +207,14 @@ describe('connectLease (anvil)', () => {
       policy,
     }).catch((x: unknown) => x);
     expect(isDefaasError(down, 'CHAIN_UNAVAILABLE'), String(down)).toBe(true);
+    const network = Network.from(BigInt(ch.deployment.chainId));
+    const gone = new JsonRpcProvider('http://127.0.0.1:9', network, { staticNetwork: network });
+    try {
+      const noBlock = await latestBlock(gone)().catch((x: unknown) => x);
+      expect(isDefaasError(noBlock, 'CHAIN_UNAVAILABLE'), String(noBlock)).toBe(true);
+    } finally {
+      gone.destroy();
+    }
     for (const source of [{ provider: ch.provider }, { rpc: ch.anvil.url }]) {
       const other = await connectLease({
         ...source,
