@@ -10,6 +10,7 @@ import { registerExecutor } from './commands/executor.js';
 import { registerInvoke } from './commands/invoke.js';
 import { registerLog } from './commands/log.js';
 import { registerMarket } from './commands/market.js';
+import { registerOrder } from './commands/order.js';
 import { registerProbe } from './commands/probe.js';
 import { registerWitness } from './commands/witness.js';
 import { EXIT } from './exit-codes.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerProbe(program);
   registerWitness(program);
   registerMarket(program);
+  registerOrder(program);
   registerChallenge(program);
   registerEvidence(program);
   registerLog(program);
