@@ -14,7 +14,7 @@ import { CustomerError } from '../customer/errors.js';
 import type { LeaseInfo } from '../customer/lease-info.js';
 import { followOrder } from '../customer/order-follow.js';
 import { type OrderTerms, postOrder } from '../customer/order-post.js';
-import { type OrderStatus, readOrderStatus, stateName } from '../customer/order-status.js';
+import { type OrderStatus, orderOf, readOrderStatus, stateName } from '../customer/order-status.js';
 import { sendTx } from '../customer/send.js';
 import { UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
@@ -195,10 +195,8 @@ async function status(json: boolean, id: bigint, o: StatusFlags): Promise<ExitCo
 async function cancel(json: boolean, id: bigint, o: ChainFlags): Promise<ExitCode> {
   const ch = await open(o, true);
   try {
-    const order = await reading(ch.rpc, () => ch.market.order(id));
+    const order = await orderOf(ch, id);
     const info = { orderId: id.toString(), state: stateName(order.state) };
-    if (order.state === MarketState.None)
-      throw new CustomerError('ORDER_UNKNOWN', `order ${id} does not exist on this Market`, info);
     if (order.customer.toLowerCase() !== ch.signer!.address.toLowerCase())
       throw new CustomerError(
         'NOT_CUSTOMER',

@@ -3,7 +3,7 @@ import { isAgentError } from '../../verifier/agent/errors.js';
 import { type CustomerChain, chainNow, reading } from './chain.js';
 import { CustomerError } from './errors.js';
 import { type LeaseInfo, leaseInfo } from './lease-info.js';
-import { stateName } from './order-status.js';
+import { orderOf, stateName } from './order-status.js';
 import { sendTx } from './send.js';
 
 /*
@@ -75,14 +75,10 @@ export async function followOrder(ch: CustomerChain, orderId: bigint, f: FollowO
   // Bounded by the wall clock, and by count as a second guard (each pass sleeps pollMs).
   const maxPasses = Math.ceil(f.timeoutMs / Math.max(pollMs, 1)) + 2;
   for (let pass = 0; pass < maxPasses; pass++) {
-    const o = await reading(ch.rpc, () => ch.market.order(orderId));
+    const o = await orderOf(ch, orderId);
     const now = await chainNow(ch);
     const at = { state: o.state, stepDeadline: o.stepDeadline, winner: o.winner };
     switch (o.state) {
-      case MarketState.None:
-        throw new CustomerError('ORDER_UNKNOWN', `order ${id} does not exist on this Market`, {
-          orderId: id,
-        });
       case MarketState.Bidding:
         if (now < o.bidDeadline)
           say(`bidding until ${o.bidDeadline} (chain time ${now}), ${o.bidCount} bids`);

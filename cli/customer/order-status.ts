@@ -1,5 +1,6 @@
 import { MarketState } from '../../contracts/bindings/index.js';
 import { ORDER_STATES, type OrderStateName } from '../../sdk/index.js';
+import { decodeRevert } from '../../verifier/agent/tx-sender.js';
 import { type CustomerChain, chainNow, reading } from './chain.js';
 import { CustomerError } from './errors.js';
 import { type LeaseInfo, leaseInfo } from './lease-info.js';
@@ -50,6 +51,21 @@ export function stateName(s: bigint): OrderStateName {
 
 type Order = Awaited<ReturnType<CustomerChain['market']['order']>>;
 
+/** `Market.order(orderId)`; ORDER_UNKNOWN for an id the Market never issued (it reverts MarketUnknownOrder). */
+export async function orderOf(ch: CustomerChain, orderId: bigint): Promise<Order> {
+  let o: Order | undefined;
+  try {
+    o = await reading(ch.rpc, () => ch.market.order(orderId));
+  } catch (e) {
+    if (decodeRevert(e)?.name !== 'MarketUnknownOrder') throw e;
+  }
+  if (o === undefined || o.state === MarketState.None)
+    throw new CustomerError('ORDER_UNKNOWN', `order ${orderId} does not exist on this Market`, {
+      orderId: orderId.toString(),
+    });
+  return o;
+}
+
 /** In words: what the order waits for in `state` at chain time `now`. */
 export function nextStep(orderId: bigint, o: Order, now: bigint): string {
   const resume = `defaas order status ${orderId} --wait`;
@@ -84,11 +100,7 @@ export function nextStep(orderId: bigint, o: Order, now: bigint): string {
 
 /** The order's status; ORDER_UNKNOWN for an id the Market never issued. */
 export async function readOrderStatus(ch: CustomerChain, orderId: bigint): Promise<OrderStatus> {
-  const o = await reading(ch.rpc, () => ch.market.order(orderId));
-  if (o.state === MarketState.None)
-    throw new CustomerError('ORDER_UNKNOWN', `order ${orderId} does not exist on this Market`, {
-      orderId: orderId.toString(),
-    });
+  const o = await orderOf(ch, orderId);
   const now = await chainNow(ch);
   const bids: BidStatus[] = [];
   // bidCount ≤ Market.MAX_BIDS (256): the loop is bounded by the contract.
