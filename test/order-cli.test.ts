@@ -369,3 +369,60 @@ describe('hostile and broken inputs', () => {
     expect(await ch.c.market.orderCount()).toBe(before);
   });
 });
+
+describe('the command line', () => {
+  it('--help of every order command and of chain fund names --json and the exit codes', async () => {
+    for (const args of [
+      ['order', 'post'],
+      ['order', 'status'],
+      ['order', 'cancel'],
+      ['chain', 'fund'],
+    ]) {
+      const r = await runCli(...args, '--help');
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.out).toMatch(/--json/);
+      expect(r.out).toMatch(/Exit codes: 0 ok/);
+    }
+  });
+
+  it.each([
+    ['--committee 5 (size/majority)', ['--committee', '5']],
+    ['--committee 5/3/1', ['--committee', '5/3/1']],
+    ['--duration -1', ['--duration', '-1']],
+    ['--max-price 1.5 (base units)', ['--max-price', '1.5']],
+    ['--availability-bps 10001', ['--availability-bps', '10001']],
+    ['--timeout 0', ['--timeout', '0']],
+    ['--rpc ftp://x', ['--rpc', 'ftp://127.0.0.1:9']],
+  ])('%s is a usage error before any network', async (_name, flags) => {
+    const r = await runCli(...postArgs(...flags));
+    expect(r.code, r.out).toBe(2);
+    expectFailure(r.out, 'INVALID_ARGUMENT', 'usage');
+  });
+
+  it('a missing --level, key file, or order id 0 is a usage error; the key is never echoed', async () => {
+    const noLevel = postArgs();
+    noLevel.splice(noLevel.indexOf('--level'), 2);
+    expect((await runCli(...noLevel)).code).toBe(2);
+    const noKey = await runCli(
+      'order',
+      'post',
+      '--deployment',
+      deploymentFile,
+      '--level',
+      '1',
+      '--duration',
+      '60',
+      '--max-price',
+      '1',
+      '--json',
+    );
+    expect(noKey.code).toBe(2);
+    expect(expectFailure(noKey.out, 'MISSING_ARGUMENT', 'usage').message).toMatch(/DEFAAS_CUSTOMER_KEY/);
+    const badKey = join(dir, 'bad.key');
+    writeFileSync(badKey, 'not a key but a secret 1234\n');
+    const r = await runCli('order', 'cancel', '1', '--deployment', deploymentFile, '--key', badKey, '--json');
+    expect(expectFailure(r.out, 'FILE_INVALID', 'usage').code).toBe('FILE_INVALID');
+    expect(r.out + r.err).not.toContain('secret 1234');
+    expect((await runCli('order', 'status', '0', '--deployment', deploymentFile, '--json')).code).toBe(2);
+  });
+});

@@ -5,7 +5,7 @@
  * order and says what comes next (with --wait it resumes following it). `cancel` takes back an order
  * nobody bid on.
  */
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { formatEther } from 'ethers';
 import { MarketState } from '../../contracts/bindings/index.js';
 import { httpUrlArg, integerArg, uint256Arg } from '../args.js';
@@ -255,12 +255,10 @@ export function registerOrder(program: Command): void {
   const order = program
     .command('order')
     .description("the customer's side of the market: post, follow, cancel orders");
-  waitFlags(
-    chainFlags(
-      order
-        .command('post')
-        .description('post an order (approving the Market for its escrow); --wait follows it to a lease'),
-    ),
+  const postCommand = chainFlags(
+    order
+      .command('post')
+      .description('post an order (approving the Market for its escrow); --wait follows it to a lease'),
   )
     .requiredOption('--level <id>', 'FaaS level id (see `defaas market levels`)', uint256Arg)
     .requiredOption('--duration <s>', 'lease duration in seconds', uint256Arg)
@@ -269,10 +267,11 @@ export function registerOrder(program: Command): void {
       'highest unit price, token base units per second of lease',
       uint256Arg,
     )
-    .option('--committee <size/majority>', 'witness committee per epoch', committeeArg, {
-      size: 5,
-      majority: 3,
-    })
+    .addOption(
+      new Option('--committee <size/majority>', 'witness committee per epoch')
+        .argParser(committeeArg)
+        .default({ size: 5, majority: 3 }, '5/3'),
+    )
     .option(
       '--bidding-window <s>',
       "seconds for sealed bids (default: 30, within the Market's bounds)",
@@ -293,7 +292,8 @@ export function registerOrder(program: Command): void {
     .option(
       '--wait',
       'follow the order: close the bidding, expire an unconfirmed offer, start the confirmed lease',
-    )
+    );
+  waitFlags(postCommand)
     .option(
       '--json',
       'print one JSON object: orderId, order (escrow, deadlines, txs), terms, lease (with --wait)',
