@@ -7,6 +7,8 @@
  * terms the Market refuses, a wallet without tokens.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keccak256, parseEther, toUtf8Bytes, Wallet } from 'ethers';
@@ -324,6 +326,50 @@ describe('hostile and broken inputs', () => {
       expectFailure(r.out, 'CHAIN_UNAVAILABLE', 'transient');
     }
   }, 40_000);
+
+  it('the endpoint going away during --wait: CHAIN_UNAVAILABLE naming the order to resume, in bounded time', async () => {
+    // A forwarding proxy to anvil that records the methods asked, closed once the CLI is waiting.
+    const methods: string[] = [];
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const calls = [JSON.parse(body.toString('utf8')) as { method: string } | { method: string }[]].flat();
+        methods.push(...calls.map((c) => c.method));
+        fetch(ch.anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+          .then(async (r) =>
+            res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text()),
+          )
+          .catch(() => res.destroy());
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const rpc = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const before = await ch.c.market.orderCount();
+      const run = runCli(...postArgs(...WAIT, '--rpc', rpc));
+      const orderId = await posted(before);
+      // The post ends with a log query (its order id); the wait then reads the chain's clock.
+      await until('the wait', async () => {
+        const logs = methods.lastIndexOf('eth_getLogs');
+        return logs >= 0 && methods.indexOf('eth_getBlockByNumber', logs) > logs ? true : undefined;
+      });
+      proxy.close();
+      proxy.closeAllConnections();
+      const t0 = Date.now();
+      const r = await run;
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(r.code, r.out + r.err).toBe(3);
+      const f = expectFailure(r.out, 'CHAIN_UNAVAILABLE', 'transient');
+      expect(f.info).toMatchObject({ rpc, orderId: orderId.toString() });
+      expect(f.message).toContain(`defaas order status ${orderId} --wait`);
+      expect((await ch.c.market.order(orderId)).state).toBe(MarketState.Bidding);
+    } finally {
+      proxy.close();
+      proxy.closeAllConnections();
+    }
+  }, 30_000);
 
   it('a deployment file of another chain: usage error naming both chain ids', async () => {
     const other = join(dir, 'other-chain.json');

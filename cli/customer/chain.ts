@@ -142,7 +142,7 @@ export async function openChain(o: OpenChainOptions): Promise<CustomerChain> {
       maxAttempts: o.retry?.attempts ?? 4,
       baseDelayMs: o.retry?.baseDelayMs ?? 250,
       maxDelayMs: 4_000,
-      receiptTimeoutMs: 120_000,
+      receiptTimeoutMs: 60_000,
       pollMs: 250,
       ...(o.onRetry && { onRetry: o.onRetry }),
     });

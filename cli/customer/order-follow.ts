@@ -1,7 +1,8 @@
 import { MarketState } from '../../contracts/bindings/index.js';
 import { isAgentError } from '../../verifier/agent/errors.js';
+import { CliError, isCliError } from '../errors.js';
 import { type CustomerChain, chainNow, reading } from './chain.js';
-import { CustomerError } from './errors.js';
+import { CustomerError, isCustomerError } from './errors.js';
 import { type LeaseInfo, leaseInfo } from './lease-info.js';
 import { orderOf, stateName } from './order-status.js';
 import { sendTx } from './send.js';
@@ -62,6 +63,24 @@ async function step(
 }
 
 export async function followOrder(ch: CustomerChain, orderId: bigint, f: FollowOptions): Promise<LeaseInfo> {
+  try {
+    return await follow(ch, orderId, f);
+  } catch (e) {
+    // The order stays on chain whatever stopped the wait: the failure names it and how to resume.
+    if (isCliError(e, 'CHAIN_UNAVAILABLE'))
+      throw new CliError(
+        'CHAIN_UNAVAILABLE',
+        `${e.message}; order ${orderId} is left as it is: resume with \`defaas order status ${orderId} --wait\``,
+        { ...e.info, orderId: orderId.toString() },
+        e,
+      );
+    if (!isCustomerError(e))
+      f.progress(`order ${orderId}: stopped; resume with \`defaas order status ${orderId} --wait\``);
+    throw e;
+  }
+}
+
+async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Promise<LeaseInfo> {
   const customer = ch.signer?.address;
   const pollMs = f.pollMs ?? 1000;
   const fromBlock = f.fromBlock ?? 0;
