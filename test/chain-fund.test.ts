@@ -277,5 +277,15 @@ describe('in real time on the dev chain', () => {
       Number(DEV_PARAMS.minBiddingWindow + DEV_PARAMS.bidRevealWindow - 2n) * 1000,
     );
     expect((await market.order(orderId)).state).toBe(MarketState.Fulfilling);
+    // A progress line per change (a bid, a step), not one per block: no line says again what the
+    // previous one said.
+    const lines = r.err
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/ \(chain time \d+\)/, ''));
+    expect(lines.filter((l, i) => l === lines[i - 1])).toEqual([]);
+    // 0 bids, then 1 (or only 1, had the bid come before the first read)
+    expect(lines.filter((l) => l.includes('bidding until')).length).toBeLessThanOrEqual(2);
+    expect(lines.length).toBeLessThan(15);
   }, 90_000);
 });

@@ -208,7 +208,8 @@ export function registerChain(program: Command): void {
     .addHelpText(
       'after',
       `${EXIT_CODES_HELP}An endpoint that does not answer (or an anvil that exits) is transient: exit 3.\n` +
-        `The embedded anvil mines each transaction at once and a block every ${ANVIL_BLOCK_TIME} s besides.\n` +
+        `The embedded anvil mines each transaction at once and a block every ${ANVIL_BLOCK_TIME} s besides;\n` +
+        "with --rpc, the endpoint's own mining is left as it is.\n" +
         'Examples:\n  defaas chain up --out .defaas/deployment.json --json\n  defaas chain up --params dev',
     )
     .action(action(up));

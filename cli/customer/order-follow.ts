@@ -87,9 +87,11 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
   const giveUp = Date.now() + f.timeoutMs;
   const id = orderId.toString();
   let said = '';
+  /** A progress line, once per change of what it says (the chain time it quotes aside). */
   const say = (line: string) => {
-    if (line !== said) f.progress(`order ${id}: ${line}`);
-    said = line;
+    const what = line.replace(/ \(chain time \d+\)/, '');
+    if (what !== said) f.progress(`order ${id}: ${line}`);
+    said = what;
   };
   // Bounded by the wall clock, and by count as a second guard (each pass sleeps pollMs).
   const maxPasses = Math.ceil(f.timeoutMs / Math.max(pollMs, 1)) + 2;
