@@ -259,7 +259,7 @@ describe('order status and a failed auction', () => {
     const r = await runCli('order', 'status', orderId, ...chainArgs(), ...WAIT, '--json');
     expect(r.code, r.out + r.err).toBe(4);
     const f = expectFailure(r.out, 'NO_BIDS', 'rejected');
-    expect(f.message).toMatch(/refunded/);
+    expect(f.message).toMatch(/went back to the customer/);
     expect(f.info).toMatchObject({ orderId, refunded: order.escrow });
     expect(await ch.c.token.balanceOf(customer.address)).toBe(balance);
     expect(await status()).toMatchObject({ state: 'failed', escrow: '0' });

@@ -128,6 +128,7 @@ async function post(json: boolean, o: PostFlags): Promise<ExitCode> {
       `order ${posted.orderId} posted by ${posted.customer}`,
       `  escrow         ${posted.escrow} units (${formatEther(posted.escrow)} DFS)`,
       `  bids until     ${posted.bidDeadline}, reveals until ${posted.revealDeadline} (chain time)`,
+      `  follow it      defaas order status ${posted.orderId} --wait`,
     ];
     const result = { orderId: posted.orderId, order: posted, terms };
     if (!o.wait) {

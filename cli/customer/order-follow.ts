@@ -1,3 +1,4 @@
+import { formatEther } from 'ethers';
 import { MarketState } from '../../contracts/bindings/index.js';
 import { isAgentError } from '../../verifier/agent/errors.js';
 import { CliError, isCliError } from '../errors.js';
@@ -149,7 +150,10 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
       default: {
         const why = await failure(ch, orderId, fromBlock);
         const refunded = why?.refunded;
-        const refund = refunded !== undefined ? ` ${refunded} was refunded to the customer` : ' was refunded';
+        const refund =
+          refunded !== undefined
+            ? ` ${refunded} units (${formatEther(refunded)} DFS) went back to the customer`
+            : ' went back to the customer';
         if (why?.from === 'bidding')
           throw new CustomerError(
             'NO_BIDS',
