@@ -1,4 +1,4 @@
-import { JsonRpcProvider, Network } from 'ethers';
+import { FetchRequest, JsonRpcProvider, Network } from 'ethers';
 import {
   connectMarket,
   connectRegistry,
@@ -45,7 +45,11 @@ export interface RetryOptions {
   readonly attempts?: number;
   /** First backoff; doubled each attempt (default 250 ms). */
   readonly baseDelayMs?: number;
+  /** How long one request may take before it counts as failed (default 10 s). */
+  readonly requestTimeoutMs?: number;
 }
+
+const REQUEST_TIMEOUT_MS = 10_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -89,7 +93,7 @@ export async function chainIdAt(url: string, o: RetryOptions = {}): Promise<bigi
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
       });
       let result: unknown;
       try {
@@ -127,7 +131,11 @@ export async function openChain(o: OpenChainOptions): Promise<CustomerChain> {
       { rpc: o.rpc, chainId: chainId.toString(), deploymentChainId: o.deployment.chainId },
     );
   const network = Network.from(chainId);
-  const provider = new JsonRpcProvider(o.rpc, network, {
+  // An endpoint that accepts and never answers fails each request after the timeout (ethers' own
+  // default is 5 minutes), so every wait stays bounded.
+  const request = new FetchRequest(o.rpc);
+  request.timeout = o.retry?.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const provider = new JsonRpcProvider(request, network, {
     staticNetwork: network,
     cacheTimeout: -1,
     pollingInterval: 250,
