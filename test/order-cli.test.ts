@@ -231,6 +231,35 @@ describe('order post --wait', () => {
 });
 
 describe('order status and a failed auction', () => {
+  it('a confirmed lease the customer did not start in time: status --wait expires it, ORDER_FAILED from deploying', async () => {
+    const p = await runCli(...postArgs());
+    const orderId = BigInt(onlyJson<{ orderId: string }>(p.out).orderId);
+    const o = await ch.c.market.order(orderId);
+    const reveal = await bid(orderId, 0, MAX_PRICE / 2n);
+    await atLeast(ch, o.bidDeadline);
+    await reveal();
+    await atLeast(ch, o.revealDeadline);
+    await ch.tx('closeBidding', ch.c.market.closeBidding(orderId));
+    await ch.tx(
+      'confirmLease',
+      ch.c.market.connect(ch.providers[0]!.signer).confirmLease(orderId, 'grpc://127.0.0.1:7000'),
+    );
+    const s = await runCli('order', 'status', orderId.toString(), '--deployment', deploymentFile, '--json');
+    const status = onlyJson<{ status: Record<string, unknown> }>(s.out).status;
+    expect(status).toMatchObject({
+      state: 'deploying',
+      next: expect.stringMatching(/customer starts the lease/),
+    });
+    expect((status.lease as Record<string, string>).deployment).toBe('grpc://127.0.0.1:7000');
+    await atLeast(ch, (await ch.c.market.order(orderId)).stepDeadline);
+    const r = await runCli('order', 'status', orderId.toString(), ...chainArgs(), ...WAIT, '--json');
+    expect(r.code, r.out + r.err).toBe(4);
+    const f = expectFailure(r.out, 'ORDER_FAILED', 'rejected');
+    expect(f.info).toMatchObject({ orderId: orderId.toString(), from: 'deploying' });
+    expect(BigInt((f.info as Record<string, string>).providerPaid!)).toBeGreaterThan(0n);
+    expect((await ch.c.market.order(orderId)).state).toBe(MarketState.Failed);
+  }, 60_000);
+
   it('nobody bids: status says what comes next at each step; --wait closes the bidding and reports NO_BIDS with the refund', async () => {
     const balance = await ch.c.token.balanceOf(customer.address);
     const p = await runCli(...postArgs());

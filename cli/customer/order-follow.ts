@@ -46,20 +46,30 @@ async function failure(ch: CustomerChain, orderId: bigint, fromBlock: number) {
   };
 }
 
-/** Sends a step anyone may take; a revert after the state moved on (someone else took it) is fine. */
+/** Reverts that say the step came a moment too early or too late: the next read decides again. */
+const TIMING = new Set(['MarketDeadlineNotReached', 'MarketDeadlinePassed']);
+
+/**
+ * Sends a step; a revert is fine when the state moved on (someone else took a step anyone may take)
+ * or when it is about timing (the block's time differs from the one read): after `pollMs` the loop
+ * reads the order again and decides anew.
+ */
 async function step(
   ch: CustomerChain,
   orderId: bigint,
   label: string,
   from: { state: bigint; stepDeadline: bigint; winner: bigint },
   send: Parameters<typeof sendTx>[2],
+  pollMs: number,
 ): Promise<void> {
   try {
     await sendTx(ch, label, send);
   } catch (e) {
     if (!isAgentError(e, 'TX_REVERTED')) throw e;
     const o = await reading(ch.rpc, () => ch.market.order(orderId));
-    if (o.state === from.state && o.stepDeadline === from.stepDeadline && o.winner === from.winner) throw e;
+    const moved = o.state !== from.state || o.stepDeadline !== from.stepDeadline || o.winner !== from.winner;
+    if (!moved && !TIMING.has(String(e.info.error))) throw e;
+    await sleep(pollMs);
   }
 }
 
@@ -110,7 +120,14 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
           );
         else {
           say(`reveal deadline passed: closing the bidding (${o.revealedCount}/${o.bidCount} revealed)`);
-          await step(ch, orderId, 'Market.closeBidding', at, (ov) => ch.market.closeBidding(orderId, ov));
+          await step(
+            ch,
+            orderId,
+            'Market.closeBidding',
+            at,
+            (ov) => ch.market.closeBidding(orderId, ov),
+            pollMs,
+          );
           continue;
         }
         break;
@@ -121,7 +138,7 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
           );
         else {
           say(`bid #${o.winner} did not confirm by ${o.stepDeadline}: expiring the offer`);
-          await step(ch, orderId, 'Market.expire', at, (ov) => ch.market.expire(orderId, ov));
+          await step(ch, orderId, 'Market.expire', at, (ov) => ch.market.expire(orderId, ov), pollMs);
           continue;
         }
         break;
@@ -134,10 +151,10 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
           );
         if (now < o.stepDeadline) {
           say(`confirmed by the provider of bid #${o.winner}: starting the lease`);
-          await step(ch, orderId, 'Market.startLease', at, (ov) => ch.market.startLease(orderId, ov));
+          await step(ch, orderId, 'Market.startLease', at, (ov) => ch.market.startLease(orderId, ov), pollMs);
         } else {
           say(`the start window closed at ${o.stepDeadline}: expiring the order`);
-          await step(ch, orderId, 'Market.expire', at, (ov) => ch.market.expire(orderId, ov));
+          await step(ch, orderId, 'Market.expire', at, (ov) => ch.market.expire(orderId, ov), pollMs);
         }
         continue;
       case MarketState.Fulfilling:
