@@ -24,6 +24,7 @@ import {
 import { type Deployment, PaddedWallet } from '../contracts/deploy.js';
 import { generateEnclaveIdentity, registrationProof } from '../enclave-host/session/identity.js';
 import { expectFailure, onlyJson, runCli } from './cli-run.js';
+import { startRpcProxy } from './rpc-proxy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'defaas-fund-'));
 const out = join(dir, 'deployment.json');
@@ -123,6 +124,42 @@ describe('chain fund', () => {
     expect(again.code).toBe(0);
     expect(await token.balanceOf(a)).toBe(parseEther('5'));
     expect(await provider.getBalance(b)).toBe(parseEther('3'));
+  }, 60_000);
+
+  it('on an endpoint that is not anvil, gas money is an ETH transfer from the deployer (it adds up)', async () => {
+    // anvil behind a proxy that says "method not found" to anvil's own methods and its client version.
+    const proxy = await startRpcProxy(deployment.rpcUrl, (m) =>
+      m.startsWith('anvil_') || m === 'web3_clientVersion'
+        ? { error: { code: -32601, message: 'the method does not exist' } }
+        : undefined,
+    );
+    try {
+      const c = new Wallet(keccak256(toUtf8Bytes('fund test not anvil'))).address;
+      const args = [
+        'chain',
+        'fund',
+        '--rpc',
+        proxy.url,
+        '--deployment',
+        out,
+        '--to',
+        c,
+        '--tokens',
+        '1',
+        '--eth',
+        '0.25',
+        '--json',
+      ];
+      for (let i = 1; i <= 2; i++) {
+        const r = await runCli(...args);
+        expect(r.code, r.out + r.err).toBe(0);
+        expect(onlyJson<{ anvil: boolean }>(r.out).anvil).toBe(false);
+        expect(await provider.getBalance(c)).toBe(parseEther('0.25') * BigInt(i));
+      }
+      expect(proxy.methods).not.toContain('anvil_setBalance');
+    } finally {
+      proxy.close();
+    }
   }, 60_000);
 
   it('refuses bad addresses and amounts, a foreign chain without a key, and a deployer without tokens', async () => {

@@ -7,8 +7,6 @@
  * terms the Market refuses, a wallet without tokens.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keccak256, parseEther, toUtf8Bytes, Wallet } from 'ethers';
@@ -24,6 +22,7 @@ import {
   startChain,
 } from '../contracts/test/chain-fixture.js';
 import { expectFailure, onlyJson, runCli } from './cli-run.js';
+import { startRpcProxy } from './rpc-proxy.js';
 
 let ch: Chain;
 const dir = mkdtempSync(join(tmpdir(), 'defaas-order-'));
@@ -357,24 +356,10 @@ describe('hostile and broken inputs', () => {
   }, 40_000);
 
   it('the endpoint going away during --wait: CHAIN_UNAVAILABLE naming the order to resume, in bounded time', async () => {
-    // A forwarding proxy to anvil that records the methods asked, closed once the CLI is waiting.
-    const methods: string[] = [];
-    const proxy = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const calls = [JSON.parse(body.toString('utf8')) as { method: string } | { method: string }[]].flat();
-        methods.push(...calls.map((c) => c.method));
-        fetch(ch.anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-          .then(async (r) =>
-            res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text()),
-          )
-          .catch(() => res.destroy());
-      });
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const rpc = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    // A forwarding proxy to anvil, closed once the CLI is waiting.
+    const proxy = await startRpcProxy(ch.anvil.url);
+    const { methods } = proxy;
+    const rpc = proxy.url;
     try {
       const before = await ch.c.market.orderCount();
       const run = runCli(...postArgs(...WAIT, '--rpc', rpc));
@@ -385,7 +370,6 @@ describe('hostile and broken inputs', () => {
         return logs >= 0 && methods.indexOf('eth_getBlockByNumber', logs) > logs ? true : undefined;
       });
       proxy.close();
-      proxy.closeAllConnections();
       const t0 = Date.now();
       const r = await run;
       expect(Date.now() - t0).toBeLessThan(15_000);
@@ -396,7 +380,6 @@ describe('hostile and broken inputs', () => {
       expect((await ch.c.market.order(orderId)).state).toBe(MarketState.Bidding);
     } finally {
       proxy.close();
-      proxy.closeAllConnections();
     }
   }, 30_000);
 
