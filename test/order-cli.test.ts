@@ -410,15 +410,15 @@ describe('hostile and broken inputs', () => {
     expect(await ch.c.token.allowance(customer.address, ch.deployment.contracts.market)).toBe(allowance);
   });
 
-  it('a wallet without tokens: ERC20InsufficientBalance; without gas money: TX_FAILED, nothing posted', async () => {
+  it('a wallet without tokens: ERC20InsufficientBalance; without gas money: NO_GAS_MONEY, nothing posted', async () => {
     const poor = new Wallet(keccak256(toUtf8Bytes('order cli poor customer')));
     const poorKey = join(dir, 'poor.key');
     writeFileSync(poorKey, poor.privateKey);
     const before = await ch.c.market.orderCount();
     const noEth = await runCli(...postArgs('--key', poorKey));
     expect(noEth.code, noEth.out + noEth.err).not.toBe(0);
-    const f0 = expectFailure(noEth.out, 'TX_FAILED', 'transient');
-    expect(f0.message).toMatch(/funds/i);
+    const f0 = expectFailure(noEth.out, 'NO_GAS_MONEY', 'rejected');
+    expect(f0.message).toContain(`defaas chain fund --to ${poor.address}`);
     await ch.provider.send('anvil_setBalance', [poor.address, '0x8AC7230489E80000']);
     const r = await runCli(...postArgs('--key', poorKey));
     expect(r.code, r.out + r.err).toBe(4);

@@ -15,6 +15,8 @@ export const CUSTOMER_ERROR_KINDS = {
   ORDER_FAILED: 'rejected',
   /** The order was cancelled (by its customer) while it was followed. */
   ORDER_CANCELLED: 'rejected',
+  /** The wallet cannot pay the gas of a transaction: fund it (`defaas chain fund --eth`). */
+  NO_GAS_MONEY: 'rejected',
   /** The wait ran out of time; the order is left as it is on chain. */
   WAIT_TIMEOUT: 'transient',
   /** The order id names no order, or one of another customer where the customer must act. */
