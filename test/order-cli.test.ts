@@ -187,10 +187,11 @@ describe('order post --wait', () => {
     for (const reveal of reveals) await reveal();
     await atLeast(ch, o.revealDeadline);
     const offered = await inState(orderId, MarketState.Confirming);
-    // Provider 0 (the winner) stays silent past the confirm window.
-    await atLeast(ch, (await ch.c.market.order(orderId)).stepDeadline);
-    void offered;
-    await inState(orderId, MarketState.Confirming, (x) => x.runnerUpOffered);
+    expect(offered.winner).toBe(0n);
+    // Provider 0 (the winner) stays silent past the confirm window; the CLI expires the offer.
+    await atLeast(ch, offered.stepDeadline);
+    const second = await inState(orderId, MarketState.Confirming, (x) => x.runnerUpOffered);
+    expect(second.winner).toBe(1n);
     await ch.tx(
       'confirmLease',
       ch.c.market.connect(ch.providers[1]!.signer).confirmLease(orderId, 'grpc://127.0.0.1:7001'),

@@ -107,6 +107,7 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
   // Bounded by the wall clock, and by count as a second guard (each pass sleeps pollMs).
   const maxPasses = Math.ceil(f.timeoutMs / Math.max(pollMs, 1)) + 2;
   for (let pass = 0; pass < maxPasses; pass++) {
+    if (pass > 0 && Date.now() > giveUp) break;
     const o = await orderOf(ch, orderId);
     const now = await chainNow(ch);
     const at = { state: o.state, stepDeadline: o.stepDeadline, winner: o.winner };
@@ -177,9 +178,13 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
             `order ${id} failed: no bid was revealed by the reveal deadline; the escrow${refund}`,
             { orderId: id, refunded },
           );
+        const how =
+          why?.from === 'deploying'
+            ? 'the lease was not started within the start window (the provider was paid its deploy fee)'
+            : 'no offered provider confirmed within its confirm window';
         throw new CustomerError(
           'ORDER_FAILED',
-          `order ${id} failed in ${why?.from ?? 'an unknown state'}: no provider confirmed or started it in time; the escrow${refund}`,
+          `order ${id} failed in ${why?.from ?? 'an unknown state'}: ${how}; the escrow${refund}`,
           { orderId: id, from: why?.from, refunded, providerPaid: why?.providerPaid },
         );
       }
