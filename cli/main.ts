@@ -10,6 +10,7 @@ import { registerExecutor } from './commands/executor.js';
 import { registerInvoke } from './commands/invoke.js';
 import { registerLog } from './commands/log.js';
 import { registerMarket } from './commands/market.js';
+import { registerOrder } from './commands/order.js';
 import { registerProbe } from './commands/probe.js';
 import { registerProvider } from './commands/provider.js';
 import { registerWitness } from './commands/witness.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerWitness(program);
   registerProvider(program);
   registerMarket(program);
+  registerOrder(program);
   registerChallenge(program);
   registerEvidence(program);
   registerLog(program);

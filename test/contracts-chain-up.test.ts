@@ -92,6 +92,7 @@ describe('contracts: defaas chain up', () => {
       ok: true,
       deployment: JSON.parse(readFileSync(out, 'utf8')),
       file: out,
+      params: 'default',
       anvil: null,
     });
   });
