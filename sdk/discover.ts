@@ -171,7 +171,7 @@ function teeName(t: bigint): TeeName | 'unknown' {
 }
 
 /** A failure to reach the chain, as ethers or Node report it: CHAIN_UNAVAILABLE (transient). */
-function chainError(e: unknown, where: string): unknown {
+export function chainError(e: unknown, where: string): unknown {
   if (e instanceof DefaasError) return e;
   const errno = (e as NodeJS.ErrnoException | undefined)?.code;
   if (

@@ -62,6 +62,12 @@ export const SDK_ERROR_KINDS = {
   /** The chain answered, but not as the deployment's contracts would (wrong address or chain). */
   CHAIN_UNEXPECTED_ANSWER: 'protocol',
   SDK_SESSION_CLOSED: 'usage',
+  /** The lease is not Open on chain (never started, or already settled or closed). */
+  LEASE_NOT_OPEN: 'rejected',
+  /** The endpoint an executor registered on chain is not "host:port" (or "grpc://host:port"). */
+  EXECUTOR_ENDPOINT_INVALID: 'protocol',
+  /** A lease pool has no member left to send a call to (all are down, or all were tried). */
+  POOL_NO_MEMBER: 'transient',
 } as const satisfies Record<string, DefaasErrorKind>;
 
 export type DefaasErrorCode = AttestationErrorCode | WireErrorCode | keyof typeof SDK_ERROR_KINDS;
@@ -102,6 +108,15 @@ export class DefaasError extends CodedError<DefaasErrorCode, DefaasErrorKind> {
   functionOutput: FunctionOutput | undefined;
   /** A call that ran (failed, or whose output was lost): its verified record and receipt, if any. */
   call: CallEvidence | undefined;
+  /**
+   * Set on a failed call when its Invoke left the client and no sealed answer said it did not run:
+   * the call ran (a function failure, CALL_OUTPUT_LOST) or may have run (CALL_OUTCOME_UNKNOWN, a
+   * failed check of its answer, a failure while asking about it). False on every error of a call
+   * that certainly did not run: raised before the Invoke went out, or the enclave's sealed refusal.
+   */
+  invokeSent = false;
+  /** The lease whose executor raised the error, when a lease pool (sdk/lease-pool.ts) made the call. */
+  leaseId: bigint | undefined;
 
   constructor(
     code: DefaasErrorCode,

@@ -3,6 +3,7 @@ import { toHex } from '../attestation/bytes.js';
 import type { VerifiedReceipt } from '../protocol/receipts.js';
 import type { SignedVoucher } from '../protocol/settlement.js';
 import { type CallRecord, type TypedDataDomain, typedDataJson } from '../protocol/typed-data.js';
+import type { BalancePolicy, Draw } from './balance.js';
 
 /*
  * The local evidence a customer keeps for disputes: every verified receipt with the call records it
@@ -15,14 +16,35 @@ export interface StoredSettlement {
   readonly voucher: SignedVoucher;
 }
 
+/**
+ * Where a lease pool sent one call and why (sdk/lease-pool.ts): the draw is recomputed from the
+ * block hash, the request id, the candidate leases (ascending ids) and their loads with
+ * `choose(policy, balanceSeed(block.hash, requestId), loads)`. `nonce` and `client` find the call's
+ * record among the receipts of `leaseId`.
+ */
+export interface CallPlacement {
+  readonly leaseId: bigint;
+  readonly client: string;
+  readonly nonce: bigint;
+  readonly requestId: string;
+  readonly block: { readonly number: number; readonly hash: string };
+  readonly policy: BalancePolicy;
+  readonly candidates: readonly bigint[];
+  readonly loads: readonly number[];
+  readonly draw: Draw;
+}
+
 export interface ReceiptStore {
   add(s: StoredSettlement): void;
+  /** Records where a lease pool placed a call (optional: a store may keep receipts only). */
+  place?(p: CallPlacement): void;
   /** Flushes and closes the file, if any. */
   close(): Promise<void>;
 }
 
 export class LocalReceiptStore implements ReceiptStore {
   readonly entries: StoredSettlement[] = [];
+  readonly placements: CallPlacement[] = [];
   private readonly out: WriteStream | undefined;
 
   constructor(opts: { file?: string; keepInMemory?: boolean } = {}) {
@@ -35,6 +57,23 @@ export class LocalReceiptStore implements ReceiptStore {
   add(s: StoredSettlement): void {
     if (this.keep) this.entries.push(s);
     this.out?.write(`${JSON.stringify(settlementJson(s))}\n`);
+  }
+
+  /**
+   * Keeps a call's placement; in the file, as a line `{"placement": …}` (no `receipt`: readers of
+   * settlements skip it, verifier/log/audit-receipts.ts).
+   */
+  place(p: CallPlacement): void {
+    if (this.keep) this.placements.push(p);
+    this.out?.write(`${JSON.stringify({ placement: placementJson(p) })}\n`);
+  }
+
+  /** The placement of the call `nonce` of `client` on `leaseId`, if a pool recorded one. */
+  placementOf(leaseId: bigint, client: string, nonce: bigint): CallPlacement | undefined {
+    const c = client.toLowerCase();
+    return this.placements.find(
+      (p) => p.leaseId === leaseId && p.nonce === nonce && p.client.toLowerCase() === c,
+    );
   }
 
   /** Call records covered by verified receipts, by nonce. */
@@ -65,5 +104,19 @@ export function settlementJson(x: StoredSettlement) {
     records: x.receipt.records.map(typedDataJson),
     voucher: typedDataJson(x.voucher.voucher),
     voucherSignature: `0x${toHex(x.voucher.signature)}`,
+  };
+}
+
+export function placementJson(p: CallPlacement) {
+  return {
+    leaseId: s(p.leaseId),
+    client: p.client,
+    nonce: s(p.nonce),
+    requestId: p.requestId,
+    block: { number: p.block.number, hash: p.block.hash },
+    policy: p.policy,
+    candidates: p.candidates.map(s),
+    loads: [...p.loads],
+    draw: { ...p.draw },
   };
 }

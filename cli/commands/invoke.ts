@@ -6,23 +6,30 @@ import type { Policy } from '../../attestation/policy.js';
 import { eip712Domain } from '../../protocol/typed-data.js';
 import {
   connect,
+  connectLease,
   type DefaasError,
   type EnclaveIdentityPin,
   isDefaasError,
+  type LeaseDeployment,
   LocalReceiptStore,
   type ReceiptMode,
 } from '../../sdk/index.js';
-import { addressArg, hash32Arg, hostPortArg, uint256Arg } from '../args.js';
+import { addressArg, hash32Arg, hostPortArg, httpUrlArg, uint256Arg } from '../args.js';
 import { UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { addFetchFlags, type FetchFlags, fetchOptions } from '../fetch-options.js';
-import { readBytes, readPolicy, readPrivateKey } from '../files.js';
+import { readBytes, readDeployment, readPolicy, readPrivateKey } from '../files.js';
 import { formatLimits, limitsJson } from '../limits.js';
 import { action, hex, printResult, reportFailure } from '../output.js';
 import { DEFAULT_STATE_DIR } from './executor.js';
 
+/** Where `chain up` writes the deployment (as the market commands read it). */
+const DEFAULT_DEPLOYMENT = '.defaas/deployment.json';
+
 interface InvokeOptions extends FetchFlags {
-  endpoint: string;
+  endpoint?: string;
+  rpc?: string;
+  deployment: string;
   wasm: string;
   input?: string;
   inputFile?: string;
@@ -44,13 +51,30 @@ export function registerInvoke(program: Command): void {
     .description(
       'open an attested session to an executor, deploy a WASM function (encrypted to the enclave), invoke it once, and print the output with its verified receipt',
     )
-    .requiredOption('--endpoint <host:port>', 'executor gRPC address', hostPortArg)
+    .addOption(
+      new Option('--endpoint <host:port>', 'executor gRPC address (or find it on chain: --lease with --rpc)')
+        .argParser(hostPortArg)
+        .conflicts('rpc'),
+    )
+    .addOption(
+      new Option(
+        '--rpc <url>',
+        "the chain's JSON-RPC endpoint: the executor of --lease is read from Settlement and the Registry, its enclave and evidence hash pinned, vouchers signed under the deployment's domain",
+      )
+        .argParser(httpUrlArg)
+        .conflicts(['identity', 'evidenceHash']),
+    )
+    .option(
+      '--deployment <file>',
+      'deployment file written by `defaas chain up` (with --rpc)',
+      DEFAULT_DEPLOYMENT,
+    )
     .requiredOption('--wasm <file>', 'WASI preview 1 command module (input on stdin, output on stdout)')
     .addOption(new Option('--input <text>', 'input as UTF-8 text').conflicts('inputFile'))
     .option('--input-file <path>', 'input bytes from a file')
     .option(
       '--lease <id>',
-      'require the executor to serve this lease (uint256, decimal; default: accept the one it presents)',
+      'require the executor to serve this lease (uint256, decimal; default: accept the one it presents); with --rpc, the lease whose executor to call',
       uint256Arg,
     )
     .option(
@@ -97,7 +121,8 @@ export function registerInvoke(program: Command): void {
       `${EXIT_CODES_HELP}An executor whose evidence the policy refuses, or that refuses the call, exits 4; one that fails\n` +
         'verification (or is not the pinned --identity / --evidence-hash: IDENTITY_MISMATCH) exits 1; a function\n' +
         'that traps or exits non-zero exits 5, after its partial output and stderr.\n' +
-        'Example:\n  defaas invoke --endpoint 127.0.0.1:7443 --wasm examples/build/sha256.wasm --input hello --json',
+        'Examples:\n  defaas invoke --endpoint 127.0.0.1:7443 --wasm examples/build/sha256.wasm --input hello --json\n' +
+        '  defaas invoke --lease 1 --rpc http://127.0.0.1:8545 --key customer.key --wasm examples/build/sha256.wasm --input hello',
     )
     .action(action(invoke));
 }
@@ -118,6 +143,24 @@ async function policyOf(o: InvokeOptions): Promise<Policy> {
   return readPolicy(dev);
 }
 
+/** Where to invoke: --endpoint, or the executor of --lease found on the chain at --rpc. */
+async function targetOf(
+  o: InvokeOptions,
+): Promise<{ endpoint: string } | { rpc: string; deployment: LeaseDeployment; leaseId: bigint }> {
+  if (o.rpc === undefined) {
+    if (o.endpoint === undefined)
+      throw new UsageError('give --endpoint, or --lease with --rpc', 'MISSING_ARGUMENT', {
+        flag: '--endpoint',
+      });
+    return { endpoint: o.endpoint };
+  }
+  if (o.lease === undefined)
+    throw new UsageError('--rpc finds the executor of a lease: give --lease', 'MISSING_ARGUMENT', {
+      flag: '--lease',
+    });
+  return { rpc: o.rpc, deployment: await readDeployment(o.deployment), leaseId: o.lease };
+}
+
 function identityPin(o: InvokeOptions): EnclaveIdentityPin | undefined {
   if (o.identity === undefined && o.evidenceHash === undefined) return undefined;
   return {
@@ -129,6 +172,7 @@ function identityPin(o: InvokeOptions): EnclaveIdentityPin | undefined {
 async function invoke(json: boolean, o: InvokeOptions): Promise<ExitCode> {
   if (o.input === undefined && o.inputFile === undefined)
     throw new UsageError('give one of --input and --input-file', 'MISSING_ARGUMENT');
+  const target = await targetOf(o);
   const policy = await policyOf(o);
   const wasm = await readBytes(o.wasm, '--wasm');
   const input =
@@ -137,15 +181,26 @@ async function invoke(json: boolean, o: InvokeOptions): Promise<ExitCode> {
   const identity = identityPin(o);
   const store = new LocalReceiptStore(o.store ? { file: o.store } : {});
   try {
-    const session = await connect(o.endpoint, {
+    const common = {
       policy,
       mode: o.mode,
       receipts: o.receipts,
       store,
-      ...(identity && { identity }),
-      ...(o.lease !== undefined && { leaseId: o.lease }),
       ...(o.fetch && { fetchCollateral: fetchOptions(o) }),
-    });
+    };
+    const session =
+      'endpoint' in target
+        ? await connect(target.endpoint, {
+            ...common,
+            ...(identity && { identity }),
+            ...(o.lease !== undefined && { leaseId: o.lease }),
+          })
+        : await connectLease({
+            ...common,
+            rpc: target.rpc,
+            deployment: target.deployment,
+            leaseId: target.leaseId,
+          });
     try {
       const fn = await session.deploy(wasm);
       const limits = limitsJson(session.terms.limits);

@@ -299,10 +299,18 @@ export class Session {
       if (this.connectionLost || !this.connected()) await this.checkSession(acct);
       if (this.receiptMode === 'batched') await acct.reserveUncovered(this.accepted.terms.batchMaxCalls);
       const req: CallRequest = { nonce: acct.takeNonce(), functionHash: fn.hash, inputHash };
-      const sent =
-        this.receiptMode === 'per-call'
-          ? await this.invokePerCall(acct, key.privateKey, fn, input, req)
-          : await this.invokeBatched(acct, key.privateKey, fn, input, req);
+      let sent: Sent;
+      try {
+        sent =
+          this.receiptMode === 'per-call'
+            ? await this.invokePerCall(acct, key.privateKey, fn, input, req)
+            : await this.invokeBatched(acct, key.privateKey, fn, input, req);
+      } catch (e) {
+        // The Invoke went out and no sealed answer said it did not run (`DefaasError.invokeSent`).
+        const err = toDefaasError(e);
+        err.invokeSent = true;
+        throw err;
+      }
       if ('result' in sent) return sent.result;
       if (sent.retry === false || attempt >= 2) throw sent.error;
       if (sent.retry === 'resync') await this.resync(acct);

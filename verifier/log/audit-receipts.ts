@@ -10,7 +10,7 @@ import { logFail } from './errors.js';
  * must (1) recover to the signer it names under its EIP-712 domain, (2) name evidence the log holds,
  * and (3) be signed by an enclave the log records for that evidence, when the log records one.
  * Receipts come from the SDK's receipt store (LocalReceiptStore's file: one settlementJson object per
- * line).
+ * line; its `{"placement": …}` lines are skipped).
  */
 
 export interface StoredReceipt {
@@ -38,6 +38,8 @@ export function parseReceiptStore(text: string): StoredReceipt[] {
     } catch {
       bad('not JSON');
     }
+    // A lease pool's placement of a call (sdk/store.ts `place`) holds no receipt.
+    if (typeof o === 'object' && o !== null && 'placement' in o && !('receipt' in o)) continue;
     const d = o.domain as Record<string, unknown> | undefined;
     const r = o.receipt as Record<string, unknown> | undefined;
     if (typeof d !== 'object' || d === null || typeof r !== 'object' || r === null)
