@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BALANCE_POLICIES, type BalancePolicy, balanceSeed, choose } from '../sdk/balance.js';
+import { keccak256 } from 'ethers';
+import { BALANCE_POLICIES, type BalancePolicy, balanceSeed, drawTwo } from '../sdk/balance.js';
+import { type BlockRef, LeasePool } from '../sdk/lease-pool.js';
 import { Prng } from '../verifier/sim/prng.js';
 import { type Fleet, startFleet } from './lb-fleet.js';
 
@@ -7,9 +9,10 @@ import { type Fleet, startFleet } from './lb-fleet.js';
  * The three policies driving real executors (`npm run experiments -- lb`, part b). A fleet of
  * standalone executors in this process (experiments/lb-fleet.ts), each serving one call at a time
  * with its own extra hold per call (unequal speeds), is fed an open Poisson stream of `echo` calls
- * through the SDK (batched receipts). Each call is placed by sdk/balance.ts `choose`; the load a
- * call sees is the client's own count of calls in flight per executor. The block hash changes every
- * `blockEveryMs` and, like the request ids, comes from a seeded PRNG (there is no chain here).
+ * through sdk/lease-pool.ts `LeasePool` (one member per executor, batched receipts), which places
+ * each call by sdk/balance.ts `choose` on its own count of calls in flight per member. The block
+ * hash changes every `blockEveryMs` and, like the request ids, is derived from a seeded PRNG (there
+ * is no chain here). Every placement is recomputed from its block hash and request id.
  *
  * Queue time of a call = its latency seen by the SDK (dispatch until the output is back) minus the
  * median latency of the same executor when unloaded (one call at a time, measured first): the time
@@ -34,6 +37,8 @@ export interface RealPolicyResult {
   readonly policy: BalancePolicy;
   readonly dispatched: number;
   readonly failed: number;
+  /** Placements whose two candidates anyone recomputes from (block hash, request id, n). */
+  readonly recomputed: number;
   readonly meanQueueMs: number;
   readonly p50QueueMs: number;
   readonly p95QueueMs: number;
@@ -63,6 +68,8 @@ const quantile = (xs: readonly number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 };
+
+const hexOf = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
 
 function bytes32(rng: Prng): Uint8Array {
   const b = new Uint8Array(32);
@@ -97,49 +104,50 @@ async function runPolicy(
 ): Promise<RealPolicyResult> {
   const rng = new Prng(p.seed);
   const k = fleet.members.length;
-  const inFlight = new Array<number>(k).fill(0);
+  const t0 = performance.now();
+  // Block hashes by time, derived from the seed: the same sequence for every policy.
+  const blockSalt = hexOf(bytes32(rng));
+  const block = async (): Promise<BlockRef> => {
+    const number = Math.floor((performance.now() - t0) / p.blockEveryMs);
+    return { number, hash: keccak256(`${blockSalt}${number.toString(16).padStart(64, '0')}`) };
+  };
+  const pool = new LeasePool(
+    fleet.members.map((m, i) => ({ leaseId: BigInt(i + 1), session: m.session })),
+    { wallet: fleet.wallet, block, policy, blockCacheMs: 0 },
+  );
+  const fn = fleet.members[0]!.fn;
   const perExecutor = new Array<number>(k).fill(0);
   const queue: number[] = [];
   const latency: number[] = [];
   const receipts: Promise<unknown>[] = [];
   const pending: Promise<void>[] = [];
-  let failed = 0;
+  let recomputed = 0;
   const input = new Uint8Array(64);
-  const t0 = performance.now();
   const deadline = t0 + p.maxMsPerPolicy;
   let at = 0;
-  let block = -1;
-  let blockHash = bytes32(rng);
   let dispatched = 0;
   for (let i = 0; i < p.calls && performance.now() < deadline; i++) {
     at += (-Math.log(1 - rng.next()) / ratePerSec) * 1000;
-    const b = Math.floor(at / p.blockEveryMs);
-    if (b !== block) {
-      block = b;
-      blockHash = bytes32(rng);
-    }
-    const seed = balanceSeed(blockHash, bytes32(rng));
+    const requestId = hexOf(bytes32(rng));
     const wait = t0 + at - performance.now();
     if (wait > 1) await sleep(wait);
-    const { chosen } = choose(policy, seed, inFlight);
-    const m = fleet.members[chosen]!;
-    inFlight[chosen]!++;
-    perExecutor[chosen]!++;
     dispatched++;
     const start = performance.now();
     pending.push(
-      m.session.invokeDeferred(m.fn, input, { wallet: fleet.wallet }).then(
+      pool.invokeDeferred(fn, input, { requestId }).then(
         (r) => {
           const ms = performance.now() - start;
+          const idx = Number(r.leaseId) - 1;
+          perExecutor[idx]!++;
           latency.push(ms);
-          queue.push(Math.max(0, ms - unloaded[chosen]!));
-          inFlight[chosen]!--;
+          queue.push(Math.max(0, ms - unloaded[idx]!));
+          // The placement recomputes from public inputs: block hash, request id, k candidates.
+          const [first, second] = drawTwo(balanceSeed(r.block.hash, r.requestId), k);
+          if (r.draw.first === first && r.draw.second === second && [first, second].includes(idx))
+            recomputed++;
           receipts.push(r.receipt.catch(() => undefined));
         },
-        () => {
-          failed++;
-          inFlight[chosen]!--;
-        },
+        () => undefined,
       ),
     );
   }
@@ -150,7 +158,8 @@ async function runPolicy(
   return {
     policy,
     dispatched,
-    failed: failed + (dispatched - failed - latency.length),
+    failed: dispatched - latency.length,
+    recomputed,
     meanQueueMs: mean(queue),
     p50QueueMs: quantile(queue, 0.5),
     p95QueueMs: quantile(queue, 0.95),

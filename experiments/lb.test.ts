@@ -84,6 +84,7 @@ describe('real executors', () => {
     for (const p of r.policies) {
       expect(p.dispatched).toBe(80);
       expect(p.failed).toBe(0);
+      expect(p.recomputed).toBe(80);
       expect(p.perExecutor.reduce((a, c) => a + c, 0)).toBe(80);
     }
     const p2 = r.policies.find((p) => p.policy === 'power-of-two')!;

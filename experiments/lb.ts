@@ -261,7 +261,7 @@ function markdown(
   const realRows = real.policies
     .map(
       (p) =>
-        `| ${p.policy} | ${p.dispatched} | ${p.failed} | ${p.meanQueueMs.toFixed(1)} | ${p.p50QueueMs.toFixed(1)} | ${p.p95QueueMs.toFixed(1)} | ${p.meanLatencyMs.toFixed(1)} | ${p.perExecutor.join(' / ')} | ${(p.wallMs / 1000).toFixed(1)} |`,
+        `| ${p.policy} | ${p.dispatched} | ${p.failed} | ${p.recomputed} | ${p.meanQueueMs.toFixed(1)} | ${p.p50QueueMs.toFixed(1)} | ${p.p95QueueMs.toFixed(1)} | ${p.meanLatencyMs.toFixed(1)} | ${p.perExecutor.join(' / ')} | ${(p.wallMs / 1000).toFixed(1)} |`,
     )
     .join('\n');
   const target = PAPER[6]!['power-of-two']!;
@@ -321,12 +321,12 @@ ${sweep}
 
 The machine has ${availableParallelism()} shared cores (1-minute load average ${real.loadStart.toFixed(1)} before this part and ${real.loadEnd.toFixed(1)} after it), and the client and every executor share one event loop, so absolute times are this machine's. The comparison between policies is what carries over.
 
-${real.extraMs.length} standalone executors (\`enclave-host/executor.ts\`, simulated TEE, 127.0.0.1) run in this process. Each runs one call at a time: a one-worker \`FunctionRuntime\` behind a FIFO. **Unequal speeds**: after each call's WebAssembly run (\`echo\`, 64 bytes), an executor holds its only slot ${real.extraMs.join(' / ')} ms more, like a machine that is that much slower per call. Service times measured at the slot: ${real.serviceMs.map((s) => s.toFixed(1)).join(' / ')} ms, so the capacity is ${real.capacityPerSec.toFixed(0)} calls/s. The SDK (one session per executor, batched receipts) sends an open Poisson stream of ${real.policies[0]?.dispatched ?? cfg.real.calls} calls per policy at ${real.ratePerSec.toFixed(0)} calls/s (${(cfg.real.load * 100).toFixed(0)} % of capacity), placed by \`choose\`. The load \`power-of-two\` sees is the client's own count of calls in flight per executor. Block hashes (one per ${cfg.real.blockEveryMs} ms) and request ids come from a seeded PRNG, since no chain runs here. All policies get the same arrival times and draws.
+${real.extraMs.length} standalone executors (\`enclave-host/executor.ts\`, simulated TEE, 127.0.0.1) run in this process. Each runs one call at a time: a one-worker \`FunctionRuntime\` behind a FIFO. **Unequal speeds**: after each call's WebAssembly run (\`echo\`, 64 bytes), an executor holds its only slot ${real.extraMs.join(' / ')} ms more, like a machine that is that much slower per call. Service times measured at the slot: ${real.serviceMs.map((s) => s.toFixed(1)).join(' / ')} ms, so the capacity is ${real.capacityPerSec.toFixed(0)} calls/s. The SDK's \`LeasePool\` (\`sdk/lease-pool.ts\`, one member per executor, one session each, batched receipts) sends an open Poisson stream of ${real.policies[0]?.dispatched ?? cfg.real.calls} calls per policy at ${real.ratePerSec.toFixed(0)} calls/s (${(cfg.real.load * 100).toFixed(0)} % of capacity), placed by the pool's draw (\`choose\`). The load \`power-of-two\` sees is the pool's own count of calls in flight per member. Block hashes (one per ${cfg.real.blockEveryMs} ms) and request ids come from a seeded PRNG, since no chain runs here. Every placement the pool returned was recomputed from its block hash and request id alone (column "recomputed"). All policies get the same arrival times and draws.
 
 **Queue time** = a call's latency seen by the SDK (dispatch until its output is back), minus the median latency of the same executor when unloaded (${real.unloadedLatencyMs.map((s) => s.toFixed(1)).join(' / ')} ms, measured first, one call at a time).
 
-| policy | calls | failed | mean queue (ms) | median queue (ms) | p95 queue (ms) | mean latency (ms) | calls per executor | wall (s) |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| policy | calls | failed | recomputed | mean queue (ms) | median queue (ms) | p95 queue (ms) | mean latency (ms) | calls per executor | wall (s) |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${realRows}
 
 Blind policies send each executor a quarter of the calls. The slow executors then get more than they can serve (${(((cfg.real.load * real.capacityPerSec) / real.extraMs.length) * (real.serviceMs[real.serviceMs.length - 1]! / 1000) * 100).toFixed(0)} % of their capacity), and their queues grow for as long as the stream lasts. \`power-of-two\` sees those queues in its in-flight counts and moves calls to the fast executors. This is the case where load information matters most: unequal speeds, which the unit-service simulator does not have.
