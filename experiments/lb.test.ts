@@ -31,7 +31,7 @@ describe('UnitQueues (unit service time, FIFO)', () => {
 });
 
 describe('simulate', () => {
-  const cfg = { calls: 4_000, runs: 4, blockEvery: 10 };
+  const cfg = { calls: 2_500, runs: 3, blockEvery: 10 };
 
   it('power-of-two beats no balancing by a wide margin; choice-of-two is blind like none', () => {
     const r = runs(cfg, 6, 0.8);
@@ -46,7 +46,7 @@ describe('simulate', () => {
   });
 
   it('no balancing behaves like independent M/D/1 queues', () => {
-    const r = runs({ calls: 20_000, runs: 2, blockEvery: 10 }, 6, 0.6);
+    const r = runs({ calls: 10_000, runs: 2, blockEvery: 10 }, 6, 0.6);
     const m = r.none.reduce((a, x) => a + x.meanResponse, 0) / r.none.length;
     expect(Math.abs(m - md1Response(0.6)) / md1Response(0.6)).toBeLessThan(0.1);
   });
