@@ -272,6 +272,7 @@ function markdown(
       : above === 0
         ? `Even exact loads give ${f3(staleSweep[0]!.powerOfTwo)}, at or above the paper's ${f3(target)}.`
         : `Within the staleness range swept it stays below the paper's ${f3(target)}.`;
+  const herd = staleSweep.find((x) => x.powerOfTwo > x.none);
   const se6 = none(6).sdResponse / Math.sqrt(cfg.runs);
   return `## Randomized load balancing (power of two choices)
 
@@ -304,6 +305,8 @@ Power-of-two with stale loads (${cfg.dcs[0]} DCs, load ${L.toFixed(3)}, ${Math.m
 | k | power-of-two | none |
 |---:|---:|---:|
 ${stale}
+
+${herd ? `With loads older than about ${herd.loadEvery} time units, power-of-two does worse than no balancing at all. Every call in a snapshot interval sees the same "least loaded" data centres and piles onto them (the herd effect of stale information).` : 'Over the staleness range swept, power-of-two stays at or better than no balancing.'}
 
 ![power-of-two with stale loads](experiments/lb-stale.svg)
 
