@@ -306,7 +306,7 @@ Power-of-two with stale loads (${cfg.dcs[0]} DCs, load ${L.toFixed(3)}, ${Math.m
 |---:|---:|---:|
 ${stale}
 
-${herd ? `With loads older than about ${herd.loadEvery} time units, power-of-two does worse than no balancing at all. Every call in a snapshot interval sees the same "least loaded" data centres and piles onto them (the herd effect of stale information).` : 'Over the staleness range swept, power-of-two stays at or better than no balancing.'}
+${herd ? `With loads older than about ${herd.loadEvery} time units, power-of-two does worse than no balancing at all. Until the next snapshot, every call whose pair includes a data centre that looked short goes there, however long its queue has grown since (the herd effect of stale information).` : 'Over the staleness range swept, power-of-two stays at or better than no balancing.'}
 
 ![power-of-two with stale loads](experiments/lb-stale.svg)
 
