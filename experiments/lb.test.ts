@@ -97,7 +97,7 @@ describe('real executors', () => {
     const s = await lbSection(
       {
         ...FULL,
-        dcs: [6, 8],
+        dcs: [6, 8, 10],
         calls: 300,
         runs: 2,
         loadSweep: [0.5, 0.8],
