@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { spliceSection } from '../bench/splice.js';
+import { experimentLb } from './lb.js';
+import { experimentParallelism } from './parallelism.js';
 import type { Experiment } from './section.js';
 import { experimentWitness } from './witness.js';
 
@@ -15,6 +17,8 @@ import { experimentWitness } from './witness.js';
 
 export const SECTIONS: Readonly<Record<string, Experiment>> = {
   witness: experimentWitness,
+  lb: experimentLb,
+  parallelism: experimentParallelism,
 };
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -60,6 +60,8 @@ function derive(seed: Uint8Array, tag: number): bigint {
  * H(seed‖1) mod (n−1)) mod n. With one candidate both are 0.
  */
 export function drawTwo(seed: Uint8Array, n: number): readonly [number, number] {
+  if (!(seed instanceof Uint8Array) || seed.length !== 32)
+    throw new DefaasError('SDK_INVALID_ARGUMENT', 'seed must be 32 bytes (balanceSeed)');
   if (!Number.isSafeInteger(n) || n < 1)
     throw new DefaasError('SDK_INVALID_ARGUMENT', 'need at least one candidate to balance over');
   const first = Number(derive(seed, 0) % BigInt(n));
@@ -73,6 +75,10 @@ export function drawTwo(seed: Uint8Array, n: number): readonly [number, number] 
  * what the executor reports); only `power-of-two` reads it.
  */
 export function choose(policy: BalancePolicy, seed: Uint8Array, loads: readonly number[]): Draw {
+  if (!BALANCE_POLICIES.includes(policy))
+    throw new DefaasError('SDK_INVALID_ARGUMENT', `unknown balance policy ${JSON.stringify(policy)}`);
+  if (!loads.every((l) => Number.isFinite(l) && l >= 0))
+    throw new DefaasError('SDK_INVALID_ARGUMENT', 'loads must be finite and not negative');
   const [first, second] = drawTwo(seed, loads.length);
   let chosen: number;
   if (policy === 'power-of-two') chosen = loads[second]! < loads[first]! ? second : first;
