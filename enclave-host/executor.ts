@@ -108,10 +108,12 @@ export interface ExecutorOptions {
   readonly maxProbeWitnesses?: number;
   /**
    * Told each time the books accept a voucher with a higher cumulative amount for a (lease, client)
-   * than the last they told of, so the provider process can keep it to redeem. Called inside the
-   * request: whatever it throws (or a promise it returns rejects with) is logged, never answered.
+   * than the last they told of, with the receipt and records of its batch, so the provider process
+   * can keep it to redeem (and answer claims). Called inside the request; a promise it returns is
+   * awaited before a Settle's receipt is sent (so a provider can make the voucher durable first);
+   * whatever it throws or rejects with is logged, never answered.
    */
-  readonly onVoucher?: (v: LatestVoucher) => void;
+  readonly onVoucher?: (v: LatestVoucher) => unknown;
   readonly now?: () => number;
 }
 

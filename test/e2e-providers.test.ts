@@ -20,13 +20,7 @@ import type { Anvil } from '../contracts/anvil.js';
 import { connectSettlement } from '../contracts/bindings/index.js';
 import { PaddedWallet } from '../contracts/deploy.js';
 import { buildExample } from '../examples/build-example.js';
-import {
-  connectLease,
-  LeasePool,
-  LocalReceiptStore,
-  latestBlock,
-  type Session,
-} from '../sdk/index.js';
+import { connectLease, LeasePool, LocalReceiptStore, latestBlock, type Session } from '../sdk/index.js';
 import { onlyJson, runCli } from './cli-run.js';
 
 const repo = new URL('..', import.meta.url).pathname;
@@ -132,6 +126,8 @@ describe('providers and customers as processes on the dev chain', () => {
       addresses,
       '--tokens',
       '5000',
+      '--eth',
+      '10',
       '--json',
     );
     expect(funded.code, funded.err).toBe(0);
@@ -221,7 +217,9 @@ describe('providers and customers as processes on the dev chain', () => {
       '--json',
     );
     expect(r.code, r.out + r.err).toBe(0);
-    return onlyJson<{ orderId: string; lease?: { leaseId: string; provider: string; endpoint: string } }>(r.out);
+    return onlyJson<{ orderId: string; lease?: { leaseId: string; provider: string; endpoint: string } }>(
+      r.out,
+    );
   };
 
   let lease1 = '';
@@ -297,6 +295,8 @@ describe('providers and customers as processes on the dev chain', () => {
           receipts: 'batched',
           store,
           voucherTtlSeconds: 3600,
+          // A dead executor is given up on within a few of these (docs/balancing-failover.md).
+          deadlineMs: 2_000,
         }),
       );
     const pool = new LeasePool(

@@ -39,6 +39,7 @@ import {
   startCollateralKeeper,
 } from '../provider/collateral.js';
 import { prepareEnclave } from '../provider/enclave.js';
+import { readProviderState } from '../provider/state.js';
 import { COLLATERAL_STATUS_FILE, formatProviderStatus, providerStatus } from '../provider/status.js';
 import { settlementLeaseCheck } from '../settlement-lease-check.js';
 import { untilStopped } from '../until-stopped.js';
@@ -153,8 +154,9 @@ async function start(json: boolean, o: StartOptions, cmd: Command): Promise<Exit
   // Vouchers the executor accepts before the agent is up wait here (bounded) and are handed over then.
   const early: LatestVoucher[] = [];
   const takeVoucher = (v: LatestVoucher) => {
-    if (agent) agent.takeVoucher(v);
-    else if (early.length < MAX_EARLY_VOUCHERS) early.push(v);
+    if (agent) return agent.takeVoucher(v);
+    if (early.length < MAX_EARLY_VOUCHERS) early.push(v);
+    return undefined;
   };
   const market = connectMarket(deployment.contracts.market, provider);
   const executor = await buildExecutor(o, log, enclave.quotes, {
@@ -174,7 +176,7 @@ async function start(json: boolean, o: StartOptions, cmd: Command): Promise<Exit
       pool: connectWitnessPool(deployment.contracts.witnessPool, provider),
     }),
   });
-  const port = await listenExecutor(executor, o.listen);
+  const port = await listenExecutor(executor, await listenAddress(o));
   const endpoint = o.endpoint ?? `${splitHostPort(o.listen).host}:${port}`;
   // Refreshed collateral is presented at once; the evidence (and its registered hash) stays the same.
   keeper?.onRefresh(() => executor.refreshEvidence());
@@ -306,6 +308,19 @@ async function startKeeper(
       refreshed = f;
     },
   };
+}
+
+/**
+ * Where to listen: --listen, except that a restart asked for any port (`:0`) takes the port of the
+ * endpoint registered before, so the registration (and the leases bound to it) stays valid.
+ */
+async function listenAddress(o: StartOptions): Promise<string> {
+  const { host, port } = splitHostPort(o.listen);
+  if (port !== 0 || o.endpoint !== undefined) return o.listen;
+  const before = await readProviderState(o.stateDir).catch(() => undefined);
+  if (!before?.endpoint) return o.listen;
+  const registered = splitHostPort(before.endpoint);
+  return registered.host === host ? before.endpoint : o.listen;
 }
 
 /** A chain that does not answer is CHAIN_UNAVAILABLE (exit 3); the agents' own errors pass through. */

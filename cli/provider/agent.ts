@@ -12,7 +12,7 @@ import { chainTime, type ProviderContext } from './context.js';
 import type { PreparedEnclave } from './enclave.js';
 import { type LeaseCadence, progressLeases } from './leases.js';
 import { type ExecutorSpecs, ensureExecutor, type RegistrationOutcome } from './registration.js';
-import { type HeldVoucher, ProviderState } from './state.js';
+import { ProviderState } from './state.js';
 
 /*
  * The provider agent (docs/provider.md): one per executor. It registers the executor (or reuses or
@@ -55,7 +55,6 @@ export class ProviderAgent {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticking: Promise<void> = Promise.resolve();
-  private saveTimer: NodeJS.Timeout | undefined;
   registration: RegistrationOutcome | undefined;
   /** Ticks run and the last tick's error (for status). */
   ticks = 0;
@@ -192,14 +191,16 @@ export class ProviderAgent {
 
   /**
    * A voucher the executor accepted: kept when it is the lease customer's highest so far (a witness's
-   * probe voucher is not this lease's customer's and is not kept). Written within 250 ms.
+   * probe voucher is not this lease's customer's and is not kept). Resolves once the state holding it
+   * is on disk: the executor sends a Settle's receipt only then, so a provider that crashes after the
+   * customer has its receipt still holds the voucher that pays for it.
    */
-  takeVoucher(a: LatestVoucher): void {
+  takeVoucher(a: LatestVoucher): Promise<void> | undefined {
     const lease = this.state.record.leases[a.leaseId.toString()];
-    if (!lease || a.client.toLowerCase() !== lease.customer) return;
+    if (!lease || a.client.toLowerCase() !== lease.customer) return undefined;
     const v = a.voucher.voucher;
-    if (lease.voucher && BigInt(lease.voucher.cumulativeAmount) >= v.cumulativeAmount) return;
-    const held: HeldVoucher = {
+    if (lease.voucher && BigInt(lease.voucher.cumulativeAmount) >= v.cumulativeAmount) return undefined;
+    lease.voucher = {
       client: a.client.toLowerCase(),
       cumulativeAmount: v.cumulativeAmount.toString(),
       firstNonce: v.firstNonce.toString(),
@@ -214,11 +215,9 @@ export class ProviderAgent {
         }),
       },
     };
-    lease.voucher = held;
-    this.saveTimer ??= setTimeout(() => {
-      this.saveTimer = undefined;
-      this.state.save().catch((e: unknown) => this.o.log.error({ err: e }, 'provider state not written'));
-    }, 250);
+    return this.state.save().catch((e: unknown) => {
+      this.o.log.error({ err: e }, 'provider state not written: the voucher is held in memory only');
+    });
   }
 
   /** Stops ticking, waits for the tick in progress, writes the state and gives the directory back. */
@@ -227,7 +226,6 @@ export class ProviderAgent {
     this.markStopped();
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
-    if (this.saveTimer) clearTimeout(this.saveTimer);
     await this.state.save().catch(() => {});
     await this.state.close();
   }

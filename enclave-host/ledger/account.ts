@@ -79,7 +79,12 @@ export interface AccountConfig {
    * one it told of (the first one accepted: any amount). Called synchronously inside the request:
    * it must not throw (the books guard it, Books).
    */
-  readonly onVoucher?: (a: Account, voucher: SignedVoucher, batch: VoucherBatch) => void;
+  /**
+   * Told of each voucher with a higher amount than the last it was told of. What it returns is
+   * awaited before a Settle's receipt goes out (a provider that keeps vouchers durably can write the
+   * voucher first); it must not reject.
+   */
+  readonly onVoucher?: (a: Account, voucher: SignedVoucher, batch: VoucherBatch) => void | Promise<void>;
 }
 
 /**
@@ -494,12 +499,12 @@ export class Account {
   }
 
   /** Takes `sv`'s amount; `batch` is the receipt and records of the calls it covers (what answers a claim). */
-  private accept(sv: SignedVoucher, batch: VoucherBatch): void {
+  private accept(sv: SignedVoucher, batch: VoucherBatch): void | Promise<void> {
     const amount = sv.voucher.cumulativeAmount;
     if (amount > this.highest) this.highest = amount;
     if (this.latest && amount <= this.latest.voucher.cumulativeAmount) return;
     this.latest = sv;
-    this.cfg.onVoucher?.(this, sv, batch);
+    return this.cfg.onVoucher?.(this, sv, batch);
   }
 
   /**
@@ -598,8 +603,9 @@ export class Account {
     }
     const receipt = this.sign(calls, evidenceHash);
     this.finish(calls, receipt);
-    this.accept(sv, { receipt, records: calls.map((c) => c.record!) });
+    const told = this.accept(sv, { receipt, records: calls.map((c) => c.record!) });
     this.freeRoom(calls.length);
+    await told;
     return receipt;
   }
 

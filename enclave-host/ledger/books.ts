@@ -16,10 +16,11 @@ export interface BooksConfig {
   readonly onStoreError?: (e: unknown) => void;
   /**
    * Told each time a kept account accepts a voucher with a higher cumulative amount than the last
-   * it told of (Account `onVoucher`). It runs inside a request: whatever it throws, or a promise it
-   * returns rejects with, goes to `onVoucherError` and never to the request.
+   * it told of (Account `onVoucher`). It runs inside a request, and a Settle awaits the promise it
+   * returns before its receipt goes out: whatever it throws, or the promise rejects with, goes to
+   * `onVoucherError` and never to the request.
    */
-  readonly onVoucher?: (v: LatestVoucher) => void;
+  readonly onVoucher?: (v: LatestVoucher) => unknown;
   readonly onVoucherError?: (e: unknown) => void;
 }
 
@@ -155,12 +156,17 @@ export class Books {
     if (idle) this.idle.set(a.key, a);
   };
 
-  private readonly tell = (a: Account, voucher: SignedVoucher, batch: VoucherBatch): void => {
+  /** Tells the hook; a promise it returns is handed back (for a Settle to await), never rejecting. */
+  private readonly tell = (a: Account, voucher: SignedVoucher, batch: VoucherBatch): void | Promise<void> => {
     const hook = this.cfg.onVoucher;
     if (!hook) return;
     try {
       const r: unknown = hook({ leaseId: a.leaseId, client: a.client, voucher, batch });
-      if (r instanceof Promise) r.catch((e: unknown) => this.cfg.onVoucherError?.(e));
+      if (r instanceof Promise)
+        return r.then(
+          () => {},
+          (e: unknown) => this.cfg.onVoucherError?.(e),
+        );
     } catch (e) {
       this.cfg.onVoucherError?.(e);
     }
