@@ -8,6 +8,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerEvidence } from './commands/evidence.js';
 import { registerExecutor } from './commands/executor.js';
 import { registerInvoke } from './commands/invoke.js';
+import { registerKey } from './commands/key.js';
 import { registerLog } from './commands/log.js';
 import { registerMarket } from './commands/market.js';
 import { registerOrder } from './commands/order.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: () => {} });
   registerAttest(program);
   registerChain(program);
+  registerKey(program);
   registerExecutor(program);
   registerInvoke(program);
   registerProbe(program);

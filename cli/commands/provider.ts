@@ -54,7 +54,7 @@ import {
 
 export const DEFAULT_PROVIDER_STATE_DIR = '.defaas/provider';
 const DEFAULT_DEPLOYMENT = '.defaas/deployment.json';
-/** Attempts to reach the chain at start (backoff 1, 2, 4, 8 s) before giving up with exit 3. */
+/** Attempts to reach the chain at start (backoff 0.5, 1, 2, 4 s) before giving up with exit 3. */
 const START_ATTEMPTS = 5;
 /** Vouchers accepted before the agent is up, kept at most. */
 const MAX_EARLY_VOUCHERS = 10_000;
@@ -218,7 +218,7 @@ async function start(json: boolean, o: StartOptions, cmd: Command): Promise<Exit
       } catch (e) {
         if (!isTransient(e) || attempt >= START_ATTEMPTS) throw e;
         log.warn({ attempt, err: e instanceof Error ? e.message : String(e) }, 'chain unreachable; retrying');
-        await new Promise((r) => setTimeout(r, 1000 * 2 ** (attempt - 1)));
+        await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
       }
     }
   } catch (e) {
