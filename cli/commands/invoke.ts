@@ -147,18 +147,29 @@ async function policyOf(o: InvokeOptions): Promise<Policy> {
 async function targetOf(
   o: InvokeOptions,
 ): Promise<{ endpoint: string } | { rpc: string; deployment: LeaseDeployment; leaseId: bigint }> {
-  if (o.rpc === undefined) {
+  if (o.rpc === undefined && (o.endpoint !== undefined || o.lease === undefined)) {
     if (o.endpoint === undefined)
-      throw new UsageError('give --endpoint, or --lease with --rpc', 'MISSING_ARGUMENT', {
-        flag: '--endpoint',
-      });
+      throw new UsageError(
+        'give --endpoint, or --lease (its executor is found on chain)',
+        'MISSING_ARGUMENT',
+        {
+          flag: '--endpoint',
+        },
+      );
     return { endpoint: o.endpoint };
   }
   if (o.lease === undefined)
     throw new UsageError('--rpc finds the executor of a lease: give --lease', 'MISSING_ARGUMENT', {
       flag: '--lease',
     });
-  return { rpc: o.rpc, deployment: await readDeployment(o.deployment), leaseId: o.lease };
+  // --lease alone: the chain is the deployment file's (its rpcUrl), as for the other chain commands.
+  const deployment = await readDeployment(o.deployment);
+  const rpc = o.rpc ?? deployment.rpcUrl;
+  if (rpc === undefined)
+    throw new UsageError(`give --rpc <url>: ${o.deployment} names no rpcUrl`, 'MISSING_ARGUMENT', {
+      flag: '--rpc',
+    });
+  return { rpc, deployment, leaseId: o.lease };
 }
 
 function identityPin(o: InvokeOptions): EnclaveIdentityPin | undefined {
