@@ -250,10 +250,9 @@ describe('provider agent (anvil)', () => {
     await session.close();
     expect(results.every((r) => r.ok)).toBe(true);
     await agent.tick();
-    // No witness is registered on this chain: the epoch's round cannot be drawn, and that is all that failed.
-    expect(agent.state.record.failures.map((f) => f.message)).toEqual(
-      agent.state.record.failures.map(() => expect.stringContaining('WitnessPoolCommitteeUnfilled')),
-    );
+    // No witness is registered on this chain: the epoch's round is requested but not drawn, and nothing failed.
+    expect(agent.state.record.failures).toEqual([]);
+    expect(await ch.c.witnessPool.roundOf(leaseId, 0n)).not.toBe(0n);
     expect((await ch.c.settlement.lease(leaseId)).paid).toBe(8n * PRICE_PER_CALL);
   }, 60_000);
 

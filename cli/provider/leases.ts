@@ -25,6 +25,9 @@ export interface LeaseCadence {
   readonly deadlineMarginSeconds: number;
 }
 
+/** Rounds whose committee cannot be filled, told once. */
+const unfilled = new Set<bigint>();
+
 /** When each lease was last redeemed (chain seconds); in memory: a restart redeems at once. */
 const lastRedeem = new WeakMap<LeaseRecord, bigint>();
 
@@ -154,6 +157,22 @@ async function requestRounds(
   if (roundId === 0n) return;
   const r = await ch.pool.round(roundId);
   if (r.phase !== WitnessPoolPhase.Requested) return;
+  // Fewer eligible witnesses were frozen than the committee needs: drawing would revert every tick.
+  if (r.frozenCount < r.size) {
+    if (!unfilled.has(roundId)) {
+      unfilled.add(roundId);
+      ctx.log.warn(
+        {
+          leaseId: id.toString(),
+          roundId: roundId.toString(),
+          eligible: Number(r.frozenCount),
+          size: Number(r.size),
+        },
+        'too few eligible witnesses for the round: its committee cannot be drawn',
+      );
+    }
+    return;
+  }
   const seedDelay = await ch.pool.seedDelay();
   if (BigInt(await ch.provider.getBlockNumber()) <= r.frozenBlock + seedDelay) return;
   await sender.send(
