@@ -117,3 +117,26 @@ export async function readDeployment(path: string): Promise<AgentDeployment & { 
     });
   }
 }
+
+/**
+ * What a chain command with a wallet needs: the key (`--key <file>`, else `$<env>`), the deployment
+ * file and the endpoint (`--rpc`, else the deployment file's `rpcUrl`); usage errors naming the flag.
+ */
+export async function walletAndChain(
+  o: { key?: string; deployment: string; rpc?: string },
+  who: string,
+  env: string,
+): Promise<{ key: string; deployment: AgentDeployment & { rpcUrl?: string }; rpc: string }> {
+  const key = o.key !== undefined ? await readPrivateKey(o.key) : privateKeyFromEnv(env);
+  if (key === undefined)
+    throw new UsageError(`give the ${who} key with --key <file> or $${env}`, 'MISSING_ARGUMENT', {
+      flag: '--key',
+    });
+  const deployment = await readDeployment(o.deployment);
+  const rpc = o.rpc ?? deployment.rpcUrl;
+  if (rpc === undefined)
+    throw new UsageError('give --rpc <url> (the deployment file names no rpcUrl)', 'MISSING_ARGUMENT', {
+      flag: '--rpc',
+    });
+  return { key, deployment, rpc };
+}

@@ -1,9 +1,9 @@
-import { JsonRpcProvider, Network, type Provider } from 'ethers';
+import { JsonRpcProvider, type Provider } from 'ethers';
 import { SettlementLeaseStatus } from '../contracts/bindings/enums.js';
 import { connectRegistry } from '../contracts/bindings/registry.js';
 import { connectSettlement } from '../contracts/bindings/settlement.js';
 import { connect } from './connect.js';
-import { type ChainSource, chainError } from './discover.js';
+import { type ChainSource, chainError, chainProvider } from './discover.js';
 import { DefaasError } from './errors.js';
 import type { ConnectOptions, Session } from './session/session.js';
 
@@ -78,14 +78,7 @@ export async function leaseExecutor(
     throw new DefaasError('SDK_INVALID_ARGUMENT', 'leaseId must be a uint256 of at least 1', {
       leaseId: o.leaseId.toString(),
     });
-  const where = 'rpc' in o ? o.rpc : 'provider';
-  let provider: Provider;
-  let own: JsonRpcProvider | undefined;
-  if ('rpc' in o) {
-    const network = Network.from(BigInt(o.deployment.chainId));
-    own = new JsonRpcProvider(o.rpc, network, { staticNetwork: network, batchMaxCount: 1 });
-    provider = own;
-  } else provider = o.provider;
+  const { provider, own, where } = chainProvider(o, o.deployment.chainId);
   try {
     await checkChainId(provider, BigInt(o.deployment.chainId), where);
     const settlement = connectSettlement(o.deployment.contracts.settlement, provider);

@@ -197,16 +197,23 @@ interface Contracts {
   readonly market: MarketContract;
 }
 
+/**
+ * The provider a read goes through: the caller's, or one for `rpc` on the deployment's chain (`own`,
+ * destroyed by the caller); `where` names it in errors.
+ */
+export function chainProvider(
+  o: ChainSource,
+  chainId: number,
+): { provider: Provider; own?: JsonRpcProvider; where: string } {
+  if (!('rpc' in o)) return { provider: o.provider, where: 'provider' };
+  const network = Network.from(BigInt(chainId));
+  const own = new JsonRpcProvider(o.rpc, network, { staticNetwork: network, batchMaxCount: 1 });
+  return { provider: own, own, where: o.rpc };
+}
+
 /** Runs `read` against the deployment's contracts, mapping chain failures to typed errors. */
 async function withContracts<T>(o: MarketReadOptions, read: (c: Contracts) => Promise<T>): Promise<T> {
-  let provider: Provider;
-  let own: JsonRpcProvider | undefined;
-  if ('rpc' in o) {
-    const network = Network.from(BigInt(o.deployment.chainId));
-    own = new JsonRpcProvider(o.rpc, network, { staticNetwork: network, batchMaxCount: 1 });
-    provider = own;
-  } else provider = o.provider;
-  const where = 'rpc' in o ? o.rpc : 'provider';
+  const { provider, own, where } = chainProvider(o, o.deployment.chainId);
   try {
     return await read({
       registry: connectRegistry(o.deployment.contracts.registry, provider),

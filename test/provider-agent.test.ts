@@ -120,6 +120,35 @@ describe('provider agent (anvil)', () => {
     return ch.c.market.orderCount();
   }
 
+  /** The customer connects to the lease's executor as the chain names it and calls sha256 once per input. */
+  async function callLease(inputs: number[]): Promise<void> {
+    const lease = await ch.c.settlement.lease(leaseId);
+    const e = await ch.c.registry.executor(lease.executorId);
+    const session = await connect(e.endpoint, {
+      policy: simulatedDevPolicy(root),
+      leaseId,
+      domain: {
+        chainId: BigInt(ch.deployment.chainId),
+        verifyingContract: ch.deployment.contracts.settlement,
+      },
+      identity: { address: lease.enclave, evidenceHash: e.evidenceHash },
+      receipts: 'batched',
+      store,
+      voucherTtlSeconds: 86_400,
+    });
+    const fn = await session.deploy(await buildExample('sha256'));
+    const results = await invokeMany(
+      session,
+      fn,
+      inputs.map((i) => new Uint8Array([i])),
+      {
+        wallet: ch.customer.wallet,
+      },
+    );
+    await session.close();
+    expect(results.every((r) => r.ok)).toBe(true);
+  }
+
   beforeAll(async () => {
     ch = await startChain({ providers: 0, witnesses: 0 });
     dir = await mkdtemp(join(tmpdir(), 'defaas-provider-'));
@@ -177,33 +206,7 @@ describe('provider agent (anvil)', () => {
 
   it('serves the lease to its customer, redeems the latest voucher and collects', async () => {
     await ch.tx('startLease', ch.c.market.connect(ch.customer.signer).startLease(leaseId));
-    const lease = await ch.c.settlement.lease(leaseId);
-    const e = await ch.c.registry.executor(lease.executorId);
-    const session = await connect(e.endpoint, {
-      policy: simulatedDevPolicy(root),
-      leaseId,
-      domain: {
-        chainId: BigInt(ch.deployment.chainId),
-        verifyingContract: ch.deployment.contracts.settlement,
-      },
-      identity: { address: lease.enclave, evidenceHash: e.evidenceHash },
-      receipts: 'batched',
-      store,
-      voucherTtlSeconds: 86_400,
-    });
-    const fn = await session.deploy(await buildExample('sha256'));
-    const results = await invokeMany(
-      session,
-      fn,
-      [1, 2, 3, 4, 5].map((i) => new Uint8Array([i])),
-      {
-        wallet: ch.customer.wallet,
-      },
-    );
-    await session.close();
-    expect(results.every((r) => r.ok)).toBe(true);
-    for (const s of store.entries)
-      agent!.takeVoucher({ leaseId, client: ch.customer.address, voucher: s.voucher });
+    await callLease([1, 2, 3, 4, 5]);
     const before = await ch.c.token.balanceOf(wallet.address);
     await agent!.tick();
     const after = await ch.c.token.balanceOf(wallet.address);
@@ -224,31 +227,7 @@ describe('provider agent (anvil)', () => {
     expect(executor.identity.identityAddress).toBe(enclaveBefore);
     expect((await agent.start()).status).toBe('reused');
     expect(agent.state.record.leases[leaseId.toString()]?.phase).toBe('serving');
-    const lease = await ch.c.settlement.lease(leaseId);
-    const e = await ch.c.registry.executor(lease.executorId);
-    const session = await connect(e.endpoint, {
-      policy: simulatedDevPolicy(root),
-      leaseId,
-      domain: {
-        chainId: BigInt(ch.deployment.chainId),
-        verifyingContract: ch.deployment.contracts.settlement,
-      },
-      identity: { address: lease.enclave, evidenceHash: e.evidenceHash },
-      receipts: 'batched',
-      store,
-      voucherTtlSeconds: 86_400,
-    });
-    const fn = await session.deploy(await buildExample('sha256'));
-    const results = await invokeMany(
-      session,
-      fn,
-      [6, 7, 8].map((i) => new Uint8Array([i])),
-      {
-        wallet: ch.customer.wallet,
-      },
-    );
-    await session.close();
-    expect(results.every((r) => r.ok)).toBe(true);
+    await callLease([6, 7, 8]);
     await agent.tick();
     // No witness is registered on this chain: the epoch's round is requested but not drawn, and nothing failed.
     expect(agent.state.record.failures).toEqual([]);

@@ -28,7 +28,7 @@ import { httpUrlArg, integerArg, splitHostPort, uint256Arg } from '../args.js';
 import { chainChallengeAuthority } from '../challenge-authority.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
-import { privateKeyFromEnv, readDeployment, readPrivateKey, readText } from '../files.js';
+import { readDeployment, readText, walletAndChain } from '../files.js';
 import { action, jsonValue, printResult } from '../output.js';
 import { ProviderAgent } from '../provider/agent.js';
 import { type BidPolicy, checkFraction, parseBidPolicyFile } from '../provider/bid-policy.js';
@@ -127,21 +127,7 @@ async function start(json: boolean, o: StartOptions, cmd: Command): Promise<Exit
     { level: o.logLevel, base: { svc: 'defaas-provider' } },
     pino.destination({ dest: 2, sync: true }),
   );
-  const key = o.key !== undefined ? await readPrivateKey(o.key) : privateKeyFromEnv('DEFAAS_PROVIDER_KEY');
-  if (key === undefined)
-    throw new UsageError(
-      'give the provider key with --key <file> or $DEFAAS_PROVIDER_KEY',
-      'MISSING_ARGUMENT',
-      {
-        flag: '--key',
-      },
-    );
-  const deployment = await readDeployment(o.deployment);
-  const rpc = o.rpc ?? deployment.rpcUrl;
-  if (rpc === undefined)
-    throw new UsageError('give --rpc <url> (the deployment file names no rpcUrl)', 'MISSING_ARGUMENT', {
-      flag: '--rpc',
-    });
+  const { key, deployment, rpc } = await walletAndChain(o, 'provider', 'DEFAAS_PROVIDER_KEY');
   const policy = await bidPolicy(o, cmd);
   await makeStateDir(o.stateDir);
   const { quotes, policyFile } = await executorQuotes(o, log);

@@ -26,7 +26,7 @@ import { agentStatus, formatStatus } from '../../verifier/agent/status.js';
 import { httpUrlArg, integerArg, uint256Arg } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
-import { privateKeyFromEnv, readDeployment, readPolicy, readPrivateKey } from '../files.js';
+import { readDeployment, readPolicy, walletAndChain } from '../files.js';
 import { action, printResult } from '../output.js';
 import { sessionProbeChannel } from '../probe-channel.js';
 import { untilStopped } from '../until-stopped.js';
@@ -171,21 +171,7 @@ async function start(json: boolean, o: StartOptions): Promise<ExitCode> {
     { level: o.logLevel, base: { svc: 'defaas-witness' } },
     pino.destination({ dest: 2, sync: true }),
   );
-  const key = o.key !== undefined ? await readPrivateKey(o.key) : privateKeyFromEnv('DEFAAS_WITNESS_KEY');
-  if (key === undefined)
-    throw new UsageError(
-      'give the witness key with --key <file> or $DEFAAS_WITNESS_KEY',
-      'MISSING_ARGUMENT',
-      {
-        flag: '--key',
-      },
-    );
-  const deployment = await readDeployment(o.deployment);
-  const rpc = o.rpc ?? deployment.rpcUrl;
-  if (rpc === undefined)
-    throw new UsageError('give --rpc <url> (the deployment file names no rpcUrl)', 'MISSING_ARGUMENT', {
-      flag: '--rpc',
-    });
+  const { key, deployment, rpc } = await walletAndChain(o, 'witness', 'DEFAAS_WITNESS_KEY');
   const evidenceDir = join(o.stateDir, 'evidence');
   try {
     await mkdir(evidenceDir, { recursive: true, mode: 0o700 });
