@@ -91,11 +91,13 @@ export async function startFleet(extraMs: readonly number[], example: 'echo' | '
     }
   };
   try {
-    for (const ms of extraMs) {
+    for (const [i, ms] of extraMs.entries()) {
       const runtime = new SlotRuntime(ms);
-      const harness = await startExecutor({ runtime, batchMaxCalls: 64, batchMaxMillis: 50 });
+      // Executor i serves lease i + 1: the pool's candidates are the leases in ascending id order.
+      const leaseId = BigInt(i + 1);
+      const harness = await startExecutor({ runtime, batchMaxCalls: 64, batchMaxMillis: 50, leaseId });
       try {
-        const session = await connect(harness.endpoint, { policy: harness.policy, receipts: 'batched' });
+        const session = await connect(harness.endpoint, { policy: harness.policy, receipts: 'batched', leaseId });
         members.push({ harness, runtime, session, fn: await session.deploy(wasm) });
       } catch (e) {
         await harness.stop();
