@@ -3,26 +3,17 @@
  * second with no transaction (so the market's windows close on a quiet chain) while transactions are
  * still mined at once; the dev windows are what the Market holds; `chain fund` sends tokens from the
  * deployer and sets gas money with anvil_setBalance; bad addresses, amounts and keys are refused.
- * Then the README's sequence in real time, the chain's clock never moved: chain up, fund a provider
- * and a customer, the provider registers and bids, `order post --wait` ends with a started lease.
+ * The README's sequence in real time, with provider processes, is test/e2e-providers.test.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getAddress, hexlify, JsonRpcProvider, keccak256, parseEther, toUtf8Bytes, Wallet } from 'ethers';
+import { JsonRpcProvider, keccak256, parseEther, toUtf8Bytes, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainUp, DEV_PARAMS } from '../cli/commands/chain.js';
 import type { Anvil } from '../contracts/anvil.js';
-import {
-  bidCommitment,
-  connectMarket,
-  connectRegistry,
-  connectToken,
-  MarketState,
-  RegistryTeeType,
-} from '../contracts/bindings/index.js';
-import { type Deployment, PaddedWallet } from '../contracts/deploy.js';
-import { generateEnclaveIdentity, registrationProof } from '../enclave-host/session/identity.js';
+import { connectMarket, connectToken } from '../contracts/bindings/index.js';
+import type { Deployment } from '../contracts/deploy.js';
 import { expectFailure, onlyJson, runCli } from './cli-run.js';
 import { startRpcProxy } from './rpc-proxy.js';
 
@@ -190,139 +181,4 @@ describe('chain fund', () => {
       error: 'ERC20InsufficientBalance',
     });
   }, 60_000);
-});
-
-describe('in real time on the dev chain', () => {
-  it('chain fund, a provider bids, order post --wait ends with a started lease; the clock is never moved', async () => {
-    const providerW = new PaddedWallet(keccak256(toUtf8Bytes('fund test provider')), provider);
-    const customerW = new Wallet(keccak256(toUtf8Bytes('fund test customer')));
-    const customerKey = join(dir, 'customer.key');
-    writeFileSync(customerKey, customerW.privateKey);
-    const f = await runCli(
-      'chain',
-      'fund',
-      '--deployment',
-      out,
-      '--to',
-      `${providerW.address},${customerW.address}`,
-      '--tokens',
-      '5000',
-      '--eth',
-      '10',
-    );
-    expect(f.code, f.err).toBe(0);
-
-    // The provider: an enclave identity, its proof of possession, the executor registered with stake.
-    const registry = connectRegistry(deployment.contracts.registry, providerW);
-    const market = connectMarket(deployment.contracts.market, providerW);
-    const token = connectToken(deployment.contracts.token, providerW);
-    const wait = async (tx: Promise<{ wait(): Promise<unknown> }>) => (await tx).wait();
-    await wait(token.approve(deployment.contracts.registry, parseEther('5000')));
-    await wait(token.approve(deployment.contracts.market, parseEther('1000')));
-    const identity = generateEnclaveIdentity();
-    const evidenceHash = keccak256(toUtf8Bytes('real-time evidence'));
-    const endpoint = '127.0.0.1:7443';
-    const proof = registrationProof(
-      identity,
-      { chainId: BigInt(deployment.chainId), verifyingContract: deployment.contracts.registry },
-      { provider: providerW.address, evidenceHash, endpoint },
-    );
-    const spec = {
-      cpuCores: 2,
-      memoryMiB: 1024,
-      gpuMemoryMiB: 0,
-      gflops: 50,
-      teeType: RegistryTeeType.Simulated,
-    };
-    await wait(
-      registry.registerExecutor(
-        { enclave: identity.identityAddress, evidenceHash, endpoint, ...spec },
-        parseEther('3000'),
-        hexlify(proof),
-      ),
-    );
-    const executorId = await registry.executorOfEnclave(identity.identityAddress);
-
-    const before = await market.orderCount();
-    const t0 = Date.now();
-    const run = runCli(
-      'order',
-      'post',
-      '--deployment',
-      out,
-      '--key',
-      customerKey,
-      '--level',
-      '1',
-      '--duration',
-      '120',
-      '--max-price',
-      parseEther('0.001').toString(),
-      '--committee',
-      '3/2',
-      '--bidding-window',
-      '5',
-      '--wait',
-      '--poll-ms',
-      '200',
-      '--timeout',
-      '60',
-      '--json',
-    );
-    const chainTime = async () => BigInt((await provider.getBlock('latest'))!.timestamp);
-    /** Polls every 100 ms, at most 30 s. */
-    const until = async (what: string, ok: () => Promise<boolean>) => {
-      for (let i = 0; i < 300; i++) {
-        if (await ok()) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`timed out waiting for ${what}`);
-    };
-    await until('the order', async () => (await market.orderCount()) > before);
-    const orderId = before + 1n;
-    const price = parseEther('0.0005');
-    const salt = keccak256(toUtf8Bytes('real-time salt'));
-    const commitment = bidCommitment(
-      BigInt(deployment.chainId),
-      deployment.contracts.market,
-      orderId,
-      providerW.address,
-      price,
-      50,
-      salt,
-    );
-    await wait(market.commitBid(orderId, executorId, commitment));
-    const o = await market.order(orderId);
-    await until('the reveal window', async () => (await chainTime()) >= o.bidDeadline);
-    await wait(market.revealBid(orderId, 0, price, 50, salt));
-    await until('the offer', async () => (await market.order(orderId)).state === MarketState.Confirming);
-    await wait(market.confirmLease(orderId, `grpc://${endpoint}`));
-    const r = await run;
-    expect(r.code, r.out + r.err).toBe(0);
-    const lease = onlyJson<{ lease: Record<string, string> }>(r.out).lease;
-    expect(lease).toMatchObject({
-      leaseId: orderId.toString(),
-      executorId: executorId.toString(),
-      enclave: getAddress(identity.identityAddress),
-      endpoint,
-      evidenceHash,
-      unitPrice: price.toString(),
-      deployment: `grpc://${endpoint}`,
-    });
-    // Bidding (5 s) and reveals (10 s) ran on the chain's own clock.
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(
-      Number(DEV_PARAMS.minBiddingWindow + DEV_PARAMS.bidRevealWindow - 2n) * 1000,
-    );
-    expect((await market.order(orderId)).state).toBe(MarketState.Fulfilling);
-    // A progress line per change (a bid, a step), not one per block: no line says again what the
-    // previous one said.
-    const lines = r.err
-      .trim()
-      .split('\n')
-      .map((l) => l.replace(/ \(chain time \d+\)/, ''));
-    expect(lines.filter((l, i) => l === lines[i - 1])).toEqual([]);
-    // 0 bids, then 1 (or only 1, had the bid come before the first read)
-    expect(lines.filter((l) => l.includes('bidding until')).length).toBeLessThanOrEqual(2);
-    expect(lines.length).toBeLessThan(15);
-  }, 90_000);
 });
