@@ -98,6 +98,8 @@ describe('provider agent (anvil)', () => {
       policy: POLICY,
       log: pino({ level: 'silent' }),
       tx: { baseDelayMs: 20, maxAttempts: 3 },
+      // The test drives the ticks (after the first, which start() schedules at once).
+      pollMs: 3_600_000,
     });
     return { agent: a, executor: ex };
   }
@@ -172,6 +174,7 @@ describe('provider agent (anvil)', () => {
   it('registers the executor with its enclave, evidence hash and endpoint', async () => {
     ({ agent, executor } = await startAll());
     const reg = await agent.start();
+    await agent.tick();
     expect(reg.status).toBe('registered');
     const e = await ch.c.registry.executor(reg.executorId);
     expect(e.enclave.toLowerCase()).toBe(executor.identity.identityAddress.toLowerCase());
@@ -226,6 +229,7 @@ describe('provider agent (anvil)', () => {
     ({ agent, executor } = await startAll());
     expect(executor.identity.identityAddress).toBe(enclaveBefore);
     expect((await agent.start()).status).toBe('reused');
+    await agent.tick();
     expect(agent.state.record.leases[leaseId.toString()]?.phase).toBe('serving');
     await callLease([6, 7, 8]);
     await agent.tick();

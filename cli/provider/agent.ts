@@ -139,8 +139,20 @@ export class ProviderAgent {
     }, ms);
   }
 
-  /** One pass over registration, orders, bids and leases. Failures are logged and retried next tick. */
-  async tick(): Promise<void> {
+  /**
+   * One pass over registration, orders, bids and leases. Failures are logged and retried next tick.
+   * A tick asked for while one runs is that one (ticks never overlap).
+   */
+  tick(): Promise<void> {
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private running: Promise<void> | undefined;
+
+  private async pass(): Promise<void> {
     try {
       const now = await chainTime(this.ctx);
       if (this.registration?.status === 'update-pending') {
