@@ -7,7 +7,6 @@ import type { ExecutorHandlers } from '../proto/gen/defaas/executor/v1/Executor.
 import { loadProtos } from '../proto/load.js';
 import { FRAME_ENVELOPE_BYTES, LENGTH_PREFIX_BYTES } from '../protocol/frame-padding.js';
 import { isPrivateKey } from '../protocol/secp256k1.js';
-import type { SignedVoucher } from '../protocol/settlement.js';
 import type { LeaseTermsFields, LimitsFields } from '../protocol/transcript.js';
 import type { TypedDataDomain } from '../protocol/typed-data.js';
 import { type ChallengeAuthority, NO_CHALLENGES } from './challenge/authority.js';

@@ -97,7 +97,11 @@ export async function startFleet(extraMs: readonly number[], example: 'echo' | '
       const leaseId = BigInt(i + 1);
       const harness = await startExecutor({ runtime, batchMaxCalls: 64, batchMaxMillis: 50, leaseId });
       try {
-        const session = await connect(harness.endpoint, { policy: harness.policy, receipts: 'batched', leaseId });
+        const session = await connect(harness.endpoint, {
+          policy: harness.policy,
+          receipts: 'batched',
+          leaseId,
+        });
         members.push({ harness, runtime, session, fn: await session.deploy(wasm) });
       } catch (e) {
         await harness.stop();
