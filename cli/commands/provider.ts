@@ -255,7 +255,8 @@ async function startKeeper(
   evidence: Uint8Array,
   log: pino.Logger,
 ): Promise<{ keeper: CollateralKeeper; onRefresh: (f: () => Promise<void>) => void }> {
-  const from = o.collateralSource;
+  // --collateral (the executor's file or directory) is the keeper's directory source unless told otherwise.
+  const from = o.collateralSource ?? o.collateral;
   const source: CollateralSource =
     from !== undefined && !/^https?:\/\//.test(from)
       ? { dir: from }

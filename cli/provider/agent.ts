@@ -178,7 +178,7 @@ export class ProviderAgent {
           phase: 'serving',
           redeemed: '0',
           collected: '0',
-          redeemedBatches: {},
+          redeemedBatches: [],
           claimsAnswered: [],
         };
         await this.state.save();

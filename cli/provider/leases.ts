@@ -5,7 +5,7 @@ import {
   WitnessPoolPhase,
 } from '../../contracts/bindings/index.js';
 import type { ProviderContext } from './context.js';
-import type { HeldVoucher, LeaseRecord } from './state.js';
+import type { LeaseRecord } from './state.js';
 
 /*
  * What the provider does for each lease it serves (docs/provider.md, "Leases"), one step per tick:
@@ -94,13 +94,15 @@ async function stepLease(
       now >= (lastRedeem.get(lease) ?? 0n) + BigInt(cadence.redeemEverySeconds) ||
       deadline <= now + BigInt(cadence.deadlineMarginSeconds);
     if (due && deadline >= now) {
+      // The batch is kept before the voucher is redeemed: a claim on it may come as soon as it is.
+      await ctx.state.keepBatch(lease.leaseId, v);
       await sender.send(
         'Settlement.redeem',
         () => ch.settlement.redeem(v.json.voucher as never, v.json.signature as string),
         async () => (await ch.settlement.lease(id)).paid >= BigInt(v.cumulativeAmount),
       );
       lastRedeem.set(lease, now);
-      lease.redeemedBatches[`${v.firstNonce}-${v.lastNonce}`] = v;
+      lease.redeemedBatches.push(`${v.firstNonce}-${v.lastNonce}`);
       ctx.log.info({ leaseId: lease.leaseId, cumulative: v.cumulativeAmount }, 'voucher redeemed');
       l = await ch.settlement.lease(id);
     }
@@ -198,7 +200,8 @@ async function answerClaims(ctx: ProviderContext, now: bigint): Promise<void> {
       done();
       continue;
     }
-    const held: HeldVoucher | undefined = lease.redeemedBatches[`${c.firstNonce}-${c.lastNonce}`];
+    const key = `${c.firstNonce}-${c.lastNonce}`;
+    const held = await state.batch(lease.leaseId, key);
     const j = held?.json;
     if (!j?.receipt || !j.records) {
       state.noteFailure(

@@ -68,8 +68,11 @@ export interface LeaseRecord {
   /** Redeemed on chain (the lease's `paid`), decimal. */
   redeemed: string;
   collected: string;
-  /** Vouchers already redeemed whose batch may still be claimed: key `${first}-${last}`. */
-  redeemedBatches: Record<string, HeldVoucher>;
+  /**
+   * Batches redeemed, which the customer may still claim (`${first}-${last}`); each one's voucher,
+   * receipt and records are in `batches/<lease>-<first>-<last>.json` (ProviderState.keepBatch).
+   */
+  redeemedBatches: string[];
   claimsAnswered: string[];
 }
 
@@ -240,6 +243,32 @@ export class ProviderState {
     if (this.record.failures.length > MAX_FAILURES)
       this.record.failures.splice(0, this.record.failures.length - MAX_FAILURES);
     return f;
+  }
+
+  /** Writes a redeemed batch (its voucher, receipt and records) where a claim on it finds it. */
+  async keepBatch(leaseId: string, v: HeldVoucher): Promise<void> {
+    const path = this.batchPath(leaseId, `${v.firstNonce}-${v.lastNonce}`);
+    await mkdir(join(this.dir, 'batches'), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path, `${JSON.stringify(v)}\n`).catch((e: unknown) => {
+      throw io(path, e);
+    });
+  }
+
+  /** A redeemed batch written by keepBatch, or undefined. */
+  async batch(leaseId: string, key: string): Promise<HeldVoucher | undefined> {
+    const path = this.batchPath(leaseId, key);
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as HeldVoucher;
+    } catch (e) {
+      throw corrupt(path, 'not JSON', e);
+    }
+  }
+
+  private batchPath(leaseId: string, key: string): string {
+    if (!/^[0-9]+$/.test(leaseId) || !/^[0-9]+-[0-9]+$/.test(key)) throw new TypeError('bad batch name');
+    return join(this.dir, 'batches', `${leaseId}-${key}.json`);
   }
 
   async close(): Promise<void> {
