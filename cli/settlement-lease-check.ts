@@ -109,5 +109,5 @@ async function checkGrant(
     if (o.startedAt + o.duration < ends) ends = o.startedAt + o.duration;
     if (ends < until) until = ends;
   }
-  return { budget: q.budget, probe: { customer: q.customer, grant: g, until } };
+  return { budget: q.budget, probe: { customer: q.customer, grant: g, signature: sg.signature, until } };
 }

@@ -8,7 +8,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseEther } from 'ethers';
+import { getBytes, parseEther, Wallet } from 'ethers';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSimulatedRoot } from '../attestation/simulated.js';
@@ -30,6 +30,7 @@ import { Executor } from '../enclave-host/executor.js';
 import { SimulatedQuoteProvider } from '../enclave-host/quote/simulated.js';
 import { FunctionRuntime } from '../enclave-host/runtime/function-runtime.js';
 import { buildExample } from '../examples/build-example.js';
+import { signProbeGrant } from '../protocol/probe-grant.js';
 import { connect, invokeMany, LocalReceiptStore } from '../sdk/index.js';
 
 const PRICE_PER_CALL = 10n ** 15n;
@@ -52,6 +53,8 @@ describe('provider agent (anvil)', () => {
   let agent: ProviderAgent | undefined;
   let endpoint = '';
   const store = new LocalReceiptStore();
+  /** anvil's clock less the wall clock, ms (set before probing). */
+  let chainOffsetMs = 0;
 
   async function startAll(): Promise<{ agent: ProviderAgent; executor: Executor }> {
     const enclave = await prepareEnclave(tee, dir, true);
@@ -76,7 +79,12 @@ describe('provider agent (anvil)', () => {
       leaseId: 0n,
       domain,
       pricePerCall: PRICE_PER_CALL,
-      leaseCheck: settlementLeaseCheck(ch.c.settlement, { domain, market: ch.c.market }),
+      // Probe grants are judged on the chain's clock, which the test moves ahead of the wall clock.
+      leaseCheck: settlementLeaseCheck(ch.c.settlement, {
+        domain,
+        market: ch.c.market,
+        now: () => Date.now() + chainOffsetMs,
+      }),
       onVoucher: (v) => agent?.takeVoucher(v),
     });
     const port = await ex.start(endpoint === '' ? '127.0.0.1:0' : endpoint);
@@ -253,6 +261,48 @@ describe('provider agent (anvil)', () => {
     expect((await ch.c.settlement.claim(claimId)).status).toBe(SettlementClaimStatus.Answered);
     expect(agent!.state.record.leases[leaseId.toString()]!.claimsAnswered).toEqual([claimId.toString()]);
   }, 30_000);
+
+  it("redeems a probing witness's vouchers with the customer's grant it was served under", async () => {
+    const o = await ch.c.market.order(leaseId);
+    const nowS = await ch.now();
+    chainOffsetMs = Number(nowS) * 1000 - Date.now();
+    const domain = {
+      chainId: BigInt(ch.deployment.chainId),
+      verifyingContract: ch.deployment.contracts.settlement,
+    };
+    const witness = new Wallet(Wallet.createRandom().privateKey);
+    const grant = signProbeGrant(getBytes(ch.customer.wallet.privateKey), domain, {
+      leaseId,
+      witness: witness.address,
+      epoch: (nowS - o.startedAt) / o.epochLength,
+      maxCalls: 3n,
+      maxAmount: 3n * PRICE_PER_CALL,
+      expiry: nowS + 3600n,
+    });
+    const lease = await ch.c.settlement.lease(leaseId);
+    const e = await ch.c.registry.executor(lease.executorId);
+    const session = await connect(e.endpoint, {
+      policy: simulatedDevPolicy(root),
+      leaseId,
+      domain,
+      identity: { address: lease.enclave, evidenceHash: e.evidenceHash },
+      voucherTtlSeconds: 86_400,
+    });
+    const fn = await session.deploy(await buildExample('sha256'));
+    for (const i of [1, 2]) await session.invoke(fn, new Uint8Array([i]), { wallet: witness, grant });
+    await session.close();
+    const held = agent!.state.record.leases[leaseId.toString()]!.probes?.[witness.address.toLowerCase()];
+    expect(held?.cumulativeAmount).toBe((2n * PRICE_PER_CALL).toString());
+    const before = await ch.c.token.balanceOf(wallet.address);
+    await ch.advance(301); // the redemption cadence
+    await agent!.tick();
+    expect(await ch.c.settlement.probePaid(leaseId, witness.address)).toBe(2n * PRICE_PER_CALL);
+    expect((await ch.c.token.balanceOf(wallet.address)) - before).toBe(2n * PRICE_PER_CALL);
+    // A probe voucher with no grant (a wallet that is not the customer, on its own) is never kept.
+    expect(Object.keys(agent!.state.record.leases[leaseId.toString()]!.probes ?? {})).toEqual([
+      witness.address.toLowerCase(),
+    ]);
+  }, 60_000);
 
   it('refuses a state directory of another provider, and a damaged state file', async () => {
     await agent!.stop();

@@ -2,6 +2,7 @@ import { hexlify, type Signer } from 'ethers';
 import type { Logger } from 'pino';
 import type { LatestVoucher } from '../../enclave-host/executor.js';
 import { NO_CLAIMS } from '../../protocol/log-submission.js';
+import { probeGrantToJson } from '../../protocol/probe-grant.js';
 import { typedDataJson } from '../../protocol/typed-data.js';
 import { submitToLog } from '../../sdk/log-writer.js';
 import { type AgentDeployment, connectChain } from '../../verifier/agent/chain.js';
@@ -12,7 +13,7 @@ import { chainTime, type ProviderContext } from './context.js';
 import type { PreparedEnclave } from './enclave.js';
 import { type LeaseCadence, progressLeases } from './leases.js';
 import { type ExecutorSpecs, ensureExecutor, type RegistrationOutcome } from './registration.js';
-import { ProviderState } from './state.js';
+import { type HeldVoucher, ProviderState } from './state.js';
 
 /*
  * The provider agent (docs/provider.md): one per executor. It registers the executor (or reuses or
@@ -202,31 +203,43 @@ export class ProviderAgent {
   }
 
   /**
-   * A voucher the executor accepted: kept when it is the lease customer's highest so far (a witness's
-   * probe voucher is not this lease's customer's and is not kept). Resolves once the state holding it
+   * A voucher the executor accepted: kept when it is the highest so far of the lease's customer, or of
+   * a witness probing under the customer's grant (kept with the grant). Resolves once the state holding it
    * is on disk: the executor sends a Settle's receipt only then, so a provider that crashes after the
    * customer has its receipt still holds the voucher that pays for it.
    */
   takeVoucher(a: LatestVoucher): Promise<void> | undefined {
     const lease = this.state.record.leases[a.leaseId.toString()];
-    if (!lease || a.client.toLowerCase() !== lease.customer) return undefined;
+    if (!lease) return undefined;
+    const client = a.client.toLowerCase();
     const v = a.voucher.voucher;
-    if (lease.voucher && BigInt(lease.voucher.cumulativeAmount) >= v.cumulativeAmount) return undefined;
-    lease.voucher = {
-      client: a.client.toLowerCase(),
+    const held = (extra: Record<string, unknown>): HeldVoucher => ({
+      client,
       cumulativeAmount: v.cumulativeAmount.toString(),
       firstNonce: v.firstNonce.toString(),
       lastNonce: v.lastNonce.toString(),
-      json: {
-        voucher: typedDataJson(v),
-        signature: hexlify(a.voucher.signature),
-        ...(a.batch && {
-          receipt: typedDataJson(a.batch.receipt.receipt),
-          receiptSignature: hexlify(a.batch.receipt.signature),
-          records: a.batch.records.map((r) => typedDataJson(r)),
-        }),
-      },
-    };
+      json: { voucher: typedDataJson(v), signature: hexlify(a.voucher.signature), ...extra },
+    });
+    if (client === lease.customer) {
+      if (lease.voucher && BigInt(lease.voucher.cumulativeAmount) >= v.cumulativeAmount) return undefined;
+      lease.voucher = held(
+        a.batch
+          ? {
+              receipt: typedDataJson(a.batch.receipt.receipt),
+              receiptSignature: hexlify(a.batch.receipt.signature),
+              records: a.batch.records.map((r) => typedDataJson(r)),
+            }
+          : {},
+      );
+    } else {
+      // A witness's probe voucher pays only with the customer's grant it was served under.
+      const g = a.grant;
+      if (!g || g.grant.witness.toLowerCase() !== client || g.grant.leaseId !== a.leaseId) return undefined;
+      lease.probes ??= {};
+      const before = lease.probes[client];
+      if (before && BigInt(before.cumulativeAmount) >= v.cumulativeAmount) return undefined;
+      lease.probes[client] = held({ grant: probeGrantToJson(g) });
+    }
     return this.state.save().catch((e: unknown) => {
       this.o.log.error({ err: e }, 'provider state not written: the voucher is held in memory only');
     });

@@ -5,7 +5,7 @@ import {
   WitnessPoolPhase,
 } from '../../contracts/bindings/index.js';
 import type { ProviderContext } from './context.js';
-import type { LeaseRecord } from './state.js';
+import type { HeldVoucher, LeaseRecord } from './state.js';
 
 /*
  * What the provider does for each lease it serves (docs/provider.md, "Leases"), one step per tick:
@@ -87,13 +87,11 @@ async function stepLease(
     ctx.log.info({ leaseId: lease.leaseId }, 'lease closed: redeeming what is owed within the redeem window');
   }
   const v = lease.voucher;
+  // Due before this tick's redemption moves the lease's clock: the probes' vouchers go with it.
+  const leaseDue = due(lease, now, cadence);
   if (v && BigInt(v.cumulativeAmount) > l.paid && l.status !== SettlementLeaseStatus.Settled) {
-    const deadline = BigInt((v.json.voucher as { deadline: string }).deadline);
-    const due =
-      lease.phase === 'closed' ||
-      now >= (lastRedeem.get(lease) ?? 0n) + BigInt(cadence.redeemEverySeconds) ||
-      deadline <= now + BigInt(cadence.deadlineMarginSeconds);
-    if (due && deadline >= now) {
+    const deadline = deadlineOf(v);
+    if (due(lease, now, cadence, deadline) && deadline >= now) {
       // The batch is kept before the voucher is redeemed: a claim on it may come as soon as it is.
       await ctx.state.keepBatch(lease.leaseId, v);
       await sender.send(
@@ -107,6 +105,7 @@ async function stepLease(
       l = await ch.settlement.lease(id);
     }
   }
+  if (l.status !== SettlementLeaseStatus.Settled) await redeemProbes(ctx, lease, now, leaseDue, cadence);
   if (l.paid > l.collected) {
     await sender.send(
       'Settlement.collect',
@@ -134,6 +133,58 @@ async function stepLease(
     lease.phase = 'settled';
     lease.collected = l.collected.toString();
     ctx.log.info({ leaseId: lease.leaseId, paid: l.paid.toString() }, 'lease settled: collateral released');
+  }
+}
+
+function deadlineOf(v: HeldVoucher): bigint {
+  return BigInt((v.json.voucher as { deadline: string }).deadline);
+}
+
+/**
+ * Whether a lease's vouchers are due for redemption: the lease closed, `redeemEverySeconds` passed
+ * since the last, or (with `deadline`) a voucher's deadline is near.
+ */
+function due(lease: LeaseRecord, now: bigint, cadence: LeaseCadence, deadline?: bigint): boolean {
+  return (
+    lease.phase === 'closed' ||
+    now >= (lastRedeem.get(lease) ?? 0n) + BigInt(cadence.redeemEverySeconds) ||
+    (deadline !== undefined && deadline <= now + BigInt(cadence.deadlineMarginSeconds))
+  );
+}
+
+/**
+ * Redeems each probing witness's highest voucher with the customer's grant it was served under
+ * (Settlement.redeemProbes pays the provider at once, within the grant's cap).
+ */
+async function redeemProbes(
+  ctx: ProviderContext,
+  lease: LeaseRecord,
+  now: bigint,
+  leaseDue: boolean,
+  cadence: LeaseCadence,
+): Promise<void> {
+  const id = BigInt(lease.leaseId);
+  for (const [witness, p] of Object.entries(lease.probes ?? {})) {
+    const deadline = deadlineOf(p);
+    if (deadline < now || !(leaseDue || deadline <= now + BigInt(cadence.deadlineMarginSeconds))) continue;
+    const paid = await ctx.ch.settlement.probePaid(id, witness);
+    if (paid >= BigInt(p.cumulativeAmount)) continue;
+    const { signature, ...grant } = p.json.grant as Record<string, string>;
+    await ctx.sender.send(
+      'Settlement.redeemProbes',
+      () =>
+        ctx.ch.settlement.redeemProbes(
+          grant as never,
+          signature!,
+          p.json.voucher as never,
+          p.json.signature as string,
+        ),
+      async () => (await ctx.ch.settlement.probePaid(id, witness)) >= BigInt(p.cumulativeAmount),
+    );
+    ctx.log.info(
+      { leaseId: lease.leaseId, witness, cumulative: p.cumulativeAmount },
+      'probe voucher redeemed',
+    );
   }
 }
 

@@ -65,6 +65,11 @@ export interface LeaseRecord {
   phase: LeasePhase;
   /** The customer's highest voucher the agent holds. */
   voucher?: HeldVoucher;
+  /**
+   * Each probing witness's highest voucher, with the customer's probe grant it was served under
+   * (`json.grant`: probeGrantToJson), redeemed with Settlement.redeemProbes; by witness address.
+   */
+  probes?: Record<string, HeldVoucher>;
   /** Redeemed on chain (the lease's `paid`), decimal. */
   redeemed: string;
   collected: string;

@@ -1,6 +1,7 @@
 import { toHex } from '../../attestation/bytes.js';
 import { type CallRequest, requestHead } from '../../protocol/call-records.js';
 import { sessionFail } from '../../protocol/errors.js';
+import type { SignedProbeGrant } from '../../protocol/probe-grant.js';
 import type { SignedReceipt, SignedVoucher } from '../../protocol/settlement.js';
 import type { CallRecord, TypedDataDomain, Voucher } from '../../protocol/typed-data.js';
 import { chainHeadsFast as chainHeads } from '../../protocol/typed-data-fast.js';
@@ -196,6 +197,13 @@ export class Account {
    */
   noteBudget(budget: bigint | undefined): void {
     if (budget !== undefined) this.budget = budget;
+  }
+
+  /** The probe grant a witness's account is served under (the latest checked), signed by the customer. */
+  grant: SignedProbeGrant | undefined;
+
+  noteGrant(g: SignedProbeGrant): void {
+    this.grant = g;
   }
 
   /**

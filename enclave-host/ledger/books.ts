@@ -1,4 +1,5 @@
 import { sessionFail } from '../../protocol/errors.js';
+import type { SignedProbeGrant } from '../../protocol/probe-grant.js';
 import type { SignedVoucher } from '../../protocol/settlement.js';
 import type { TypedDataDomain } from '../../protocol/typed-data.js';
 import { Account, type LedgerRules, type VoucherBatch } from './account.js';
@@ -32,6 +33,8 @@ export interface LatestVoucher {
   readonly voucher: SignedVoucher;
   /** The receipt and records of the batch the voucher covers, when it was told of as it was accepted. */
   readonly batch?: VoucherBatch;
+  /** For a witness's voucher: the probe grant it was served under, signed by the lease's customer. */
+  readonly grant?: SignedProbeGrant;
 }
 
 /**
@@ -161,7 +164,13 @@ export class Books {
     const hook = this.cfg.onVoucher;
     if (!hook) return;
     try {
-      const r: unknown = hook({ leaseId: a.leaseId, client: a.client, voucher, batch });
+      const r: unknown = hook({
+        leaseId: a.leaseId,
+        client: a.client,
+        voucher,
+        batch,
+        ...(a.grant && { grant: a.grant }),
+      });
       if (r instanceof Promise)
         return r.then(
           () => {},

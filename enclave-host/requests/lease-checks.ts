@@ -17,6 +17,11 @@ export interface ProbeFacts {
   /** The grant checked (its witness is the client). */
   readonly grant: ProbeGrant;
   /**
+   * The customer's signature on the grant, when the check kept it: the provider redeems the
+   * witness's vouchers with the signed grant (Settlement.redeemProbes).
+   */
+  readonly signature?: Uint8Array;
+  /**
    * Unix seconds until which the grant may be served: its expiry, or the end of its epoch when that
    * comes first. The check's result is trusted no longer.
    */

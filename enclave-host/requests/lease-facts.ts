@@ -39,7 +39,11 @@ export function noteLeaseFacts(
     if (c.books.has(leaseId, probe.customer))
       c.books.get(leaseId, probe.customer).noteBudget(atLeastZero(budget - c.probes.reserved(leaseId)));
   }
-  return (account) => account.noteBudget(cap);
+  const signed = probe.signature && { grant: g, signature: probe.signature };
+  return (account) => {
+    account.noteBudget(cap);
+    if (signed) account.noteGrant(signed);
+  };
 }
 
 function atLeastZero(x: bigint): bigint {
