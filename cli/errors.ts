@@ -2,11 +2,12 @@ import { CodedError, type ErrorInfo } from '../attestation/errors.js';
 
 /*
  * The CLI's own errors: what the command line itself gets wrong (flags, files, keys), what a command
- * cannot reach (a chain endpoint), and anything untyped that escaped (`internal`). The errors of the
+ * cannot reach (a chain endpoint), how a customer's order ended when the market could not fill it
+ * (`rejected`), and anything untyped that escaped (`internal`). The errors of the
  * other folders (AttestationError, DefaasError, SessionError, EnclaveHostError) pass through as they
  * are; exit-codes.ts maps every kind to one exit code.
  */
-export type CliErrorKind = 'usage' | 'transient' | 'internal';
+export type CliErrorKind = 'usage' | 'transient' | 'rejected' | 'internal';
 
 /** Stable codes. Add new ones, never rename one: scripts match on them. */
 export const CLI_ERROR_KINDS = {
@@ -30,6 +31,23 @@ export const CLI_ERROR_KINDS = {
   FILE_INVALID: 'usage',
   /** The chain's JSON-RPC endpoint cannot be reached, or the chain stopped. */
   CHAIN_UNAVAILABLE: 'transient',
+  // The customer's orders (cli/customer/): how an order ended when it did not become a lease.
+  /** Bidding closed with no revealed bid: the order failed and its escrow went back to the customer. */
+  NO_BIDS: 'rejected',
+  /** The order failed after bidding (no provider confirmed, or the deployment window passed). */
+  ORDER_FAILED: 'rejected',
+  /** The order was cancelled (by its customer) while it was followed. */
+  ORDER_CANCELLED: 'rejected',
+  /** The wallet cannot pay the gas of a transaction: fund it (`defaas chain fund --eth`). */
+  NO_GAS_MONEY: 'rejected',
+  /** A wait ran out of time; the order is left as it is on chain (`order status --wait` resumes). */
+  WAIT_TIMEOUT: 'transient',
+  /** The order id names no order, or one of another customer where the customer must act. */
+  ORDER_UNKNOWN: 'usage',
+  /** A step only the order's customer may take, asked with another key. */
+  NOT_CUSTOMER: 'usage',
+  /** The order is in a state where the asked step is not possible (e.g. cancel after a bid). */
+  ORDER_WRONG_STATE: 'usage',
   /** Anything that is not a typed error: a bug, or a failure nothing classified. */
   INTERNAL: 'internal',
 } as const satisfies Record<string, CliErrorKind>;

@@ -31,7 +31,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
  * - DefaasError (SDK): attestation | protocol | function | rejected | transient | usage;
  * - SessionError and EnclaveHostError (the wire table): malformed | verification | rejected | session
  *   | unavailable | function (and usage);
- * - CliError: usage | transient | internal.
+ * - CliError: usage | transient | rejected | internal.
  * The SDK's `attestation` kind covers all of the attestation kinds: its code says which.
  */
 const EXIT_BY_KIND: Readonly<Record<string, ExitCode>> = {

@@ -10,13 +10,12 @@ import { formatEther } from 'ethers';
 import { MarketState } from '../../contracts/bindings/index.js';
 import { httpUrlArg, integerArg, uint256Arg } from '../args.js';
 import { type CustomerChain, openChain, reading } from '../customer/chain.js';
-import { CustomerError } from '../customer/errors.js';
 import type { LeaseInfo } from '../customer/lease-info.js';
 import { followOrder } from '../customer/order-follow.js';
 import { type OrderTerms, postOrder } from '../customer/order-post.js';
 import { type OrderStatus, orderOf, readOrderStatus, stateName } from '../customer/order-status.js';
 import { sendTx } from '../customer/send.js';
-import { UsageError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { privateKeyFromEnv, readDeployment, readPrivateKey } from '../files.js';
 import { action, printResult } from '../output.js';
@@ -199,13 +198,9 @@ async function cancel(json: boolean, id: bigint, o: ChainFlags): Promise<ExitCod
     const order = await orderOf(ch, id);
     const info = { orderId: id.toString(), state: stateName(order.state) };
     if (order.customer.toLowerCase() !== ch.signer!.address.toLowerCase())
-      throw new CustomerError(
-        'NOT_CUSTOMER',
-        `order ${id} belongs to ${order.customer}, not to this key`,
-        info,
-      );
+      throw new CliError('NOT_CUSTOMER', `order ${id} belongs to ${order.customer}, not to this key`, info);
     if (order.state !== MarketState.Bidding || order.bidCount !== 0n)
-      throw new CustomerError(
+      throw new CliError(
         'ORDER_WRONG_STATE',
         order.state === MarketState.Bidding
           ? `order ${id} has ${order.bidCount} bid(s): the Market lets a customer cancel only an order nobody bid on`

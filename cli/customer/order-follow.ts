@@ -3,7 +3,6 @@ import { MarketState } from '../../contracts/bindings/index.js';
 import { isAgentError } from '../../verifier/agent/errors.js';
 import { CliError, isCliError } from '../errors.js';
 import { type CustomerChain, chainNow, reading } from './chain.js';
-import { CustomerError, isCustomerError } from './errors.js';
 import { type LeaseInfo, leaseInfo } from './lease-info.js';
 import { orderOf, stateName } from './order-status.js';
 import { sendTx } from './send.js';
@@ -85,11 +84,23 @@ export async function followOrder(ch: CustomerChain, orderId: bigint, f: FollowO
         { ...e.info, orderId: orderId.toString() },
         e,
       );
-    if (!isCustomerError(e))
+    if (!(isCliError(e) && ORDER_OUTCOMES.has(e.code)))
       f.progress(`order ${orderId}: stopped; resume with \`defaas order status ${orderId} --wait\``);
     throw e;
   }
 }
+
+/** The codes that say how the order ended (or why it cannot be followed): no resume hint for them. */
+const ORDER_OUTCOMES: ReadonlySet<string> = new Set([
+  'NO_BIDS',
+  'ORDER_FAILED',
+  'ORDER_CANCELLED',
+  'NO_GAS_MONEY',
+  'WAIT_TIMEOUT',
+  'ORDER_UNKNOWN',
+  'NOT_CUSTOMER',
+  'ORDER_WRONG_STATE',
+]);
 
 async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Promise<LeaseInfo> {
   const customer = ch.signer?.address;
@@ -145,7 +156,7 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
         break;
       case MarketState.Deploying:
         if (customer === undefined || customer.toLowerCase() !== o.customer.toLowerCase())
-          throw new CustomerError(
+          throw new CliError(
             'NOT_CUSTOMER',
             `order ${id} was confirmed; only its customer ${o.customer} can start the lease`,
             { orderId: id, customer: o.customer },
@@ -162,7 +173,7 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
       case MarketState.Finished:
         return leaseInfo(ch, orderId, fromBlock);
       case MarketState.Cancelled:
-        throw new CustomerError('ORDER_CANCELLED', `order ${id} was cancelled; its escrow was refunded`, {
+        throw new CliError('ORDER_CANCELLED', `order ${id} was cancelled; its escrow was refunded`, {
           orderId: id,
         });
       default: {
@@ -173,7 +184,7 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
             ? ` ${refunded} units (${formatEther(refunded)} DFS) went back to the customer`
             : ' went back to the customer';
         if (why?.from === 'bidding')
-          throw new CustomerError(
+          throw new CliError(
             'NO_BIDS',
             `order ${id} failed: no bid was revealed by the reveal deadline; the escrow${refund}`,
             { orderId: id, refunded },
@@ -182,7 +193,7 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
           why?.from === 'deploying'
             ? 'the lease was not started within the start window (the provider was paid its deploy fee)'
             : 'no offered provider confirmed within its confirm window';
-        throw new CustomerError(
+        throw new CliError(
           'ORDER_FAILED',
           `order ${id} failed in ${why?.from ?? 'an unknown state'}: ${how}; the escrow${refund}`,
           { orderId: id, from: why?.from, refunded, providerPaid: why?.providerPaid },
@@ -193,7 +204,7 @@ async function follow(ch: CustomerChain, orderId: bigint, f: FollowOptions): Pro
     await sleep(pollMs);
   }
   const o = await reading(ch.rpc, () => ch.market.order(orderId));
-  throw new CustomerError(
+  throw new CliError(
     'WAIT_TIMEOUT',
     `order ${id} is still ${stateName(o.state)} after ${Math.round(f.timeoutMs / 1000)} s; nothing was cancelled: resume with \`defaas order status ${id} --wait\``,
     { orderId: id, state: stateName(o.state) },

@@ -1,8 +1,8 @@
 import { MarketState } from '../../contracts/bindings/index.js';
 import { ORDER_STATES, type OrderStateName } from '../../sdk/index.js';
 import { decodeRevert } from '../../verifier/agent/tx-sender.js';
+import { CliError } from '../errors.js';
 import { type CustomerChain, chainNow, reading } from './chain.js';
-import { CustomerError } from './errors.js';
 import { type LeaseInfo, leaseInfo } from './lease-info.js';
 
 /*
@@ -60,7 +60,7 @@ export async function orderOf(ch: CustomerChain, orderId: bigint): Promise<Order
     if (decodeRevert(e)?.name !== 'MarketUnknownOrder') throw e;
   }
   if (o === undefined || o.state === MarketState.None)
-    throw new CustomerError('ORDER_UNKNOWN', `order ${orderId} does not exist on this Market`, {
+    throw new CliError('ORDER_UNKNOWN', `order ${orderId} does not exist on this Market`, {
       orderId: orderId.toString(),
     });
   return o;

@@ -1,9 +1,8 @@
 import { type ContractTransactionResponse, isError, type Overrides } from 'ethers';
 import { isAgentError } from '../../verifier/agent/errors.js';
 import type { SentTx } from '../../verifier/agent/tx-sender.js';
-import { UsageError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { type CustomerChain, reading } from './chain.js';
-import { CustomerError } from './errors.js';
 
 /*
  * One transaction of the customer's wallet through the chain's TxSender, at a nonce fixed before the
@@ -30,7 +29,7 @@ export async function sendTx(
     );
   } catch (e) {
     if (isAgentError(e, 'TX_FAILED') && isError(e.cause, 'INSUFFICIENT_FUNDS'))
-      throw new CustomerError(
+      throw new CliError(
         'NO_GAS_MONEY',
         `${signer.address} cannot pay the gas of ${label}: fund it (defaas chain fund --to ${signer.address} --eth <n>)`,
         { address: signer.address, label },
