@@ -130,8 +130,8 @@ describe('provider agent (anvil)', () => {
     return ch.c.market.orderCount();
   }
 
-  /** The customer connects to the lease's executor as the chain names it and calls sha256 once per input. */
-  async function callLease(inputs: number[]): Promise<void> {
+  /** A session to the lease's executor as the chain names it (enclave and evidence pinned), sha256 deployed. */
+  async function leaseSession(receipts: 'batched' | 'per-call') {
     const lease = await ch.c.settlement.lease(leaseId);
     const e = await ch.c.registry.executor(lease.executorId);
     const session = await connect(e.endpoint, {
@@ -142,18 +142,21 @@ describe('provider agent (anvil)', () => {
         verifyingContract: ch.deployment.contracts.settlement,
       },
       identity: { address: lease.enclave, evidenceHash: e.evidenceHash },
-      receipts: 'batched',
+      receipts,
       store,
       voucherTtlSeconds: 86_400,
     });
-    const fn = await session.deploy(await buildExample('sha256'));
+    return { session, fn: await session.deploy(await buildExample('sha256')) };
+  }
+
+  /** The customer calls sha256 on its lease once per input, batched. */
+  async function callLease(inputs: number[]): Promise<void> {
+    const { session, fn } = await leaseSession('batched');
     const results = await invokeMany(
       session,
       fn,
       inputs.map((i) => new Uint8Array([i])),
-      {
-        wallet: ch.customer.wallet,
-      },
+      { wallet: ch.customer.wallet },
     );
     await session.close();
     expect(results.every((r) => r.ok)).toBe(true);
@@ -279,16 +282,7 @@ describe('provider agent (anvil)', () => {
       maxAmount: 3n * PRICE_PER_CALL,
       expiry: nowS + 3600n,
     });
-    const lease = await ch.c.settlement.lease(leaseId);
-    const e = await ch.c.registry.executor(lease.executorId);
-    const session = await connect(e.endpoint, {
-      policy: simulatedDevPolicy(root),
-      leaseId,
-      domain,
-      identity: { address: lease.enclave, evidenceHash: e.evidenceHash },
-      voucherTtlSeconds: 86_400,
-    });
-    const fn = await session.deploy(await buildExample('sha256'));
+    const { session, fn } = await leaseSession('per-call');
     for (const i of [1, 2]) await session.invoke(fn, new Uint8Array([i]), { wallet: witness, grant });
     await session.close();
     const held = agent!.state.record.leases[leaseId.toString()]!.probes?.[witness.address.toLowerCase()];
