@@ -35,6 +35,13 @@ import { connect, invokeMany, LocalReceiptStore } from '../sdk/index.js';
 
 const PRICE_PER_CALL = 10n ** 15n;
 const MAX_UNIT_PRICE = parseEther('0.001');
+/** The executor's specs, stake and price policy, and a silent log. */
+const AGENT_TERMS = {
+  specs: { cpuCores: 2, memoryMiB: 1024, gpuMemoryMiB: 0, gflops: 10, teeType: RegistryTeeType.Simulated },
+  stake: parseEther('2000'),
+  log: pino({ level: 'silent' }),
+} as const;
+
 const POLICY: BidPolicy = {
   minUnitPrice: MAX_UNIT_PRICE / 10n,
   fraction: 0.8,
@@ -95,16 +102,8 @@ describe('provider agent (anvil)', () => {
       stateDir: dir,
       enclave,
       endpoint,
-      specs: {
-        cpuCores: 2,
-        memoryMiB: 1024,
-        gpuMemoryMiB: 0,
-        gflops: 10,
-        teeType: RegistryTeeType.Simulated,
-      },
-      stake: parseEther('2000'),
+      ...AGENT_TERMS,
       policy: POLICY,
-      log: pino({ level: 'silent' }),
       tx: { baseDelayMs: 20, maxAttempts: 3 },
       // The test drives the ticks (after the first, which start() schedules at once).
       pollMs: 3_600_000,
@@ -311,16 +310,8 @@ describe('provider agent (anvil)', () => {
       stateDir: dir,
       enclave,
       endpoint,
-      specs: {
-        cpuCores: 2,
-        memoryMiB: 1024,
-        gpuMemoryMiB: 0,
-        gflops: 10,
-        teeType: RegistryTeeType.Simulated,
-      },
-      stake: parseEther('2000'),
+      ...AGENT_TERMS,
       policy: POLICY,
-      log: pino({ level: 'silent' }),
     };
     await expect(ProviderAgent.create({ ...opts, signer: other })).rejects.toMatchObject({
       code: 'STATE_MISMATCH',
