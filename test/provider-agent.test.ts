@@ -8,7 +8,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getBytes, parseEther, Wallet } from 'ethers';
+import { getBytes, hexlify, parseEther, randomBytes, Wallet } from 'ethers';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSimulatedRoot } from '../attestation/simulated.js';
@@ -19,6 +19,7 @@ import { prepareEnclave } from '../cli/provider/enclave.js';
 import { providerStatus } from '../cli/provider/status.js';
 import { settlementLeaseCheck } from '../cli/settlement-lease-check.js';
 import {
+  bidCommitment,
   MarketState,
   RegistryTeeType,
   SettlementClaimStatus,
@@ -162,7 +163,8 @@ describe('provider agent (anvil)', () => {
   }
 
   beforeAll(async () => {
-    ch = await startChain({ providers: 0, witnesses: 0 });
+    // One fixture provider (executor #1) competes in the runner-up test.
+    ch = await startChain({ providers: 1, witnesses: 0 });
     dir = await mkdtemp(join(tmpdir(), 'defaas-provider-'));
     wallet = new PaddedWallet(
       '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
@@ -295,6 +297,48 @@ describe('provider agent (anvil)', () => {
     expect(Object.keys(agent!.state.record.leases[leaseId.toString()]!.probes ?? {})).toEqual([
       witness.address.toLowerCase(),
     ]);
+  }, 60_000);
+
+  it('as runner-up, takes the lease that a lower bidder won and never confirmed', async () => {
+    const rival = ch.providers[0]!;
+    const orderId = await postOrder(MAX_UNIT_PRICE);
+    await agent!.tick();
+    const ours = agent!.state.record.bids[orderId.toString()]!;
+    expect(ours.phase).toBe('committed');
+    // The rival bids lower, reveals, wins, and then stays silent.
+    const price = MAX_UNIT_PRICE / 2n;
+    const salt = hexlify(randomBytes(32));
+    const market = await ch.c.market.getAddress();
+    await ch.tx(
+      'rival commit',
+      ch.c.market
+        .connect(rival.signer)
+        .commitBid(
+          orderId,
+          ch.executorIds[0]!,
+          bidCommitment(BigInt(ch.deployment.chainId), market, orderId, rival.address, price, 50, salt),
+        ),
+    );
+    const rivalIndex = (await ch.c.market.order(orderId)).bidCount - 1n;
+    await ch.advance(ch.params.minBiddingWindow);
+    await agent!.tick();
+    await ch.tx(
+      'rival reveal',
+      ch.c.market.connect(rival.signer).revealBid(orderId, rivalIndex, price, 50, salt),
+    );
+    await ch.advance(ch.params.bidRevealWindow);
+    await agent!.tick(); // closes the bidding: the rival is offered the lease
+    await agent!.tick();
+    expect((await ch.c.market.order(orderId)).winner).toBe(rivalIndex);
+    expect(ours.phase).toBe('lost');
+    await ch.advance(ch.params.confirmWindow);
+    await agent!.tick(); // the offer expired: the runner-up (us) is offered the lease
+    await agent!.tick(); // confirms
+    expect(ours.phase).toBe('confirmed');
+    const o = await ch.c.market.order(orderId);
+    expect(o.state).toBe(MarketState.Deploying);
+    expect(o.price).toBe(BigInt(ours.unitPrice));
+    expect((await ch.c.settlement.lease(orderId)).provider).toBe(wallet.address);
   }, 60_000);
 
   it('refuses a state directory of another provider, and a damaged state file', async () => {
