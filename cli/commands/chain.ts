@@ -19,6 +19,7 @@ import {
   PaddedWallet,
 } from '../../contracts/deploy.js';
 import { addressArg, httpUrlArg } from '../args.js';
+import { chainFlags, DEFAULT_DEPLOYMENT } from '../chain-flags.js';
 import { chainIdAt, openChain } from '../customer/chain.js';
 import { fund } from '../customer/fund.js';
 import { CliError, UsageError } from '../errors.js';
@@ -188,7 +189,7 @@ export function registerChain(program: Command): void {
       'deploy to this EVM JSON-RPC endpoint and exit instead of starting anvil',
       httpUrlArg,
     )
-    .option('--out <file>', 'deployment file', '.defaas/deployment.json')
+    .option('--out <file>', 'deployment file', DEFAULT_DEPLOYMENT)
     .option(
       '--key <file>',
       "deployer private key file, one line of hex (default: $DEFAAS_DEPLOYER_KEY, else anvil's development key on chain 31337)",
@@ -213,17 +214,13 @@ export function registerChain(program: Command): void {
         'Examples:\n  defaas chain up --out .defaas/deployment.json --json\n  defaas chain up --params dev',
     )
     .action(action(up));
-  chain
-    .command('fund')
-    .description(
-      "send DFS tokens and gas money from the deployer to accounts (e.g. a provider's and a customer's)",
-    )
-    .option(
-      '--rpc <url>',
-      "the chain's JSON-RPC endpoint (default: the deployment file's rpcUrl)",
-      httpUrlArg,
-    )
-    .option('--deployment <file>', 'deployment file written by `defaas chain up`', '.defaas/deployment.json')
+  chainFlags(
+    chain
+      .command('fund')
+      .description(
+        "send DFS tokens and gas money from the deployer to accounts (e.g. a provider's and a customer's)",
+      ),
+  )
     .requiredOption('--to <addresses>', 'comma-separated 0x addresses to fund', addressListArg)
     .requiredOption(
       '--tokens <n>',

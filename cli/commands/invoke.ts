@@ -15,6 +15,7 @@ import {
   type ReceiptMode,
 } from '../../sdk/index.js';
 import { addressArg, hash32Arg, hostPortArg, httpUrlArg, uint256Arg } from '../args.js';
+import { DEFAULT_DEPLOYMENT } from '../chain-flags.js';
 import { UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { addFetchFlags, type FetchFlags, fetchOptions } from '../fetch-options.js';
@@ -24,7 +25,6 @@ import { action, hex, printResult, reportFailure } from '../output.js';
 import { DEFAULT_STATE_DIR } from './executor.js';
 
 /** Where `chain up` writes the deployment (as the market commands read it). */
-const DEFAULT_DEPLOYMENT = '.defaas/deployment.json';
 
 interface InvokeOptions extends FetchFlags {
   endpoint?: string;

@@ -21,13 +21,12 @@ import {
   TEE_NAMES,
   type TeeName,
 } from '../../sdk/index.js';
-import { httpUrlArg, integerArg, uint256Arg } from '../args.js';
+import { integerArg, uint256Arg } from '../args.js';
+import { chainFlags } from '../chain-flags.js';
 import { UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { readDeployment } from '../files.js';
 import { action, printResult } from '../output.js';
-
-const DEFAULT_DEPLOYMENT = '.defaas/deployment.json';
 
 interface ChainOptions {
   rpc?: string;
@@ -199,13 +198,7 @@ async function executorsCommand(json: boolean, o: ExecutorsOptions): Promise<Exi
 
 /** The options every market subcommand takes. */
 function chainOptions(c: Command): Command {
-  return c
-    .option(
-      '--rpc <url>',
-      "the chain's JSON-RPC endpoint (default: the deployment file's rpcUrl)",
-      httpUrlArg,
-    )
-    .option('--deployment <file>', 'deployment file written by `defaas chain up`', DEFAULT_DEPLOYMENT)
+  return chainFlags(c)
     .option('--from <id>', 'first id to read (default 1)', (v) => {
       const id = uint256Arg(v);
       if (id < 1n) throw new InvalidArgumentError('Ids start at 1.');

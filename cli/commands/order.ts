@@ -8,7 +8,8 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { formatEther } from 'ethers';
 import { MarketState } from '../../contracts/bindings/index.js';
-import { httpUrlArg, integerArg, uint256Arg } from '../args.js';
+import { integerArg, uint256Arg } from '../args.js';
+import { chainFlags } from '../chain-flags.js';
 import { type CustomerChain, openChain, reading } from '../customer/chain.js';
 import type { LeaseInfo } from '../customer/lease-info.js';
 import { followOrder } from '../customer/order-follow.js';
@@ -20,7 +21,6 @@ import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { privateKeyFromEnv, readDeployment, readPrivateKey } from '../files.js';
 import { action, printResult } from '../output.js';
 
-const DEFAULT_DEPLOYMENT = '.defaas/deployment.json';
 const KEY_ENV = 'DEFAAS_CUSTOMER_KEY';
 /** The default bound on --wait: long enough for DEFAULT_PARAMS' hour-long windows. */
 const DEFAULT_TIMEOUT_S = 4 * 3600;
@@ -219,15 +219,11 @@ async function cancel(json: boolean, id: bigint, o: ChainFlags): Promise<ExitCod
   }
 }
 
-function chainFlags(c: Command): Command {
-  return c
-    .option(
-      '--rpc <url>',
-      "the chain's JSON-RPC endpoint (default: the deployment file's rpcUrl)",
-      httpUrlArg,
-    )
-    .option('--deployment <file>', 'deployment file written by `defaas chain up`', DEFAULT_DEPLOYMENT)
-    .option('--key <file>', `the customer's private key file, one line of hex (default: $${KEY_ENV})`);
+function customerFlags(c: Command): Command {
+  return chainFlags(c).option(
+    '--key <file>',
+    `the customer's private key file, one line of hex (default: $${KEY_ENV})`,
+  );
 }
 
 function waitFlags(c: Command): Command {
@@ -251,7 +247,7 @@ export function registerOrder(program: Command): void {
   const order = program
     .command('order')
     .description("the customer's side of the market: post, follow, cancel orders");
-  const postCommand = chainFlags(
+  const postCommand = customerFlags(
     order
       .command('post')
       .description('post an order (approving the Market for its escrow); --wait follows it to a lease'),
@@ -306,7 +302,7 @@ export function registerOrder(program: Command): void {
     )
     .action(action(post));
   waitFlags(
-    chainFlags(
+    customerFlags(
       order
         .command('status')
         .description('read an order: state, deadlines, bids, offered bid, lease, and the next step')
@@ -320,7 +316,7 @@ export function registerOrder(program: Command): void {
       `${EXIT_CODES_HELP}\nExamples:\n  defaas order status 3\n  defaas order status 3 --wait --key customer.key`,
     )
     .action(action(status));
-  chainFlags(
+  customerFlags(
     order
       .command('cancel')
       .description('cancel an order nobody bid on (state bidding, no bid) and take back its escrow')

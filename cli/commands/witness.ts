@@ -24,6 +24,7 @@ import { type ProbeKit, probeEvaluator } from '../../verifier/agent/probes.js';
 import { reachabilityEvaluator } from '../../verifier/agent/reachability.js';
 import { agentStatus, formatStatus } from '../../verifier/agent/status.js';
 import { httpUrlArg, integerArg, uint256Arg } from '../args.js';
+import { chainFlags, DEFAULT_DEPLOYMENT } from '../chain-flags.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { readDeployment, readPolicy, walletAndChain } from '../files.js';
@@ -32,7 +33,6 @@ import { sessionProbeChannel } from '../probe-channel.js';
 import { untilStopped } from '../until-stopped.js';
 
 export const DEFAULT_WITNESS_STATE_DIR = '.defaas/witness';
-const DEFAULT_DEPLOYMENT = '.defaas/deployment.json';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const EVALUATORS = ['attest', 'reachability', 'always-ok'] as const;
 
@@ -276,23 +276,19 @@ export function registerWitness(program: Command): void {
     .description(
       'run a witness agent: check executors for the committees it is drawn into and report verdicts',
     );
-  witness
-    .command('start')
-    .description(
-      'register (or reuse the registration), then follow the WitnessPool: evaluate, commit, reveal and finalize each round the wallet is drawn into',
-    )
-    .option(
-      '--rpc <url>',
-      "the chain's JSON-RPC endpoint (default: the deployment file's rpcUrl)",
-      httpUrlArg,
-    )
+  chainFlags(
+    witness
+      .command('start')
+      .description(
+        'register (or reuse the registration), then follow the WitnessPool: evaluate, commit, reveal and finalize each round the wallet is drawn into',
+      ),
+  )
     .option('--key <file>', 'witness private key file, one line of hex (default: $DEFAAS_WITNESS_KEY)')
     .option(
       '--state-dir <dir>',
       'where rounds, salts and evidence are kept (fsync-ed)',
       DEFAULT_WITNESS_STATE_DIR,
     )
-    .option('--deployment <file>', 'deployment file written by `defaas chain up`', DEFAULT_DEPLOYMENT)
     .option(
       '--stake <units>',
       'stake to register with, token base units (default: minWitnessStake)',
