@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
+import { buildProgram } from '../cli/main.js';
 import { expectFailure, runCli as run } from './cli-run.js';
 
 /*
@@ -35,10 +37,26 @@ describe('defaas --version and --help', () => {
   });
 
   it('--help works on every command, and every command with a result has --json and the exit codes', async () => {
-    for (const args of [[], ['attest'], ['chain'], ['executor']]) {
+    // Every command of the program, walked from buildProgram(): a new command is checked without being listed.
+    const walk = (c: Command, path: string[]): string[][] => [
+      path,
+      ...c.commands.flatMap((sub) => walk(sub, [...path, sub.name()])),
+    ];
+    const all = walk(buildProgram(), []);
+    expect(all.length).toBeGreaterThan(30);
+    const groups = new Set(
+      all
+        .filter((p) => all.some((q) => q.length === p.length + 1 && p.every((x, i) => q[i] === x)))
+        .map(String),
+    );
+    for (const args of all) {
       const r = await run(...args, '--help');
-      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.code, `${args.join(' ')}: ${r.out}${r.err}`).toBe(0);
       expect(r.out).toMatch(/Usage:/);
+      if (groups.has(String(args))) continue;
+      // Every command with a result: --json, and its exit codes (the shared table, or its own).
+      expect(r.out, args.join(' ')).toMatch(/--json/);
+      expect(r.out, args.join(' ')).toMatch(/\nExit codes: 0 /);
     }
     for (const args of [
       ['attest', 'verify'],
@@ -49,6 +67,8 @@ describe('defaas --version and --help', () => {
       ['market', 'levels'],
       ['market', 'orders'],
       ['market', 'executors'],
+      ['provider', 'start'],
+      ['order', 'post'],
     ]) {
       const r = await run(...args, '--help');
       expect(r.code, args.join(' ')).toBe(0);

@@ -17,8 +17,9 @@ import {
 import { runProbes } from '../../verifier/probes/runner.js';
 import { judgeSla } from '../../verifier/probes/sla.js';
 import { addressArg, hostPortArg, integerArg, uint256Arg } from '../args.js';
+import { DEFAULT_DEPLOYMENT } from '../chain-flags.js';
 import { UsageError } from '../errors.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { readBytes, readDeployment, readPolicy, readPrivateKey, readText } from '../files.js';
 import { action, printResult, progress } from '../output.js';
 import { sessionProbeChannel } from '../probe-channel.js';
@@ -75,7 +76,7 @@ export function registerProbe(program: Command): void {
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
-      '\nExample:\n  defaas probe answers --wasm f.wasm --inputs samples.txt --lease 0 --out answers.json',
+      `${EXIT_CODES_HELP}\nExample:\n  defaas probe answers --wasm f.wasm --inputs samples.txt --lease 0 --out answers.json`,
     )
     .action(action(answers));
 
@@ -111,14 +112,15 @@ export function registerProbe(program: Command): void {
     .option(
       '--deployment <file>',
       'deployment file: the chain id and the Settlement of the EIP-712 domain',
-      '.defaas/deployment.json',
+      DEFAULT_DEPLOYMENT,
     )
     .requiredOption('--out <file>', 'where to write the signed grant (JSON); give it to the witness')
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
       '\nThe witness puts it, as <lease>-<epoch>.grant.json, beside <lease>.answers.json in its --probe-dir.\n' +
-        'Example:\n  defaas probe grant --key customer.key --lease 1 --witness 0x… --epoch 0 --max-amount 1000000000000000000 \\\n' +
+        EXIT_CODES_HELP +
+        '\nExample:\n  defaas probe grant --key customer.key --lease 1 --witness 0x… --epoch 0 --max-amount 1000000000000000000 \\\n' +
         '    --expiry 1893456000 --out 1-0.grant.json',
     )
     .action(action(grant));

@@ -6,7 +6,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { FetchRequest, JsonRpcProvider, Network } from 'ethers';
 import pino from 'pino';
 import { encodeEvidenceBundle } from '../../attestation/bundle.js';
@@ -25,6 +25,7 @@ import { isAgentError } from '../../verifier/agent/errors.js';
 import { isTransient } from '../../verifier/agent/tx-sender.js';
 import { writeFileAtomic } from '../../verifier/durable-file.js';
 import { httpUrlArg, integerArg, splitHostPort, uint256Arg } from '../args.js';
+import { chainFlags, DEFAULT_DEPLOYMENT } from '../chain-flags.js';
 import { chainChallengeAuthority } from '../challenge-authority.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
@@ -53,7 +54,6 @@ import {
 } from './executor.js';
 
 export const DEFAULT_PROVIDER_STATE_DIR = '.defaas/provider';
-const DEFAULT_DEPLOYMENT = '.defaas/deployment.json';
 /** Attempts to reach the chain at start (backoff 0.5, 1, 2, 4 s) before giving up with exit 3. */
 const START_ATTEMPTS = 5;
 /** Vouchers accepted before the agent is up, kept at most. */
@@ -353,21 +353,17 @@ export function registerProvider(program: Command): void {
   const cmd = program
     .command('provider')
     .description('run a provider: an executor and the agent that registers, bids, serves and gets paid');
-  const startCmd = executorFlags(
-    cmd
-      .command('start')
-      .description(
-        'start an executor and its provider agent on a chain: register it, bid on orders it meets, confirm, serve, redeem and settle',
-      ),
-    DEFAULT_PROVIDER_STATE_DIR,
+  const startCmd = chainFlags(
+    executorFlags(
+      cmd
+        .command('start')
+        .description(
+          'start an executor and its provider agent on a chain: register it, bid on orders it meets, confirm, serve, redeem and settle',
+        ),
+      DEFAULT_PROVIDER_STATE_DIR,
+    ),
   )
-    .option(
-      '--rpc <url>',
-      "the chain's JSON-RPC endpoint (default: the deployment file's rpcUrl)",
-      httpUrlArg,
-    )
     .option('--key <file>', 'provider private key file, one line of hex (default: $DEFAAS_PROVIDER_KEY)')
-    .option('--deployment <file>', 'deployment file written by `defaas chain up`', DEFAULT_DEPLOYMENT)
     .option('--endpoint <host:port>', 'the address registered on chain (default: the --listen host and port)')
     .option('--cpu-cores <n>', 'cores registered (default: this machine)', integerArg(1), cpus().length)
     .option(
@@ -392,7 +388,11 @@ export function registerProvider(program: Command): void {
       '--config <file>',
       'price policy file (JSON: minUnitPrice, fraction, levels, maxLeases, claimedGflops)',
     )
-    .option('--min-price <units>', 'lowest unit price to bid, token base units per second', uint256Arg, 0n)
+    .addOption(
+      new Option('--min-price <units>', 'lowest unit price to bid, token base units per second')
+        .argParser(uint256Arg)
+        .default(0n, '0'),
+    )
     .option('--bid-fraction <x>', "bid this share of the order's cap, in (0, 1]", fractionArg, 0.9)
     .option(
       '--levels <ids>',
