@@ -7,7 +7,6 @@
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { FetchRequest, JsonRpcProvider, Network } from 'ethers';
 import pino from 'pino';
 import { encodeEvidenceBundle } from '../../attestation/bundle.js';
 import { INTEL_PCS_BASE_URL } from '../../attestation/intel/pcs.js';
@@ -42,6 +41,7 @@ import {
 import { prepareEnclave } from '../provider/enclave.js';
 import { readProviderState } from '../provider/state.js';
 import { COLLATERAL_STATUS_FILE, formatProviderStatus, providerStatus } from '../provider/status.js';
+import { rpcProvider } from '../rpc-provider.js';
 import { settlementLeaseCheck } from '../settlement-lease-check.js';
 import { untilStopped } from '../until-stopped.js';
 import {
@@ -86,19 +86,6 @@ interface StartOptions extends ExecutorFlags {
   rpcTimeoutMs: number;
   logUrl?: string;
   collateralSource?: string;
-}
-
-/** A JSON-RPC provider with a request timeout: a slow endpoint fails (and is retried) instead of hanging. */
-export function rpcProvider(
-  url: string,
-  chainId: number,
-  timeoutMs: number,
-  pollingInterval = 1000,
-): JsonRpcProvider {
-  const req = new FetchRequest(url);
-  req.timeout = timeoutMs;
-  const network = Network.from(BigInt(chainId));
-  return new JsonRpcProvider(req, network, { staticNetwork: network, cacheTimeout: -1, pollingInterval });
 }
 
 async function bidPolicy(o: StartOptions, cmd: Command): Promise<BidPolicy> {

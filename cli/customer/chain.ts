@@ -1,20 +1,16 @@
-import { FetchRequest, JsonRpcProvider, Network } from 'ethers';
-import {
-  connectMarket,
-  connectRegistry,
-  connectSettlement,
-  connectToken,
-  connectWitnessPool,
-  type MarketContract,
-  type RegistryContract,
-  type SettlementContract,
-  type TokenContract,
-  type WitnessPoolContract,
+import type { JsonRpcProvider } from 'ethers';
+import type {
+  MarketContract,
+  RegistryContract,
+  SettlementContract,
+  TokenContract,
+  WitnessPoolContract,
 } from '../../contracts/bindings/index.js';
 import { PaddedWallet } from '../../contracts/deploy.js';
-import type { AgentDeployment } from '../../verifier/agent/chain.js';
+import { type AgentDeployment, connectContracts } from '../../verifier/agent/chain.js';
 import { isTransient, TxSender } from '../../verifier/agent/tx-sender.js';
 import { CliError, UsageError } from '../errors.js';
+import { rpcProvider } from '../rpc-provider.js';
 
 /*
  * The customer's connection to a chain: the endpoint checked against the deployment file (its chain
@@ -130,19 +126,10 @@ export async function openChain(o: OpenChainOptions): Promise<CustomerChain> {
       'INVALID_ARGUMENT',
       { rpc: o.rpc, chainId: chainId.toString(), deploymentChainId: o.deployment.chainId },
     );
-  const network = Network.from(chainId);
-  // An endpoint that accepts and never answers fails each request after the timeout (ethers' own
-  // default is 5 minutes), so every wait stays bounded.
-  const request = new FetchRequest(o.rpc);
-  request.timeout = o.retry?.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-  const provider = new JsonRpcProvider(request, network, {
-    staticNetwork: network,
-    cacheTimeout: -1,
-    pollingInterval: 250,
-  });
+  const provider = rpcProvider(o.rpc, chainId, o.retry?.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, 250);
   const signer = o.privateKey !== undefined ? new PaddedWallet(o.privateKey, provider) : undefined;
   const runner = signer ?? provider;
-  const c = o.deployment.contracts;
+  const { pool, ...contracts } = connectContracts(o.deployment.contracts, runner);
   const sender =
     signer &&
     new TxSender({
@@ -161,11 +148,8 @@ export async function openChain(o: OpenChainOptions): Promise<CustomerChain> {
     provider,
     ...(signer && { signer }),
     ...(sender && { sender }),
-    token: connectToken(c.token, runner),
-    registry: connectRegistry(c.registry, runner),
-    market: connectMarket(c.market, runner),
-    settlement: connectSettlement(c.settlement, runner),
-    witnessPool: connectWitnessPool(c.witnessPool, runner),
+    ...contracts,
+    witnessPool: pool,
     close: () => provider.destroy(),
   };
 }

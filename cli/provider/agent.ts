@@ -5,11 +5,11 @@ import { NO_CLAIMS } from '../../protocol/log-submission.js';
 import { probeGrantToJson } from '../../protocol/probe-grant.js';
 import { typedDataJson } from '../../protocol/typed-data.js';
 import { submitToLog } from '../../sdk/log-writer.js';
-import { type AgentDeployment, connectChain } from '../../verifier/agent/chain.js';
+import { type AgentDeployment, chainNow, connectChain } from '../../verifier/agent/chain.js';
 import { TxSender } from '../../verifier/agent/tx-sender.js';
 import type { BidPolicy } from './bid-policy.js';
 import { type BiddingInput, progressBids, scanOrders } from './bidding.js';
-import { chainTime, type ProviderContext } from './context.js';
+import type { ProviderContext } from './context.js';
 import type { PreparedEnclave } from './enclave.js';
 import { type LeaseCadence, progressLeases } from './leases.js';
 import { type ExecutorSpecs, ensureExecutor, type RegistrationOutcome } from './registration.js';
@@ -155,7 +155,7 @@ export class ProviderAgent {
 
   private async pass(): Promise<void> {
     try {
-      const now = await chainTime(this.ctx);
+      const now = await chainNow(this.ctx.ch.provider);
       if (this.registration?.status === 'update-pending') {
         const e = await this.ctx.ch.registry.executor(this.registration.executorId);
         if (e.activeLeases === 0n) this.registration = await this.register();

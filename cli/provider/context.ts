@@ -12,10 +12,3 @@ export interface ProviderContext {
   /** The provider's address, lower-case. */
   readonly address: string;
 }
-
-/** The latest block's timestamp, seconds. */
-export async function chainTime(ctx: ProviderContext): Promise<bigint> {
-  const b = await ctx.ch.provider.getBlock('latest');
-  if (!b) throw new Error('no latest block');
-  return BigInt(b.timestamp);
-}

@@ -1,4 +1,4 @@
-import type { Provider, Signer } from 'ethers';
+import type { ContractRunner, Provider, Signer } from 'ethers';
 import {
   connectMarket,
   connectRegistry,
@@ -68,18 +68,27 @@ export async function connectChain(signer: Signer, deployment: AgentDeployment):
       `the endpoint serves chain ${chainId}, the deployment is on chain ${deployment.chainId}`,
       { chainId: chainId.toString(), deploymentChainId: deployment.chainId },
     );
-  const c = deployment.contracts;
   return {
     provider,
     signer,
     witness: await signer.getAddress(),
     chainId,
     deployment,
-    token: connectToken(c.token, signer),
-    registry: connectRegistry(c.registry, signer),
-    market: connectMarket(c.market, signer),
-    settlement: connectSettlement(c.settlement, signer),
-    pool: connectWitnessPool(c.witnessPool, signer),
+    ...connectContracts(deployment.contracts, signer),
+  };
+}
+
+/** The deployment's contracts, connected to `runner` (a wallet, or a provider to read only). */
+export function connectContracts(
+  c: AgentDeployment['contracts'],
+  runner: ContractRunner,
+): Pick<AgentChain, 'token' | 'registry' | 'market' | 'settlement' | 'pool'> {
+  return {
+    token: connectToken(c.token, runner),
+    registry: connectRegistry(c.registry, runner),
+    market: connectMarket(c.market, runner),
+    settlement: connectSettlement(c.settlement, runner),
+    pool: connectWitnessPool(c.witnessPool, runner),
   };
 }
 
