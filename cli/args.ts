@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { getAddress, isAddress } from 'ethers';
+import { CodedError } from '../attestation/errors.js';
+import { UsageError } from './errors.js';
 
 /*
  * Option-argument parsers for commander's `.argParser()`: a value is checked and converted while the
@@ -68,7 +70,24 @@ export function splitHostPort(v: string): { host: string; port: number } {
 }
 
 /** The listen errors the user can fix by another `--listen` (in use, not available, not allowed). */
-export const LISTEN_ERRNO = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/;
+const LISTEN_ERRNO = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/;
+
+/**
+ * A server's failed bind as the usage error it is (the user can give another `--listen`), naming the
+ * errno: Node sets it as the error's code, gRPC only in its message. Anything else, and any typed
+ * error of ours, is returned as it is.
+ */
+export function listenFailure(e: unknown, listen: string): unknown {
+  if (e instanceof CodedError) return e;
+  const errno = LISTEN_ERRNO.exec(
+    `${(e as { code?: unknown } | undefined)?.code ?? ''} ${e instanceof Error ? e.message : ''}`,
+  );
+  if (!errno) return e;
+  return new UsageError(`--listen: cannot listen on ${listen} (${errno[1]})`, 'INVALID_ARGUMENT', {
+    flag: '--listen',
+    errno: errno[1],
+  });
+}
 
 /** An http(s) URL. */
 export function httpUrlArg(v: string): string {

@@ -5,7 +5,6 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ZeroAddress } from 'ethers';
 import pino from 'pino';
 import { toHex } from '../../attestation/bytes.js';
-import { CodedError } from '../../attestation/errors.js';
 import type { TeeType } from '../../attestation/evidence.js';
 import { loadIntelCollateral } from '../../attestation/intel/collateral.js';
 import type { Policy } from '../../attestation/policy.js';
@@ -25,7 +24,7 @@ import {
   hostCollateral,
   type QuoteSource,
 } from '../../enclave-host/session/evidence-source.js';
-import { addressArg, hostPortArg, integerArg, LISTEN_ERRNO, splitHostPort, uint256Arg } from '../args.js';
+import { addressArg, hostPortArg, integerArg, listenFailure, splitHostPort, uint256Arg } from '../args.js';
 import { UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { exists, readText } from '../files.js';
@@ -338,14 +337,7 @@ export async function listenExecutor(executor: Executor, listen: string): Promis
     return await executor.start(listen);
   } catch (e) {
     await executor.stop(0).catch(() => {});
-    // gRPC reports a failed bind as a plain Error naming the errno: a --listen the user can change.
-    const errno = LISTEN_ERRNO.exec(e instanceof Error ? e.message : '');
-    if (errno && !(e instanceof CodedError))
-      throw new UsageError(`--listen: cannot listen on ${listen} (${errno[1]})`, 'INVALID_ARGUMENT', {
-        flag: '--listen',
-        errno: errno[1],
-      });
-    throw e;
+    throw listenFailure(e, listen);
   }
 }
 

@@ -21,7 +21,7 @@ import { isLogError } from '../../verifier/log/errors.js';
 import { ed25519Verifier, type NoteVerifier, parseVerifierKey } from '../../verifier/log/note.js';
 import { parseTlogPolicy, type TlogPolicy } from '../../verifier/log/policy.js';
 import { startWitnessServer, type WitnessedLog } from '../../verifier/log/witness-server.js';
-import { hostPortArg, integerArg, LISTEN_ERRNO, splitHostPort } from '../args.js';
+import { hostPortArg, integerArg, listenFailure, splitHostPort } from '../args.js';
 import { UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { readText } from '../files.js';
@@ -194,9 +194,7 @@ async function witness(json: boolean, o: WitnessOptions): Promise<ExitCode> {
       { host, port },
     );
   } catch (e) {
-    const errno = LISTEN_ERRNO.exec(String((e as { code?: string }).code ?? ''));
-    if (errno) throw new UsageError(`--listen: cannot listen on ${o.listen} (${errno[1]})`);
-    throw e;
+    throw listenFailure(e, o.listen);
   }
   printResult(
     json,

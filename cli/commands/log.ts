@@ -36,7 +36,7 @@ import { startLogServer } from '../../verifier/log/server.js';
 import { LogStore } from '../../verifier/log/store.js';
 import type { AdmitOptions } from '../../verifier/log/submission.js';
 import { TILE_WIDTH, tileHashReader } from '../../verifier/log/tiles.js';
-import { hash32Arg, hostPortArg, integerArg, LISTEN_ERRNO, splitHostPort } from '../args.js';
+import { hash32Arg, hostPortArg, integerArg, listenFailure, splitHostPort } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from '../exit-codes.js';
 import { privateKeyFromEnv, readPrivateKey, readText } from '../files.js';
@@ -283,9 +283,7 @@ async function serve(json: boolean, o: ServeOptions): Promise<ExitCode> {
   } catch (e) {
     await cosigning?.stop();
     await store.close();
-    const errno = LISTEN_ERRNO.exec(String((e as { code?: string }).code ?? ''));
-    if (errno) throw new UsageError(`--listen: cannot listen on ${o.listen} (${errno[1]})`);
-    throw e;
+    throw listenFailure(e, o.listen);
   }
   printResult(
     json,
