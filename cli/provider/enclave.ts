@@ -7,7 +7,7 @@ import type { QuoteSource } from '../../enclave-host/session/evidence-source.js'
 import { type EnclaveIdentity, generateEnclaveIdentity } from '../../enclave-host/session/identity.js';
 import { addressOfPrivateKey, isPrivateKey } from '../../protocol/secp256k1.js';
 import { exportX25519Private, x25519FromPrivate } from '../../protocol/x25519.js';
-import { AgentError } from '../../verifier/agent/errors.js';
+import { stateCorrupt, stateIo } from '../../verifier/agent/errors.js';
 import { writeFileAtomic } from '../../verifier/durable-file.js';
 
 /*
@@ -48,7 +48,7 @@ function restore(
   path: string,
   tee: string,
 ): { identity: EnclaveIdentity; evidence: Uint8Array; auxblob?: Uint8Array } {
-  const bad = (why: string) => new AgentError('STATE_CORRUPT', `${path}: ${why}`, { path });
+  const bad = (why: string) => stateCorrupt(path, why);
   let s: StoredEnclave;
   try {
     s = JSON.parse(text) as StoredEnclave;
@@ -88,7 +88,7 @@ export async function prepareEnclave(
   if (persist) {
     const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return undefined;
-      throw new AgentError('STATE_IO', `${path}: ${e.code ?? 'error'}`, { path }, e);
+      throw stateIo(path, e);
     });
     if (text !== undefined) restored = restore(text, path, tee.tee);
   }

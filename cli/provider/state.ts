@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { abandonDir, lockDir, unlockDir } from '../../verifier/agent/dir-lock.js';
-import { AgentError } from '../../verifier/agent/errors.js';
+import { AgentError, stateCorrupt, stateIo } from '../../verifier/agent/errors.js';
 import { writeFileAtomic } from '../../verifier/durable-file.js';
 
 /*
@@ -116,29 +116,20 @@ export interface ProviderIdentity {
   readonly registry: string;
 }
 
-function corrupt(path: string, why: string, cause?: unknown): AgentError {
-  return new AgentError('STATE_CORRUPT', `${path}: ${why}`, { path }, cause);
-}
-
-function io(path: string, e: unknown): AgentError {
-  const code = (e as NodeJS.ErrnoException).code ?? 'error';
-  return new AgentError('STATE_IO', `${path}: ${code}`, { path, errno: code }, e);
-}
-
 function check(v: unknown, path: string): ProviderRecord {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw corrupt(path, 'not a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw stateCorrupt(path, 'not a JSON object');
   const r = v as Record<string, unknown>;
   if (r.v !== PROVIDER_STATE_VERSION)
-    throw corrupt(path, `state version ${String(r.v)}, expected ${PROVIDER_STATE_VERSION}`);
+    throw stateCorrupt(path, `state version ${String(r.v)}, expected ${PROVIDER_STATE_VERSION}`);
   for (const f of ['provider', 'chainId', 'registry', 'nextOrder', 'nextClaim'])
-    if (typeof r[f] !== 'string') throw corrupt(path, `field ${f} missing or of the wrong type`);
+    if (typeof r[f] !== 'string') throw stateCorrupt(path, `field ${f} missing or of the wrong type`);
   for (const f of ['bids', 'leases'])
     if (typeof r[f] !== 'object' || r[f] === null || Array.isArray(r[f]))
-      throw corrupt(path, `field ${f} missing or of the wrong type`);
-  if (!Array.isArray(r.failures)) throw corrupt(path, 'field failures missing or of the wrong type');
+      throw stateCorrupt(path, `field ${f} missing or of the wrong type`);
+  if (!Array.isArray(r.failures)) throw stateCorrupt(path, 'field failures missing or of the wrong type');
   for (const [id, b] of Object.entries(r.bids as Record<string, Partial<BidRecord>>))
     if (typeof b?.salt !== 'string' || !/^0x[0-9a-f]{64}$/.test(b.salt) || typeof b.phase !== 'string')
-      throw corrupt(path, `bid of order ${id} has no salt or phase`);
+      throw stateCorrupt(path, `bid of order ${id} has no salt or phase`);
   return r as unknown as ProviderRecord;
 }
 
@@ -151,13 +142,13 @@ export async function readProviderState(dir: string): Promise<ProviderRecord> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT')
       throw new AgentError('STATE_IO', `${dir} holds no provider state (no provider.json)`, { path: dir });
-    throw io(path, e);
+    throw stateIo(path, e);
   }
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw corrupt(path, 'not JSON (a torn or edited file)', e);
+    throw stateCorrupt(path, 'not JSON (a torn or edited file)', e);
   }
   return check(v, path);
 }
@@ -179,7 +170,7 @@ export class ProviderState {
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     } catch (e) {
-      throw io(dir, e);
+      throw stateIo(dir, e);
     }
     await lockDir(dir, LOCK, 'provider agent');
     try {
@@ -230,7 +221,7 @@ export class ProviderState {
     const path = join(this.dir, 'provider.json');
     const run = this.writing.then(() =>
       writeFileAtomic(path, text).catch((e: unknown) => {
-        throw io(path, e);
+        throw stateIo(path, e);
       }),
     );
     this.writing = run.catch(() => {});
@@ -255,7 +246,7 @@ export class ProviderState {
     const path = this.batchPath(leaseId, `${v.firstNonce}-${v.lastNonce}`);
     await mkdir(join(this.dir, 'batches'), { recursive: true, mode: 0o700 });
     await writeFileAtomic(path, `${JSON.stringify(v)}\n`).catch((e: unknown) => {
-      throw io(path, e);
+      throw stateIo(path, e);
     });
   }
 
@@ -267,7 +258,7 @@ export class ProviderState {
     try {
       return JSON.parse(text) as HeldVoucher;
     } catch (e) {
-      throw corrupt(path, 'not JSON', e);
+      throw stateCorrupt(path, 'not JSON', e);
     }
   }
 

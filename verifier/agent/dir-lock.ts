@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../durable-file.js';
-import { AgentError } from './errors.js';
+import { AgentError, stateIo } from './errors.js';
 
 /*
  * One agent per state directory: `<dir>/<name>` holds the pid of the agent using it. A directory whose
@@ -32,8 +32,7 @@ export async function lockDir(dir: string, name: string, who: string): Promise<v
   try {
     await writeFileAtomic(path, `${process.pid}\n`);
   } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new AgentError('STATE_IO', `${path}: ${errno}`, { path, errno }, e);
+    throw stateIo(path, e);
   }
   takenHere.add(dir);
 }

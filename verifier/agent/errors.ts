@@ -45,3 +45,14 @@ export class AgentError extends CodedError<AgentErrorCode, AgentErrorKind> {
 export function isAgentError(e: unknown, code?: AgentErrorCode): e is AgentError {
   return e instanceof AgentError && (code === undefined || e.code === code);
 }
+
+/** A state file that is there but damaged (not JSON, another shape or version): never reset. */
+export function stateCorrupt(path: string, why: string, cause?: unknown): AgentError {
+  return new AgentError('STATE_CORRUPT', `${path}: ${why}`, { path }, cause);
+}
+
+/** A state file or directory that cannot be read or written, with the errno. */
+export function stateIo(path: string, e: unknown): AgentError {
+  const errno = (e as NodeJS.ErrnoException).code ?? 'error';
+  return new AgentError('STATE_IO', `${path}: ${errno}`, { path, errno }, e);
+}

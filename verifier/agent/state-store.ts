@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../durable-file.js';
 import { abandonDir, lockDir, unlockDir } from './dir-lock.js';
-import { AgentError } from './errors.js';
+import { AgentError, stateCorrupt, stateIo } from './errors.js';
 
 /*
  * The agent's state directory: what it must not forget across a crash.
@@ -122,15 +122,6 @@ export interface Identity {
 
 const isTemp = (name: string) => name.includes('.tmp-');
 
-function corrupt(path: string, why: string, cause?: unknown): AgentError {
-  return new AgentError('STATE_CORRUPT', `${path}: ${why}`, { path }, cause);
-}
-
-function io(path: string, e: unknown): AgentError {
-  const code = (e as NodeJS.ErrnoException).code ?? 'error';
-  return new AgentError('STATE_IO', `${path}: ${code}`, { path, errno: code }, e);
-}
-
 /** The parsed JSON object in `path`, undefined when the file does not exist. */
 async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
   let text: string;
@@ -138,17 +129,17 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw io(path, e);
+    throw stateIo(path, e);
   }
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw corrupt(path, 'not JSON (a torn or edited file)', e);
+    throw stateCorrupt(path, 'not JSON (a torn or edited file)', e);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw corrupt(path, 'not a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw stateCorrupt(path, 'not a JSON object');
   if ((v as { v?: unknown }).v !== STATE_VERSION)
-    throw corrupt(path, `state version ${String((v as { v?: unknown }).v)}, expected ${STATE_VERSION}`);
+    throw stateCorrupt(path, `state version ${String((v as { v?: unknown }).v)}, expected ${STATE_VERSION}`);
   return v as Record<string, unknown>;
 }
 
@@ -156,7 +147,7 @@ const HEX32 = /^0x[0-9a-f]{64}$/;
 const DEC = /^-?[0-9]+$/;
 
 function need(ok: boolean, path: string, field: string): void {
-  if (!ok) throw corrupt(path, `field ${field} missing or of the wrong type`);
+  if (!ok) throw stateCorrupt(path, `field ${field} missing or of the wrong type`);
 }
 
 function checkSealed(s: unknown, path: string): void {
@@ -210,7 +201,7 @@ export async function readState(dir: string): Promise<StateSnapshot> {
   try {
     names = await readdir(roundsDir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw io(roundsDir, e);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw stateIo(roundsDir, e);
   }
   for (const name of names.sort()) {
     if (isTemp(name) || !name.endsWith('.json')) continue;
@@ -238,7 +229,7 @@ export class StateStore {
     try {
       await mkdir(join(dir, 'rounds'), { recursive: true, mode: 0o700 });
     } catch (e) {
-      throw io(dir, e);
+      throw stateIo(dir, e);
     }
     await lockDir(dir, 'agent.lock', 'agent');
     try {
@@ -297,7 +288,7 @@ export class StateStore {
     try {
       await writeFileAtomic(path, `${JSON.stringify(this.agent, null, 2)}\n`);
     } catch (e) {
-      throw io(path, e);
+      throw stateIo(path, e);
     }
   }
 
@@ -307,7 +298,7 @@ export class StateStore {
     try {
       await writeFileAtomic(path, `${JSON.stringify(r, null, 2)}\n`);
     } catch (e) {
-      throw io(path, e);
+      throw stateIo(path, e);
     }
   }
 }
