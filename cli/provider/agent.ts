@@ -54,12 +54,10 @@ export interface ProviderAgentOptions {
 
 export class ProviderAgent {
   private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  /** Set by stop(): no tick is scheduled and the sender gives up its retries. */
+  stopped = false;
   private ticking: Promise<void> = Promise.resolve();
   registration: RegistrationOutcome | undefined;
-  /** Ticks run and the last tick's error (for status). */
-  ticks = 0;
-  lastTickError: string | undefined;
 
   private constructor(
     private readonly o: ProviderAgentOptions,
@@ -74,7 +72,8 @@ export class ProviderAgent {
       chainId: ch.chainId,
       registry: o.deployment.contracts.registry,
     });
-    let stopped = false;
+    // The sender stops retrying once the agent is stopped.
+    let agent: ProviderAgent | undefined;
     const sender = new TxSender({
       provider: ch.provider,
       ...(o.tx?.baseDelayMs !== undefined && { baseDelayMs: o.tx.baseDelayMs }),
@@ -85,16 +84,18 @@ export class ProviderAgent {
           { tx: label, attempt, err: e instanceof Error ? e.message : String(e) },
           'transaction retried',
         ),
-      stopped: () => stopped,
+      stopped: () => agent?.stopped === true,
     });
-    const agent = new ProviderAgent(o, { ch, sender, state, log: o.log, address });
-    agent.markStopped = () => {
-      stopped = true;
-    };
+    agent = new ProviderAgent(o, {
+      ch,
+      sender,
+      state,
+      log: o.log,
+      address,
+      unfilledRounds: new Set(),
+    });
     return agent;
   }
-
-  private markStopped: () => void = () => {};
 
   get state(): ProviderState {
     return this.ctx.state;
@@ -192,13 +193,9 @@ export class ProviderAgent {
         },
         now,
       );
-      this.lastTickError = undefined;
     } catch (e) {
-      this.lastTickError = e instanceof Error ? e.message : String(e);
       this.state.noteFailure('tick', e);
       this.o.log.warn({ err: e }, 'tick failed (chain unreachable?); retried next tick');
-    } finally {
-      this.ticks++;
     }
   }
 
@@ -248,7 +245,6 @@ export class ProviderAgent {
   /** Stops ticking, waits for the tick in progress, writes the state and gives the directory back. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.markStopped();
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
     await this.state.save().catch(() => {});

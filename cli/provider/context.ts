@@ -11,4 +11,6 @@ export interface ProviderContext {
   readonly log: Logger;
   /** The provider's address, lower-case. */
   readonly address: string;
+  /** Rounds whose committee cannot be filled, already logged (once each). */
+  readonly unfilledRounds: Set<bigint>;
 }

@@ -25,9 +25,6 @@ export interface LeaseCadence {
   readonly deadlineMarginSeconds: number;
 }
 
-/** Rounds whose committee cannot be filled, told once. */
-const unfilled = new Set<bigint>();
-
 /** When each lease was last redeemed (chain seconds); in memory: a restart redeems at once. */
 const lastRedeem = new WeakMap<LeaseRecord, bigint>();
 
@@ -212,8 +209,8 @@ async function requestRounds(
   if (r.phase !== WitnessPoolPhase.Requested) return;
   // Fewer eligible witnesses were frozen than the committee needs: drawing would revert every tick.
   if (r.frozenCount < r.size) {
-    if (!unfilled.has(roundId)) {
-      unfilled.add(roundId);
+    if (!ctx.unfilledRounds.has(roundId)) {
+      ctx.unfilledRounds.add(roundId);
       ctx.log.warn(
         {
           leaseId: id.toString(),
