@@ -219,6 +219,14 @@ describe('provider agent (anvil)', () => {
     expect(agent!.state.record.leases[leaseId.toString()]?.phase).toBe('serving');
   }, 60_000);
 
+  it('attack: an order whose collateral the free stake cannot cover gets no bid (its bond would go to the customer)', async () => {
+    // 1 DFS/s for 1000 s: won at 0.8, confirming would lock (0.8 + 1) × 1000 = 1800 DFS; 1000 are free.
+    const greedy = await postOrder(parseEther('1'));
+    await agent!.tick();
+    expect(agent!.state.record.bids[greedy.toString()]).toBeUndefined();
+    expect((await ch.c.market.order(greedy)).bidCount).toBe(0n);
+  }, 30_000);
+
   it('serves the lease to its customer, redeems the latest voucher and collects', async () => {
     await ch.tx('startLease', ch.c.market.connect(ch.customer.signer).startLease(leaseId));
     await callLease([1, 2, 3, 4, 5]);

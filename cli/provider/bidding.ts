@@ -45,12 +45,35 @@ function activeCount(ctx: ProviderContext): number {
   );
 }
 
+/**
+ * The collateral `Market.confirmLease` locks for an order won at `price`: the fee and the call budget
+ * (price and cap per second, over the duration), at least the Market's minimum provider stake.
+ */
+export function leaseCollateral(
+  price: bigint,
+  o: { maxUnitPrice: bigint; duration: bigint },
+  minStake: bigint,
+): bigint {
+  const c = (price + o.maxUnitPrice) * o.duration;
+  return c < minStake ? minStake : c;
+}
+
+/** The collateral the bids still open would lock if they won. */
+function openCollateral(ctx: ProviderContext): bigint {
+  let sum = 0n;
+  for (const b of Object.values(ctx.state.record.bids))
+    if (OPEN.includes(b.phase) && b.collateral !== undefined) sum += BigInt(b.collateral);
+  return sum;
+}
+
 /** Looks at orders not seen yet and bids on those the policy takes. */
 export async function scanOrders(ctx: ProviderContext, input: BiddingInput, now: bigint): Promise<void> {
   const { ch, state } = ctx;
   const count = await ch.market.orderCount();
   let next = BigInt(state.record.nextOrder);
   const end = next + SCAN_PER_TICK - 1n < count ? next + SCAN_PER_TICK - 1n : count;
+  let minStake: bigint | undefined;
+  let free: bigint | undefined;
   for (; next <= end; next++) {
     const orderId = next;
     state.record.nextOrder = (orderId + 1n).toString();
@@ -89,7 +112,19 @@ export async function scanOrders(ctx: ProviderContext, input: BiddingInput, now:
       skip(`at ${input.policy.maxLeases} leases and open bids (--max-leases)`);
       continue;
     }
-    await commit(ctx, input, orderId, price, o);
+    // Won, the lease locks this much of the executor's free stake; a bid that could not be confirmed
+    // would hand its bond to the customer, so the stake must cover it beside the open bids' collateral.
+    minStake ??= (await ch.market.params()).minProviderStake;
+    const collateral = leaseCollateral(price, o, minStake);
+    free ??= (await ch.registry.executor(input.executorId)).stake;
+    const spoken = openCollateral(ctx);
+    if (free < spoken + collateral) {
+      skip(
+        `won, it would lock ${collateral} of stake; ${free} is free and ${spoken} is spoken for by open bids`,
+      );
+      continue;
+    }
+    await commit(ctx, input, orderId, price, o, collateral);
   }
   await state.save();
 }
@@ -100,6 +135,7 @@ async function commit(
   orderId: bigint,
   price: bigint,
   o: { bidDeadline: bigint; revealDeadline: bigint; bidBond: bigint },
+  collateral: bigint,
 ): Promise<void> {
   const { ch, state, sender } = ctx;
   const salt = hexlify(randomBytes(32));
@@ -116,6 +152,7 @@ async function commit(
     commitment,
     bidDeadline: Number(o.bidDeadline),
     revealDeadline: Number(o.revealDeadline),
+    collateral: collateral.toString(),
     phase: 'committing',
   };
   // The salt first: a commitment on chain whose salt is lost can never be revealed.

@@ -40,6 +40,8 @@ export interface BidRecord {
   readonly commitment: string;
   readonly bidDeadline: number;
   readonly revealDeadline: number;
+  /** What confirming the lease would lock of the executor's stake if the bid wins (decimal). */
+  readonly collateral?: string;
   phase: BidPhase;
   note?: string;
 }
